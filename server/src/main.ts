@@ -1,0 +1,2 @@
+// Placeholder entry: replaced by the server's command line.
+console.log('thirdloop-server');
