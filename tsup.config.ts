@@ -16,7 +16,7 @@ export default defineConfig({
   treeshake: true,
   minify: false,
   sourcemap: false,
-  clean: true,
+  clean: false, // several builds may run while tests read dist/
   shims: false,
   banner: {
     // Bundled CommonJS dependencies (commander, prompts) still call require().
