@@ -7,6 +7,7 @@
  * Heavy dependencies are behind async getters so that loading them costs
  * nothing for commands that do not need them.
  */
+import { hostname as osHostname } from 'node:os';
 import type { Writable, Readable } from 'node:stream';
 
 export interface GlobalOptions {
@@ -18,6 +19,8 @@ export interface GlobalOptions {
   debug: boolean;
   /** false with --no-color, NO_COLOR, or a stdout that is not a TTY. */
   color: boolean;
+  /** false only when the user turned colour off (--no-color, NO_COLOR): stderr messages may still be coloured on a TTY. */
+  colorAllowed?: boolean;
 }
 
 export interface IO {
@@ -60,6 +63,8 @@ export interface StoredSecret {
   source: 'keychain' | 'file' | 'env';
   /** For "file": the path of the 0600 credentials file. */
   location?: string;
+  /** Set by set() when the keychain could not be used: why, in plain words. */
+  fallbackReason?: string;
 }
 
 export interface SecretStore {
@@ -85,4 +90,80 @@ export interface Context {
   secrets(): Promise<SecretStore>;
   /** Opens a URL in the user's browser; resolves false when none could be opened. */
   openBrowser(url: string): Promise<boolean>;
+  /** This machine's name (default key names, the consent page). */
+  hostname: string;
+}
+
+export interface ContextOverrides extends Partial<Omit<Context, 'io' | 'globals'>> {
+  io?: Partial<IO>;
+}
+
+type Stream = NodeJS.WriteStream | NodeJS.ReadStream | { isTTY?: boolean; columns?: number };
+const isTTY = (stream: unknown) => Boolean((stream as Stream | undefined)?.isTTY);
+
+/**
+ * Builds the context from the global options; tests pass their own env, home,
+ * io, clock or stores. Nothing heavy is imported until a getter needs it.
+ */
+export function createContext(globals: Partial<GlobalOptions> = {}, overrides: ContextOverrides = {}): Context {
+  const env = overrides.env ?? process.env;
+  const stdout = overrides.io?.stdout ?? process.stdout;
+  const stderr = overrides.io?.stderr ?? process.stderr;
+  const stdin = overrides.io?.stdin ?? process.stdin;
+  const io: IO = {
+    stdout,
+    stderr,
+    stdin,
+    stdinIsTTY: overrides.io?.stdinIsTTY ?? isTTY(stdin),
+    stdoutIsTTY: overrides.io?.stdoutIsTTY ?? isTTY(stdout),
+    stderrIsTTY: overrides.io?.stderrIsTTY ?? isTTY(stderr),
+    columns: overrides.io?.columns ?? ((stdout as { columns?: number }).columns || 80),
+  };
+  const colorAllowed = globals.colorAllowed ?? (globals.color !== false && !env.NO_COLOR);
+  const fullGlobals: GlobalOptions = {
+    apiUrl: globals.apiUrl,
+    profile: globals.profile ?? 'default',
+    json: globals.json ?? false,
+    debug: globals.debug ?? false,
+    color: colorAllowed && io.stdoutIsTTY,
+    colorAllowed,
+  };
+  const platform = overrides.platform ?? process.platform;
+  const homedir = overrides.homedir ?? env.HOME ?? env.USERPROFILE ?? '';
+
+  let config: Promise<ConfigStore> | undefined;
+  let secrets: Promise<SecretStore> | undefined;
+  const ctx: Context = {
+    io,
+    env,
+    platform,
+    homedir,
+    cwd: overrides.cwd ?? process.cwd(),
+    clock: overrides.clock ?? { now: () => new Date() },
+    globals: fullGlobals,
+    hostname: overrides.hostname ?? '',
+    config:
+      overrides.config ??
+      (() =>
+        (config ??= Promise.all([import('./core/paths.js'), import('./core/config.js')]).then(([paths, conf]) =>
+          conf.openConfig(paths.configDir({ env, platform, homedir })),
+        ))),
+    secrets:
+      overrides.secrets ??
+      (() =>
+        (secrets ??= Promise.all([import('./core/paths.js'), import('./core/secrets.js')]).then(
+          ([paths, store]) => new store.FileAndKeychainSecretStore({ dir: paths.configDir({ env, platform, homedir }), env }),
+        ))),
+    openBrowser: overrides.openBrowser ?? ((url) => import('./core/browser.js').then((b) => b.openBrowser(url, env))),
+  };
+  if (!ctx.hostname) ctx.hostname = defaultHostname();
+  return ctx;
+}
+
+function defaultHostname(): string {
+  try {
+    return osHostname() || 'this machine';
+  } catch {
+    return 'this machine';
+  }
 }

@@ -1,0 +1,76 @@
+/**
+ * What a signed-in command needs, in one call: the profile's config, the
+ * stored credential and an API client for the instance. Commands use this
+ * instead of reading config and secrets themselves.
+ */
+import type { Context, ProfileConfig, StoredSecret } from '../context.js';
+import { createApi, type Api } from './api.js';
+import { parseCredential, type Credential } from './credential.js';
+import { ExitCode, UserError, notAuthenticated } from './errors.js';
+import { normalizeApiUrl } from './http.js';
+import { checkProfileName } from './config.js';
+
+/** --api-url / THIRDLOOP_API_URL first, then the profile's; undefined when neither. */
+export function resolveApiUrl(ctx: Context, profile?: ProfileConfig): string | undefined {
+  if (ctx.globals.apiUrl) return normalizeApiUrl(ctx.globals.apiUrl);
+  if (profile?.apiUrl) return normalizeApiUrl(profile.apiUrl, `The profile's API URL`);
+  return undefined;
+}
+
+/** Writes `--debug` lines to stderr; the credential never reaches them. */
+export function debugWriter(ctx: Context): ((line: string) => void) | undefined {
+  if (!ctx.globals.debug) return undefined;
+  return (line) => ctx.io.stderr.write(`[debug] ${line}\n`);
+}
+
+export function apiFor(ctx: Context, options: { baseUrl: string; credential?: string }): Api {
+  return createApi({
+    baseUrl: options.baseUrl,
+    credential: options.credential,
+    env: ctx.env,
+    debug: debugWriter(ctx),
+    userAgent: `thirdloop-cli (${ctx.platform})`,
+  });
+}
+
+export interface Session {
+  profileName: string;
+  profile: ProfileConfig;
+  secret: StoredSecret;
+  credential: Credential;
+  baseUrl: string;
+  api: Api;
+}
+
+/** Loads the signed-in profile or throws "not signed in" (exit 4). */
+export async function requireSession(ctx: Context): Promise<Session> {
+  const profileName = checkProfileName(ctx.globals.profile);
+  const config = await ctx.config();
+  const profile = config.getProfile(profileName) ?? {};
+  const secrets = await ctx.secrets();
+  const secret = await secrets.get(profileName);
+  if (!secret) {
+    throw notAuthenticated(
+      profileName === 'default' ? 'Not signed in.' : `Not signed in (profile "${profileName}").`,
+      `Run \`thirdloop auth${profileName === 'default' ? '' : ` --profile ${profileName}`}\` first.`,
+    );
+  }
+  const origin = secret.source === 'env' ? 'THIRDLOOP_API_KEY' : 'The stored credential';
+  let credential: Credential;
+  try {
+    credential = parseCredential(secret.credential, origin);
+  } catch (error) {
+    throw new UserError((error as Error).message, {
+      exitCode: ExitCode.notAuthenticated,
+      hint: secret.source === 'env' ? 'Set THIRDLOOP_API_KEY to `<api_key_id>;<api_secret_key>`.' : 'Run `thirdloop auth` to sign in again.',
+    });
+  }
+  const baseUrl = resolveApiUrl(ctx, profile);
+  if (!baseUrl) {
+    throw new UserError('No Third Loop instance URL is known for this profile.', {
+      exitCode: ExitCode.usage,
+      hint: 'Pass --api-url URL (or set THIRDLOOP_API_URL).',
+    });
+  }
+  return { profileName, profile, secret, credential, baseUrl, api: apiFor(ctx, { baseUrl, credential: secret.credential }) };
+}
