@@ -1,0 +1,398 @@
+/**
+ * What opencode needs written to route through the instance: its config file
+ * (a `thirdloop` provider on @ai-sdk/anthropic, the default model, an
+ * allowlist entry), the session plugin, and optionally an AGENTS.md block.
+ * Pure functions of text and paths; the command does the I/O.
+ *
+ * Facts checked against opencode's source (packages/opencode/src):
+ * - config files are `opencode.json` and `opencode.jsonc` (both read, the
+ *   .jsonc after the .json in the same directory); `.opencode.json` (leading
+ *   dot) belonged to the old Go opencode and is ignored;
+ * - the global directory is `$XDG_CONFIG_HOME/opencode`, else
+ *   `~/.config/opencode`, on every platform: opencode takes it from
+ *   xdg-basedir, which has no Windows branch, so on Windows it is
+ *   `%USERPROFILE%\.config\opencode`, not `%APPDATA%\opencode`;
+ * - plugins are loaded from `{plugin,plugins}/*.{ts,js}` in each config
+ *   directory (the global one and every `.opencode/` up the tree); we use the
+ *   documented plural `plugins/`;
+ * - `{env:VAR}` in a string value is replaced with the variable at load time.
+ */
+import path from 'node:path';
+import { createHash } from 'node:crypto';
+import {
+  appendToJsoncArray,
+  parseJsoncObject,
+  removeJsoncArrayItem,
+  removeJsoncValue,
+  setJsoncValue,
+  type JsoncFormat,
+} from '../files/jsonc-edit.js';
+import { usageError } from '../core/errors.js';
+
+export const PROVIDER_ID = 'thirdloop';
+export const PROVIDER_NAME = 'Third Loop';
+export const SCHEMA_URL = 'https://opencode.ai/config.json';
+export const PLUGIN_FILE = 'thirdloop-session.ts';
+export const ANTHROPIC_VERSION = '2023-06-01';
+/** Never the secret: opencode substitutes the variable when it loads the file, so the file is safe to commit. */
+export const API_KEY_REFERENCE = '{env:ANTHROPIC_API_KEY}';
+export const SESSION_HEADER = 'x-claude-code-session-id';
+
+export type Scope = 'project' | 'global';
+
+export interface Where {
+  cwd: string;
+  homedir: string;
+  env: NodeJS.ProcessEnv;
+  platform: NodeJS.Platform;
+}
+
+const pathFor = (platform: NodeJS.Platform) => (platform === 'win32' ? path.win32 : path.posix);
+
+/** opencode's global config directory (see the header comment for Windows). */
+export function globalConfigDir(where: Where): string {
+  const p = pathFor(where.platform);
+  const xdg = where.env.XDG_CONFIG_HOME?.trim();
+  const base = xdg && p.isAbsolute(xdg) ? xdg : p.join(where.homedir, '.config');
+  return p.join(base, 'opencode');
+}
+
+export interface Locations {
+  /** Directory holding opencode.json(c). */
+  configDir: string;
+  /** Both names opencode reads, .json first. */
+  candidates: [json: string, jsonc: string];
+  pluginDir: string;
+  pluginFile: string;
+  agentsFile: string;
+  /** The file opencode ignores, worth a warning when present (project scope only). */
+  ignoredDotFile?: string;
+}
+
+export function locations(scope: Scope, where: Where): Locations {
+  const p = pathFor(where.platform);
+  const configDir = scope === 'global' ? globalConfigDir(where) : where.cwd;
+  const pluginDir = scope === 'global' ? p.join(configDir, 'plugins') : p.join(where.cwd, '.opencode', 'plugins');
+  return {
+    configDir,
+    candidates: [p.join(configDir, 'opencode.json'), p.join(configDir, 'opencode.jsonc')],
+    pluginDir,
+    pluginFile: p.join(pluginDir, PLUGIN_FILE),
+    agentsFile: p.join(configDir, 'AGENTS.md'),
+    ignoredDotFile: scope === 'project' ? p.join(where.cwd, '.opencode.json') : undefined,
+  };
+}
+
+/**
+ * Which file to edit: the .jsonc when it exists (opencode reads it after the
+ * .json, so its values win), else the .json, else a new opencode.json.
+ */
+export function chooseConfigFile(loc: Locations, exists: (file: string) => boolean): string {
+  const [json, jsonc] = loc.candidates;
+  if (exists(jsonc)) return jsonc;
+  return json;
+}
+
+/**
+ * `<instance>/v1` with exactly one `/v1`: trims spaces, drops a query,
+ * fragment, trailing slashes and any `/v1` the user already typed.
+ */
+export function normalizeBaseURL(instanceUrl: string): string {
+  const raw = instanceUrl.trim();
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw usageError(`"${raw}" is not a URL.`, 'Pass the instance URL, e.g. https://thirdloop.example.com');
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw usageError(`"${raw}" is not an http(s) URL.`);
+  }
+  let pathname = url.pathname.replace(/\/+$/, '');
+  while (/\/v1$/i.test(pathname)) pathname = pathname.replace(/\/v1$/i, '').replace(/\/+$/, '');
+  return `${url.origin}${pathname}/v1`;
+}
+
+/** One entry of `GET /v1/models` (Anthropic's list shape). */
+export interface InstanceModel {
+  id: string;
+  display_name?: string;
+  created_at?: string;
+}
+
+export interface OpencodeModel {
+  name: string;
+  attachment: boolean;
+  reasoning: boolean;
+  temperature: boolean;
+  tool_call: boolean;
+  modalities: { input: Array<'text' | 'image' | 'pdf'>; output: Array<'text'> };
+  limit: { context: number; output: number };
+  release_date?: string;
+}
+
+/** Used when the instance's list cannot be had (said so to the user). */
+export const FALLBACK_MODELS: InstanceModel[] = [
+  { id: 'claude-sonnet-4-5', display_name: 'Claude Sonnet 4.5' },
+  { id: 'claude-opus-4-5', display_name: 'Claude Opus 4.5' },
+];
+
+/** Output-token ceilings of the older families; current Claude models allow 64k. */
+function outputLimit(id: string): number {
+  if (/claude-3-5-haiku|claude-3-haiku/.test(id)) return 8_192;
+  if (/claude-3-5-sonnet|claude-3-opus/.test(id)) return 8_192;
+  if (/claude-opus-4-(0|1)|claude-opus-4-2|claude-opus-4$|claude-opus-4-20/.test(id)) return 32_000;
+  return 64_000;
+}
+
+/**
+ * opencode knows nothing about a custom provider's models, and its defaults
+ * for unknown ones are "no attachments, no reasoning, no temperature, limit
+ * 0" — so spell out what Claude models can do.
+ */
+export function toOpencodeModel(model: InstanceModel): OpencodeModel {
+  const release = model.created_at ? model.created_at.slice(0, 10) : undefined;
+  return {
+    name: model.display_name?.trim() || model.id,
+    attachment: true,
+    reasoning: !/claude-3-(5|haiku|opus|sonnet)/.test(model.id),
+    temperature: true,
+    tool_call: true,
+    modalities: { input: ['text', 'image', 'pdf'], output: ['text'] },
+    limit: { context: 200_000, output: outputLimit(model.id) },
+    ...(release && /^\d{4}-\d{2}-\d{2}$/.test(release) ? { release_date: release } : {}),
+  };
+}
+
+export function toOpencodeModels(list: InstanceModel[]): Record<string, OpencodeModel> {
+  const models: Record<string, OpencodeModel> = {};
+  for (const model of list) if (model.id) models[model.id] = toOpencodeModel(model);
+  return models;
+}
+
+/**
+ * The default: the model the user asked for (which must be offered), else the
+ * newest Sonnet, else the first offered.
+ */
+export function pickDefaultModel(list: InstanceModel[], requested?: string): string {
+  if (requested !== undefined) {
+    const wanted = requested.replace(new RegExp(`^${PROVIDER_ID}/`), '').trim();
+    if (!list.some((m) => m.id === wanted)) {
+      throw usageError(
+        `The instance does not offer "${wanted}".`,
+        `Pick one of: ${list.map((m) => m.id).join(', ')}.`,
+      );
+    }
+    return wanted;
+  }
+  const sonnets = list
+    .filter((m) => m.id.includes('sonnet'))
+    .sort((a, b) => (b.created_at ?? '').localeCompare(a.created_at ?? ''));
+  const pick = sonnets[0] ?? list[0];
+  if (!pick) throw usageError('The instance offers no models.');
+  return pick.id;
+}
+
+export interface ProviderBlock {
+  npm: '@ai-sdk/anthropic';
+  name: string;
+  options: { baseURL: string; apiKey: string; headers: Record<string, string> };
+  models: Record<string, OpencodeModel>;
+}
+
+export function providerBlock(baseURL: string, models: Record<string, OpencodeModel>): ProviderBlock {
+  return {
+    npm: '@ai-sdk/anthropic',
+    name: PROVIDER_NAME,
+    options: {
+      baseURL,
+      apiKey: API_KEY_REFERENCE,
+      headers: { 'anthropic-version': ANTHROPIC_VERSION },
+    },
+    models,
+  };
+}
+
+/** What we changed in a config file, kept so that --undo removes only that. */
+export interface ConfigRecord {
+  file: string;
+  createdFile: boolean;
+  addedSchema: boolean;
+  /** True when the file had no `provider` object before ours. */
+  addedProviderKey: boolean;
+  /** "created": the key did not exist; "appended": we added our ID to the user's list. */
+  enabledProviders: 'created' | 'appended' | 'present';
+  /** The `model` value before ours (undefined: there was none). */
+  previousModel?: unknown;
+  /** Hashes to restore the backup byte for byte when the file is still as we left it. */
+  originalSha256?: string;
+  writtenSha256: string;
+}
+
+export const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+export type RecordedChanges = Omit<ConfigRecord, 'file' | 'writtenSha256' | 'originalSha256'>;
+
+export interface ApplyResult {
+  text: string;
+  record: RecordedChanges;
+}
+
+/**
+ * Merges our settings into the config text (undefined: no file yet), keeping
+ * every other key, comment and the file's formatting.
+ *
+ * `enabled_providers`: opencode loads ONLY the listed providers when the key
+ * is set. Absent, we set `["thirdloop"]` so requests cannot leave through a
+ * provider opencode finds on its own (that is the point of the instance).
+ * Present, the user has chosen an allowlist: we append ours and keep theirs,
+ * since replacing it would silently switch off providers they rely on.
+ */
+export function applyOpencodeConfig(
+  original: string | undefined,
+  block: ProviderBlock,
+  defaultModel: string,
+  label: string,
+  previous?: RecordedChanges,
+): ApplyResult {
+  const createdFile = original === undefined;
+  const doc = parseJsoncObject(original ?? '', label);
+  const format: JsoncFormat = doc.format;
+  let text = original === undefined || doc.empty ? `{}${format.eol}` : original;
+  const root = doc.value;
+
+  const addedSchema = root.$schema === undefined;
+  if (addedSchema) text = setJsoncValue(text, ['$schema'], SCHEMA_URL, format);
+
+  let enabledProviders: ConfigRecord['enabledProviders'];
+  const enabled = root.enabled_providers;
+  if (Array.isArray(enabled)) {
+    if (enabled.includes(PROVIDER_ID)) enabledProviders = 'present';
+    else {
+      text = appendToJsoncArray(text, ['enabled_providers'], PROVIDER_ID, format);
+      enabledProviders = 'appended';
+    }
+  } else {
+    text = setJsoncValue(text, ['enabled_providers'], [PROVIDER_ID], format);
+    enabledProviders = 'created';
+  }
+
+  const model = `${PROVIDER_ID}/${defaultModel}`;
+  const currentModel = root.model;
+  if (currentModel !== model) text = setJsoncValue(text, ['model'], model, format);
+
+  if (root.provider !== undefined && (typeof root.provider !== 'object' || root.provider === null || Array.isArray(root.provider))) {
+    throw usageError(`${label}: "provider" is not an object, so ours cannot be added. Nothing was changed.`);
+  }
+  const addedProviderKey = root.provider === undefined;
+  text = setJsoncValue(text, ['provider', PROVIDER_ID], block, format);
+
+  // A re-run keeps what the first run recorded, so --undo still restores the user's own values.
+  const rerun = previous !== undefined;
+  return {
+    text,
+    record: {
+      createdFile: rerun ? previous.createdFile : createdFile,
+      addedSchema: rerun ? previous.addedSchema : addedSchema,
+      addedProviderKey: rerun ? previous.addedProviderKey : addedProviderKey,
+      enabledProviders:
+        rerun && enabledProviders === 'present' ? previous.enabledProviders : enabledProviders,
+      previousModel:
+        rerun && typeof currentModel === 'string' && currentModel.startsWith(`${PROVIDER_ID}/`)
+          ? previous.previousModel
+          : currentModel,
+    },
+  };
+}
+
+/**
+ * Removes what we added. With our record, it puts back the previous model
+ * and removes only the keys we created; without one (the record was lost),
+ * it removes our provider, our allowlist entry and a `thirdloop/` model.
+ * Returns undefined when the file ends up holding nothing (we created it).
+ */
+export function removeOpencodeConfig(
+  text: string,
+  label: string,
+  record?: RecordedChanges,
+): { text: string; empty: boolean } {
+  const doc = parseJsoncObject(text, label);
+  const root = doc.value;
+  const format = doc.format;
+  let out = text;
+
+  const provider = root.provider;
+  if (provider && typeof provider === 'object' && PROVIDER_ID in provider) {
+    const others = Object.keys(provider).filter((k) => k !== PROVIDER_ID);
+    const dropKey = others.length === 0 && (record ? record.addedProviderKey : true);
+    out = removeJsoncValue(out, dropKey ? ['provider'] : ['provider', PROVIDER_ID], format);
+  }
+
+  const enabled = root.enabled_providers;
+  if (Array.isArray(enabled) && enabled.includes(PROVIDER_ID)) {
+    const rest = enabled.filter((p) => p !== PROVIDER_ID);
+    const weCreated = record ? record.enabledProviders === 'created' : rest.length === 0;
+    if (weCreated && rest.length === 0) out = removeJsoncValue(out, ['enabled_providers'], format);
+    else if (record?.enabledProviders !== 'present') {
+      // Remove from the end so earlier indexes stay valid.
+      for (let i = enabled.length - 1; i >= 0; i--) {
+        if (enabled[i] === PROVIDER_ID) out = removeJsoncArrayItem(out, ['enabled_providers'], i, format);
+      }
+    }
+  }
+
+  if (typeof root.model === 'string' && root.model.startsWith(`${PROVIDER_ID}/`)) {
+    out = setJsoncValue(out, ['model'], record ? record.previousModel : undefined, format);
+  }
+
+  if (record?.addedSchema && root.$schema === SCHEMA_URL) out = removeJsoncValue(out, ['$schema'], format);
+
+  const final = parseJsoncObject(out, label).value;
+  return { text: out, empty: Object.keys(final).length === 0 && (record?.createdFile ?? false) };
+}
+
+/** The AGENTS.md section (a marked block, so re-runs replace it and --undo removes it). */
+export const AGENTS_BEGIN = '<!-- >>> thirdloop >>> -->';
+export const AGENTS_END = '<!-- <<< thirdloop <<< -->';
+
+export function agentsSection(eol = '\n'): string {
+  return [
+    AGENTS_BEGIN,
+    '## Third Loop',
+    '',
+    '- Model requests go through the organization\'s Third Loop instance: before starting, confirm the active provider is "Third Loop" (`thirdloop/...` models). If it is not, stop and say so.',
+    '- Never commit, print or paste API keys or secrets: `ANTHROPIC_API_KEY` comes from the environment, and `opencode.json` only refers to it as `{env:ANTHROPIC_API_KEY}`.',
+    AGENTS_END,
+  ].join(eol);
+}
+
+/**
+ * Adds or replaces our block in a Markdown file. A small local helper: the
+ * shared marked-block module (src/files/marked-block.ts) did not exist when
+ * this was written; swap it in when it does.
+ */
+export function upsertAgentsBlock(original: string | undefined): string {
+  const text = original ?? '';
+  const eol = text.includes('\r\n') ? '\r\n' : '\n';
+  const block = agentsSection(eol);
+  const start = text.indexOf(AGENTS_BEGIN);
+  const end = start === -1 ? -1 : text.indexOf(AGENTS_END, start);
+  if (start !== -1 && end !== -1) return text.slice(0, start) + block + text.slice(end + AGENTS_END.length);
+  if (text === '') return block + eol;
+  const separator = text.endsWith(eol + eol) ? '' : text.endsWith(eol) ? eol : eol + eol;
+  return text + separator + block + eol;
+}
+
+/** Removes our block and the blank line we put before it; undefined when nothing else is left. */
+export function removeAgentsBlock(text: string): string | undefined {
+  const start = text.indexOf(AGENTS_BEGIN);
+  const end = start === -1 ? -1 : text.indexOf(AGENTS_END, start);
+  if (start === -1 || end === -1) return text;
+  const eol = text.includes('\r\n') ? '\r\n' : '\n';
+  let before = text.slice(0, start);
+  let after = text.slice(end + AGENTS_END.length);
+  if (after.startsWith(eol)) after = after.slice(eol.length);
+  if (after === '' && before.endsWith(eol + eol)) before = before.slice(0, -eol.length);
+  const result = before + after;
+  return result.trim() === '' ? undefined : result;
+}
