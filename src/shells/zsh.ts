@@ -1,0 +1,24 @@
+/** zsh: ${ZDOTDIR:-~}/.zshrc, sourcing the same env.sh as bash. */
+import { pathFor } from './common.js';
+import { posixEnvFile, posixSetsVariable, posixSourceBlock } from './bash.js';
+import { API_KEY_VAR, BASE_URL_VAR } from './types.js';
+import type { ProfileShell, ShellEnv } from './types.js';
+
+const zdotdir = (e: ShellEnv) => {
+  const dir = e.env.ZDOTDIR?.trim();
+  return dir && pathFor(e.platform).isAbsolute(dir) ? dir : e.homedir;
+};
+
+export const zsh: ProfileShell = {
+  kind: 'profile',
+  name: 'zsh',
+  label: 'zsh',
+  profilePath: (e) => pathFor(e.platform).join(zdotdir(e), '.zshrc'),
+  usageHints: (e) => [pathFor(e.platform).join(zdotdir(e), '.zshrc')],
+  envFileName: 'env.sh',
+  envFileContent: posixEnvFile,
+  sourceBlock: posixSourceBlock,
+  ownsProfile: false,
+  setsVariable: posixSetsVariable,
+  verifyCommand: `zsh -ic 'echo "$${BASE_URL_VAR}"; [ -n "$${API_KEY_VAR}" ] && echo key set'`,
+};

@@ -1,0 +1,158 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  BLOCK_END,
+  BLOCK_START,
+  MarkedBlockError,
+  detectEol,
+  findBlocks,
+  linesOutsideBlocks,
+  removeBlock,
+  upsertBlock,
+} from '../../src/files/marked-block.js';
+
+import { corpusDir } from '../helpers/corpus.js';
+
+const corpus = corpusDir();
+const CORPUS = corpus ? path.join(corpus, 'shells') : '';
+const body = ['# managed', 'if [ -f "$HOME/x" ]; then . "$HOME/x"; fi'];
+const body2 = ['# managed, second version', 'source "$HOME/y"'];
+
+const count = (text: string, needle: string) => text.split(needle).length - 1;
+
+describe('upsertBlock / removeBlock', () => {
+  it('appends to a file with a final newline and removes back to the same text', () => {
+    const original = 'export PATH=/bin\n';
+    const added = upsertBlock(original, body);
+    expect(added).toBe(`export PATH=/bin\n${BLOCK_START}\n${body.join('\n')}\n${BLOCK_END}\n`);
+    expect(removeBlock(added)).toBe(original);
+  });
+
+  it('keeps a file without a final newline without one, and undoes exactly', () => {
+    const original = 'alias ll="ls -l"';
+    const added = upsertBlock(original, body);
+    expect(added).toBe(`alias ll="ls -l"\n${BLOCK_START}\n${body.join('\n')}\n${BLOCK_END}`);
+    expect(added.endsWith('\n')).toBe(false);
+    expect(removeBlock(added)).toBe(original);
+    expect(removeBlock(upsertBlock(added, body2))).toBe(original);
+  });
+
+  it('writes CRLF lines into a CRLF file', () => {
+    const original = 'Set-Alias g git\r\nImport-Module posh-git\r\n';
+    const added = upsertBlock(original, body);
+    expect(added).toBe(`${original}${BLOCK_START}\r\n${body.join('\r\n')}\r\n${BLOCK_END}\r\n`);
+    expect(added.replaceAll('\r\n', '')).not.toContain('\n');
+    expect(removeBlock(added)).toBe(original);
+  });
+
+  it('CRLF without a final newline', () => {
+    const original = 'a\r\nb';
+    const added = upsertBlock(original, body);
+    expect(added).toBe(`a\r\nb\r\n${BLOCK_START}\r\n${body.join('\r\n')}\r\n${BLOCK_END}`);
+    expect(removeBlock(added)).toBe(original);
+  });
+
+  it('keeps a BOM first, also in a file that is only a BOM', () => {
+    const original = '\ufeff# profile\n';
+    const added = upsertBlock(original, body);
+    expect(added.startsWith('\ufeff# profile\n')).toBe(true);
+    expect(removeBlock(added)).toBe(original);
+    const onlyBom = '\ufeff';
+    const added2 = upsertBlock(onlyBom, body);
+    expect(added2).toBe(`\ufeff${BLOCK_START}\n${body.join('\n')}\n${BLOCK_END}\n`);
+    expect(findBlocks(added2)).toHaveLength(1);
+    expect(removeBlock(added2)).toBe(onlyBom);
+  });
+
+  it('an empty file gets the block with a newline and comes back empty', () => {
+    expect(upsertBlock('', body)).toBe(`${BLOCK_START}\n${body.join('\n')}\n${BLOCK_END}\n`);
+    expect(upsertBlock('', body, { defaultEol: '\r\n' })).toBe(`${BLOCK_START}\r\n${body.join('\r\n')}\r\n${BLOCK_END}\r\n`);
+    expect(removeBlock(upsertBlock('', body))).toBe('');
+  });
+
+  it('replaces the block in place, keeping what follows it', () => {
+    const original = 'one\n';
+    const added = upsertBlock(original, body) + 'after\n';
+    const replaced = upsertBlock(added, body2);
+    expect(replaced).toBe(`one\n${BLOCK_START}\n${body2.join('\n')}\n${BLOCK_END}\nafter\n`);
+    expect(count(replaced, BLOCK_START)).toBe(1);
+    expect(removeBlock(replaced)).toBe('one\nafter\n');
+  });
+
+  it('re-running is idempotent', () => {
+    const once = upsertBlock('x\n', body);
+    expect(upsertBlock(once, body)).toBe(once);
+  });
+
+  it('a duplicated block collapses to one', () => {
+    const block = `${BLOCK_START}\nold\n${BLOCK_END}\n`;
+    const text = `a\n${block}b\n${block}c\n`;
+    const result = upsertBlock(text, body);
+    expect(count(result, BLOCK_START)).toBe(1);
+    expect(result).toBe(`a\n${BLOCK_START}\n${body.join('\n')}\n${BLOCK_END}\nb\nc\n`);
+    expect(removeBlock(text)).toBe('a\nb\nc\n');
+  });
+
+  it('recognises markers with trailing spaces or CR, and leaves other tools\' blocks alone', () => {
+    const conda = '# >>> conda initialize >>>\nconda stuff\n# <<< conda initialize <<<\n';
+    const text = `${conda}${BLOCK_START}  \nold\n${BLOCK_END}\t\n`;
+    expect(findBlocks(text)).toHaveLength(1);
+    expect(removeBlock(text)).toBe(conda);
+  });
+
+  it('refuses a start marker without an end, naming the line', () => {
+    const text = `a\n${BLOCK_START}\nb\n`;
+    expect(() => upsertBlock(text, body)).toThrow(MarkedBlockError);
+    expect(() => removeBlock(text)).toThrow(/line 2/);
+    expect(() => findBlocks(`x\n${BLOCK_END}\n`)).toThrow(/line 2/);
+  });
+
+  it('refuses block lines that would break the block', () => {
+    expect(() => upsertBlock('', ['a\nb'])).toThrow();
+    expect(() => upsertBlock('', [BLOCK_END])).toThrow();
+  });
+
+  it('detectEol follows the majority and falls back', () => {
+    expect(detectEol('a\r\nb\r\nc\n')).toBe('\r\n');
+    expect(detectEol('a\nb\nc\r\n')).toBe('\n');
+    expect(detectEol('abc', '\r\n')).toBe('\r\n');
+  });
+
+  it('linesOutsideBlocks numbers lines as the editor does', () => {
+    const text = `\ufeffexport A=1\n${BLOCK_START}\nexport B=2\n${BLOCK_END}\nexport C=3`;
+    expect(linesOutsideBlocks(text)).toEqual([
+      { line: 1, text: 'export A=1' },
+      { line: 5, text: 'export C=3' },
+    ]);
+  });
+});
+
+describe.skipIf(!corpus)('the real-world corpus', () => {
+  const files = (corpus ? ['bash', 'zsh', 'fish', 'powershell'] : []).flatMap((dir) =>
+    readdirSync(path.join(CORPUS, dir)).map((name) => path.join(CORPUS, dir, name)),
+  );
+
+  it('has files to test', () => {
+    expect(files.length).toBeGreaterThanOrEqual(30);
+  });
+
+  it.each(files.map((f) => [path.relative(CORPUS, f), f]))('%s: add, re-add, undo is byte-identical', (_name, file) => {
+    const bytes = readFileSync(file);
+    const original = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+    const added = upsertBlock(original, body);
+    expect(findBlocks(added)).toHaveLength(1);
+    // Every byte before our block is the original's.
+    expect(added.slice(0, added.indexOf(BLOCK_START)).replace(/\r?\n$/, '')).toBe(original.replace(/\r?\n$/, ''));
+    const again = upsertBlock(added, body2);
+    expect(findBlocks(again)).toHaveLength(1);
+    expect(count(again, BLOCK_START)).toBe(1);
+    const restored = removeBlock(again);
+    expect(Buffer.from(restored, 'utf8').equals(bytes)).toBe(true);
+    // Our lines use the file's own line ending.
+    const eol = detectEol(original);
+    const block = again.slice(again.indexOf(BLOCK_START));
+    if (eol === '\r\n') expect(block.replaceAll('\r\n', '')).not.toContain('\n');
+    else expect(block).not.toContain('\r');
+  });
+});
