@@ -1,0 +1,87 @@
+/**
+ * The gateway's state for one app: where it forwards, the rate limiter, and the write-behind for
+ * "last used" and audit rows. Made once in the route plugin and closed with the app.
+ */
+import type { ServerConfig } from '../config.js';
+import type { AuditInput, Store } from '../store/store.js';
+import { mockCountTokens, mockMessages, type KnowsModel } from './mock-model.js';
+import { resolveModel } from './models.js';
+import { UpstreamClient } from './proxy.js';
+import { RateLimiter } from './rate-limit.js';
+import { parseUpstream } from './upstreams.js';
+import { WriteBehind } from './write-behind.js';
+
+/** Gateway settings beyond the core ones; all optional with sensible defaults. */
+export interface GatewayConfig {
+  /** Longest wait for the provider's first byte, and between two chunks (default 10 minutes, as the SDKs). */
+  upstreamTimeoutMs?: number;
+  /** Model ids clients may send mapped to offered ones, e.g. an old default to a current model. */
+  modelAliases?: Record<string, string>;
+  /** How long "last used" and audit rows may wait before being written (default 200 ms). */
+  writeBehindMs?: number;
+}
+
+export type GatewayServerConfig = ServerConfig & GatewayConfig;
+
+export const DEFAULT_UPSTREAM_TIMEOUT_MS = 600_000;
+
+export class Gateway {
+  readonly upstream: UpstreamClient | undefined;
+  readonly limiter: RateLimiter;
+  readonly writes: WriteBehind<AuditInput>;
+  private readonly offered: Set<string>;
+  private readonly aliases: Record<string, string>;
+
+  constructor(
+    readonly store: Store,
+    readonly config: GatewayServerConfig,
+    onError: (error: unknown) => void,
+  ) {
+    const target = parseUpstream(config.upstream);
+    this.upstream =
+      target.kind === 'http'
+        ? new UpstreamClient({
+            origin: target.origin,
+            basePath: target.basePath,
+            credential: config.upstreamApiKey,
+            timeoutMs: config.upstreamTimeoutMs ?? DEFAULT_UPSTREAM_TIMEOUT_MS,
+          })
+        : undefined;
+    this.limiter = new RateLimiter(config.rateLimitPerMinute);
+    this.writes = new WriteBehind<AuditInput>(
+      {
+        touchLastUsed: (keyId, at) => store.keys.touchLastUsed(keyId, at),
+        insertAudit: (row) => store.audit.insert(row),
+      },
+      { flushMs: config.writeBehindMs ?? 200, onError },
+    );
+    this.offered = new Set(config.models.map((m) => m.id));
+    this.aliases = config.modelAliases ?? {};
+  }
+
+  get isMock(): boolean {
+    return this.upstream === undefined;
+  }
+
+  resolveModel(requested: string): string | undefined {
+    return resolveModel(requested, this.offered, this.aliases);
+  }
+
+  /** What the offline model answers to: anything this instance resolves. */
+  readonly knowsModel: KnowsModel = (model) => this.resolveModel(model) !== undefined;
+
+  mockMessages(body: unknown) {
+    return mockMessages(body, this.knowsModel);
+  }
+
+  mockCountTokens(body: unknown) {
+    return mockCountTokens(body, this.knowsModel);
+  }
+
+  async close(): Promise<void> {
+    await this.writes.flush();
+    // Requests still streaming finish (the server stops taking new ones first), then their rows go too.
+    await this.upstream?.close();
+    await this.writes.flush();
+  }
+}

@@ -1,0 +1,254 @@
+/**
+ * Forwarding to the model provider: the member's credential out, the organization's in, the answer
+ * streamed back chunk by chunk as it arrives (the first byte leaves as soon as the provider sends it),
+ * usage read on the way without holding the stream, and every failure answered in Anthropic's shape.
+ */
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import { errors as undiciErrors, Pool } from 'undici';
+import { anthropicError, errorTypeForStatus, GatewayError } from './errors.js';
+import { SseUsageTracker, sseEvent, usageFromJson, type Usage } from './sse.js';
+import { applyUpstreamCredential } from './upstreams.js';
+
+/** Headers that describe this hop, or carry the member's identity: never forwarded upstream. */
+const REQUEST_HEADERS_DROPPED = new Set([
+  'host',
+  'connection',
+  'keep-alive',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'expect',
+  'content-length',
+  'accept-encoding',
+  'x-api-key',
+  'authorization',
+  'cookie',
+]);
+
+/** What the provider says that a client can use; its cookies, server and org identity stay here. */
+const RESPONSE_HEADERS_KEPT = new Set([
+  'content-type',
+  'content-length',
+  'content-encoding',
+  'cache-control',
+  'request-id',
+  'x-request-id',
+  'retry-after',
+  'x-should-retry',
+]);
+const keepResponseHeader = (name: string) =>
+  RESPONSE_HEADERS_KEPT.has(name) || name.startsWith('anthropic-ratelimit-');
+
+/** Non-streaming bodies larger than this are passed on without being read for usage. */
+const USAGE_SCAN_LIMIT = 4 * 1024 * 1024;
+
+export interface ForwardRequest {
+  method: string;
+  /** Path and query as the client sent them, e.g. `/v1/messages?beta=true`. */
+  url: string;
+  headers: IncomingHttpHeaders;
+  body: Buffer | undefined;
+}
+
+export interface ForwardResult {
+  /** What the client was sent; 499 when it went away first. */
+  status: number;
+  usage: Usage;
+  clientAborted: boolean;
+}
+
+export interface UpstreamClientOptions {
+  origin: string;
+  basePath: string;
+  credential: string | undefined;
+  /** Longest wait for the provider's headers, and for each chunk after them. */
+  timeoutMs: number;
+}
+
+export class UpstreamClient {
+  private readonly pool: Pool;
+
+  constructor(private readonly options: UpstreamClientOptions) {
+    this.pool = new Pool(options.origin, {
+      keepAliveTimeout: 30_000,
+      // The per-request values below are the ones that apply; these only bound the defaults.
+      headersTimeout: options.timeoutMs,
+      bodyTimeout: options.timeoutMs,
+    });
+  }
+
+  close(): Promise<void> {
+    return this.pool.close().catch(() => undefined);
+  }
+
+  /** Abandons every request still running (shutdown after the grace period). */
+  destroy(): Promise<void> {
+    return this.pool.destroy().catch(() => undefined);
+  }
+
+  /**
+   * Sends `request` upstream and writes the answer to `res` (which the caller has taken over from
+   * the framework). Resolves when `res` is finished or closed; never rejects, never leaves `res` open.
+   */
+  async forward(request: ForwardRequest, res: ServerResponse): Promise<ForwardResult> {
+    const usage: Usage = { input_tokens: null, output_tokens: null };
+    const controller = new AbortController();
+    let clientAborted = false;
+    const onClientClose = () => {
+      if (!res.writableFinished) {
+        clientAborted = true;
+        controller.abort();
+      }
+    };
+    res.once('close', onClientClose);
+
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(request.headers)) {
+      if (value === undefined || REQUEST_HEADERS_DROPPED.has(name)) continue;
+      headers[name] = Array.isArray(value) ? value.join(', ') : value;
+    }
+    // Plain bytes, so usage can be read as they pass; compression buys little on this hop.
+    headers['accept-encoding'] = 'identity';
+    applyUpstreamCredential(headers, this.options.credential);
+
+    let upstream: Awaited<ReturnType<Pool['request']>>;
+    try {
+      upstream = await this.pool.request({
+        origin: this.options.origin,
+        path: this.options.basePath + request.url,
+        method: request.method as 'POST',
+        headers,
+        body: request.body,
+        signal: controller.signal,
+        headersTimeout: this.options.timeoutMs,
+        bodyTimeout: this.options.timeoutMs,
+      });
+    } catch (error) {
+      res.off('close', onClientClose);
+      if (clientAborted || res.destroyed) return { status: 499, usage, clientAborted: true };
+      const failure = upstreamFailure(error);
+      sendError(res, failure);
+      return { status: failure.status, usage, clientAborted: false };
+    }
+
+    const status = upstream.statusCode;
+    const contentType = String(upstream.headers['content-type'] ?? '');
+    const isStream = contentType.startsWith('text/event-stream');
+    const isJson = contentType.includes('json');
+
+    // A provider's own errors are Anthropic-shaped JSON and pass through; anything else (an HTML
+    // page from a load balancer) is replaced, so clients always get a body they can parse.
+    if (status >= 400 && !isJson) {
+      upstream.body.resume();
+      upstream.body.on('error', () => undefined);
+      res.off('close', onClientClose);
+      const failure = new GatewayError(
+        status,
+        errorTypeForStatus(status),
+        `The model provider answered ${status} without an error body.`,
+        retryAfter(upstream.headers),
+      );
+      sendError(res, failure);
+      return { status, usage, clientAborted: false };
+    }
+
+    const out: Record<string, string | string[]> = {};
+    for (const [name, value] of Object.entries(upstream.headers)) {
+      if (value !== undefined && keepResponseHeader(name)) out[name] = value;
+    }
+    res.writeHead(status, out);
+    // Each event should leave at once, not wait for the next one to fill a packet.
+    res.socket?.setNoDelay(true);
+
+    const tracker = isStream ? new SseUsageTracker() : undefined;
+    const copy: Buffer[] | undefined = !isStream && isJson ? [] : undefined;
+    let copied = 0;
+
+    return new Promise<ForwardResult>((resolve) => {
+      const body = upstream.body;
+      let done = false;
+      const finish = (finalStatus: number) => {
+        if (done) return;
+        done = true;
+        res.off('close', onClientClose);
+        if (tracker) Object.assign(usage, tracker.usage);
+        else if (copy && copied <= USAGE_SCAN_LIMIT) Object.assign(usage, usageFromJson(Buffer.concat(copy).toString('utf8')));
+        resolve({ status: finalStatus, usage, clientAborted });
+      };
+
+      body.on('data', (chunk: Buffer) => {
+        tracker?.push(chunk);
+        if (copy && copied <= USAGE_SCAN_LIMIT) {
+          copied += chunk.length;
+          if (copied <= USAGE_SCAN_LIMIT) copy.push(chunk);
+        }
+        if (!res.write(chunk)) {
+          body.pause();
+          res.once('drain', () => body.resume());
+        }
+      });
+      body.once('end', () => {
+        res.end(() => finish(status));
+      });
+      body.once('error', (error) => {
+        if (clientAborted || res.destroyed) {
+          finish(499);
+          return;
+        }
+        if (isStream && status < 400) {
+          // Headers are gone; Anthropic reports mid-stream failures as an `error` event.
+          const failure = upstreamFailure(error);
+          res.end(sseEvent('error', failure.body()), () => finish(failure.status));
+        } else {
+          // A cut JSON body cannot be repaired; a reset tells the client it is incomplete.
+          res.destroy();
+          finish(502);
+        }
+      });
+      res.once('close', () => {
+        // The client left while we were streaming: the abort above tears down the upstream socket.
+        if (!res.writableFinished) {
+          body.destroy();
+          finish(499);
+        }
+      });
+    });
+  }
+}
+
+function retryAfter(headers: IncomingHttpHeaders): Record<string, string> {
+  const value = headers['retry-after'];
+  return typeof value === 'string' ? { 'retry-after': value } : {};
+}
+
+/** Maps a transport failure to what Anthropic would have said, without internal detail. */
+export function upstreamFailure(error: unknown): GatewayError {
+  if (error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError) {
+    return new GatewayError(504, 'timeout_error', 'The model provider did not answer in time. Try again.');
+  }
+  if (error instanceof undiciErrors.ConnectTimeoutError) {
+    return new GatewayError(502, 'api_error', 'The model provider could not be reached (connection timed out).');
+  }
+  const code = (error as { code?: string } | null)?.code;
+  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EHOSTUNREACH') {
+    return new GatewayError(502, 'api_error', 'The model provider could not be reached.');
+  }
+  return new GatewayError(502, 'api_error', 'The connection to the model provider failed.');
+}
+
+function sendError(res: ServerResponse, failure: GatewayError): void {
+  if (res.headersSent || res.destroyed) {
+    res.destroy();
+    return;
+  }
+  const payload = JSON.stringify(anthropicError(failure.type, failure.message));
+  res.writeHead(failure.status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(payload),
+    ...failure.headers,
+  });
+  res.end(payload);
+}

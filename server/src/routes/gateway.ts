@@ -1,0 +1,268 @@
+/**
+ * The Anthropic-compatible surface that Claude Code and opencode talk to (`ANTHROPIC_BASE_URL`):
+ * `/v1/*`, plus the unauthenticated probes clients send at start-up (`HEAD /`, `/api/hello`,
+ * telemetry) and `/healthz` for load balancers. Thin: auth, limits and audit here; the work in gateway/.
+ */
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { authenticateCredential, credentialFromHeaders, type AuthFailureReason } from '../auth/credential.js';
+import { parseCredential } from '../domain/token.js';
+import type { Store } from '../store/store.js';
+import { anthropicError, errorTypeForStatus, GatewayError } from '../gateway/errors.js';
+import { Gateway, type GatewayServerConfig } from '../gateway/gateway.js';
+import { listModels, modelView } from '../gateway/models.js';
+import { SSE_HEADERS, type Usage } from '../gateway/sse.js';
+
+export interface GatewayPluginOptions {
+  store: Store;
+  config: GatewayServerConfig;
+  /** Wall clock for key expiry and audit times (tests move it). */
+  clock?: () => Date;
+}
+
+/** What one /v1 request carries through its hooks. */
+interface GatewayState {
+  started: number;
+  at: Date;
+  action: string;
+  userId: string | null;
+  keyId: string | null;
+  sessionId: string | null;
+  model: string | null;
+  usage: Usage | null;
+  /** Set when the handler writes the response itself and records the row once usage is known. */
+  manual: boolean;
+  audited: boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    gateway: GatewayState | null;
+  }
+}
+
+/** Claude Code's session id is a UUID; anything odd is not stored. */
+function sessionIdFrom(request: FastifyRequest): string | null {
+  const value = request.headers['x-claude-code-session-id'];
+  return typeof value === 'string' && /^[\w.:-]{1,128}$/.test(value) ? value : null;
+}
+
+/** The action recorded in the audit log for a /v1 path. */
+function actionFor(path: string, method: string): string {
+  if (path === '/v1/messages' && method === 'POST') return 'messages';
+  if (path === '/v1/messages/count_tokens' && method === 'POST') return 'count_tokens';
+  if ((path === '/v1/models' || path.startsWith('/v1/models/')) && (method === 'GET' || method === 'HEAD')) return 'models';
+  return 'not_found';
+}
+
+const pathOf = (url: string) => {
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+};
+
+const sendError = (reply: FastifyReply, error: GatewayError) =>
+  reply.code(error.status).headers(error.headers).send(error.body());
+
+const gatewayRoutes: FastifyPluginAsync<GatewayPluginOptions> = async (app, options) => {
+  const { store, config } = options;
+  const clock = options.clock ?? (() => new Date());
+  const gateway = new Gateway(store, config, (error) => app.log.error({ err: error }, 'gateway write failed'));
+  app.addHook('onClose', async () => {
+    await gateway.close();
+  });
+
+  // Start-up and liveness probes: no key, never a 5xx. Claude Code sends `HEAD /` on its base URL
+  // and `HEAD /api/hello` to warm the connection.
+  const hello = { name: 'Third Loop', status: 'ok', api: '/v1' };
+  app.get('/', async () => hello);
+  app.get('/api/hello', async () => hello);
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  // Claude Code posts its telemetry to the base URL; it is accepted and dropped (never forwarded, never stored).
+  for (const path of ['/api/event_logging/batch', '/api/event_logging/v2/batch']) {
+    app.post(path, { bodyLimit: 1024 * 1024 }, async (_request, reply) => reply.code(200).send({}));
+  }
+
+  await app.register(async (v1: FastifyInstance) => registerV1(v1, gateway, store, clock), { prefix: '/v1' });
+};
+
+async function registerV1(v1: FastifyInstance, gateway: Gateway, store: Store, clock: () => Date): Promise<void> {
+  const { config } = gateway;
+
+  // Bodies arrive as bytes: forwarded unchanged when possible, parsed once here for the model.
+  v1.removeAllContentTypeParsers();
+  v1.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: config.bodyLimitBytes }, (_request, body, done) => {
+    done(null, body);
+  });
+  v1.decorateRequest('gateway', null);
+
+  const audit = (request: FastifyRequest, status: number) => {
+    const state = request.gateway;
+    if (!state || state.audited) return;
+    state.audited = true;
+    gateway.writes.record({
+      at: state.at,
+      kind: 'gateway',
+      action: state.action,
+      user_id: state.userId,
+      key_id: state.keyId,
+      session_id: state.sessionId,
+      method: request.method,
+      path: pathOf(request.url),
+      model: state.model,
+      status,
+      latency_ms: Math.round((performance.now() - state.started) * 100) / 100,
+      input_tokens: state.usage?.input_tokens ?? null,
+      output_tokens: state.usage?.output_tokens ?? null,
+    });
+  };
+
+  // Authentication and the rate limit come before the body is read: a stranger cannot make us buffer it.
+  v1.addHook('onRequest', async (request, reply) => {
+    const at = clock();
+    const path = pathOf(request.url);
+    const state: GatewayState = {
+      started: performance.now(),
+      at,
+      action: actionFor(path, request.method),
+      userId: null,
+      keyId: null,
+      sessionId: sessionIdFrom(request),
+      model: null,
+      usage: null,
+      manual: false,
+      audited: false,
+    };
+    request.gateway = state;
+
+    const credential = credentialFromHeaders(request.headers);
+    const result = await authenticateCredential(store, credential, at);
+    if (!result.ok) {
+      state.action = `denied:${result.reason satisfies AuthFailureReason}`;
+      // The ID is recorded only for a well-formed credential, so the log shows attempts on real keys.
+      state.keyId = (credential && parseCredential(credential)?.keyId) ?? null;
+      return sendError(reply, new GatewayError(401, 'authentication_error', result.message));
+    }
+    state.userId = result.user.id;
+    state.keyId = result.key.id;
+    const decision = gateway.limiter.take(result.key.id);
+    if (!decision.allowed) {
+      state.action = 'rate_limited';
+      return sendError(
+        reply,
+        new GatewayError(
+          429,
+          'rate_limit_error',
+          `This API key is limited to ${config.rateLimitPerMinute} requests per minute. Retry in ${decision.retryAfterSeconds} s.`,
+          { 'retry-after': String(decision.retryAfterSeconds) },
+        ),
+      );
+    }
+    gateway.writes.touch(result.key.id, at);
+  });
+
+  v1.addHook('onResponse', async (request, reply) => {
+    // Fastify runs this for taken-over replies too, before the stream's usage is in.
+    if (!request.gateway?.manual) audit(request, reply.statusCode);
+  });
+
+  v1.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
+    if (error instanceof GatewayError) return sendError(reply, error);
+    const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
+    if (status === 500) {
+      request.log.error({ err: error }, 'gateway request failed');
+      return reply.code(500).send(anthropicError('api_error', 'Internal error in the Third Loop gateway.'));
+    }
+    const message =
+      status === 413
+        ? `The request body is larger than this instance accepts (${config.bodyLimitBytes} bytes).`
+        : error.message;
+    return reply.code(status).send(anthropicError(errorTypeForStatus(status), message));
+  });
+
+  /** The request body as JSON, with the model checked against what this instance offers. */
+  const readBody = (request: FastifyRequest): { json: Record<string, unknown>; forward: Buffer } => {
+    const raw = request.body;
+    if (!Buffer.isBuffer(raw) || raw.length === 0) {
+      throw new GatewayError(400, 'invalid_request_error', 'The request body must be a JSON object.');
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(raw.toString('utf8'));
+    } catch {
+      throw new GatewayError(400, 'invalid_request_error', 'The request body is not valid JSON.');
+    }
+    if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+      throw new GatewayError(400, 'invalid_request_error', 'The request body must be a JSON object.');
+    }
+    const body = json as Record<string, unknown>;
+    if (typeof body.model !== 'string' || body.model === '') {
+      throw new GatewayError(400, 'invalid_request_error', 'model: Field required');
+    }
+    request.gateway!.model = body.model;
+    const resolved = gateway.resolveModel(body.model);
+    if (resolved === undefined) {
+      const offered = config.models.map((m) => m.id).join(', ');
+      throw new GatewayError(404, 'not_found_error', `model: ${body.model} is not offered by this instance (offered: ${offered}).`);
+    }
+    if (resolved === body.model) return { json: body, forward: raw };
+    // An alias: the provider gets the offered model; the audit keeps what the client asked for.
+    body.model = resolved;
+    return { json: body, forward: Buffer.from(JSON.stringify(body)) };
+  };
+
+  const forward = async (request: FastifyRequest, reply: FastifyReply, body: Buffer) => {
+    request.gateway!.manual = true;
+    reply.hijack();
+    const result = await gateway.upstream!.forward(
+      { method: request.method, url: request.url, headers: request.headers, body },
+      reply.raw,
+    );
+    request.gateway!.usage = result.usage;
+    audit(request, result.status);
+  };
+
+  v1.post('/messages', async (request, reply) => {
+    const { json, forward: body } = readBody(request);
+    if (!gateway.isMock) return forward(request, reply, body);
+
+    const answer = gateway.mockMessages(json);
+    request.gateway!.usage = { input_tokens: answer.input_tokens, output_tokens: answer.output_tokens };
+    if (answer.json) return reply.send(answer.json);
+    request.gateway!.manual = true;
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, SSE_HEADERS);
+    for (const event of answer.events!) {
+      if (res.destroyed) break;
+      res.write(event);
+      // One event at a time on the wire, as a real model streams.
+      await nextTurn();
+    }
+    res.end();
+    audit(request, res.destroyed && !res.writableFinished ? 499 : 200);
+  });
+
+  v1.post('/messages/count_tokens', async (request, reply) => {
+    const { json, forward: body } = readBody(request);
+    if (!gateway.isMock) return forward(request, reply, body);
+    const answer = gateway.mockCountTokens(json);
+    request.gateway!.usage = { input_tokens: answer.input_tokens, output_tokens: null };
+    return answer;
+  });
+
+  v1.get('/models', async (request) => listModels(config.models, request.query as Record<string, unknown>));
+  v1.get('/models/:id', async (request) => {
+    const { id } = request.params as { id: string };
+    const model = config.models.find((m) => m.id === id);
+    if (!model) throw new GatewayError(404, 'not_found_error', `model: ${id}`);
+    return modelView(model);
+  });
+
+  const notFound = async (request: FastifyRequest) => {
+    throw new GatewayError(404, 'not_found_error', `${request.method} ${pathOf(request.url)} is not part of this API.`);
+  };
+  v1.all('/', notFound);
+  v1.all('/*', notFound);
+}
+
+export default gatewayRoutes;

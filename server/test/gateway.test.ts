@@ -1,0 +1,460 @@
+/**
+ * The /v1 gateway against the real server and a fake provider on loopback that records what it
+ * receives: forwarding, streaming, credentials, key statuses, limits, failures, audit.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  messageBody,
+  sendJson,
+  sendStream,
+  sseText,
+  startFakeUpstream,
+  streamEvents,
+  type FakeUpstream,
+} from './helpers/fake-upstream.js';
+import { makeUser, startGatewayServer, waitForAudit, type GatewayServer } from './helpers/gateway-server.js';
+
+const ORG_API_KEY = 'sk-ant-api03-org-credential-for-tests';
+const ORG_OAUTH_TOKEN = 'sk-ant-oat01-org-oauth-token-for-tests';
+const BETA = 'claude-code-20250219,interleaved-thinking-2025-05-14,fine-grained-tool-streaming-2025-05-14';
+
+const messageRequest = (extra: Record<string, unknown> = {}) => ({
+  model: 'claude-sonnet-4-5',
+  max_tokens: 64,
+  messages: [{ role: 'user', content: 'Say hi' }],
+  ...extra,
+});
+
+function post(url: string, credential: string | undefined, body: unknown, headers: Record<string, string> = {}) {
+  return fetch(url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'anthropic-version': '2023-06-01',
+      ...(credential ? { 'x-api-key': credential } : {}),
+      ...headers,
+    },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+}
+
+/** Splits an SSE text into [event, data] pairs. */
+function parseSse(text: string): Array<[string, unknown]> {
+  return text
+    .split('\n\n')
+    .filter((block) => block.trim() !== '')
+    .map((block) => {
+      const lines = block.split('\n');
+      const event = lines.find((l) => l.startsWith('event: '))!.slice(7);
+      const data = JSON.parse(lines.find((l) => l.startsWith('data: '))!.slice(6));
+      return [event, data];
+    });
+}
+
+let upstream: FakeUpstream;
+let server: GatewayServer;
+
+beforeAll(async () => {
+  upstream = await startFakeUpstream();
+  server = await startGatewayServer({
+    upstream: upstream.url,
+    upstreamApiKey: ORG_API_KEY,
+    upstreamTimeoutMs: 400,
+    modelAliases: { 'claude-3-5-haiku-20241022': 'claude-haiku-4-5' },
+  });
+});
+
+afterAll(async () => {
+  await server?.close();
+  await upstream?.close();
+});
+
+describe('forwarding', () => {
+  it('round-trips a non-streaming request with the org credential and without the member one', async () => {
+    const member = await makeUser(server);
+    const { key, credential, secret } = await member.mint();
+    const sessionId = randomUUID();
+    upstream.handle((_req, res) => sendJson(res, 200, messageBody('Hello, member'), { 'request-id': 'req_abc', 'set-cookie': 'provider=1' }));
+    const before = upstream.received.length;
+    const raw = JSON.stringify(messageRequest());
+
+    const res = await post(`${server.url}/v1/messages?beta=true`, credential, raw, {
+      'anthropic-beta': BETA,
+      'x-claude-code-session-id': sessionId,
+      'x-app': 'cli',
+    });
+
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual(messageBody('Hello, member'));
+    expect(res.headers.get('request-id')).toBe('req_abc');
+    expect(res.headers.get('set-cookie')).toBeNull();
+
+    expect(upstream.received.length).toBe(before + 1);
+    const got = upstream.received.at(-1)!;
+    expect(got.method).toBe('POST');
+    expect(got.url).toBe('/v1/messages?beta=true');
+    expect(got.body).toBe(raw);
+    expect(got.headers['anthropic-version']).toBe('2023-06-01');
+    expect(got.headers['anthropic-beta']).toBe(BETA);
+    expect(got.headers['x-app']).toBe('cli');
+    expect(got.headers['x-api-key']).toBe(ORG_API_KEY);
+    expect(got.headers.authorization).toBeUndefined();
+    const everyHeader = JSON.stringify(got.headers);
+    expect(everyHeader).not.toContain(secret);
+    expect(everyHeader).not.toContain(key.id);
+
+    const row = await waitForAudit(server.store, (r) => r.kind === 'gateway' && r.session_id === sessionId);
+    expect(row).toMatchObject({
+      user_id: member.id,
+      key_id: key.id,
+      action: 'messages',
+      method: 'POST',
+      path: '/v1/messages',
+      model: 'claude-sonnet-4-5',
+      status: 200,
+      input_tokens: 11,
+      output_tokens: 7,
+    });
+    expect(row.latency_ms).toBeGreaterThanOrEqual(0);
+    const stored = await server.store.keys.findById(key.id);
+    expect(stored!.lastUsedAt).not.toBeNull();
+  });
+
+  it('streams SSE events intact, in order, and as they are produced', async () => {
+    const { credential } = await member();
+    const words = ['One ', 'two ', 'three ', 'four ', 'five ', 'six'];
+    const events = streamEvents(words, { input_tokens: 42, output_tokens: 6 });
+    upstream.handle((_req, res) => sendStream(res, events, 40));
+    const sessionId = randomUUID();
+
+    const res = await post(`${server.url}/v1/messages?beta=true`, credential, messageRequest({ stream: true }), {
+      'x-claude-code-session-id': sessionId,
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    const arrivals: number[] = [];
+    let text = '';
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      arrivals.push(performance.now());
+      text += decoder.decode(value, { stream: true });
+    }
+    expect(parseSse(text)).toEqual(events);
+    expect(text).toBe(events.map(([name, data]) => sseText(name, data)).join(''));
+    // 12 events 40 ms apart: a buffering proxy would deliver them in one go at the end.
+    expect(arrivals.length).toBeGreaterThanOrEqual(6);
+    expect(arrivals.at(-1)! - arrivals[0]!).toBeGreaterThan(250);
+
+    const row = await waitForAudit(server.store, (r) => r.session_id === sessionId);
+    expect(row).toMatchObject({ status: 200, input_tokens: 42, output_tokens: 6, action: 'messages' });
+  });
+
+  it('forwards count_tokens and records the input count', async () => {
+    const { credential } = await member();
+    upstream.handle((_req, res) => sendJson(res, 200, { input_tokens: 1234 }));
+    const sessionId = randomUUID();
+    const res = await post(`${server.url}/v1/messages/count_tokens?beta=true`, credential, messageRequest(), {
+      'x-claude-code-session-id': sessionId,
+    });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ input_tokens: 1234 });
+    expect(upstream.received.at(-1)!.url).toBe('/v1/messages/count_tokens?beta=true');
+    const row = await waitForAudit(server.store, (r) => r.session_id === sessionId);
+    expect(row).toMatchObject({ action: 'count_tokens', input_tokens: 1234, output_tokens: null });
+  });
+
+  it('maps an aliased model and accepts dated forms of offered models', async () => {
+    const { credential } = await member();
+    upstream.handle((_req, res) => sendJson(res, 200, messageBody()));
+    let res = await post(`${server.url}/v1/messages`, credential, messageRequest({ model: 'claude-3-5-haiku-20241022' }));
+    expect(res.status).toBe(200);
+    expect(JSON.parse(upstream.received.at(-1)!.body).model).toBe('claude-haiku-4-5');
+
+    res = await post(`${server.url}/v1/messages`, credential, messageRequest({ model: 'claude-sonnet-4-5-20250929' }));
+    expect(res.status).toBe(200);
+    expect(JSON.parse(upstream.received.at(-1)!.body).model).toBe('claude-sonnet-4-5-20250929');
+  });
+
+  it('refuses a model the instance does not offer without calling upstream', async () => {
+    const { credential } = await member();
+    const before = upstream.received.length;
+    const res = await post(`${server.url}/v1/messages`, credential, messageRequest({ model: 'gpt-4o' }));
+    expect(res.status).toBe(404);
+    const body: any = await res.json();
+    expect(body).toMatchObject({ type: 'error', error: { type: 'not_found_error' } });
+    expect(body.error.message).toContain('gpt-4o');
+    expect(upstream.received.length).toBe(before);
+  });
+
+  it('answers bad JSON and unknown paths in Anthropic shape', async () => {
+    const { credential } = await member();
+    let res = await post(`${server.url}/v1/messages`, credential, '{"model":');
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({ type: 'error', error: { type: 'invalid_request_error', message: 'The request body is not valid JSON.' } });
+
+    res = await fetch(`${server.url}/v1/files`, { headers: { 'x-api-key': credential } });
+    expect(res.status).toBe(404);
+    expect(await res.json()).toMatchObject({ type: 'error', error: { type: 'not_found_error' } });
+  });
+
+  it('lists the offered models in Anthropic shape', async () => {
+    const { credential } = await member();
+    const res = await fetch(`${server.url}/v1/models`, { headers: { 'x-api-key': credential, 'anthropic-version': '2023-06-01' } });
+    expect(res.status).toBe(200);
+    const body: any = await res.json();
+    expect(body.data.map((m: { id: string }) => m.id)).toEqual(['claude-sonnet-4-5', 'claude-opus-4-5', 'claude-haiku-4-5']);
+    expect(body.data[0]).toEqual({ type: 'model', id: 'claude-sonnet-4-5', display_name: 'Claude Sonnet 4.5', created_at: expect.any(String) });
+    expect(body).toMatchObject({ has_more: false, first_id: 'claude-sonnet-4-5', last_id: 'claude-haiku-4-5' });
+    const page: any = await (await fetch(`${server.url}/v1/models?limit=1&after_id=claude-sonnet-4-5`, { headers: { 'x-api-key': credential } })).json();
+    expect(page).toMatchObject({ data: [{ id: 'claude-opus-4-5' }], has_more: true });
+  });
+});
+
+async function member() {
+  const user = await makeUser(server);
+  return user.mint();
+}
+
+describe('authentication', () => {
+  const expect401 = async (res: Response, fragment: string) => {
+    expect(res.status).toBe(401);
+    const body: any = await res.json();
+    expect(body.type).toBe('error');
+    expect(body.error.type).toBe('authentication_error');
+    expect(body.error.message).toContain(fragment);
+    return body.error.message as string;
+  };
+
+  it('refuses every key that is not active, saying which, and never calls upstream', async () => {
+    const user = await makeUser(server);
+    const suspended = await user.mint('suspended');
+    await user.disable(suspended.key.id);
+    const compromised = await user.mint('compromised');
+    await user.flagCompromised(compromised.key.id);
+    const deleted = await user.mint('deleted');
+    await user.remove(deleted.key.id);
+    const before = upstream.received.length;
+    const url = `${server.url}/v1/messages`;
+
+    await expect401(await post(url, undefined, messageRequest()), 'No API key');
+    await expect401(await post(url, 'not-a-credential', messageRequest()), 'malformed');
+    await expect401(await post(url, `${suspended.key.id}`, messageRequest()), 'malformed');
+    await expect401(await post(url, suspended.credential, messageRequest()), 'suspended');
+    await expect401(await post(url, compromised.credential, messageRequest()), 'compromised');
+    const deletedMessage = await expect401(await post(url, deleted.credential, messageRequest()), 'Invalid API key');
+    // Someone without the secret learns nothing about the ID: wrong secret, unknown ID and deleted read the same.
+    const other = await member();
+    const wrongSecret = `${suspended.key.id};${other.secret}`;
+    expect(await expect401(await post(url, wrongSecret, messageRequest()), 'Invalid API key')).toBe(deletedMessage);
+    const unknownId = `tlk_${'A'.repeat(24)};${other.secret}`;
+    expect(await expect401(await post(url, unknownId, messageRequest()), 'Invalid API key')).toBe(deletedMessage);
+    // x-api-key and Bearer that disagree are refused rather than guessed between.
+    await expect401(await post(url, other.credential, messageRequest(), { authorization: `Bearer ${suspended.credential}` }), 'malformed');
+    await expect401(await fetch(`${server.url}/v1/models`), 'No API key');
+
+    expect(upstream.received.length).toBe(before);
+    const denied = await waitForAudit(server.store, (r) => r.key_id === compromised.key.id && r.kind === 'gateway');
+    expect(denied).toMatchObject({ status: 401, action: 'denied:compromised', user_id: null });
+  });
+
+  it('refuses an expired key', async () => {
+    const user = await makeUser(server);
+    const short = await user.mint('short', 30);
+    server.advance(31 * 24 * 60 * 60 * 1000);
+    try {
+      await expect401(await post(`${server.url}/v1/messages`, short.credential, messageRequest()), 'expired');
+    } finally {
+      server.advance(-31 * 24 * 60 * 60 * 1000);
+    }
+  });
+
+  it('accepts the key as Bearer, and in both headers as apiKeyHelper sends it', async () => {
+    const { credential, secret } = await member();
+    upstream.handle((_req, res) => sendJson(res, 200, messageBody()));
+    let res = await post(`${server.url}/v1/messages`, undefined, messageRequest(), { authorization: `Bearer ${credential}` });
+    expect(res.status).toBe(200);
+    res = await post(`${server.url}/v1/messages`, credential, messageRequest(), { authorization: `Bearer ${credential}` });
+    expect(res.status).toBe(200);
+    const got = upstream.received.at(-1)!;
+    expect(got.headers.authorization).toBeUndefined();
+    expect(got.headers['x-api-key']).toBe(ORG_API_KEY);
+    expect(JSON.stringify(got.headers)).not.toContain(secret);
+  });
+});
+
+describe('the organization credential by prefix', () => {
+  it('sends an OAuth token as Bearer with its beta flag, keeping the client flags', async () => {
+    const oauth = await startGatewayServer({ upstream: upstream.url, upstreamApiKey: ORG_OAUTH_TOKEN });
+    try {
+      const user = await makeUser(oauth);
+      const { credential } = await user.mint();
+      upstream.handle((_req, res) => sendJson(res, 200, messageBody()));
+      const res = await post(`${oauth.url}/v1/messages?beta=true`, credential, messageRequest(), { 'anthropic-beta': BETA });
+      expect(res.status).toBe(200);
+      const got = upstream.received.at(-1)!;
+      expect(got.headers.authorization).toBe(`Bearer ${ORG_OAUTH_TOKEN}`);
+      expect(got.headers['x-api-key']).toBeUndefined();
+      expect(got.headers['anthropic-beta']).toBe(`${BETA},oauth-2025-04-20`);
+    } finally {
+      await oauth.close();
+    }
+  });
+});
+
+describe('limits', () => {
+  let limited: GatewayServer;
+  beforeAll(async () => {
+    limited = await startGatewayServer({ upstream: upstream.url, upstreamApiKey: ORG_API_KEY, rateLimitPerMinute: 3, bodyLimitBytes: 4096 });
+  });
+  afterAll(() => limited?.close());
+
+  it('answers 429 rate_limit_error with retry-after past the per-key limit, per key', async () => {
+    const user = await makeUser(limited);
+    const first = await user.mint('first');
+    const second = await user.mint('second');
+    upstream.handle((_req, res) => sendJson(res, 200, messageBody()));
+    for (let i = 0; i < 3; i++) {
+      expect((await post(`${limited.url}/v1/messages`, first.credential, messageRequest())).status).toBe(200);
+    }
+    const before = upstream.received.length;
+    const res = await post(`${limited.url}/v1/messages`, first.credential, messageRequest());
+    expect(res.status).toBe(429);
+    expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(((await res.json()) as { error: { type: string } }).error.type).toBe('rate_limit_error');
+    expect(upstream.received.length).toBe(before);
+    expect((await post(`${limited.url}/v1/messages`, second.credential, messageRequest())).status).toBe(200);
+  });
+
+  it('answers 413 request_too_large for a body over the cap', async () => {
+    const { credential } = await (await makeUser(limited)).mint();
+    const res = await post(`${limited.url}/v1/messages`, credential, messageRequest({ system: 'x'.repeat(8192) }));
+    expect(res.status).toBe(413);
+    expect(await res.json()).toMatchObject({ type: 'error', error: { type: 'request_too_large' } });
+  });
+});
+
+describe('provider failures', () => {
+  it('answers 502 api_error when the provider is down', async () => {
+    const dead = await startFakeUpstream();
+    const deadUrl = dead.url;
+    await dead.close();
+    const down = await startGatewayServer({ upstream: deadUrl, upstreamApiKey: ORG_API_KEY });
+    try {
+      const { credential } = await (await makeUser(down)).mint();
+      const res = await post(`${down.url}/v1/messages`, credential, messageRequest());
+      expect(res.status).toBe(502);
+      expect(await res.json()).toMatchObject({ type: 'error', error: { type: 'api_error' } });
+    } finally {
+      await down.close();
+    }
+  });
+
+  it('answers 504 timeout_error when the provider does not answer in time, and does not hang', async () => {
+    const { credential } = await member();
+    upstream.handle(() => undefined);
+    const started = performance.now();
+    const res = await post(`${server.url}/v1/messages`, credential, messageRequest());
+    expect(res.status).toBe(504);
+    expect(await res.json()).toMatchObject({ type: 'error', error: { type: 'timeout_error' } });
+    expect(performance.now() - started).toBeLessThan(5_000);
+  });
+
+  it('ends a stream that stalls mid-way with an SSE error event', async () => {
+    const { credential } = await member();
+    const events = streamEvents(['partial ']).slice(0, 4);
+    upstream.handle((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      for (const [name, data] of events) res.write(sseText(name, data));
+      // ...and then nothing: the gateway's idle timeout must end it.
+    });
+    const res = await post(`${server.url}/v1/messages`, credential, messageRequest({ stream: true }));
+    expect(res.status).toBe(200);
+    const parsed = parseSse(await res.text());
+    expect(parsed.slice(0, 4)).toEqual(events);
+    expect(parsed.at(-1)).toEqual(['error', { type: 'error', error: { type: 'timeout_error', message: expect.any(String) } }]);
+  });
+
+  it('passes the provider’s own errors through, and reshapes ones that are not JSON', async () => {
+    const { credential } = await member();
+    const overloaded = { type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } };
+    upstream.handle((_req, res) => sendJson(res, 529, overloaded, { 'retry-after': '7' }));
+    let res = await post(`${server.url}/v1/messages`, credential, messageRequest());
+    expect(res.status).toBe(529);
+    expect(res.headers.get('retry-after')).toBe('7');
+    expect(await res.json()).toEqual(overloaded);
+
+    upstream.handle((_req, res) => {
+      res.writeHead(502, { 'content-type': 'text/html' });
+      res.end('<html>Bad gateway</html>');
+    });
+    res = await post(`${server.url}/v1/messages`, credential, messageRequest());
+    expect(res.status).toBe(502);
+    expect(await res.json()).toMatchObject({ type: 'error', error: { type: 'api_error' } });
+  });
+
+  it('aborts the provider request when the client disconnects mid-stream', async () => {
+    const { credential } = await member();
+    const sessionId = randomUUID();
+    upstream.handle(async (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      for (const [name, data] of streamEvents([]).slice(0, 3)) res.write(sseText(name, data));
+      // An endless answer: only the gateway hanging up ends it.
+      while (!res.destroyed) {
+        res.write(sseText('ping', { type: 'ping' }));
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    });
+    const res = await post(`${server.url}/v1/messages`, credential, messageRequest({ stream: true }), {
+      'x-claude-code-session-id': sessionId,
+    });
+    const reader = res.body!.getReader();
+    await reader.read();
+    const received = upstream.received.at(-1)!;
+    await reader.cancel();
+
+    const outcome = await Promise.race([
+      received.ended,
+      new Promise<'still running'>((resolve) => setTimeout(() => resolve('still running'), 3_000)),
+    ]);
+    expect(outcome).toEqual({ finished: false });
+    const row = await waitForAudit(server.store, (r) => r.session_id === sessionId);
+    expect(row.status).toBe(499);
+  });
+});
+
+describe('probes without a key', () => {
+  it('answers HEAD / and GET / and /healthz and /api/hello without auth', async () => {
+    for (const [method, path] of [
+      ['HEAD', '/'],
+      ['GET', '/'],
+      ['GET', '/healthz'],
+      ['HEAD', '/healthz'],
+      ['HEAD', '/api/hello'],
+    ] as const) {
+      const res = await fetch(`${server.url}${path}`, { method });
+      expect(res.status, `${method} ${path}`).toBe(200);
+    }
+    const telemetry = await post(`${server.url}/api/event_logging/batch`, undefined, { events: [] });
+    expect(telemetry.status).toBe(200);
+  });
+});
+
+describe('shutdown', () => {
+  it('writes the last "last used" time on close even when the flush timer has not run', async () => {
+    const lazy = await startGatewayServer({ upstream: upstream.url, upstreamApiKey: ORG_API_KEY, writeBehindMs: 60_000 });
+    const user = await makeUser(lazy);
+    const { key, credential } = await user.mint();
+    upstream.handle((_req, res) => sendJson(res, 200, messageBody()));
+    expect((await post(`${lazy.url}/v1/messages`, credential, messageRequest())).status).toBe(200);
+    expect((await lazy.store.keys.findById(key.id))!.lastUsedAt).toBeNull();
+    await lazy.app.close();
+    expect((await lazy.store.keys.findById(key.id))!.lastUsedAt).not.toBeNull();
+    expect((await lazy.store.audit.list()).some((r) => r.kind === 'gateway' && r.key_id === key.id)).toBe(true);
+    await lazy.close();
+  });
+});
