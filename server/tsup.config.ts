@@ -7,7 +7,8 @@ export default defineConfig({
   platform: 'node',
   target: 'node20',
   sourcemap: true,
-  clean: true,
+  // No clean: tests and engineers build concurrently while spawned servers load dist/.
+  clean: false,
   // The server is installed with its dependencies; only our code is compiled.
   external: ['better-sqlite3', 'fastify'],
 });

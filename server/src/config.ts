@@ -1,0 +1,72 @@
+/** Server settings, from the command line and the environment. */
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+export interface ModelInfo {
+  id: string;
+  display_name: string;
+}
+
+export interface ServerConfig {
+  host: string;
+  port: number;
+  dataDir: string;
+  /**
+   * What users put in ANTHROPIC_BASE_URL. Default `http://HOST:PORT`, filled
+   * in once the port is known (with --port 0): read it at request time.
+   */
+  publicUrl: string;
+  /** 'mock' answers from the built-in offline model; else the provider's base URL. */
+  upstream: 'mock' | string;
+  /** The organization's provider credential (THIRDLOOP_UPSTREAM_API_KEY). Never log it. */
+  upstreamApiKey: string | undefined;
+  models: ModelInfo[];
+  /** Gateway requests per minute per key. */
+  rateLimitPerMinute: number;
+  /** Largest request body accepted, in bytes. */
+  bodyLimitBytes: number;
+  /** Web sign-in session lifetime. */
+  sessionTtlMs: number;
+  /** Failed sign-ins allowed per email (and, x4, per client address) in `signInWindowMs`. */
+  signInMaxFailures: number;
+  signInWindowMs: number;
+}
+
+export const DEFAULT_MODELS: ModelInfo[] = [
+  { id: 'claude-sonnet-4-5', display_name: 'Claude Sonnet 4.5' },
+  { id: 'claude-opus-4-5', display_name: 'Claude Opus 4.5' },
+  { id: 'claude-haiku-4-5', display_name: 'Claude Haiku 4.5' },
+];
+
+/** The per-user data directory, as env-paths would choose it. */
+export function defaultDataDir(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): string {
+  if (env.THIRDLOOP_SERVER_DATA_DIR) return env.THIRDLOOP_SERVER_DATA_DIR;
+  const home = homedir();
+  if (platform === 'darwin') return join(home, 'Library', 'Application Support', 'thirdloop-server');
+  if (platform === 'win32') return join(env.LOCALAPPDATA ?? join(home, 'AppData', 'Local'), 'thirdloop-server', 'Data');
+  return join(env.XDG_DATA_HOME ?? join(home, '.local', 'share'), 'thirdloop-server');
+}
+
+export function urlFor(host: string, port: number): string {
+  const h = host.includes(':') ? `[${host}]` : host;
+  return `http://${h}:${port}`;
+}
+
+export function makeConfig(overrides: Partial<ServerConfig> = {}, env: NodeJS.ProcessEnv = process.env): ServerConfig {
+  const host = overrides.host ?? '127.0.0.1';
+  const port = overrides.port ?? 8787;
+  return {
+    host,
+    port,
+    dataDir: overrides.dataDir ?? defaultDataDir(env),
+    publicUrl: overrides.publicUrl ?? env.THIRDLOOP_PUBLIC_URL ?? urlFor(host, port),
+    upstream: overrides.upstream ?? env.THIRDLOOP_UPSTREAM ?? 'mock',
+    upstreamApiKey: overrides.upstreamApiKey ?? (env.THIRDLOOP_UPSTREAM_API_KEY || undefined),
+    models: overrides.models ?? DEFAULT_MODELS,
+    rateLimitPerMinute: overrides.rateLimitPerMinute ?? 600,
+    bodyLimitBytes: overrides.bodyLimitBytes ?? 10 * 1024 * 1024,
+    sessionTtlMs: overrides.sessionTtlMs ?? 12 * 60 * 60 * 1000,
+    signInMaxFailures: overrides.signInMaxFailures ?? 5,
+    signInWindowMs: overrides.signInWindowMs ?? 15 * 60 * 1000,
+  };
+}

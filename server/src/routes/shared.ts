@@ -1,0 +1,61 @@
+/** What every route plugin receives, and the JSON error shape of /api. */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ServerConfig } from '../config.js';
+import { DomainError } from '../domain/errors.js';
+import type { Store } from '../store/store.js';
+
+export interface RouteContext {
+  store: Store;
+  config: ServerConfig;
+  clock: () => Date;
+}
+
+export type ApiErrorType =
+  | 'invalid_request_error'
+  | 'authentication_error'
+  | 'permission_error'
+  | 'not_found_error'
+  | 'conflict_error'
+  | 'request_too_large'
+  | 'unsupported_media_type'
+  | 'rate_limit_error'
+  | 'invalid_grant'
+  | 'api_error';
+
+export const ERROR_TYPE_BY_STATUS: Record<number, ApiErrorType> = {
+  400: 'invalid_request_error',
+  401: 'authentication_error',
+  403: 'permission_error',
+  404: 'not_found_error',
+  409: 'conflict_error',
+  413: 'request_too_large',
+  415: 'unsupported_media_type',
+  429: 'rate_limit_error',
+  500: 'api_error',
+};
+
+export function apiError(reply: FastifyReply, status: number, message: string, type?: ApiErrorType): FastifyReply {
+  return reply
+    .code(status)
+    .header('cache-control', 'no-store')
+    .send({ error: { type: type ?? ERROR_TYPE_BY_STATUS[status] ?? 'invalid_request_error', message } });
+}
+
+/** A refused rule → 400/404/409. Anything else is rethrown to the 500 handler. */
+export function sendDomainError(reply: FastifyReply, err: unknown): FastifyReply {
+  if (err instanceof DomainError) {
+    const status = err.kind === 'invalid' ? 400 : err.kind === 'not_found' ? 404 : 409;
+    return apiError(reply, status, err.message);
+  }
+  throw err;
+}
+
+/** The request path without its query string (audit rows never hold query values). */
+export function pathOf(request: FastifyRequest): string {
+  const q = request.url.indexOf('?');
+  return q === -1 ? request.url : request.url.slice(0, q);
+}
+
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,107 @@
+/**
+ * The storage seam. Narrow on purpose: SQLite now, PostgreSQL later. Every
+ * method is async so a networked store fits; every multi-row rule (the
+ * active-key limit) goes through `keys.change`, which runs a pure decision
+ * inside one transaction.
+ */
+import type { KeyPlan, KeyRecord } from '../domain/keys.js';
+
+export interface User {
+  id: string;
+  email: string;
+  passwordHash: string;
+  createdAt: Date;
+}
+
+export type AuditKind = 'gateway' | 'key' | 'auth';
+
+/** One audit row. Never bodies, never secrets. */
+export interface AuditEntry {
+  at: Date;
+  user_id: string | null;
+  key_id: string | null;
+  session_id: string | null;
+  kind: AuditKind;
+  action: string;
+  method: string | null;
+  path: string | null;
+  model: string | null;
+  status: number | null;
+  latency_ms: number | null;
+  input_tokens: number | null;
+  output_tokens: number | null;
+}
+
+/** What callers pass: the unknown fields may be left out. */
+export type AuditInput = Pick<AuditEntry, 'at' | 'kind' | 'action'> & Partial<Omit<AuditEntry, 'at' | 'kind' | 'action'>>;
+
+export interface AuditRow extends AuditEntry {
+  id: number;
+}
+
+export interface Session {
+  /** SHA-256 of the cookie value; the cookie value itself is never stored. */
+  idHash: string;
+  userId: string;
+  csrfToken: string;
+  createdAt: Date;
+  expiresAt: Date;
+}
+
+export interface AuthCode {
+  /** SHA-256 of the one-time code. */
+  codeHash: string;
+  userId: string;
+  codeChallenge: string;
+  /** null in headless (mode=code) flows. */
+  redirectUri: string | null;
+  keyName: string;
+  expiresInDays: number;
+  replaces: string | null;
+  machine: string | null;
+  expiresAt: Date;
+}
+
+/** What `keys.change` decides: a plan plus audit rows written in the same transaction. */
+export interface KeyDecision<T> extends KeyPlan {
+  audit?: AuditInput[];
+  result: T;
+}
+
+export interface Store {
+  users: {
+    /** Undefined when the email is taken. */
+    create(user: User): Promise<User | undefined>;
+    findByEmail(email: string): Promise<User | undefined>;
+    findById(id: string): Promise<User | undefined>;
+  };
+  keys: {
+    findById(keyId: string): Promise<KeyRecord | undefined>;
+    listForUser(userId: string): Promise<KeyRecord[]>;
+    /**
+     * Reads all of the user's keys, calls `decide` (pure, synchronous; it may
+     * throw to refuse) and applies its plan and audit rows atomically, with
+     * concurrent changes for the same user serialized.
+     */
+    change<T>(userId: string, decide: (keys: KeyRecord[]) => KeyDecision<T>): Promise<T>;
+    touchLastUsed(keyId: string, at: Date): Promise<void>;
+  };
+  sessions: {
+    insert(session: Session): Promise<void>;
+    find(idHash: string): Promise<Session | undefined>;
+    delete(idHash: string): Promise<void>;
+    deleteExpired(now: Date): Promise<void>;
+  };
+  authCodes: {
+    insert(code: AuthCode): Promise<void>;
+    /** Removes and returns the code (single use); the caller checks expiry and bindings. */
+    consume(codeHash: string): Promise<AuthCode | undefined>;
+    deleteExpired(now: Date): Promise<void>;
+  };
+  audit: {
+    insert(entry: AuditInput): Promise<void>;
+    /** Newest first. */
+    list(filter?: { userId?: string; since?: Date; limit?: number }): Promise<AuditRow[]>;
+  };
+  close(): Promise<void>;
+}

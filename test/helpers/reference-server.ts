@@ -1,0 +1,164 @@
+/**
+ * Starts the real reference server, built, as a child process on a free
+ * loopback port with a fresh data directory and the offline mock upstream.
+ * The helper methods run the server's own operator commands against the same
+ * data directory; passwords go on stdin, never argv.
+ *
+ *   const server = await startReferenceServer();
+ *   const { email, password } = await server.addUser('ada@example.com');
+ *   const { credential } = await server.createKey(email, { name: 'laptop' });
+ *   ...
+ *   await server.stop();
+ */
+import { spawn, execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, rmdirSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const SERVER_DIR = join(ROOT, 'server');
+const BIN = join(SERVER_DIR, 'bin', 'thirdloop-server.js');
+const DIST_MAIN = join(SERVER_DIR, 'dist', 'main.js');
+
+export interface ReferenceServer {
+  url: string;
+  dataDir: string;
+  addUser(email: string, password?: string): Promise<{ email: string; password: string }>;
+  createKey(email: string, options?: { name?: string; expires?: number }): Promise<{ id: string; secret: string; credential: string }>;
+  flagCompromised(id: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface ReferenceServerOptions {
+  /** Shifts the server's clock (THIRDLOOP_SERVER_NOW_OFFSET_MS), e.g. to see keys expire. */
+  nowOffsetMs?: number;
+  /** Extra environment for the server and its commands. */
+  env?: Record<string, string>;
+}
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/** Builds server/dist when missing or older than server/src; one builder at a time across test workers. */
+export function ensureServerBuilt(): void {
+  const fresh = () => existsSync(DIST_MAIN) && statSync(DIST_MAIN).mtimeMs >= newestMtime(join(SERVER_DIR, 'src'));
+  if (fresh()) return;
+  const lock = join(SERVER_DIR, '.build-lock');
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch {
+      // Another worker is building; a lock older than 2 minutes is stale.
+      try {
+        if (Date.now() - statSync(lock).mtimeMs > 120_000) rmdirSync(lock);
+      } catch {
+        /* gone already */
+      }
+      if (Date.now() > deadline) throw new Error('timed out waiting for another server build');
+      sleepSync(200);
+    }
+  }
+  try {
+    if (!fresh()) execFileSync('npm', ['run', 'build', '--silent', '-w', 'thirdloop-server'], { cwd: ROOT, stdio: 'pipe' });
+  } finally {
+    rmdirSync(lock);
+  }
+}
+
+function runServerCommand(args: string[], dataDir: string, env: NodeJS.ProcessEnv, stdin?: string): Promise<string> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args, '--data-dir', dataDir], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code === 0) resolvePromise(out);
+      else reject(new Error(`thirdloop-server ${args.slice(0, 2).join(' ')} exited ${code}: ${err.trim()}`));
+    });
+    child.stdin.end(stdin ?? '');
+  });
+}
+
+export async function startReferenceServer(options: ReferenceServerOptions = {}): Promise<ReferenceServer> {
+  ensureServerBuilt();
+  const dataDir = mkdtempSync(join(tmpdir(), 'thirdloop-server-'));
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    ...options.env,
+    THIRDLOOP_SERVER_NOW_OFFSET_MS: String(options.nowOffsetMs ?? 0),
+  };
+  delete env.THIRDLOOP_PUBLIC_URL;
+  const child = spawn(process.execPath, [BIN, 'start', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, '--upstream', 'mock'], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+
+  const url = await new Promise<string>((resolveUrl, reject) => {
+    const timer = setTimeout(() => reject(new Error(`reference server did not start in 20s: ${stderr}`)), 20_000);
+    const lines = createInterface({ input: child.stdout });
+    lines.once('line', (line) => {
+      clearTimeout(timer);
+      const m = /^listening on (http:\/\/\S+)$/.exec(line);
+      if (m) resolveUrl(m[1]!);
+      else reject(new Error(`unexpected first line from the server: ${line}`));
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`reference server exited ${code}: ${stderr}`));
+    });
+  });
+  // Keep draining stdout so the child never blocks on a full pipe.
+  child.stdout.resume();
+
+  let stopped = false;
+  return {
+    url,
+    dataDir,
+    async addUser(email, password) {
+      const pw = password ?? randomBytes(12).toString('base64url');
+      await runServerCommand(['users', 'add', '--email', email, '--password-stdin'], dataDir, env, pw);
+      return { email, password: pw };
+    },
+    async createKey(email, opts = {}) {
+      const args = ['keys', 'create', '--user', email, '--json'];
+      if (opts.name !== undefined) args.push('--name', opts.name);
+      if (opts.expires !== undefined) args.push('--expires', String(opts.expires));
+      const out = JSON.parse(await runServerCommand(args, dataDir, env)) as { key: { id: string }; secret_key: string; credential: string };
+      return { id: out.key.id, secret: out.secret_key, credential: out.credential };
+    },
+    async flagCompromised(id) {
+      await runServerCommand(['keys', 'flag-compromised', id], dataDir, env);
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      if (child.exitCode === null) {
+        const exited = new Promise<void>((r) => child.once('exit', () => r()));
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+        await exited;
+        clearTimeout(timer);
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
