@@ -31,7 +31,7 @@ function textOf(value: unknown, out: string[]): void {
     for (const [key, item] of Object.entries(value)) {
       // Base64 images and documents would dwarf the estimate; count them as a flat cost instead.
       if (key === 'data' && typeof item === 'string' && value.type === 'base64') out.push('x'.repeat(1_000));
-      else if (key !== 'type' && key !== 'cache_control') textOf(item, out);
+      else if (key !== 'type' && key !== 'role' && key !== 'cache_control') textOf(item, out);
     }
   }
 }

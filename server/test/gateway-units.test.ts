@@ -1,0 +1,151 @@
+/** The gateway's pure parts: SSE usage reading, rate limiting, write-behind, upstream credential, models. */
+import { describe, expect, it } from 'vitest';
+import { mockMessages } from '../src/gateway/mock-model.js';
+import { listModels, resolveModel } from '../src/gateway/models.js';
+import { RateLimiter } from '../src/gateway/rate-limit.js';
+import { SseUsageTracker, sseEvent, usageFromJson } from '../src/gateway/sse.js';
+import { applyUpstreamCredential, parseUpstream } from '../src/gateway/upstreams.js';
+import { WriteBehind } from '../src/gateway/write-behind.js';
+
+describe('SseUsageTracker', () => {
+  const answer = mockMessages(
+    { model: 'm', max_tokens: 50, stream: true, messages: [{ role: 'user', content: 'count my words please' }] },
+    () => true,
+  );
+  const bytes = new TextEncoder().encode(answer.events!.join(''));
+
+  it('reads input and output tokens however the stream is cut into chunks', () => {
+    for (const size of [1, 2, 3, 7, 64, bytes.length]) {
+      const tracker = new SseUsageTracker();
+      for (let i = 0; i < bytes.length; i += size) tracker.push(bytes.subarray(i, i + size));
+      expect(tracker.usage, `chunks of ${size}`).toEqual({ input_tokens: answer.input_tokens, output_tokens: answer.output_tokens });
+    }
+  });
+
+  it('handles CRLF line ends, counts cache tokens as input, and survives garbage', () => {
+    const tracker = new SseUsageTracker();
+    const text =
+      sseEvent('message_start', {
+        type: 'message_start',
+        message: { usage: { input_tokens: 3, cache_read_input_tokens: 100, cache_creation_input_tokens: 20, output_tokens: 1 } },
+      }).replaceAll('\n', '\r\n') +
+      'event: message_delta\ndata: {not json\n\n' +
+      sseEvent('message_delta', { type: 'message_delta', usage: { output_tokens: 9 } });
+    tracker.push(new TextEncoder().encode(text));
+    expect(tracker.usage).toEqual({ input_tokens: 123, output_tokens: 9 });
+  });
+
+  it('reads usage from a JSON message and from count_tokens', () => {
+    expect(usageFromJson(JSON.stringify({ type: 'message', usage: { input_tokens: 4, output_tokens: 2 } }))).toEqual({ input_tokens: 4, output_tokens: 2 });
+    expect(usageFromJson('{"input_tokens": 77}')).toEqual({ input_tokens: 77, output_tokens: null });
+    expect(usageFromJson('<html>')).toEqual({ input_tokens: null, output_tokens: null });
+  });
+});
+
+describe('RateLimiter', () => {
+  it('allows the minute’s allowance, then refuses with the wait, then refills', () => {
+    let now = 0;
+    const limiter = new RateLimiter(60, () => now);
+    for (let i = 0; i < 60; i++) expect(limiter.take('k').allowed).toBe(true);
+    const refused = limiter.take('k');
+    expect(refused).toMatchObject({ allowed: false, retryAfterSeconds: 1 });
+    expect(limiter.take('other').allowed).toBe(true);
+    now += 1_000;
+    expect(limiter.take('k').allowed).toBe(true);
+    expect(limiter.take('k').allowed).toBe(false);
+  });
+
+  it('reports whole seconds to wait at low limits', () => {
+    let now = 0;
+    const limiter = new RateLimiter(2, () => now);
+    limiter.take('k');
+    limiter.take('k');
+    expect(limiter.take('k').retryAfterSeconds).toBe(30);
+    now += 29_500;
+    expect(limiter.take('k').retryAfterSeconds).toBe(1);
+  });
+});
+
+describe('WriteBehind', () => {
+  it('keeps only the latest time per key and writes everything on flush', async () => {
+    const touched: Array<[string, number]> = [];
+    const rows: number[] = [];
+    const writes = new WriteBehind<number>(
+      { touchLastUsed: (id, at) => void touched.push([id, at.getTime()]), insertAudit: (row) => void rows.push(row) },
+      { flushMs: 60_000 },
+    );
+    writes.touch('a', new Date(5));
+    writes.touch('a', new Date(9));
+    writes.touch('a', new Date(7));
+    writes.touch('b', new Date(1));
+    writes.record(1);
+    writes.record(2);
+    expect(touched).toEqual([]);
+    await writes.flush();
+    expect(touched).toEqual([
+      ['a', 9],
+      ['b', 1],
+    ]);
+    expect(rows).toEqual([1, 2]);
+  });
+
+  it('keeps going when one write fails', async () => {
+    const errors: unknown[] = [];
+    const rows: number[] = [];
+    const writes = new WriteBehind<number>(
+      {
+        touchLastUsed: () => {
+          throw new Error('gone');
+        },
+        insertAudit: async (row) => void rows.push(row),
+      },
+      { onError: (e) => errors.push(e) },
+    );
+    writes.touch('a', new Date());
+    writes.record(3);
+    await writes.flush();
+    expect(rows).toEqual([3]);
+    expect(errors).toHaveLength(1);
+  });
+});
+
+describe('upstream', () => {
+  it('parses mock and URLs, keeping a path prefix and dropping a trailing /v1', () => {
+    expect(parseUpstream('mock')).toEqual({ kind: 'mock' });
+    expect(parseUpstream('https://api.anthropic.com')).toEqual({ kind: 'http', origin: 'https://api.anthropic.com', basePath: '' });
+    expect(parseUpstream('https://proxy.example/anthropic/v1/')).toEqual({ kind: 'http', origin: 'https://proxy.example', basePath: '/anthropic' });
+    expect(() => parseUpstream('ftp://x')).toThrow(/mock/);
+    expect(() => parseUpstream('https://user:pw@x')).toThrow(/credentials/);
+  });
+
+  it('puts the org credential in the header its prefix calls for', () => {
+    const api: Record<string, string> = {};
+    applyUpstreamCredential(api, 'sk-ant-api03-abc');
+    expect(api).toEqual({ 'x-api-key': 'sk-ant-api03-abc' });
+    const oauth: Record<string, string> = { 'anthropic-beta': 'oauth-2025-04-20' };
+    applyUpstreamCredential(oauth, 'sk-ant-oat01-abc');
+    expect(oauth).toEqual({ authorization: 'Bearer sk-ant-oat01-abc', 'anthropic-beta': 'oauth-2025-04-20' });
+    const none: Record<string, string> = {};
+    applyUpstreamCredential(none, undefined);
+    expect(none).toEqual({});
+  });
+});
+
+describe('models', () => {
+  const offered = new Set(['claude-sonnet-4-5', 'claude-haiku-4-5']);
+  it('resolves offered ids, their dated forms and aliases only', () => {
+    expect(resolveModel('claude-sonnet-4-5', offered, {})).toBe('claude-sonnet-4-5');
+    expect(resolveModel('claude-sonnet-4-5-20250929', offered, {})).toBe('claude-sonnet-4-5-20250929');
+    expect(resolveModel('claude-opus-4-5', offered, {})).toBeUndefined();
+    expect(resolveModel('old', offered, { old: 'claude-haiku-4-5' })).toBe('claude-haiku-4-5');
+    expect(resolveModel('constructor', offered, {})).toBeUndefined();
+  });
+
+  it('pages like Anthropic', () => {
+    const models = ['a', 'b', 'c'].map((id) => ({ id, display_name: id.toUpperCase() }));
+    expect(listModels(models, {})).toMatchObject({ has_more: false, first_id: 'a', last_id: 'c' });
+    expect(listModels(models, { limit: '2' })).toMatchObject({ data: [{ id: 'a' }, { id: 'b' }], has_more: true });
+    expect(listModels(models, { after_id: 'b' })).toMatchObject({ data: [{ id: 'c' }], has_more: false });
+    expect(listModels(models, { before_id: 'c', limit: '1' })).toMatchObject({ data: [{ id: 'b' }], has_more: true });
+  });
+});
