@@ -11,17 +11,8 @@ import { RateLimiter } from './rate-limit.js';
 import { parseUpstream } from './upstreams.js';
 import { WriteBehind } from './write-behind.js';
 
-/** Gateway settings beyond the core ones; all optional with sensible defaults. */
-export interface GatewayConfig {
-  /** Longest wait for the provider's first byte, and between two chunks (default 10 minutes, as the SDKs). */
-  upstreamTimeoutMs?: number;
-  /** Model ids clients may send mapped to offered ones, e.g. an old default to a current model. */
-  modelAliases?: Record<string, string>;
-  /** How long "last used" and audit rows may wait before being written (default 200 ms). */
-  writeBehindMs?: number;
-}
-
-export type GatewayServerConfig = ServerConfig & GatewayConfig;
+/** The gateway reads the core settings plus its optional ones (upstreamTimeoutMs, modelAliases, writeBehindMs). */
+export type GatewayServerConfig = ServerConfig;
 
 export const DEFAULT_UPSTREAM_TIMEOUT_MS = 600_000;
 

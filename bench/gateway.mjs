@@ -1,0 +1,197 @@
+#!/usr/bin/env node
+// The latency and throughput the /v1 gateway adds (auth + last-used + audit + proxy), measured against
+// calling the same local upstream directly, on loopback, at 1 and at 50 concurrent connections.
+// Needs a built server: `npm run build -w thirdloop-server`. Run: `node bench/gateway.mjs`.
+// Bounded: a fixed number of requests per phase and a time cap per phase and overall.
+import { spawn, execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { Pool } from 'undici';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const serverBin = join(root, 'server', 'bin', 'thirdloop-server.js');
+const PHASE_MAX_MS = 15_000;
+const OVERALL_MAX_MS = 150_000;
+const PLAN = [
+  { concurrency: 1, warmup: 300, count: 2_000 },
+  { concurrency: 50, warmup: 1_000, count: 10_000 },
+];
+const TARGET_ADDED_P50_MS = 1;
+const TARGET_RATIO = 0.7;
+
+if (!existsSync(join(root, 'server', 'dist', 'main.js'))) {
+  console.error('The server is not built. Run `npm run build -w thirdloop-server` first.');
+  process.exit(1);
+}
+
+const overall = setTimeout(() => {
+  console.error(`bench: gave up after ${OVERALL_MAX_MS / 1000} s`);
+  cleanup();
+  process.exit(1);
+}, OVERALL_MAX_MS);
+
+// The upstream runs on its own thread so the load generator does not steal its event loop.
+const UPSTREAM = `
+const { createServer } = require('node:http');
+const { parentPort } = require('node:worker_threads');
+const body = JSON.stringify({
+  id: 'msg_bench', type: 'message', role: 'assistant', model: 'claude-sonnet-4-5',
+  content: [{ type: 'text', text: 'Hello from the bench upstream. '.repeat(8) }],
+  stop_reason: 'end_turn', stop_sequence: null, usage: { input_tokens: 25, output_tokens: 64 },
+});
+const server = createServer((req, res) => {
+  req.resume();
+  req.on('end', () => {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'request-id': 'req_bench' });
+    res.end(body);
+  });
+});
+server.keepAliveTimeout = 60000;
+server.listen(0, '127.0.0.1', () => parentPort.postMessage(server.address().port));
+`;
+
+let upstreamWorker;
+let serverProcess;
+let dataDir;
+
+function cleanup() {
+  if (serverProcess && serverProcess.exitCode === null) serverProcess.kill('SIGTERM');
+  void upstreamWorker?.terminate();
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+}
+
+function startUpstream() {
+  upstreamWorker = new Worker(UPSTREAM, { eval: true });
+  return new Promise((resolve, reject) => {
+    upstreamWorker.once('message', (port) => resolve(`http://127.0.0.1:${port}`));
+    upstreamWorker.once('error', reject);
+  });
+}
+
+function cli(args) {
+  return execFileSync(process.execPath, [serverBin, ...args, '--data-dir', dataDir], { encoding: 'utf8' });
+}
+
+function startServer(upstreamUrl) {
+  serverProcess = spawn(process.execPath, [serverBin, 'start', '--port', '0', '--data-dir', dataDir, '--upstream', upstreamUrl], {
+    env: {
+      ...process.env,
+      THIRDLOOP_UPSTREAM_API_KEY: 'sk-ant-api03-bench-not-a-real-key',
+      // The bench sends thousands of requests a minute with one key; the limiter itself still runs.
+      THIRDLOOP_RATE_LIMIT_PER_MINUTE: '100000000',
+      THIRDLOOP_SERVER_LOG: '0',
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    serverProcess.stdout.on('data', (chunk) => {
+      out += chunk;
+      const m = /listening on (http:\/\/\S+)/.exec(out);
+      if (m) resolve(m[1]);
+    });
+    serverProcess.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
+  });
+}
+
+const REQUEST = JSON.stringify({
+  model: 'claude-sonnet-4-5',
+  max_tokens: 256,
+  messages: [{ role: 'user', content: 'Write one sentence about lighthouses.' }],
+});
+
+async function load(origin, headers, concurrency, count) {
+  const pool = new Pool(origin, { connections: concurrency, pipelining: 1 });
+  const latencies = [];
+  let issued = 0;
+  let errors = 0;
+  const started = performance.now();
+  const worker = async () => {
+    while (issued < count && performance.now() - started < PHASE_MAX_MS) {
+      issued++;
+      const t = performance.now();
+      const res = await pool.request({ path: '/v1/messages', method: 'POST', headers, body: REQUEST });
+      await res.body.arrayBuffer();
+      latencies.push(performance.now() - t);
+      if (res.statusCode !== 200) errors++;
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const seconds = (performance.now() - started) / 1000;
+  await pool.close();
+  latencies.sort((a, b) => a - b);
+  const at = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
+  return { n: latencies.length, errors, p50: at(0.5), p99: at(0.99), rps: latencies.length / seconds };
+}
+
+const fmt = (n, digits = 2) => n.toFixed(digits);
+
+async function main() {
+  dataDir = mkdtempSync(join(tmpdir(), 'thirdloop-bench-'));
+  const upstreamUrl = await startUpstream();
+  cli(['users', 'add', '--email', 'bench@example.com']);
+  const { credential } = JSON.parse(cli(['keys', 'create', '--user', 'bench@example.com', '--name', 'bench', '--json']));
+  const gatewayUrl = await startServer(upstreamUrl);
+
+  const base = { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' };
+  const direct = { ...base, 'x-api-key': 'sk-ant-api03-bench-not-a-real-key' };
+  const viaGateway = { ...base, 'x-api-key': credential, 'x-claude-code-session-id': '00000000-0000-4000-8000-000000000000' };
+
+  console.log(`gateway bench: ${process.version}, loopback, non-streaming POST /v1/messages (${REQUEST.length} B in, ~400 B out)`);
+  const rows = [];
+  for (const { concurrency, warmup, count } of PLAN) {
+    await load(upstreamUrl, direct, concurrency, warmup);
+    await load(gatewayUrl, viaGateway, concurrency, warmup);
+    // Interleaved halves, so drift on a shared machine hits both sides alike.
+    const d1 = await load(upstreamUrl, direct, concurrency, count / 2);
+    const g1 = await load(gatewayUrl, viaGateway, concurrency, count / 2);
+    const d2 = await load(upstreamUrl, direct, concurrency, count / 2);
+    const g2 = await load(gatewayUrl, viaGateway, concurrency, count / 2);
+    const merge = (a, b) => ({
+      n: a.n + b.n,
+      errors: a.errors + b.errors,
+      p50: (a.p50 + b.p50) / 2,
+      p99: (a.p99 + b.p99) / 2,
+      rps: (a.rps + b.rps) / 2,
+    });
+    rows.push({ concurrency, d: merge(d1, d2), g: merge(g1, g2) });
+  }
+
+  const header = ['conns', 'requests', 'direct p50', 'gateway p50', 'added p50', 'direct p99', 'gateway p99', 'added p99', 'direct req/s', 'gateway req/s', 'ratio'];
+  const lines = rows.map(({ concurrency, d, g }) => [
+    String(concurrency),
+    `${d.n}+${g.n}`,
+    `${fmt(d.p50)} ms`,
+    `${fmt(g.p50)} ms`,
+    `${fmt(g.p50 - d.p50)} ms`,
+    `${fmt(d.p99)} ms`,
+    `${fmt(g.p99)} ms`,
+    `${fmt(g.p99 - d.p99)} ms`,
+    fmt(d.rps, 0),
+    fmt(g.rps, 0),
+    `${fmt((100 * g.rps) / d.rps, 0)} %`,
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
+  for (const line of [header, ...lines]) console.log(line.map((c, i) => c.padStart(widths[i])).join('  '));
+
+  const errors = rows.reduce((sum, r) => sum + r.d.errors + r.g.errors, 0);
+  const worstAdded = Math.max(...rows.map((r) => r.g.p50 - r.d.p50));
+  const worstRatio = Math.min(...rows.map((r) => r.g.rps / r.d.rps));
+  console.log('');
+  console.log(`target: added p50 <= ${TARGET_ADDED_P50_MS} ms   worst measured: ${fmt(worstAdded)} ms   ${worstAdded <= TARGET_ADDED_P50_MS ? 'met' : 'NOT met'}`);
+  console.log(`target: gateway req/s >= ${TARGET_RATIO * 100} % of direct   worst measured: ${fmt(100 * worstRatio, 0)} %   ${worstRatio >= TARGET_RATIO ? 'met' : 'NOT met'}`);
+  if (errors > 0) console.log(`non-200 answers: ${errors}`);
+}
+
+main()
+  .catch((error) => {
+    console.error(`bench failed: ${error.message}`);
+    process.exitCode = 1;
+  })
+  .finally(() => {
+    clearTimeout(overall);
+    cleanup();
+  });
