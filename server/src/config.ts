@@ -30,6 +30,12 @@ export interface ServerConfig {
   /** Failed sign-ins allowed per email (and, x4, per client address) in `signInWindowMs`. */
   signInMaxFailures: number;
   signInWindowMs: number;
+  /** Gateway: longest wait for the provider's first byte, and between two chunks (THIRDLOOP_UPSTREAM_TIMEOUT_MS; default 10 min). */
+  upstreamTimeoutMs?: number;
+  /** Gateway: model ids clients send mapped to offered ones (THIRDLOOP_MODEL_ALIASES="from=to,from2=to2"). */
+  modelAliases?: Record<string, string>;
+  /** Gateway: how long "last used" and audit writes may wait to be batched (default 200 ms). */
+  writeBehindMs?: number;
 }
 
 export const DEFAULT_MODELS: ModelInfo[] = [
@@ -63,10 +69,29 @@ export function makeConfig(overrides: Partial<ServerConfig> = {}, env: NodeJS.Pr
     upstream: overrides.upstream ?? env.THIRDLOOP_UPSTREAM ?? 'mock',
     upstreamApiKey: overrides.upstreamApiKey ?? (env.THIRDLOOP_UPSTREAM_API_KEY || undefined),
     models: overrides.models ?? DEFAULT_MODELS,
-    rateLimitPerMinute: overrides.rateLimitPerMinute ?? 600,
+    rateLimitPerMinute: overrides.rateLimitPerMinute ?? envNumber(env.THIRDLOOP_RATE_LIMIT_PER_MINUTE) ?? 600,
     bodyLimitBytes: overrides.bodyLimitBytes ?? 10 * 1024 * 1024,
     sessionTtlMs: overrides.sessionTtlMs ?? 12 * 60 * 60 * 1000,
     signInMaxFailures: overrides.signInMaxFailures ?? 5,
     signInWindowMs: overrides.signInWindowMs ?? 15 * 60 * 1000,
+    upstreamTimeoutMs: overrides.upstreamTimeoutMs ?? envNumber(env.THIRDLOOP_UPSTREAM_TIMEOUT_MS),
+    modelAliases: overrides.modelAliases ?? parseModelAliases(env.THIRDLOOP_MODEL_ALIASES),
+    writeBehindMs: overrides.writeBehindMs,
   };
+}
+
+/** A positive number from the environment, or undefined (unset or not a number). */
+function envNumber(value: string | undefined): number | undefined {
+  const n = Number(value);
+  return value && Number.isFinite(n) && n > 0 ? n : undefined;
+}
+
+/** `from=to,from2=to2` → { from: 'to', from2: 'to2' }. */
+export function parseModelAliases(value: string | undefined): Record<string, string> {
+  const aliases: Record<string, string> = {};
+  for (const pair of (value ?? '').split(',')) {
+    const [from, to] = pair.split('=').map((part) => part.trim());
+    if (from && to) aliases[from] = to;
+  }
+  return aliases;
 }
