@@ -19,6 +19,8 @@
  */
 import path from 'node:path';
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import {
   appendToJsoncArray,
   parseJsoncObject,
@@ -28,6 +30,7 @@ import {
   type JsoncFormat,
 } from '../files/jsonc-edit.js';
 import { usageError } from '../core/errors.js';
+import { hasBlock, removeBlock, upsertBlock, type Markers } from '../files/marked-block.js';
 
 export const PROVIDER_ID = 'thirdloop';
 export const PROVIDER_NAME = 'Third Loop';
@@ -351,48 +354,52 @@ export function removeOpencodeConfig(
   return { text: out, empty: Object.keys(final).length === 0 && (record?.createdFile ?? false) };
 }
 
-/** The AGENTS.md section (a marked block, so re-runs replace it and --undo removes it). */
-export const AGENTS_BEGIN = '<!-- >>> thirdloop >>> -->';
-export const AGENTS_END = '<!-- <<< thirdloop <<< -->';
-
-export function agentsSection(eol = '\n'): string {
-  return [
-    AGENTS_BEGIN,
-    '## Third Loop',
-    '',
-    '- Model requests go through the organization\'s Third Loop instance: before starting, confirm the active provider is "Third Loop" (`thirdloop/...` models). If it is not, stop and say so.',
-    '- Never commit, print or paste API keys or secrets: `ANTHROPIC_API_KEY` comes from the environment, and `opencode.json` only refers to it as `{env:ANTHROPIC_API_KEY}`.',
-    AGENTS_END,
-  ].join(eol);
-}
-
 /**
- * Adds or replaces our block in a Markdown file. A small local helper: the
- * shared marked-block module (src/files/marked-block.ts) did not exist when
- * this was written; swap it in when it does.
+ * The AGENTS.md section: a marked block (C2's marked-block module with
+ * Markdown comment markers), so re-runs replace it and --undo removes it and
+ * nothing else.
  */
-export function upsertAgentsBlock(original: string | undefined): string {
-  const text = original ?? '';
-  const eol = text.includes('\r\n') ? '\r\n' : '\n';
-  const block = agentsSection(eol);
-  const start = text.indexOf(AGENTS_BEGIN);
-  const end = start === -1 ? -1 : text.indexOf(AGENTS_END, start);
-  if (start !== -1 && end !== -1) return text.slice(0, start) + block + text.slice(end + AGENTS_END.length);
-  if (text === '') return block + eol;
-  const separator = text.endsWith(eol + eol) ? '' : text.endsWith(eol) ? eol : eol + eol;
-  return text + separator + block + eol;
-}
+export const AGENTS_MARKERS: Markers = { start: '<!-- >>> thirdloop >>> -->', end: '<!-- <<< thirdloop <<< -->' };
 
-/** Removes our block and the blank line we put before it; undefined when nothing else is left. */
+export const AGENTS_LINES: readonly string[] = [
+  '## Third Loop',
+  '',
+  '- Model requests go through the organization\'s Third Loop instance. Before starting, confirm the active provider is "Third Loop" (a `thirdloop/...` model); if it is not, stop and say so.',
+  '- Never commit, print or paste API keys or secrets. `ANTHROPIC_API_KEY` comes from the environment; `opencode.json` only refers to it as `{env:ANTHROPIC_API_KEY}`.',
+];
+
+export const upsertAgentsBlock = (original: string | undefined): string =>
+  upsertBlock(original ?? '', AGENTS_LINES, { markers: AGENTS_MARKERS });
+
+/** Removes our block; undefined when nothing else is left in the file. */
 export function removeAgentsBlock(text: string): string | undefined {
-  const start = text.indexOf(AGENTS_BEGIN);
-  const end = start === -1 ? -1 : text.indexOf(AGENTS_END, start);
-  if (start === -1 || end === -1) return text;
-  const eol = text.includes('\r\n') ? '\r\n' : '\n';
-  let before = text.slice(0, start);
-  let after = text.slice(end + AGENTS_END.length);
-  if (after.startsWith(eol)) after = after.slice(eol.length);
-  if (after === '' && before.endsWith(eol + eol)) before = before.slice(0, -eol.length);
-  const result = before + after;
+  const result = removeBlock(text, AGENTS_MARKERS);
   return result.trim() === '' ? undefined : result;
 }
+
+export const hasAgentsBlock = (text: string) => hasBlock(text, AGENTS_MARKERS);
+
+/** Marks the plugin file as ours, so --undo never deletes a file the user wrote. */
+export const PLUGIN_SIGNATURE = 'written by `thirdloop setup opencode`';
+
+/**
+ * The package root (the folder whose package.json is named "thirdloop"),
+ * found by walking up from this module: that is src/clients under vitest and
+ * dist/ (or a dist chunk) once built, and `templates/` ships beside both.
+ */
+export function packageRoot(from: string = fileURLToPath(import.meta.url)): string {
+  let dir = path.dirname(from);
+  for (;;) {
+    try {
+      const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string };
+      if (pkg.name === 'thirdloop') return dir;
+    } catch {
+      // no package.json here: keep walking
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error('cannot find the thirdloop package root (templates/ is missing)');
+    dir = parent;
+  }
+}
+
+export const pluginTemplatePath = () => path.join(packageRoot(), 'templates', PLUGIN_FILE);

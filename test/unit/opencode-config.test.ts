@@ -17,7 +17,9 @@ import {
   toOpencodeModels,
   upsertAgentsBlock,
   removeAgentsBlock,
-  AGENTS_BEGIN,
+  AGENTS_MARKERS,
+  packageRoot,
+  pluginTemplatePath,
   type InstanceModel,
 } from '../../src/clients/opencode.js';
 import { parseJsoncObject } from '../../src/files/jsonc-edit.js';
@@ -263,11 +265,23 @@ describe('AGENTS.md block', () => {
     const once = upsertAgentsBlock(original);
     expect(once.startsWith(original)).toBe(true);
     expect(once).toContain('"Third Loop"');
+    expect(once).toContain('Never commit');
     expect(upsertAgentsBlock(once)).toBe(once);
-    expect(once.split(AGENTS_BEGIN).length).toBe(2);
+    expect(once.split(AGENTS_MARKERS.start).length).toBe(2);
     expect(removeAgentsBlock(once)).toBe(original);
     expect(removeAgentsBlock(upsertAgentsBlock(undefined))).toBeUndefined();
-    const noNewline = '# P';
-    expect(removeAgentsBlock(upsertAgentsBlock(noNewline))).toBe(noNewline + '\n');
+    const crlf = '# P\r\n';
+    expect(upsertAgentsBlock(crlf).replace(/\r\n/g, '')).not.toContain('\n');
+    expect(removeAgentsBlock(upsertAgentsBlock(crlf))).toBe(crlf);
+  });
+});
+
+describe('template location', () => {
+  it('finds the package root from src and from a dist chunk path', () => {
+    const root = path.resolve(here, '../..');
+    expect(packageRoot()).toBe(root);
+    expect(packageRoot(path.join(root, 'dist/commands/setup/opencode.js'))).toBe(root);
+    expect(packageRoot(path.join(root, 'dist/chunk-ABC.js'))).toBe(root);
+    expect(pluginTemplatePath()).toBe(path.join(root, 'templates/thirdloop-session.ts'));
   });
 });
