@@ -1,0 +1,329 @@
+/**
+ * `thirdloop setup claude`: make every new terminal route Claude Code through
+ * the instance (ANTHROPIC_BASE_URL + ANTHROPIC_API_KEY), or with --key-helper
+ * let Claude Code ask `thirdloop token` for the key. --undo takes it back.
+ */
+import { realpathSync } from 'node:fs';
+import path from 'node:path';
+import { createInterface } from 'node:readline/promises';
+import { fileURLToPath } from 'node:url';
+import type { Context } from '../../context.js';
+import { UserError, usageError } from '../../core/errors.js';
+import { createOutput, type Output } from '../../core/output.js';
+import { requireSession } from '../../core/session.js';
+import { removeFile, writeFileAtomic } from '../../files/atomic-write.js';
+import { unifiedDiff } from '../../files/unified-diff.js';
+import {
+  claudeSettingsPath,
+  keyHelperCommand,
+  mergeClaudeSettings,
+  unmergeClaudeSettings,
+  type ClaudeSettingsRecord,
+} from '../../clients/claude.js';
+import type { Spawner } from '../../shells/cmd.js';
+import { configureShells, tildify, type ShellChange } from '../../shells/configure.js';
+import { anthropicBaseUrl } from '../../shells/env-files.js';
+import { SHELLS, parseShellList } from '../../shells/index.js';
+import { readTextFile, encodeText } from '../../shells/text-file.js';
+import type { ShellName } from '../../shells/types.js';
+
+export interface SetupClaudeOptions {
+  shell?: string;
+  dryRun?: boolean;
+  undo?: boolean;
+  keyHelper?: boolean;
+  yes?: boolean;
+  /** Test seams: the Windows user-environment runner, and the CLI's own paths for apiKeyHelper. */
+  spawn?: Spawner;
+  nodePath?: string;
+  cliPath?: string;
+}
+
+const KEY_HELPER_RECORD = 'setup.claude.keyHelper';
+
+interface FileReport {
+  path: string;
+  kind: ShellChange['kind'] | 'claude-settings';
+  action: ShellChange['action'];
+  holdsSecret: boolean;
+  backupPath?: string;
+  diff?: string;
+}
+
+interface Report {
+  action: 'setup' | 'undo';
+  dryRun: boolean;
+  mode: 'shells' | 'key-helper';
+  shells: ShellName[];
+  files: FileReport[];
+  warnings: string[];
+  notes: string[];
+}
+
+export async function run(ctx: Context, options: SetupClaudeOptions = {}): Promise<void> {
+  const out = createOutput(ctx);
+  const shells = options.shell ? parseShellList(options.shell, ctx.platform) : undefined;
+  if (options.keyHelper && options.shell) {
+    throw usageError('--key-helper configures Claude Code itself, not the shells; drop --shell.');
+  }
+  const report = options.undo ? await undo(ctx, out, options, shells) : await setup(ctx, out, options, shells);
+  print(ctx, out, report);
+}
+
+async function setup(ctx: Context, out: Output, options: SetupClaudeOptions, shells: ShellName[] | undefined): Promise<Report> {
+  const session = await requireSession(ctx);
+  const apiUrl = anthropicBaseUrl(session.baseUrl);
+  const credential = session.secret.credential;
+
+  if (options.keyHelper) return keyHelper(ctx, out, options, apiUrl, session.profileName);
+
+  const run = (dryRun: boolean) =>
+    configureShells(ctx, { shells, apiUrl, credential, dryRun, spawn: options.spawn });
+  if (!options.dryRun && !options.yes && ctx.io.stdinIsTTY && !ctx.globals.json) {
+    const plan = await run(true);
+    const pending = plan.filter((c) => c.action !== 'unchanged');
+    if (pending.length > 0) {
+      out.info(`thirdloop will change:`);
+      for (const change of pending) out.info(`  ${change.action.padEnd(7)} ${label(ctx, change.path)}`);
+      if (!(await confirm(ctx, 'Continue?', true))) throw new UserError('Cancelled; nothing was changed.');
+    }
+  }
+  const changes = await run(Boolean(options.dryRun));
+  return shellReport('setup', options, changes, ctx);
+}
+
+async function undo(ctx: Context, out: Output, options: SetupClaudeOptions, shells: ShellName[] | undefined): Promise<Report> {
+  const config = await ctx.config();
+  const record = config.get<ClaudeSettingsRecord>(KEY_HELPER_RECORD);
+  const doShells = !options.keyHelper;
+  const doSettings = Boolean(options.keyHelper || (record && !options.shell));
+
+  let changes: ShellChange[] = [];
+  if (doShells) changes = await configureShells(ctx, { shells, undo: true, dryRun: true, spawn: options.spawn });
+  const settings = doSettings ? await planSettingsUndo(ctx, record) : undefined;
+  const pending = changes.filter((c) => c.action !== 'unchanged').length + (settings ? 1 : 0);
+
+  if (!options.dryRun && pending > 0 && !options.yes) {
+    if (!ctx.io.stdinIsTTY) {
+      throw usageError('--undo removes the thirdloop lines and files; confirm with --yes when not on a terminal.', 'Run `thirdloop setup claude --undo --yes`.');
+    }
+    out.info('thirdloop will undo:');
+    for (const change of changes) out.info(`  ${change.action.padEnd(7)} ${label(ctx, change.path)}`);
+    if (settings) out.info(`  ${settings.action.padEnd(7)} ${label(ctx, settings.path)}`);
+    if (!(await confirm(ctx, 'Continue?', false))) throw new UserError('Cancelled; nothing was changed.');
+  }
+
+  if (!options.dryRun) {
+    if (doShells) changes = await configureShells(ctx, { shells, undo: true, spawn: options.spawn });
+    if (settings) {
+      if (settings.text === undefined) await removeFile(settings.realPath);
+      else await writeFileAtomic(settings.path, encodeText(settings.text, settings.encoding));
+      config.set(KEY_HELPER_RECORD, undefined);
+    }
+  }
+  const report = shellReport('undo', options, changes, ctx);
+  if (settings) {
+    report.mode = doShells ? 'shells' : 'key-helper';
+    report.files.push({
+      path: settings.path,
+      kind: 'claude-settings',
+      action: settings.action,
+      holdsSecret: false,
+      diff: options.dryRun ? settings.diff : undefined,
+    });
+  }
+  return report;
+}
+
+async function planSettingsUndo(ctx: Context, record: ClaudeSettingsRecord | undefined) {
+  if (!record) return undefined;
+  const before = await readTextFile(record.path);
+  if (!before) return undefined;
+  const text = unmergeClaudeSettings(before.text, record, label(ctx, record.path));
+  if (text === before.text) return undefined;
+  const shown = label(ctx, record.path);
+  return {
+    path: record.path,
+    realPath: before.realPath,
+    encoding: before.encoding,
+    text,
+    action: (text === undefined ? 'remove' : 'update') as ShellChange['action'],
+    diff: unifiedDiff(before.text, text, { oldLabel: shown, newLabel: shown }),
+  };
+}
+
+async function keyHelper(ctx: Context, out: Output, options: SetupClaudeOptions, apiUrl: string, profile: string): Promise<Report> {
+  const file = claudeSettingsPath({ platform: ctx.platform, homedir: ctx.homedir, env: ctx.env });
+  const shown = label(ctx, file);
+  const scriptPath = options.cliPath ?? cliScriptPath();
+  const command = keyHelperCommand({ nodePath: options.nodePath ?? process.execPath, scriptPath, profile, platform: ctx.platform });
+  const before = await readTextFile(file);
+  const merged = mergeClaudeSettings(before?.text, { apiKeyHelper: command, baseUrl: apiUrl }, shown);
+  const warnings = [...merged.warnings];
+  if (/[\\/]_npx[\\/]/.test(scriptPath)) {
+    warnings.push(
+      'thirdloop is running from npx’s temporary cache, which can be cleaned at any time: install it (npm install -g thirdloop) and run this again so apiKeyHelper keeps working.',
+    );
+  }
+  const store = await ctx.config();
+  const action: ShellChange['action'] = before === undefined ? 'create' : merged.text === before.text ? 'unchanged' : 'update';
+  const report: Report = {
+    action: 'setup',
+    dryRun: Boolean(options.dryRun),
+    mode: 'key-helper',
+    shells: [],
+    files: [{ path: file, kind: 'claude-settings', action, holdsSecret: false }],
+    warnings,
+    notes: ['The key stays in the keychain: Claude Code runs `thirdloop token` when it needs it.'],
+  };
+  if (options.dryRun) {
+    report.files[0]!.diff = unifiedDiff(before?.text, merged.text, { oldLabel: shown, newLabel: shown });
+    return report;
+  }
+  if (action === 'unchanged') return report;
+  if (!options.yes && ctx.io.stdinIsTTY && !ctx.globals.json && typeof merged.previousApiKeyHelper === 'string' && merged.previousApiKeyHelper !== command) {
+    out.info(`${shown} already has apiKeyHelper: ${merged.previousApiKeyHelper}`);
+    if (!(await confirm(ctx, 'Replace it with thirdloop’s?', false))) throw new UserError('Cancelled; nothing was changed.');
+  }
+  const result = await writeFileAtomic(file, encodeText(merged.text, before?.encoding ?? 'utf8'), { mode: 0o600, backup: true });
+  if (result.backupPath) report.files[0]!.backupPath = result.backupPath;
+  // Keep what was there first across re-runs, so --undo restores the user's own values.
+  const earlier = store.get<ClaudeSettingsRecord>(KEY_HELPER_RECORD);
+  const record: ClaudeSettingsRecord =
+    earlier && earlier.path === file
+      ? { ...earlier, apiKeyHelper: command, baseUrl: apiUrl }
+      : {
+          path: file,
+          apiKeyHelper: command,
+          baseUrl: apiUrl,
+          previousApiKeyHelper: merged.previousApiKeyHelper,
+          previousBaseUrl: merged.previousBaseUrl,
+          createdEnv: merged.createdEnv,
+          createdFile: before === undefined,
+        };
+  store.set(KEY_HELPER_RECORD, record);
+  return report;
+}
+
+/** The bin script of the running CLI, for apiKeyHelper. */
+function cliScriptPath(): string {
+  const argv1 = process.argv[1];
+  if (argv1) {
+    try {
+      const real = realpathSync(argv1);
+      if (/thirdloop(\.[cm]?js)?$/.test(path.basename(real))) return real;
+    } catch {
+      // fall through
+    }
+  }
+  // Bundled: dist/…/x.js → the package's bin/thirdloop.js.
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    const candidate = path.join(dir, 'bin', 'thirdloop.js');
+    try {
+      realpathSync(candidate);
+      return candidate;
+    } catch {
+      dir = path.dirname(dir);
+    }
+  }
+  throw new UserError('Cannot find the thirdloop program to point apiKeyHelper at.', {
+    hint: 'Install thirdloop (npm install -g thirdloop) and run this again.',
+  });
+}
+
+function shellReport(action: 'setup' | 'undo', options: SetupClaudeOptions, changes: ShellChange[], ctx: Context): Report {
+  const shells = new Set<ShellName>();
+  for (const change of changes) if (change.kind !== 'env-file') change.shells.forEach((s) => shells.add(s));
+  return {
+    action,
+    dryRun: Boolean(options.dryRun),
+    mode: 'shells',
+    shells: [...shells],
+    files: changes.map((c) => ({
+      path: c.path,
+      kind: c.kind,
+      action: c.action,
+      holdsSecret: c.holdsSecret,
+      backupPath: c.backupPath,
+      diff: c.diff,
+    })),
+    warnings: changes.flatMap((c) => c.warnings),
+    notes: changes.flatMap((c) => [...c.notes, ...(c.removedBackup ? [`Removed the backup ${label(ctx, c.removedBackup)} (the file is back to it).`] : [])]),
+  };
+}
+
+const label = (ctx: Context, file: string) => (file.includes('\\Environment') ? 'user environment (HKCU\\Environment)' : tildify(file, ctx.homedir));
+
+function print(ctx: Context, out: Output, report: Report) {
+  if (ctx.globals.json) {
+    out.json(report);
+    return;
+  }
+  const m = out.c;
+  if (report.dryRun) {
+    for (const file of report.files) {
+      if (file.diff) out.out(file.diff.trimEnd());
+      else if (file.kind === 'user-environment' && file.action !== 'unchanged') {
+        out.out(`# would ${file.action === 'remove' ? 'remove' : 'set'} ANTHROPIC_BASE_URL and ANTHROPIC_API_KEY in the Windows user environment`);
+      }
+    }
+    const pending = report.files.filter((f) => f.action !== 'unchanged').length;
+    out.info(pending ? `Dry run: ${pending} file${pending === 1 ? '' : 's'} would change; nothing was written.` : 'Dry run: nothing to change.');
+    for (const warning of report.warnings) out.warn(warning);
+    return;
+  }
+
+  const names = report.shells.map((s) => SHELLS[s].label);
+  if (report.action === 'undo') {
+    const changed = report.files.filter((f) => f.action !== 'unchanged');
+    if (changed.length === 0) out.info('Nothing to undo: thirdloop had not configured anything here.');
+    else out.success(`Removed the thirdloop set-up${names.length ? ` for ${list(names)}` : ''}.`);
+  } else if (report.mode === 'key-helper') {
+    out.success('Claude Code will ask thirdloop for the key (apiKeyHelper).');
+  } else {
+    out.success(`Configured ${list(names)} to route Claude Code through Third Loop.`);
+  }
+  printFiles(ctx, out, report);
+  for (const warning of report.warnings) out.warn(warning);
+  for (const note of report.notes) out.info(`${m.dim('Note:')} ${note}`);
+  if (report.action === 'undo') {
+    if (report.files.some((f) => f.action !== 'unchanged')) out.info('Terminals that are already open keep the variables until they are closed.');
+    return;
+  }
+  out.info('');
+  out.info('Terminals that are already open keep their old environment: open a new one, then check:');
+  if (report.mode === 'shells') {
+    const first = report.shells.find((s) => s !== 'cmd') ?? report.shells[0];
+    out.info(`  ${first ? SHELLS[first].verifyCommand : 'echo $ANTHROPIC_BASE_URL'}`);
+  }
+  out.info('  claude                 # answers through your Third Loop instance');
+  out.next('`thirdloop status` — "Last used" moves once Claude Code has made a request.');
+}
+
+function printFiles(ctx: Context, out: Output, report: Report) {
+  const width = Math.max(...report.files.map((f) => f.action.length), 0);
+  if (report.files.length === 0) return;
+  out.info('Files:');
+  for (const file of report.files) {
+    const extras: string[] = [];
+    if (file.holdsSecret && file.kind !== 'user-environment' && file.action !== 'remove') extras.push('mode 0600, holds the key');
+    if (file.backupPath) extras.push(`original saved as ${label(ctx, file.backupPath)}`);
+    out.info(`  ${file.action.padEnd(width)}  ${label(ctx, file.path)}${extras.length ? `  (${extras.join('; ')})` : ''}`);
+  }
+}
+
+const list = (items: string[]) =>
+  items.length <= 1 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`;
+
+async function confirm(ctx: Context, question: string, defaultYes: boolean): Promise<boolean> {
+  const rl = createInterface({ input: ctx.io.stdin, output: ctx.io.stderr, terminal: ctx.io.stdinIsTTY });
+  try {
+    const answer = (await rl.question(`${question} ${defaultYes ? '[Y/n]' : '[y/N]'} `)).trim().toLowerCase();
+    return answer === '' ? defaultYes : answer === 'y' || answer === 'yes';
+  } finally {
+    rl.close();
+  }
+}
+
+export type { Report as SetupClaudeReport };
