@@ -71,7 +71,7 @@ describe('WriteBehind', () => {
     const touched: Array<[string, number]> = [];
     const rows: number[] = [];
     const writes = new WriteBehind<number>(
-      { touchLastUsed: (id, at) => void touched.push([id, at.getTime()]), insertAudit: (row) => void rows.push(row) },
+      { touchLastUsed: (id, at) => void touched.push([id, at.getTime()]), insertAudit: (batch) => void rows.push(...batch) },
       { flushMs: 60_000 },
     );
     writes.touch('a', new Date(5));
@@ -89,7 +89,7 @@ describe('WriteBehind', () => {
     expect(rows).toEqual([1, 2]);
   });
 
-  it('keeps going when one write fails', async () => {
+  it('keeps going when one write fails, retrying a refused batch row by row', async () => {
     const errors: unknown[] = [];
     const rows: number[] = [];
     const writes = new WriteBehind<number>(
@@ -97,15 +97,20 @@ describe('WriteBehind', () => {
         touchLastUsed: () => {
           throw new Error('gone');
         },
-        insertAudit: async (row) => void rows.push(row),
+        insertAudit: async (batch) => {
+          if (batch.includes(4)) throw new Error('bad row');
+          rows.push(...batch);
+        },
       },
       { onError: (e) => errors.push(e) },
     );
     writes.touch('a', new Date());
     writes.record(3);
+    writes.record(4);
+    writes.record(5);
     await writes.flush();
-    expect(rows).toEqual([3]);
-    expect(errors).toHaveLength(1);
+    expect(rows).toEqual([3, 5]);
+    expect(errors).toHaveLength(2);
   });
 });
 

@@ -42,7 +42,7 @@ export class Gateway {
     this.writes = new WriteBehind<AuditInput>(
       {
         touchLastUsed: (keyId, at) => store.keys.touchLastUsed(keyId, at),
-        insertAudit: (row) => store.audit.insert(row),
+        insertAudit: (rows) => store.audit.insertMany(rows),
       },
       { flushMs: config.writeBehindMs ?? 200, onError },
     );

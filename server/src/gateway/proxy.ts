@@ -159,9 +159,8 @@ export class UpstreamClient {
     for (const [name, value] of Object.entries(upstream.headers)) {
       if (value !== undefined && keepResponseHeader(name)) out[name] = value;
     }
+    // Node's HTTP server sets TCP_NODELAY, so each event leaves as soon as it is written.
     res.writeHead(status, out);
-    // Each event should leave at once, not wait for the next one to fill a packet.
-    res.socket?.setNoDelay(true);
 
     const tracker = isStream ? new SseUsageTracker() : undefined;
     const copy: Buffer[] | undefined = !isStream && isJson ? [] : undefined;

@@ -5,7 +5,8 @@
  */
 export interface WriteBehindSinks<Row> {
   touchLastUsed(keyId: string, at: Date): Promise<void> | void;
-  insertAudit(row: Row): Promise<void> | void;
+  /** All waiting rows at once (one transaction); on failure they are retried one by one. */
+  insertAudit(rows: Row[]): Promise<void> | void;
 }
 
 export interface WriteBehindOptions {
@@ -56,12 +57,20 @@ export class WriteBehind<Row> {
       this.audit = [];
       const writes: Promise<void>[] = [];
       for (const [keyId, at] of lastUsed) writes.push(this.guard(() => this.sinks.touchLastUsed(keyId, at)));
-      for (const row of audit) writes.push(this.guard(() => this.sinks.insertAudit(row)));
+      if (audit.length > 0) writes.push(this.writeAudit(audit));
       const batch = Promise.all(writes).then(() => undefined);
       this.inFlight.add(batch);
       void batch.finally(() => this.inFlight.delete(batch));
     }
     await Promise.all(this.inFlight);
+  }
+
+  private async writeAudit(rows: Row[]): Promise<void> {
+    try {
+      await this.sinks.insertAudit(rows);
+    } catch {
+      for (const row of rows) await this.guard(() => this.sinks.insertAudit([row]));
+    }
   }
 
   /** One failed write (a key deleted meanwhile, a busy database) must not cost the others. */

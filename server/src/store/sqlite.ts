@@ -110,6 +110,9 @@ export function openSqliteStore(file: string): Store {
     output_tokens: e.output_tokens ?? null,
   });
 
+  const auditInsertMany = db.transaction((entries: AuditInput[]) => {
+    for (const e of entries) q.auditInsert.run(auditParams(e));
+  });
   const change = db.transaction(<T>(userId: string, decide: (keys: KeyRecord[]) => KeyDecision<T>): T => {
     const keys = q.keysForUser.all(userId).map(toKey);
     const decision = decide(keys);
@@ -225,6 +228,9 @@ export function openSqliteStore(file: string): Store {
     audit: {
       async insert(entry) {
         q.auditInsert.run(auditParams(entry));
+      },
+      async insertMany(entries) {
+        if (entries.length > 0) auditInsertMany(entries);
       },
       async list(filter = {}) {
         const where: string[] = [];

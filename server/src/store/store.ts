@@ -100,6 +100,8 @@ export interface Store {
   };
   audit: {
     insert(entry: AuditInput): Promise<void>;
+    /** Many rows in one transaction (the gateway's batched writes). */
+    insertMany(entries: AuditInput[]): Promise<void>;
     /** Newest first. */
     list(filter?: { userId?: string; since?: Date; limit?: number }): Promise<AuditRow[]>;
   };
