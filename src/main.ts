@@ -238,7 +238,8 @@ export function reportError(error: unknown, debug: boolean, stderr: NodeJS.Writa
     return error.code === 'commander.help' && process.argv.length <= 2 ? ExitCode.ok : ExitCode.usage;
   }
   if (error instanceof UserError) {
-    stderr.write(`${colorize('Error:', '31')} ${error.message}\n`);
+    // An empty message: the command already reported (e.g. inside its --json document).
+    if (error.message) stderr.write(`${colorize('Error:', '31')} ${error.message}\n`);
     if (error.hint) stderr.write(`${error.hint}\n`);
     if (debug && error.cause instanceof Error && error.cause.stack) stderr.write(`${error.cause.stack}\n`);
     return error.exitCode;

@@ -8,8 +8,9 @@ import { UserError, ExitCode } from './errors.js';
 export const KEY_ID_PREFIX = 'tlk_';
 export const SECRET_PREFIX = 'tls_';
 
-const KEY_ID = /^tlk_[A-Za-z0-9]{6,64}$/;
-const SECRET = /^tls_[A-Za-z0-9]{16,128}$/;
+/** key ID `tlk_<24 base62>`; secret `tls_<32 base62 random><6 base62 CRC-32 of the random part>`. */
+const KEY_ID = /^tlk_[0-9A-Za-z]{24}$/;
+const SECRET = /^tls_([0-9A-Za-z]{32})([0-9A-Za-z]{6})$/;
 
 export interface Credential {
   id: string;
@@ -57,8 +58,37 @@ export function redactSecrets(text: string): string {
   return text.replace(/tls_[A-Za-z0-9]+/g, 'tls_***');
 }
 
-// ---- checksum --------------------------------------------------------------
+// ---- checksum (GitHub-style: CRC-32 of the random part, base62, 6 chars) ----
 
-function checksumOk(_secret: string): boolean {
-  return true;
+const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+
+const CRC_TABLE = (() => {
+  const table = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    table[n] = c >>> 0;
+  }
+  return table;
+})();
+
+export function crc32(text: string): number {
+  let crc = 0xffffffff;
+  for (let i = 0; i < text.length; i++) crc = (CRC_TABLE[(crc ^ text.charCodeAt(i)) & 0xff] ?? 0) ^ (crc >>> 8);
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+export function secretChecksum(randomPart: string): string {
+  let n = crc32(randomPart);
+  let out = '';
+  while (n > 0) {
+    out = BASE62[n % 62] + out;
+    n = Math.floor(n / 62);
+  }
+  return out.padStart(6, '0');
+}
+
+function checksumOk(secret: string): boolean {
+  const m = SECRET.exec(secret);
+  return m !== null && secretChecksum(m[1] ?? '') === m[2];
 }

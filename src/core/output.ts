@@ -174,10 +174,10 @@ export function relativeTime(when: Date | string, now: Date): string {
   return 'just now';
 }
 
-/** Whole days from now until `when` (negative when past). */
+/** Days left until `when`, rounded up (90 for a key minted just now); negative when past. */
 export function daysUntil(when: Date | string, now: Date): number {
   const date = typeof when === 'string' ? new Date(when) : when;
-  return Math.floor((date.getTime() - now.getTime()) / 86_400_000);
+  return Math.ceil((date.getTime() - now.getTime()) / 86_400_000) || 0;
 }
 
 /** 2026-11-23 */

@@ -1,0 +1,25 @@
+/**
+ * `thirdloop token`: prints the stored `<id>;<secret>` and a newline, nothing
+ * else (Claude Code's apiKeyHelper and scripts read stdout). No network.
+ */
+import type { Context } from '../../context.js';
+import { checkProfileName } from '../../core/config.js';
+import { parseCredential } from '../../core/credential.js';
+import { ExitCode, UserError, notAuthenticated } from '../../core/errors.js';
+
+export async function run(ctx: Context): Promise<void> {
+  const profileName = checkProfileName(ctx.globals.profile);
+  const secret = await (await ctx.secrets()).get(profileName);
+  if (!secret) {
+    throw notAuthenticated(
+      profileName === 'default' ? 'Not signed in.' : `Not signed in (profile "${profileName}").`,
+      `Run \`thirdloop auth${profileName === 'default' ? '' : ` --profile ${profileName}`}\` first.`,
+    );
+  }
+  try {
+    const { id, secret: key } = parseCredential(secret.credential, secret.source === 'env' ? 'THIRDLOOP_API_KEY' : 'The stored credential');
+    ctx.io.stdout.write(`${id};${key}\n`);
+  } catch (error) {
+    throw new UserError((error as Error).message, { exitCode: ExitCode.notAuthenticated, hint: 'Run `thirdloop auth` to sign in again.' });
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * Input from the user. Prompts only on a TTY (clig.dev): without one, the
+ * caller fails naming the flag to pass instead. Reading a piped stdin is fine
+ * where the flag says so (`--with-key`, the one-time code).
+ */
+import type { Context } from '../context.js';
+import { ExitCode, UserError } from './errors.js';
+
+/** Reads all of stdin (bounded), for `--with-key`. */
+export async function readStdin(ctx: Context, limitBytes = 16 * 1024): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of ctx.io.stdin as AsyncIterable<Buffer | string>) {
+    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    size += buffer.length;
+    if (size > limitBytes) throw new UserError(`stdin is too large (over ${limitBytes} bytes); expected one credential.`, { exitCode: ExitCode.usage });
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Reads one line from stdin (TTY or pipe); rejects on end of input, timeout or abort. */
+export async function readLine(
+  ctx: Context,
+  question: string,
+  options: { timeoutMs?: number; signal?: AbortSignal } = {},
+): Promise<string> {
+  const { createInterface } = await import('node:readline');
+  const rl = createInterface({ input: ctx.io.stdin, output: ctx.io.stdinIsTTY ? ctx.io.stderr : undefined, terminal: ctx.io.stdinIsTTY });
+  if (!ctx.io.stdinIsTTY) ctx.io.stderr.write(question);
+  return new Promise<string>((resolve, reject) => {
+    let settled = false;
+    const end = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+      rl.close();
+      fn();
+    };
+    const timer = options.timeoutMs
+      ? setTimeout(() => end(() => reject(new UserError('Timed out waiting for input; nothing was stored.'))), options.timeoutMs)
+      : undefined;
+    const onAbort = () => end(() => reject(new UserError('Cancelled; nothing was stored.', { exitCode: 130 })));
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    rl.once('line', (line) => end(() => resolve(line)));
+    rl.once('close', () => end(() => reject(new UserError('Input ended before a line was entered; nothing was stored.'))));
+    if (ctx.io.stdinIsTTY) rl.setPrompt(question), rl.prompt();
+  });
+}
+
+/** Yes/no on a TTY; on a non-TTY throws naming the flag that skips the question. */
+export async function confirm(ctx: Context, question: string, flag: string, initial = false): Promise<boolean> {
+  if (!ctx.io.stdinIsTTY) {
+    throw new UserError(`${question.replace(/\?$/, '')}: cannot ask without a terminal.`, {
+      exitCode: ExitCode.usage,
+      hint: `Pass ${flag} to go ahead without asking.`,
+    });
+  }
+  const { default: prompts } = await import('prompts');
+  let cancelled = false;
+  const answer = await prompts(
+    { type: 'confirm', name: 'ok', message: question, initial, stdin: ctx.io.stdin, stdout: ctx.io.stderr },
+    { onCancel: () => (cancelled = true) },
+  );
+  if (cancelled) return false;
+  return Boolean(answer.ok);
+}

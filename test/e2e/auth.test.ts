@@ -1,0 +1,289 @@
+/**
+ * `thirdloop auth` end to end: the built CLI as a child process with a temp
+ * HOME, the real reference server, and real headless Chromium clicking
+ * through sign-in and consent. No keychain here (no D-Bus session): the
+ * secret goes to the 0600 fallback file; keychain.test.ts covers the keyring.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser } from 'playwright-core';
+import { needs } from '../helpers/components.js';
+import { CHROMIUM, decideConsent, launchBrowser } from '../helpers/browser.js';
+import { makeHome, runCli, startCli, type CliProcess } from '../helpers/cli.js';
+import { startReferenceServer, type ReferenceServer } from '../helpers/reference-server.js';
+
+const missing = needs(CHROMIUM === '/usr/bin/chromium' ? 'chromium' : CHROMIUM);
+const URL_LINE = /^ {2}(http:\/\/\S+\/cli-auth\?\S+)$/m;
+
+/** Every file under the config dir, as text, for "the secret is not here" checks. */
+function configFiles(home: string): Record<string, string> {
+  const dir = join(home, '.config', 'thirdloop');
+  const out: Record<string, string> = {};
+  for (const name of readdirSync(dir)) out[name] = readFileSync(join(dir, name), 'utf8');
+  return out;
+}
+
+describe.skipIf(missing)('thirdloop auth (browser, real server)', () => {
+  let server: ReferenceServer;
+  let browser: Browser;
+  const homes: Array<() => void> = [];
+  let user: { email: string; password: string };
+
+  const home = () => {
+    const h = makeHome();
+    homes.push(h.cleanup);
+    return h.home;
+  };
+
+  beforeAll(async () => {
+    [server, browser] = await Promise.all([startReferenceServer(), launchBrowser()]);
+    user = await server.addUser('ada@example.com', 'correct horse battery staple');
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+    homes.forEach((cleanup) => cleanup());
+  });
+
+  /** Starts `thirdloop auth …` and returns it with the consent URL it printed. */
+  async function startAuth(h: string, args: string[] = [], env: Record<string, string> = {}): Promise<{ cli: CliProcess; url: string }> {
+    const cli = startCli(['auth', '--api-url', server.url, ...args], { home: h, env });
+    const [, url] = await cli.waitFor(URL_LINE);
+    return { cli, url: url! };
+  }
+
+  async function signInWithBrowser(h: string, extraArgs: string[] = [], who = user) {
+    const { cli, url } = await startAuth(h, extraArgs);
+    const page = await decideConsent(browser, url, who, 'approve');
+    const result = await cli.exited;
+    const pageText = await page.locator('body').innerText();
+    await page.context().close();
+    return { result, pageText, url, cli };
+  }
+
+  test('approve in the browser: exit 0, key stored, status shows it, secret only in the 0600 credentials file', async () => {
+    const h = home();
+    const { result, pageText, url, cli } = await signInWithBrowser(h);
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(pageText).toContain('thirdloop is signed in');
+
+    const consent = new URL(url);
+    expect(consent.searchParams.get('code_challenge_method')).toBe('S256');
+    expect(consent.searchParams.get('code_challenge')).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(consent.searchParams.get('redirect_uri')).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/callback$/);
+    expect(consent.searchParams.get('expires_in_days')).toBe('90');
+    expect(consent.searchParams.get('key_name')).toMatch(/^CLI auth — .+ \(\d{4}-\d{2}-\d{2}\)$/);
+
+    expect(result.stderr).toMatch(/Signed in to http:\/\/127\.0\.0\.1:\d+/);
+    expect(result.stderr).toContain('Next: run `thirdloop setup claude`');
+    expect(result.stderr).toContain('plain text at');
+
+    const token = await runCli(['token'], { home: h });
+    expect(token.exitCode).toBe(0);
+    expect(token.stdout).toMatch(/^tlk_[0-9A-Za-z]{24};tls_[0-9A-Za-z]{38}\n$/);
+    const credential = token.stdout.trim();
+    const [keyId, secret] = credential.split(';') as [string, string];
+
+    // The secret appears nowhere it should not: auth's stdout and stderr, argv, config.json.
+    expect(result.stdout + result.stderr).not.toContain(secret);
+    expect(cli.argv.join(' ')).not.toContain(secret);
+    const files = configFiles(h);
+    expect(files['config.json']).toContain(keyId);
+    expect(files['config.json']).not.toContain(secret);
+    expect(files['credentials.json']).toContain(secret);
+    const dir = join(h, '.config', 'thirdloop');
+    expect(statSync(join(dir, 'credentials.json')).mode & 0o777).toBe(0o600);
+    expect(statSync(join(dir, 'config.json')).mode & 0o777).toBe(0o600);
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
+
+    const status = await runCli(['status'], { home: h });
+    expect(status.exitCode, status.stderr).toBe(0);
+    expect(status.stdout).toContain(keyId);
+    expect(status.stdout).toContain('ada@example.com');
+    expect(status.stdout).toMatch(/Status\s+Active/);
+    expect(status.stdout).toMatch(/Expires\s+\d{4}-\d{2}-\d{2} \(in 90 days\)/);
+
+    const json = await runCli(['whoami', '--json'], { home: h });
+    const doc = JSON.parse(json.stdout);
+    expect(doc).toMatchObject({ profile: 'default', api_url: server.url, signed_in: true, user: { email: 'ada@example.com' }, days_left: 90 });
+    expect(doc.key.id).toBe(keyId);
+    expect(doc.key.status).toBe('active');
+
+    // --debug shows request lines but never the secret.
+    const debug = await runCli(['status', '--debug'], { home: h });
+    expect(debug.stderr).toMatch(/\[debug\] GET http:\/\/127\.0\.0\.1:\d+\/api\/me -> 200 \(\d+ ms\)/);
+    expect(debug.stdout + debug.stderr).not.toContain(secret);
+
+    // Cleanup for the next tests: the user keeps at most 2 active keys.
+    const logout = await runCli(['logout', '--revoke', '--yes'], { home: h });
+    expect(logout.exitCode, logout.stderr).toBe(0);
+    expect(logout.stderr).toContain('deleted it on the instance');
+    const after = await runCli(['status'], { home: h });
+    expect(after.exitCode).toBe(4);
+    expect(after.stderr).toContain('Not signed in');
+  });
+
+  test('deny in the browser: non-zero exit, a clear sentence, nothing stored', async () => {
+    const h = home();
+    const { cli, url } = await startAuth(h);
+    const page = await decideConsent(browser, url, user, 'deny');
+    const result = await cli.exited;
+    expect(await page.locator('body').innerText()).toContain('denied');
+    await page.context().close();
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toContain('The request was denied in the browser; nothing was stored.');
+    expect(result.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    const status = await runCli(['status'], { home: h });
+    expect(status.exitCode).toBe(4);
+  });
+
+  test('a callback with the wrong state or from another origin gets 400 and the CLI keeps waiting', async () => {
+    const h = home();
+    const { cli, url } = await startAuth(h, ['--timeout', '60']);
+    const redirect = new URL(new URL(url).searchParams.get('redirect_uri')!);
+    const state = new URL(url).searchParams.get('state')!;
+
+    const wrongState = await fetch(`${redirect.origin}/callback?code=forged&state=not-the-state`);
+    expect(wrongState.status).toBe(400);
+    const noState = await fetch(`${redirect.origin}/callback?code=forged`);
+    expect(noState.status).toBe(400);
+    // A page on another site calling the loopback server: its Origin gives it away.
+    const crossOrigin = await fetch(`${redirect.origin}/callback?code=forged&state=${state}`, { headers: { origin: 'https://evil.example' } });
+    expect(crossOrigin.status).toBe(400);
+    // DNS rebinding: right address, foreign Host header.
+    const rebinding = await rawGet(redirect.port, `/callback?code=forged&state=${state}`, 'evil.example');
+    expect(rebinding).toBe(400);
+    const otherPath = await fetch(`${redirect.origin}/favicon.ico`);
+    expect(otherPath.status).toBe(404);
+    expect(cli.child.exitCode).toBeNull();
+
+    // The genuine browser flow still completes afterwards.
+    const page = await decideConsent(browser, url, user, 'approve');
+    const result = await cli.exited;
+    await page.context().close();
+    expect(result.exitCode, result.stderr).toBe(0);
+    const logout = await runCli(['logout', '--revoke', '--yes'], { home: h });
+    expect(logout.exitCode, logout.stderr).toBe(0);
+  });
+
+  test('a forged callback with a made-up code (right state) fails the exchange and stores nothing', async () => {
+    const h = home();
+    const { cli, url } = await startAuth(h);
+    const redirect = new URL(url).searchParams.get('redirect_uri')!;
+    const state = new URL(url).searchParams.get('state')!;
+    const res = await fetch(`${redirect}?code=forged-code&state=${encodeURIComponent(state)}`);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain('sign-in failed');
+    const result = await cli.exited;
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toMatch(/code is invalid, expired or already used/);
+    expect((await runCli(['status'], { home: h })).exitCode).toBe(4);
+  });
+
+  test('timeout: exits non-zero with a sentence, the port is closed, nothing stored', async () => {
+    const h = home();
+    const { cli, url } = await startAuth(h, ['--timeout', '1']);
+    const redirect = new URL(new URL(url).searchParams.get('redirect_uri')!);
+    const result = await cli.exited;
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toContain('Timed out after 1 second waiting for approval in the browser; nothing was stored.');
+    await expect(fetch(`${redirect.origin}/callback`)).rejects.toThrow();
+    expect((await runCli(['status'], { home: h })).exitCode).toBe(4);
+  });
+
+  test('--no-browser: the one-time code from the page is pasted on stdin', async () => {
+    const h = home();
+    const cli = startCli(['auth', '--api-url', server.url, '--no-browser', '--name', 'ssh box', '--expires', '30'], { home: h });
+    const [, url] = await cli.waitFor(URL_LINE);
+    const consent = new URL(url!);
+    expect(consent.searchParams.get('mode')).toBe('code');
+    expect(consent.searchParams.has('redirect_uri')).toBe(false);
+    const page = await decideConsent(browser, url!, user, 'approve');
+    const code = (await page.locator('#one-time-code').innerText()).trim();
+    await page.context().close();
+    expect(code.length).toBeGreaterThan(5);
+    cli.write(`${code}\n`);
+    const result = await cli.exited;
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(result.stderr).toContain('ssh box');
+    const status = await runCli(['status', '--json'], { home: h });
+    const doc = JSON.parse(status.stdout);
+    expect(doc.key.name).toBe('ssh box');
+    expect(doc.days_left).toBe(30);
+    expect((await runCli(['logout', '--revoke', '--yes'], { home: h })).exitCode).toBe(0);
+  });
+
+  test('--with-key: verifies the credential against the instance, then stores it', async () => {
+    const h = home();
+    const { id, credential } = await server.createKey(user.email, { name: 'ci' });
+    const bad = await runCli(['auth', '--api-url', server.url, '--with-key'], { home: h, input: `${id};tls_${'a'.repeat(38)}\n` });
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toContain('checksum does not match');
+
+    const ok = await runCli(['auth', '--api-url', server.url, '--with-key'], { home: h, input: `${credential}\n` });
+    expect(ok.exitCode, ok.stderr).toBe(0);
+    expect(ok.stderr).toContain('as ada@example.com');
+    expect(ok.stdout + ok.stderr).not.toContain(credential.split(';')[1]);
+    expect((await runCli(['token'], { home: h })).stdout).toBe(`${credential}\n`);
+
+    // Already signed in, no TTY: refuses and names the flags.
+    const again = await runCli(['auth', '--api-url', server.url], { home: h });
+    expect(again.exitCode).toBe(1);
+    expect(again.stderr).toContain('Already signed in');
+    expect(again.stderr).toContain('--rotate');
+    expect(again.stderr).toContain('--force');
+
+    // A key the instance rejects: exit 4, nothing changed.
+    const other = makeHome();
+    homes.push(other.cleanup);
+    const revoked = await server.createKey(user.email, { name: 'doomed' });
+    await server.flagCompromised(revoked.id);
+    const rejected = await runCli(['auth', '--api-url', server.url, '--with-key'], { home: other.home, input: revoked.credential });
+    expect(rejected.exitCode).toBe(4);
+    expect(rejected.stderr).toContain('did not accept this key');
+    expect((await runCli(['status'], { home: other.home })).exitCode).toBe(4);
+
+    expect((await runCli(['logout', '--revoke', '--yes'], { home: h })).exitCode).toBe(0);
+  });
+
+  test('--rotate at the 2-key limit replaces the stored key on the server and locally', async () => {
+    const rotUser = await server.addUser('grace@example.com', 'another long passphrase');
+    const h = home();
+    const first = await signInWithBrowser(h, ['--name', 'laptop'], rotUser);
+    expect(first.result.exitCode, first.result.stderr).toBe(0);
+    const oldCredential = (await runCli(['token'], { home: h })).stdout.trim();
+    await server.createKey(rotUser.email, { name: 'second' }); // now at the limit of 2
+
+    const { result } = await signInWithBrowser(h, ['--rotate', '--name', 'laptop v2'], rotUser);
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(result.stderr).toContain(`Replaced key ${oldCredential.split(';')[0]}`);
+    const newCredential = (await runCli(['token'], { home: h })).stdout.trim();
+    expect(newCredential).not.toBe(oldCredential);
+
+    // The old key no longer authenticates; the new one does.
+    const oldUse = await fetch(`${server.url}/api/me`, { headers: { authorization: `Bearer ${oldCredential}` } });
+    expect(oldUse.status).toBe(401);
+    const status = await runCli(['status', '--json'], { home: h });
+    expect(JSON.parse(status.stdout).key.name).toBe('laptop v2');
+  });
+
+  test('--rotate when not signed in is refused before anything happens', async () => {
+    const result = await runCli(['auth', '--api-url', server.url, '--rotate'], { home: home() });
+    expect(result.exitCode).toBe(4);
+    expect(result.stderr).toContain('Nothing to rotate');
+  });
+});
+
+/** A GET with an arbitrary Host header (fetch will not send one). */
+async function rawGet(port: string, path: string, host: string): Promise<number> {
+  const { request } = await import('node:http');
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: Number(port), path, headers: { host } }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}

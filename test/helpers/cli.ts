@@ -1,0 +1,186 @@
+/**
+ * Runs the built CLI (`node bin/thirdloop.js`) as a child process with a
+ * temporary HOME, the way a user runs it. Builds dist/ first when it is
+ * missing or older than src/ (one builder at a time across test workers).
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, rmdirSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const CLI_BIN = join(ROOT, 'bin', 'thirdloop.js');
+const DIST_MAIN = join(ROOT, 'dist', 'main.js');
+
+export interface CliResult {
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface CliOptions {
+  /** The temporary HOME (also XDG_CONFIG_HOME=<home>/.config). */
+  home: string;
+  env?: Record<string, string | undefined>;
+  /** Written to stdin, then stdin is closed; without it stdin is closed at once. */
+  input?: string;
+  timeoutMs?: number;
+}
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+const sleepSync = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
+export function ensureCliBuilt(): void {
+  const fresh = () => existsSync(DIST_MAIN) && statSync(DIST_MAIN).mtimeMs >= newestMtime(join(ROOT, 'src'));
+  if (fresh()) return;
+  const lock = join(ROOT, '.tmp', 'cli-build-lock');
+  mkdirSync(dirname(lock), { recursive: true });
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch {
+      try {
+        if (Date.now() - statSync(lock).mtimeMs > 120_000) rmdirSync(lock);
+      } catch {
+        /* gone */
+      }
+      if (Date.now() > deadline) throw new Error('timed out waiting for another CLI build');
+      sleepSync(200);
+    }
+  }
+  try {
+    if (!fresh()) {
+      try {
+        execFileSync(process.execPath, [join(ROOT, 'node_modules', 'tsup', 'dist', 'cli-default.js')], { cwd: ROOT, stdio: 'pipe' });
+      } catch (error) {
+        // A file someone is editing right now may not compile; an existing build still serves.
+        if (!existsSync(DIST_MAIN)) throw error;
+      }
+    }
+  } finally {
+    rmdirSync(lock);
+  }
+}
+
+export function makeHome(prefix = 'thirdloop-home-'): { home: string; cleanup(): void } {
+  const home = mkdtempSync(join(tmpdir(), prefix));
+  return { home, cleanup: () => rmSync(home, { recursive: true, force: true }) };
+}
+
+/**
+ * The child's environment: the parent's minus anything that could reach the
+ * developer's own config, keyring or instance; HOME and XDG dirs in the temp
+ * home; no browser opener (tests drive the browser themselves).
+ */
+export function cliEnv(home: string, extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const name of Object.keys(env)) {
+    if (name.startsWith('THIRDLOOP_') || name.startsWith('ANTHROPIC_') || name === 'DBUS_SESSION_BUS_ADDRESS' || name === 'NO_COLOR' || name === 'FORCE_COLOR') {
+      delete env[name];
+    }
+  }
+  Object.assign(env, {
+    HOME: home,
+    USERPROFILE: home,
+    XDG_CONFIG_HOME: join(home, '.config'),
+    XDG_DATA_HOME: join(home, '.local', 'share'),
+    BROWSER: 'none',
+    CI: process.env.CI,
+  });
+  for (const [name, value] of Object.entries(extra)) {
+    if (value === undefined) delete env[name];
+    else env[name] = value;
+  }
+  return env;
+}
+
+export interface CliProcess {
+  child: ChildProcess;
+  /** Argv of the child (for "no secret in argv" checks). */
+  argv: string[];
+  stdout(): string;
+  stderr(): string;
+  /** Resolves with the first match of `pattern` in the stream's output so far or to come. */
+  waitFor(pattern: RegExp, options?: { stream?: 'stdout' | 'stderr'; timeoutMs?: number }): Promise<RegExpMatchArray>;
+  write(text: string): void;
+  endInput(): void;
+  exited: Promise<CliResult>;
+}
+
+export function startCli(args: string[], options: CliOptions): CliProcess {
+  ensureCliBuilt();
+  const argv = [CLI_BIN, ...args];
+  const child = spawn(process.execPath, argv, { cwd: options.home, env: cliEnv(options.home, options.env), stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  const listeners = new Set<() => void>();
+  const notify = () => listeners.forEach((fn) => fn());
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => ((out += d), notify()));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => ((err += d), notify()));
+  const timeout = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
+  const exited = new Promise<CliResult>((resolvePromise, reject) => {
+    child.once('error', reject);
+    child.once('close', (exitCode, signal) => {
+      clearTimeout(timeout);
+      notify();
+      resolvePromise({ exitCode, signal, stdout: out, stderr: err });
+    });
+  });
+  if (options.input !== undefined) child.stdin!.end(options.input);
+
+  return {
+    child,
+    argv,
+    stdout: () => out,
+    stderr: () => err,
+    waitFor(pattern, { stream = 'stderr', timeoutMs = 15_000 } = {}) {
+      return new Promise((resolvePromise, reject) => {
+        let closed = false;
+        const check = () => {
+          const m = (stream === 'stdout' ? out : err).match(pattern);
+          if (m) {
+            cleanup();
+            resolvePromise(m);
+          } else if (closed || child.exitCode !== null) {
+            cleanup();
+            reject(new Error(`CLI exited before printing ${pattern}.\nstdout: ${out}\nstderr: ${err}`));
+          }
+        };
+        const timer = setTimeout(() => {
+          cleanup();
+          reject(new Error(`timed out waiting for ${pattern}.\nstdout: ${out}\nstderr: ${err}`));
+        }, timeoutMs);
+        const onClose = () => ((closed = true), check());
+        const cleanup = () => {
+          clearTimeout(timer);
+          listeners.delete(check);
+          child.removeListener('close', onClose);
+        };
+        listeners.add(check);
+        child.once('close', onClose);
+        check();
+      });
+    },
+    write: (text) => void child.stdin!.write(text),
+    endInput: () => void child.stdin!.end(),
+    exited,
+  };
+}
+
+/** Runs the CLI to completion. stdin is closed (not a TTY) unless `input` is given. */
+export async function runCli(args: string[], options: CliOptions): Promise<CliResult> {
+  const proc = startCli(args, { ...options, input: options.input ?? '' });
+  return proc.exited;
+}
