@@ -196,6 +196,14 @@ export function pickDefaultModel(list: InstanceModel[], requested?: string): str
   return pick.id;
 }
 
+/** For opencode's title and summary requests: the newest Haiku offered, else the default. */
+export function pickSmallModel(list: InstanceModel[], defaultModel: string): string {
+  const haiku = list
+    .filter((m) => m.id.includes('haiku'))
+    .sort((a, b) => (b.created_at ?? '').localeCompare(a.created_at ?? '') || b.id.localeCompare(a.id));
+  return haiku[0]?.id ?? defaultModel;
+}
+
 export interface ProviderBlock {
   npm: '@ai-sdk/anthropic';
   name: string;
@@ -227,6 +235,9 @@ export interface ConfigRecord {
   enabledProviders: 'created' | 'appended' | 'present';
   /** The `model` value before ours (undefined: there was none). */
   previousModel?: unknown;
+  /** Set when we replaced a `small_model` that the allowlist would have switched off. */
+  changedSmallModel?: boolean;
+  previousSmallModel?: unknown;
   /** Hashes to restore the backup byte for byte when the file is still as we left it. */
   originalSha256?: string;
   writtenSha256: string;
@@ -257,6 +268,7 @@ export function applyOpencodeConfig(
   defaultModel: string,
   label: string,
   previous?: RecordedChanges,
+  smallModel?: string,
 ): ApplyResult {
   const createdFile = original === undefined;
   const doc = parseJsoncObject(original ?? '', label);
@@ -284,6 +296,20 @@ export function applyOpencodeConfig(
   const currentModel = root.model;
   if (currentModel !== model) text = setJsoncValue(text, ['model'], model, format);
 
+  // opencode uses small_model for titles and summaries and fails when its
+  // provider is not enabled; one our allowlist switches off becomes ours.
+  const currentSmall = root.small_model;
+  const finalAllowlist = Array.isArray(enabled) ? [...enabled, PROVIDER_ID] : [PROVIDER_ID];
+  let changedSmallModel = false;
+  if (typeof currentSmall === 'string' && smallModel) {
+    const smallProvider = currentSmall.split('/')[0] ?? '';
+    const ours = `${PROVIDER_ID}/${smallModel}`;
+    if (smallProvider === PROVIDER_ID ? currentSmall !== ours && rerunChangedSmall(previous) : !finalAllowlist.includes(smallProvider)) {
+      text = setJsoncValue(text, ['small_model'], ours, format);
+      changedSmallModel = true;
+    }
+  }
+
   if (root.provider !== undefined && (typeof root.provider !== 'object' || root.provider === null || Array.isArray(root.provider))) {
     throw usageError(`${label}: "provider" is not an object, so ours cannot be added. Nothing was changed.`);
   }
@@ -304,9 +330,17 @@ export function applyOpencodeConfig(
         rerun && typeof currentModel === 'string' && currentModel.startsWith(`${PROVIDER_ID}/`)
           ? previous.previousModel
           : currentModel,
+      ...(previous?.changedSmallModel
+        ? { changedSmallModel: true, previousSmallModel: previous.previousSmallModel }
+        : changedSmallModel
+          ? { changedSmallModel: true, previousSmallModel: currentSmall }
+          : {}),
     },
   };
 }
+
+/** On a re-run, our own small_model is kept in step with the instance only if we set it. */
+const rerunChangedSmall = (previous?: RecordedChanges) => Boolean(previous?.changedSmallModel);
 
 /**
  * Removes what we added. With our record, it puts back the previous model
@@ -346,6 +380,10 @@ export function removeOpencodeConfig(
 
   if (typeof root.model === 'string' && root.model.startsWith(`${PROVIDER_ID}/`)) {
     out = setJsoncValue(out, ['model'], record ? record.previousModel : undefined, format);
+  }
+
+  if (record?.changedSmallModel && typeof root.small_model === 'string' && root.small_model.startsWith(`${PROVIDER_ID}/`)) {
+    out = setJsoncValue(out, ['small_model'], record.previousSmallModel, format);
   }
 
   if (record?.addedSchema && root.$schema === SCHEMA_URL) out = removeJsoncValue(out, ['$schema'], format);

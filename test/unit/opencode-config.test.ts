@@ -12,6 +12,7 @@ import {
   locations,
   normalizeBaseURL,
   pickDefaultModel,
+  pickSmallModel,
   providerBlock,
   removeOpencodeConfig,
   toOpencodeModels,
@@ -193,6 +194,21 @@ describe('merging into existing files', () => {
     expect(removeOpencodeConfig(second.text, 'f', second.record).text).toBe(original);
   });
 
+  it('small_model: replaced only when the allowlist would switch its provider off; undo puts it back', () => {
+    const off = '{\n  "small_model": "openai/gpt-5-nano"\n}\n';
+    const a = applyOpencodeConfig(off, block, 'claude-sonnet-4-5-20250929', 'f', undefined, pickSmallModel(instanceModels, 'x'));
+    expect(JSON.parse(a.text).small_model).toBe('thirdloop/claude-haiku-4-5-20251001');
+    expect(a.record).toMatchObject({ changedSmallModel: true, previousSmallModel: 'openai/gpt-5-nano' });
+    expect(removeOpencodeConfig(a.text, 'f', a.record).text).toBe(off);
+
+    const allowed = '{\n  "small_model": "openai/gpt-5-nano",\n  "enabled_providers": ["openai"]\n}\n';
+    const b = applyOpencodeConfig(allowed, block, 'claude-sonnet-4-5-20250929', 'f', undefined, 'claude-haiku-4-5-20251001');
+    expect(JSON.parse(b.text).small_model).toBe('openai/gpt-5-nano');
+    expect(b.record.changedSmallModel).toBeUndefined();
+
+    expect(pickSmallModel([{ id: 'claude-opus-4-5' }], 'claude-opus-4-5')).toBe('claude-opus-4-5');
+  });
+
   it('undo without a record removes only what is ours', () => {
     const original = '{\n  "theme": "x"\n}\n';
     const { text } = applyOpencodeConfig(original, block, 'claude-sonnet-4-5-20250929', 'f');
@@ -211,7 +227,7 @@ describe('merging into existing files', () => {
   describe.each(corpus)('%s', (name) => {
     const original = readFileSync(path.join(corpusDir, name), 'utf8');
     const before = parseJsoncObject(original, name).value;
-    const { text, record } = applyOpencodeConfig(original, block, 'claude-sonnet-4-5-20250929', name);
+    const { text, record } = applyOpencodeConfig(original, block, 'claude-sonnet-4-5-20250929', name, undefined, 'claude-haiku-4-5-20251001');
     const after = parseJsoncObject(text, name).value;
 
     it('keeps every other key', () => {
@@ -223,11 +239,17 @@ describe('merging into existing files', () => {
       else delete rest.model;
       if (Array.isArray(before.enabled_providers)) rest.enabled_providers = rest.enabled_providers.filter((p: string) => p !== 'thirdloop');
       else delete rest.enabled_providers;
+      if (record.changedSmallModel) rest.small_model = before.small_model;
       expect(rest).toEqual(before);
     });
 
     it('sets ours', () => {
       const a = after as Record<string, any>;
+      // A small_model on a provider the allowlist now excludes would break titles: it becomes ours.
+      if (typeof before.small_model === 'string') {
+        const provider = before.small_model.split('/')[0]!;
+        expect(a.small_model).toBe(a.enabled_providers.includes(provider) ? before.small_model : 'thirdloop/claude-haiku-4-5-20251001');
+      }
       expect(a.model).toBe('thirdloop/claude-sonnet-4-5-20250929');
       expect(a.enabled_providers).toContain('thirdloop');
       expect(a.provider.thirdloop).toEqual(block);
@@ -252,7 +274,7 @@ describe('merging into existing files', () => {
 
     it('CRLF copy: stays CRLF and undo restores it', () => {
       const crlf = original.replace(/\r?\n/g, '\r\n');
-      const merged = applyOpencodeConfig(crlf, block, 'claude-sonnet-4-5-20250929', name);
+      const merged = applyOpencodeConfig(crlf, block, 'claude-sonnet-4-5-20250929', name, undefined, 'claude-haiku-4-5-20251001');
       expect(merged.text.replace(/\r\n/g, '')).not.toMatch(/[\r\n]/);
       expect(removeOpencodeConfig(merged.text, name, merged.record).text).toBe(crlf);
     });

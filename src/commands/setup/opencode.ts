@@ -25,6 +25,7 @@ import {
   locations,
   normalizeBaseURL,
   pickDefaultModel,
+  pickSmallModel,
   pluginTemplatePath,
   providerBlock,
   removeAgentsBlock,
@@ -112,7 +113,10 @@ export async function run(ctx: Context, options: SetupOpencodeOptions = {}): Pro
   const before = await readTextIfExists(configFile);
   const hadOurs = before !== undefined && isOurs(before, configFile);
   const previous = hadOurs ? state.configs[configFile] : undefined;
-  const applied = applyOpencodeConfig(before, block, defaultModel, display(ctx, configFile), previous);
+  const applied = applyOpencodeConfig(before, block, defaultModel, display(ctx, configFile), previous, pickSmallModel(list, defaultModel));
+  if (applied.record.changedSmallModel && !previous?.changedSmallModel) {
+    warnings.push(`small_model was ${JSON.stringify(applied.record.previousSmallModel)}, a provider opencode will no longer load; it is now ${PROVIDER_ID}/${pickSmallModel(list, defaultModel)} (--undo puts it back).`);
+  }
 
   const changes: FileChange[] = [
     { kind: 'config', path: configFile, action: actionFor(before, applied.text), before, after: applied.text },
