@@ -1,0 +1,140 @@
+/**
+ * The real keychain path: a private D-Bus session with an unlocked
+ * gnome-keyring (Secret Service), the built CLI storing through keytar, and
+ * the secret read back with secret-tool. Also the file fallback when there is
+ * no Secret Service, and --insecure-storage choosing the file on purpose.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser } from 'playwright-core';
+import { needs } from '../helpers/components.js';
+import { decideConsent, launchBrowser } from '../helpers/browser.js';
+import { makeHome, runCli, startCli } from '../helpers/cli.js';
+import { keyringMissing, startKeyring, type Keyring } from '../helpers/keyring.js';
+import { startReferenceServer, type ReferenceServer } from '../helpers/reference-server.js';
+
+const missing = keyringMissing() ?? needs('chromium');
+
+function configText(home: string): string {
+  const dir = join(home, '.config', 'thirdloop');
+  return readdirSync(dir)
+    .map((name) => readFileSync(join(dir, name), 'utf8'))
+    .join('\n');
+}
+
+describe.skipIf(missing)('secret storage in a real Secret Service (gnome-keyring)', () => {
+  let server: ReferenceServer;
+  let keyring: Keyring;
+  let browser: Browser;
+  let user: { email: string; password: string };
+  const cleanups: Array<() => void> = [];
+  const home = () => {
+    const h = makeHome();
+    cleanups.push(h.cleanup);
+    return h.home;
+  };
+
+  beforeAll(async () => {
+    [server, keyring, browser] = await Promise.all([startReferenceServer(), startKeyring(), launchBrowser()]);
+    user = await server.addUser('lin@example.com', 'a long enough password');
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await keyring?.stop();
+    await server?.stop();
+    cleanups.forEach((fn) => fn());
+  });
+
+  test('browser sign-in stores the secret in the keychain, nowhere else; logout removes it', async () => {
+    const h = home();
+    const cli = startCli(['auth', '--api-url', server.url, '--profile', 'work'], { home: h, env: keyring.env });
+    const [, url] = await cli.waitFor(/^ {2}(http:\/\/\S+\/cli-auth\?\S+)$/m);
+    const page = await decideConsent(browser, url!, user, 'approve');
+    const result = await cli.exited;
+    await page.context().close();
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(result.stderr).toContain('the system keychain');
+    expect(result.stderr).not.toContain('plain text');
+
+    const stored = await keyring.lookup('work');
+    expect(stored).toMatch(/^tlk_[0-9A-Za-z]{24};tls_[0-9A-Za-z]{38}$/);
+    const secret = stored!.split(';')[1]!;
+    expect(result.stdout + result.stderr).not.toContain(secret);
+    expect(cli.argv.join(' ')).not.toContain(secret);
+    expect(existsSync(join(h, '.config', 'thirdloop', 'credentials.json'))).toBe(false);
+    expect(configText(h)).not.toContain(secret);
+    expect(configText(h)).toContain('"storage": "keychain"');
+
+    const token = await runCli(['token', '--profile', 'work'], { home: h, env: keyring.env });
+    expect(token.stdout).toBe(`${stored}\n`);
+    const status = await runCli(['status', '--profile', 'work', '--debug'], { home: h, env: keyring.env });
+    expect(status.exitCode, status.stderr).toBe(0);
+    expect(status.stdout).toMatch(/Secret\s+the system keychain/);
+    expect(status.stdout + status.stderr).not.toContain(secret);
+
+    // The default profile is untouched: profiles are separate keychain accounts.
+    expect(await keyring.lookup('default')).toBeUndefined();
+    expect((await runCli(['token'], { home: h, env: keyring.env })).exitCode).toBe(4);
+
+    const logout = await runCli(['logout', '--profile', 'work', '--revoke', '--yes'], { home: h, env: keyring.env });
+    expect(logout.exitCode, logout.stderr).toBe(0);
+    expect(await keyring.lookup('work')).toBeUndefined();
+    expect(configText(h)).not.toContain('"work"');
+  });
+
+  test('--with-key into the keychain; --insecure-storage chooses the 0600 file and clears the keychain copy', async () => {
+    const h = home();
+    const { credential } = await server.createKey(user.email, { name: 'pipeline' });
+    const first = await runCli(['auth', '--api-url', server.url, '--with-key'], { home: h, env: keyring.env, input: credential });
+    expect(first.exitCode, first.stderr).toBe(0);
+    expect(await keyring.lookup('default')).toBe(credential);
+
+    const second = await runCli(['auth', '--api-url', server.url, '--with-key', '--force', '--insecure-storage'], {
+      home: h,
+      env: keyring.env,
+      input: credential,
+    });
+    expect(second.exitCode, second.stderr).toBe(0);
+    expect(second.stderr).toContain('plain text at');
+    expect(second.stderr).not.toContain('could not be used');
+    expect(await keyring.lookup('default')).toBeUndefined();
+    expect(readFileSync(join(h, '.config', 'thirdloop', 'credentials.json'), 'utf8')).toContain(credential);
+    expect((await runCli(['logout', '--revoke', '--yes'], { home: h, env: keyring.env })).exitCode).toBe(0);
+  });
+
+  test('THIRDLOOP_API_KEY overrides the stored key, and nothing is written for it', async () => {
+    const h = home();
+    const { credential } = await server.createKey(user.email, { name: 'env only' });
+    const status = await runCli(['status', '--json', '--api-url', server.url], { home: h, env: { ...keyring.env, THIRDLOOP_API_KEY: credential } });
+    expect(status.exitCode, status.stderr).toBe(0);
+    const doc = JSON.parse(status.stdout);
+    expect(doc.key.name).toBe('env only');
+    expect(doc.storage.source).toBe('env');
+    expect(existsSync(join(h, '.config', 'thirdloop', 'credentials.json'))).toBe(false);
+    expect(await keyring.lookup('default')).toBeUndefined();
+  });
+});
+
+describe.skipIf(needs('dbus-run-session'))('no Secret Service', () => {
+  let server: ReferenceServer;
+  beforeAll(async () => {
+    server = await startReferenceServer();
+    await server.addUser('max@example.com', 'password for max');
+  });
+  afterAll(() => server?.stop());
+
+  test('falls back to the 0600 credentials file and says so plainly', async () => {
+    const h = makeHome();
+    try {
+      const { credential } = await server.createKey('max@example.com');
+      // No DBUS_SESSION_BUS_ADDRESS and no display: libsecret cannot reach any Secret Service.
+      const result = await runCli(['auth', '--api-url', server.url, '--with-key'], { home: h.home, env: { DISPLAY: undefined }, input: credential });
+      expect(result.exitCode, result.stderr).toBe(0);
+      expect(result.stderr).toMatch(/The system keychain could not be used \(.+\)\. The secret is stored in plain text at .+credentials\.json/);
+      expect((await runCli(['status'], { home: h.home })).stdout).toMatch(/Secret\s+plain text at .+credentials\.json/);
+    } finally {
+      h.cleanup();
+    }
+  });
+});
