@@ -312,7 +312,7 @@ describe('the limit of 2 active keys', () => {
 
   it('50 parallel enables over 5 suspended keys: exactly one succeeds', async () => {
     const c = await caller();
-    const suspended = [];
+    const suspended: Array<{ id: string }> = [];
     for (let i = 0; i < 5; i++) suspended.push(await keyIn(c, 'suspended'));
     const results = await Promise.all(Array.from({ length: 50 }, (_, i) => c.call('POST', `/api/keys/${suspended[i % 5]!.id}/enable`)));
     const codes = results.map((r) => r.status);
