@@ -9,7 +9,8 @@
  * stay as they were. Pure, except for where the file is.
  */
 import path from 'node:path';
-import { applyEdits, modify, parse, printParseErrorCode, type FormattingOptions, type ParseError } from 'jsonc-parser';
+import { parse, printParseErrorCode, type ParseError } from 'jsonc-parser';
+import { detectFormat, setJsoncValue } from '../files/jsonc-edit.js';
 import { UserError } from '../core/errors.js';
 import { posixQuote } from '../shells/bash.js';
 import type { ShellEnv } from '../shells/types.js';
@@ -94,19 +95,14 @@ function position(text: string, offset: number) {
 
 const stripBom = (text: string) => (text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
 
-/** The file's own indentation and line ending, so our lines look like theirs. */
-export function detectFormatting(text: string): FormattingOptions {
-  const eol = /\r\n/.test(text) ? '\r\n' : '\n';
-  const indent = /^([ \t]+)["/]/m.exec(text)?.[1];
-  if (indent?.startsWith('\t')) return { insertSpaces: false, tabSize: 1, eol };
-  return { insertSpaces: true, tabSize: indent ? indent.length : 2, eol };
-}
-
+/**
+ * A local, textual edit (files/jsonc-edit): a new key goes after the last
+ * one in the object's own style, a replaced value keeps its place, and
+ * nothing else is re-flowed, so --undo gives back the same bytes.
+ */
 function edit(text: string, jsonPath: string[], value: unknown): string {
   const bom = text.charCodeAt(0) === 0xfeff ? '\ufeff' : '';
-  const body = bom ? text.slice(1) : text;
-  const formattingOptions = detectFormatting(body);
-  return bom + applyEdits(body, modify(body, jsonPath, value, { formattingOptions }));
+  return setJsoncValue(text, jsonPath, value, detectFormat(bom ? text.slice(1) : text));
 }
 
 /** Adds apiKeyHelper and env.ANTHROPIC_BASE_URL to the settings text (undefined: no file yet). */

@@ -48,5 +48,5 @@ export const bash: ProfileShell = {
   sourceBlock: posixSourceBlock,
   ownsProfile: false,
   setsVariable: posixSetsVariable,
-  verifyCommand: `bash -ic 'echo "$${BASE_URL_VAR}"; [ -n "$${API_KEY_VAR}" ] && echo key set'`,
+  verifyCommand: 'echo "$ANTHROPIC_BASE_URL"',
 };

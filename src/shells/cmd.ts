@@ -24,7 +24,7 @@ export const cmd: UserEnvironmentShell = {
   kind: 'user-environment',
   name: 'cmd',
   label: 'cmd (Windows user environment)',
-  verifyCommand: `cmd /c "echo %${BASE_URL_VAR}%"`,
+  verifyCommand: 'echo %ANTHROPIC_BASE_URL%',
 };
 
 /** Where the user environment lives, for messages and --json. */

@@ -41,5 +41,5 @@ export const fish: ProfileShell = {
   },
   ownsProfile: true,
   setsVariable: (line) => assignment.exec(line)?.[1],
-  verifyCommand: `fish -c 'echo $${BASE_URL_VAR}; set -q ${API_KEY_VAR}; and echo key set'`,
+  verifyCommand: 'echo $ANTHROPIC_BASE_URL',
 };

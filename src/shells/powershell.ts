@@ -68,5 +68,5 @@ export const powershell: ProfileShell = {
     const name = match?.[1] ?? match?.[2];
     return name?.toUpperCase();
   },
-  verifyCommand: `pwsh -Command '$env:${BASE_URL_VAR}; if ($env:${API_KEY_VAR}) { "key set" }'`,
+  verifyCommand: '$env:ANTHROPIC_BASE_URL',
 };

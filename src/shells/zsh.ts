@@ -1,7 +1,6 @@
 /** zsh: ${ZDOTDIR:-~}/.zshrc, sourcing the same env.sh as bash. */
 import { pathFor } from './common.js';
 import { posixEnvFile, posixSetsVariable, posixSourceBlock } from './bash.js';
-import { API_KEY_VAR, BASE_URL_VAR } from './types.js';
 import type { ProfileShell, ShellEnv } from './types.js';
 
 const zdotdir = (e: ShellEnv) => {
@@ -20,5 +19,5 @@ export const zsh: ProfileShell = {
   sourceBlock: posixSourceBlock,
   ownsProfile: false,
   setsVariable: posixSetsVariable,
-  verifyCommand: `zsh -ic 'echo "$${BASE_URL_VAR}"; [ -n "$${API_KEY_VAR}" ] && echo key set'`,
+  verifyCommand: 'echo "$ANTHROPIC_BASE_URL"',
 };

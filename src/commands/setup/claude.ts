@@ -301,15 +301,21 @@ function print(ctx: Context, out: Output, report: Report) {
   out.next('`thirdloop status` — "Last used" moves once Claude Code has made a request.');
 }
 
+const DONE: Record<ShellChange['action'], string> = { create: 'created', update: 'updated', remove: 'removed', unchanged: 'unchanged' };
+
 function printFiles(ctx: Context, out: Output, report: Report) {
-  const width = Math.max(...report.files.map((f) => f.action.length), 0);
   if (report.files.length === 0) return;
-  out.info('Files:');
-  for (const file of report.files) {
+  const rows = report.files.map((file) => {
     const extras: string[] = [];
     if (file.holdsSecret && file.kind !== 'user-environment' && file.action !== 'remove') extras.push('mode 0600, holds the key');
     if (file.backupPath) extras.push(`original saved as ${label(ctx, file.backupPath)}`);
-    out.info(`  ${file.action.padEnd(width)}  ${label(ctx, file.path)}${extras.length ? `  (${extras.join('; ')})` : ''}`);
+    return [DONE[file.action], label(ctx, file.path), extras.length ? `(${extras.join('; ')})` : ''] as const;
+  });
+  const actionWidth = Math.max(...rows.map((r) => r[0].length));
+  const pathWidth = Math.max(...rows.map((r) => r[1].length));
+  out.info('Files:');
+  for (const [action, file, extra] of rows) {
+    out.info(`  ${action.padEnd(actionWidth)}  ${extra ? `${file.padEnd(pathWidth)}  ${extra}` : file}`);
   }
 }
 

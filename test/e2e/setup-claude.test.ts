@@ -1,0 +1,180 @@
+/**
+ * `setup claude` through its run(ctx, options) with the real context pieces
+ * (config store, secret store reading THIRDLOOP_API_KEY) on a temporary HOME,
+ * then the real shells. The CLI-as-a-process test is setup-claude-cli.test.ts.
+ */
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parse } from 'jsonc-parser';
+import { run } from '../../src/commands/setup/claude.js';
+import { UserError } from '../../src/core/errors.js';
+import { needs } from '../helpers/components.js';
+import { corpusDir } from '../helpers/corpus.js';
+import { makeCredential, shellSees, tempHome, testContext, type TempHome } from '../helpers/setup-env.js';
+
+const API_URL = 'https://thirdloop.example.com';
+const CREDENTIAL = makeCredential('cmd');
+const SECRET = CREDENTIAL.split(';')[1]!;
+
+let home: TempHome;
+beforeEach(() => {
+  home = tempHome();
+});
+afterEach(() => home.cleanup());
+const h = (...parts: string[]) => path.join(home.home, ...parts);
+const signedIn = (extra: Parameters<typeof testContext>[1] = {}) =>
+  testContext(home.home, { credential: CREDENTIAL, apiUrl: API_URL, ...extra });
+
+function allFiles(dir = home.home): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? allFiles(path.join(dir, e.name)) : [path.join(dir, e.name)],
+  );
+}
+
+describe('setup claude', () => {
+  it('not signed in: exit 4 with "run thirdloop auth first", nothing written', async () => {
+    writeFileSync(h('.bashrc'), 'x\n');
+    const { ctx } = testContext(home.home);
+    const error = (await run(ctx, { shell: 'bash' }).catch((e) => e)) as UserError;
+    expect(error).toBeInstanceOf(UserError);
+    expect(error.exitCode).toBe(4);
+    expect(error.hint).toMatch(/Run `thirdloop auth` first/);
+    expect(readFileSync(h('.bashrc'), 'utf8')).toBe('x\n');
+    expect(existsSync(h('.config', 'thirdloop', 'env.sh'))).toBe(false);
+  });
+
+  it('configures the default shells and says what changed and how to verify', async () => {
+    writeFileSync(h('.bashrc'), '# bashrc\n');
+    const { ctx, stdout, stderr } = signedIn({ env: { SHELL: '/usr/bin/zsh' } });
+    await run(ctx, {});
+    expect(stdout.text).toBe('');
+    const err = stderr.text;
+    expect(err).toContain('✓ Configured bash and zsh to route Claude Code through Third Loop.');
+    expect(err).toMatch(/created  ~\/\.config\/thirdloop\/env\.sh  \(mode 0600, holds the key\)/);
+    expect(err).toMatch(/updated  ~\/\.bashrc {19}\(original saved as ~\/\.bashrc\.thirdloop-backup\)/);
+    expect(err).toMatch(/created\s+~\/\.zshrc/);
+    expect(err).toContain('Terminals that are already open keep their old environment');
+    expect(err).toContain('claude ');
+    expect(err).toContain('thirdloop status');
+    expect(err).not.toContain(SECRET);
+    // The key only in the 0600 env file.
+    for (const file of allFiles()) {
+      if (readFileSync(file, 'utf8').includes(SECRET)) {
+        expect(path.basename(file)).toBe('env.sh');
+        expect(statSync(file).mode & 0o777).toBe(0o600);
+      }
+    }
+  });
+
+  it('--json reports the files touched', async () => {
+    const { ctx, stdout } = signedIn({ json: true });
+    await run(ctx, { shell: 'bash,fish' });
+    const report = JSON.parse(stdout.text);
+    expect(report).toMatchObject({ action: 'setup', dryRun: false, mode: 'shells', shells: ['bash', 'fish'] });
+    expect(report.files.map((f: { path: string; action: string }) => [f.path, f.action])).toEqual([
+      [h('.config', 'thirdloop', 'env.sh'), 'create'],
+      [h('.config', 'thirdloop', 'env.fish'), 'create'],
+      [h('.bashrc'), 'create'],
+      [h('.config', 'fish', 'conf.d', 'thirdloop.fish'), 'create'],
+    ]);
+    expect(stdout.text).not.toContain(SECRET);
+  });
+
+  it('--dry-run prints a unified diff on stdout and writes nothing', async () => {
+    writeFileSync(h('.bashrc'), 'alias k=kubectl\n');
+    const { ctx, stdout, stderr } = signedIn();
+    await run(ctx, { shell: 'bash', dryRun: true });
+    expect(stdout.text).toContain('--- ~/.bashrc\n+++ ~/.bashrc\n@@ -1 +1,5 @@\n alias k=kubectl\n+# >>> thirdloop >>>');
+    expect(stdout.text).toContain('+export ANTHROPIC_API_KEY=<redacted>');
+    expect(stdout.text).not.toContain(SECRET);
+    expect(stderr.text).toContain('Dry run: 2 files would change; nothing was written.');
+    expect(allFiles().filter((f) => !f.endsWith('config.json'))).toEqual([h('.bashrc')]);
+    expect(readFileSync(h('.bashrc'), 'utf8')).toBe('alias k=kubectl\n');
+  });
+
+  it('warns about a conflicting export with its line number', async () => {
+    writeFileSync(h('.bashrc'), 'export PATH=/x\nexport ANTHROPIC_BASE_URL=http://localhost:4000\n');
+    const { ctx, stderr } = signedIn();
+    await run(ctx, { shell: 'bash' });
+    expect(stderr.text).toContain('! ~/.bashrc line 2 also sets ANTHROPIC_BASE_URL; it may override the value thirdloop sets.');
+  });
+
+  it('a bad --shell is a usage error', async () => {
+    const { ctx } = signedIn();
+    const error = (await run(ctx, { shell: 'bash,csh' }).catch((e) => e)) as UserError;
+    expect(error.exitCode).toBe(2);
+    expect(error.message).toBe('Unknown shell "csh".');
+  });
+
+  it('--undo needs --yes without a terminal, then restores every byte', async () => {
+    const original = 'export EDITOR=vim'; // no final newline
+    writeFileSync(h('.bashrc'), original);
+    await run(signedIn().ctx, { shell: 'bash,zsh,fish' });
+    const refused = (await run(signedIn().ctx, { undo: true }).catch((e) => e)) as UserError;
+    expect(refused.exitCode).toBe(2);
+    expect(refused.message).toContain('confirm with --yes');
+    expect(readFileSync(h('.bashrc'), 'utf8')).not.toBe(original);
+
+    const { ctx, stderr } = testContext(home.home); // undo does not need to be signed in
+    await run(ctx, { undo: true, yes: true });
+    expect(stderr.text).toContain('✓ Removed the thirdloop set-up for bash, zsh and fish.');
+    expect(readFileSync(h('.bashrc'), 'utf8')).toBe(original);
+    expect(existsSync(h('.bashrc.thirdloop-backup'))).toBe(false);
+    expect(existsSync(h('.config', 'thirdloop', 'env.sh'))).toBe(false);
+    expect(existsSync(h('.config', 'fish', 'conf.d', 'thirdloop.fish'))).toBe(false);
+
+    const again = testContext(home.home);
+    await run(again.ctx, { undo: true, yes: true });
+    expect(again.stderr.text).toContain('Nothing to undo');
+  });
+
+  it.skipIf(needs('bash', 'zsh', 'fish'))('new bash, zsh and fish shells carry both variables', async () => {
+    await run(signedIn().ctx, { shell: 'bash,zsh,fish' });
+    for (const shell of ['bash', 'zsh', 'fish'] as const) expect(shellSees(shell, home.home)).toBe(`${API_URL}\n${CREDENTIAL}`);
+  });
+});
+
+describe('setup claude --key-helper', () => {
+  const cli = { nodePath: '/usr/local/bin/node', cliPath: '/opt/thirdloop/bin/thirdloop.js' };
+
+  it('writes apiKeyHelper and env.ANTHROPIC_BASE_URL; the key stays out of every file', async () => {
+    const { ctx, stderr } = signedIn();
+    await run(ctx, { keyHelper: true, ...cli });
+    const file = h('.claude', 'settings.json');
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({
+      apiKeyHelper: `'/usr/local/bin/node' '/opt/thirdloop/bin/thirdloop.js' token`,
+      env: { ANTHROPIC_BASE_URL: API_URL },
+    });
+    expect(stderr.text).toContain('Claude Code will ask thirdloop for the key (apiKeyHelper).');
+    for (const f of allFiles()) expect(readFileSync(f, 'utf8')).not.toContain(SECRET);
+    expect(existsSync(h('.bashrc'))).toBe(false);
+    // Undo deletes the file it created.
+    await run(testContext(home.home).ctx, { undo: true, keyHelper: true, yes: true });
+    expect(existsSync(file)).toBe(false);
+  });
+
+  const corpus = corpusDir();
+  it.skipIf(!corpus)('merges into every corpus settings.json without losing keys, and undo restores it', async () => {
+    for (const name of readdirSync(path.join(corpus!, 'claude'))) {
+      const file = h('.claude', 'settings.json');
+      mkdirSync(path.dirname(file), { recursive: true });
+      copyFileSync(path.join(corpus!, 'claude', name), file);
+      const original = readFileSync(file, 'utf8');
+      const { ctx, stderr } = signedIn();
+      await run(ctx, { keyHelper: true, yes: true, ...cli });
+      const merged = parse(readFileSync(file, 'utf8'), [], { allowTrailingComma: true });
+      const before = parse(original, [], { allowTrailingComma: true });
+      expect(merged.apiKeyHelper, name).toContain('token');
+      expect(merged.env.ANTHROPIC_BASE_URL).toBe(API_URL);
+      for (const key of Object.keys(before)) if (key !== 'env' && key !== 'apiKeyHelper') expect(merged[key]).toEqual(before[key]);
+      if (original.includes('ANTHROPIC_AUTH_TOKEN')) expect(stderr.text).toContain('env.ANTHROPIC_AUTH_TOKEN');
+      await run(testContext(home.home).ctx, { undo: true, yes: true });
+      expect(readFileSync(file, 'utf8'), name).toBe(original);
+      // The backup made on the first edit is the original, too.
+      expect(readFileSync(`${file}.thirdloop-backup`, 'utf8')).toBe(original);
+      home.cleanup();
+      home = tempHome();
+    }
+  });
+});
