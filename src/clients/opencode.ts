@@ -277,7 +277,7 @@ export function applyOpencodeConfig(
   const root = doc.value;
 
   const addedSchema = root.$schema === undefined;
-  if (addedSchema) text = setJsoncValue(text, ['$schema'], SCHEMA_URL, format);
+  if (addedSchema) text = setJsoncValue(text, ['$schema'], SCHEMA_URL, format, { first: true });
 
   let enabledProviders: ConfigRecord['enabledProviders'];
   const enabled = root.enabled_providers;

@@ -133,14 +133,20 @@ const isMultiline = (body: string, node: JsonNode) => /\n/.test(body.slice(node.
  * replaced value keeps its key and position. Nothing else is reformatted —
  * unlike jsonc-parser's formatter, which re-flows the neighbouring property.
  */
-export function setJsoncValue(text: string, path: JSONPath, value: unknown, format: JsoncFormat): string {
+export function setJsoncValue(
+  text: string,
+  path: JSONPath,
+  value: unknown,
+  format: JsoncFormat,
+  options: { first?: boolean } = {},
+): string {
   const { body: raw, bom } = splitBom(text);
   if (value === undefined) return bom + removeAt(raw, path, format);
   const body = raw.trim() === '' ? `{}${format.eol}` : raw;
-  return bom + setAt(body, path, value, format);
+  return bom + setAt(body, path, value, format, options.first ?? false);
 }
 
-function setAt(body: string, path: JSONPath, value: unknown, format: JsoncFormat): string {
+function setAt(body: string, path: JSONPath, value: unknown, format: JsoncFormat, first: boolean): string {
   const root = parseTree(body, [], { allowTrailingComma: true });
   if (!root) return viaModify(body, path, value, format);
   const existing = path.length === 0 ? root : findNodeAtLocation(root, path);
@@ -158,14 +164,26 @@ function setAt(body: string, path: JSONPath, value: unknown, format: JsoncFormat
     if (parent.type !== 'object' || typeof key !== 'string') return viaModify(body, path, value, format);
     let nested: unknown = value;
     for (let i = path.length - 1; i > depth; i--) nested = { [path[i] as string]: nested };
-    return insertProperty(body, parent, key, nested, format);
+    return insertProperty(body, parent, key, nested, format, first && depth === path.length - 1);
   }
   return viaModify(body, path, value, format);
 }
 
-function insertProperty(body: string, object: JsonNode, key: string, value: unknown, format: JsoncFormat): string {
+function insertProperty(body: string, object: JsonNode, key: string, value: unknown, format: JsoncFormat, first = false): string {
   const props = object.children ?? [];
   const last = props[props.length - 1];
+  const head = props[0];
+  if (first && head) {
+    // Before the first property (e.g. `$schema`, which editors expect on top), in its indent.
+    if (!isMultiline(body, object)) {
+      return body.slice(0, head.offset) + `${JSON.stringify(key)}: ${JSON.stringify(value)}, ` + body.slice(head.offset);
+    }
+    const indent = lineIndent(body, head.offset);
+    const lineStart = body.lastIndexOf('\n', head.offset - 1) + 1;
+    if (body.slice(lineStart, head.offset).trim() === '') {
+      return body.slice(0, head.offset) + `${JSON.stringify(key)}: ${render(value, indent, format)},${format.eol}${indent}` + body.slice(head.offset);
+    }
+  }
   if (!last) {
     const inner = body.slice(object.offset + 1, object.offset + object.length - 1);
     if (inner.trim() !== '') return viaModify(body, [...pathOf(object), key], value, format); // comments inside

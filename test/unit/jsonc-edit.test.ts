@@ -121,6 +121,18 @@ describe('setJsoncValue', () => {
     expect(parseJsoncObject(out, 'x').value).toEqual({ provider: { x: 1 } });
   });
 
+  it('can insert a property first (where $schema goes) and remove it exactly', () => {
+    const text = '{\n  // top comment\n  "a": 1\n}\n';
+    const f = detectFormat(text);
+    const out = setJsoncValue(text, ['$schema'], 'u', f, { first: true });
+    expect(out).toBe('{\n  // top comment\n  "$schema": "u",\n  "a": 1\n}\n');
+    expect(removeJsoncValue(out, ['$schema'], f)).toBe(text);
+    const one = '{"a":1}';
+    const outOne = setJsoncValue(one, ['$schema'], 'u', detectFormat(one), { first: true });
+    expect(outOne).toBe('{"$schema": "u", "a":1}');
+    expect(removeJsoncValue(outOne, ['$schema'], detectFormat(one))).toBe(one);
+  });
+
   it('removing the first of several properties keeps the rest', () => {
     const text = '{\n  "a": 1,\n  "b": 2\n}\n';
     expect(removeJsoncValue(text, ['a'], detectFormat(text))).toBe('{\n  "b": 2\n}\n');

@@ -108,7 +108,7 @@ export async function run(ctx: Context, options: SetupOpencodeOptions = {}): Pro
     warnings.push(`Both ${display(ctx, jsonFile)} and ${display(ctx, jsoncFile)} exist; opencode reads both and the .jsonc wins, so the provider went into the .jsonc.`);
   }
   if (loc.ignoredDotFile && existsSync(loc.ignoredDotFile)) {
-    warnings.push(`${display(ctx, loc.ignoredDotFile)} exists, but opencode ignores it (the file name has no leading dot: opencode.json). Move any settings you need into ${display(ctx, configFile)}.`);
+    warnings.push(`opencode ignores ${display(ctx, loc.ignoredDotFile)} (a name from old opencode versions); it reads ${display(ctx, configFile)}. Move any settings you still need there.`);
   }
   const before = await readTextIfExists(configFile);
   const hadOurs = before !== undefined && isOurs(before, configFile);
@@ -170,9 +170,8 @@ export async function run(ctx: Context, options: SetupOpencodeOptions = {}): Pro
   if (agents?.action === 'create' && !state.createdAgents.includes(agents.path)) state.createdAgents.push(agents.path);
   await writeState(ctx, state);
 
-  const env = await envStep(ctx, out, session, options, false);
-
   if (ctx.globals.json) {
+    const env = await envStep(ctx, out, session, options, false);
     out.json(summary(ctx, scope, baseURL, defaultModel, list, source, changes, warnings, env));
     return;
   }
@@ -185,7 +184,9 @@ export async function run(ctx: Context, options: SetupOpencodeOptions = {}): Pro
   if (agents) out.success(`${agents.action === 'unchanged' ? 'AGENTS.md already has' : 'Added'} the Third Loop section${agents.action === 'unchanged' ? '' : ` to ${display(ctx, agents.path)}`}.`);
   for (const change of changes) if (change.backupPath) out.info(`  Backup of the original: ${display(ctx, change.backupPath)}`);
   out.info(`  The file holds no key: opencode reads it from ANTHROPIC_API_KEY ({env:ANTHROPIC_API_KEY}), so ${scope === 'project' ? 'it is safe to commit' : 'it holds no secret'}.`);
-  out.next(`run \`opencode\`${scope === 'project' ? ' in this directory' : ''} in a new terminal; \`thirdloop status\` shows "Last used" move.`);
+  const env = await envStep(ctx, out, session, options, false);
+  const opencode = `run \`opencode\`${scope === 'project' ? ' in this directory' : ''} in a new terminal; \`thirdloop status\` shows "Last used" move.`;
+  out.next(env.configured ? opencode : `\`${env.command}\` (or re-run with --with-env), then ${opencode}`);
 }
 
 /** Whether the file already holds our provider (so a stored record applies to it). */
@@ -260,10 +261,7 @@ async function envStep(ctx: Context, out: Output, session: Session, options: Set
     }
   }
   if (!go) {
-    if (!ctx.globals.json) {
-      out.warn('ANTHROPIC_API_KEY is not set up in your shells yet, and opencode reads the key from it.');
-      out.next(`\`${command}\` (or re-run with --with-env).`);
-    }
+    if (!ctx.globals.json && !dryRun) out.warn('ANTHROPIC_API_KEY is not set up in your shells yet, and opencode reads the key from it.');
     return { configured: false, action: 'skipped', command };
   }
   const shellChanges = await configureShells(ctx, {
