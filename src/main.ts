@@ -157,7 +157,8 @@ export function buildProgram(commander: Commander): Command {
     .command('disable')
     .argument('<id>', 'key ID, unique ID prefix or unique name')
     .description('suspend an active key (it can be enabled again)')
-    .addHelpText('after', examples('thirdloop keys disable tlk_ab12'))
+    .option('-y, --yes', 'do not ask for confirmation (asked only for the key this machine uses)')
+    .addHelpText('after', examples('thirdloop keys disable tlk_ab12', 'thirdloop keys disable laptop --yes'))
     .action(action(lazy('keys/disable', ['id'])));
   keys
     .command('enable')

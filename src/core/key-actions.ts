@@ -95,11 +95,16 @@ export const atLimit = (list: KeyList) => list.active_count >= (list.active_limi
  * At the limit: the rule, and the commands that free a slot (disable or
  * delete one of the active keys).
  */
-export function limitError(list: KeyList, what: string): UserError {
+export function limitError(list: KeyList, what: string, thisMachineKeyId?: string): UserError {
   const limit = list.active_limit || ACTIVE_KEY_LIMIT;
   const active = activeKeys(list);
   const names = active.map((k) => `"${k.name}" (${k.id})`);
-  const lines = active.flatMap((k) => [`  thirdloop keys disable ${ref(k)}    # suspend "${k.name}", can be enabled later`, `  thirdloop keys delete ${ref(k)}     # delete "${k.name}" for good`]);
+  // The key this machine uses last: freeing its slot costs this machine its access.
+  const order = [...active.filter((k) => k.id !== thisMachineKeyId), ...active.filter((k) => k.id === thisMachineKeyId)];
+  const lines = order.flatMap((k) => {
+    const here = k.id === thisMachineKeyId ? ', the key this machine uses' : '';
+    return [`  thirdloop keys disable ${ref(k)}   # suspend "${k.name}"${here}; it can be enabled later`, `  thirdloop keys delete ${ref(k)}    # delete "${k.name}"${here} for good`];
+  });
   return new UserError(
     `Cannot ${what}: you already have ${list.active_count} active keys${names.length ? ` (${orList(names).replace(/ or /, ' and ')})` : ''}, and at most ${limit} can be active at once. Suspended, expired and compromised keys do not count.`,
     {
@@ -132,4 +137,22 @@ export function validateExpiry(raw: unknown): ExpiryDays | undefined {
     throw usageError(`Expiry must be one of ${EXPIRY_DAYS.join(', ')} days, not "${String(raw)}".`, 'For example: --expires 90.');
   }
   return n as ExpiryDays;
+}
+
+const DAY_MS = 86_400_000;
+
+/** Expiry in days, as the product speaks of it: "in 12 days", "3 days ago", "in 5 hours". */
+export function expiresIn(expiresAt: string | Date, now: Date): string {
+  const diff = new Date(expiresAt).getTime() - now.getTime();
+  if (Number.isNaN(diff)) return 'unknown';
+  const abs = Math.abs(diff);
+  if (abs < DAY_MS) {
+    const hours = Math.round(abs / 3_600_000);
+    if (hours < 1) return diff >= 0 ? 'in under an hour' : 'less than an hour ago';
+    const label = `${hours} hour${hours === 1 ? '' : 's'}`;
+    return diff >= 0 ? `in ${label}` : `${label} ago`;
+  }
+  const days = Math.round(abs / DAY_MS);
+  const label = `${days} day${days === 1 ? '' : 's'}`;
+  return diff >= 0 ? `in ${label}` : `${label} ago`;
 }
