@@ -94,7 +94,7 @@ export function formatCredential(keyId: string, secret: string): string {
 export function parseCredential(value: string): { keyId: string; secret: string } | undefined {
   const parts = value.trim().split(';');
   if (parts.length !== 2) return undefined;
-  const [keyId, secret] = parts as [string, string];
+  const [keyId, secret] = (parts as [string, string]).map((p) => p.trim()) as [string, string];
   if (!isWellFormedKeyId(keyId) || !isWellFormedSecret(secret)) return undefined;
   return { keyId, secret };
 }
