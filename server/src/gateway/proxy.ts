@@ -4,7 +4,7 @@
  * usage read on the way without holding the stream, and every failure answered in Anthropic's shape.
  */
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
-import { errors as undiciErrors, Pool } from 'undici';
+import { errors as undiciErrors, Pool, type Dispatcher } from 'undici';
 import { anthropicError, errorTypeForStatus, GatewayError } from './errors.js';
 import { SseUsageTracker, sseEvent, usageFromJson, type Usage } from './sse.js';
 import { applyUpstreamCredential } from './upstreams.js';
@@ -39,6 +39,8 @@ const RESPONSE_HEADERS_KEPT = new Set([
   'retry-after',
   'x-should-retry',
 ]);
+type DispatchController = Dispatcher.DispatchController;
+
 const keepResponseHeader = (name: string) =>
   RESPONSE_HEADERS_KEPT.has(name) || name.startsWith('anthropic-ratelimit-');
 
@@ -92,19 +94,10 @@ export class UpstreamClient {
   /**
    * Sends `request` upstream and writes the answer to `res` (which the caller has taken over from
    * the framework). Resolves when `res` is finished or closed; never rejects, never leaves `res` open.
+   * Uses undici's dispatch handler directly: no stream object or abort signal per request, and
+   * backpressure by pausing the upstream socket while the client is slow.
    */
-  async forward(request: ForwardRequest, res: ServerResponse): Promise<ForwardResult> {
-    const usage: Usage = { input_tokens: null, output_tokens: null };
-    const controller = new AbortController();
-    let clientAborted = false;
-    const onClientClose = () => {
-      if (!res.writableFinished) {
-        clientAborted = true;
-        controller.abort();
-      }
-    };
-    res.once('close', onClientClose);
-
+  forward(request: ForwardRequest, res: ServerResponse): Promise<ForwardResult> {
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(request.headers)) {
       if (value === undefined || REQUEST_HEADERS_DROPPED.has(name)) continue;
@@ -114,106 +107,114 @@ export class UpstreamClient {
     headers['accept-encoding'] = 'identity';
     applyUpstreamCredential(headers, this.options.credential);
 
-    let upstream: Awaited<ReturnType<Pool['request']>>;
-    try {
-      upstream = await this.pool.request({
-        origin: this.options.origin,
-        path: this.options.basePath + request.url,
-        method: request.method as 'POST',
-        headers,
-        body: request.body,
-        signal: controller.signal,
-        headersTimeout: this.options.timeoutMs,
-        bodyTimeout: this.options.timeoutMs,
-      });
-    } catch (error) {
-      res.off('close', onClientClose);
-      if (clientAborted || res.destroyed) return { status: 499, usage, clientAborted: true };
-      const failure = upstreamFailure(error);
-      sendError(res, failure);
-      return { status: failure.status, usage, clientAborted: false };
-    }
-
-    const status = upstream.statusCode;
-    const contentType = String(upstream.headers['content-type'] ?? '');
-    const isStream = contentType.startsWith('text/event-stream');
-    const isJson = contentType.includes('json');
-
-    // A provider's own errors are Anthropic-shaped JSON and pass through; anything else (an HTML
-    // page from a load balancer) is replaced, so clients always get a body they can parse.
-    if (status >= 400 && !isJson) {
-      upstream.body.resume();
-      upstream.body.on('error', () => undefined);
-      res.off('close', onClientClose);
-      const failure = new GatewayError(
-        status,
-        errorTypeForStatus(status),
-        `The model provider answered ${status} without an error body.`,
-        retryAfter(upstream.headers),
-      );
-      sendError(res, failure);
-      return { status, usage, clientAborted: false };
-    }
-
-    const out: Record<string, string | string[]> = {};
-    for (const [name, value] of Object.entries(upstream.headers)) {
-      if (value !== undefined && keepResponseHeader(name)) out[name] = value;
-    }
-    // Node's HTTP server sets TCP_NODELAY, so each event leaves as soon as it is written.
-    res.writeHead(status, out);
-
-    const tracker = isStream ? new SseUsageTracker() : undefined;
-    const copy: Buffer[] | undefined = !isStream && isJson ? [] : undefined;
-    let copied = 0;
-
     return new Promise<ForwardResult>((resolve) => {
-      const body = upstream.body;
-      let done = false;
+      const usage: Usage = { input_tokens: null, output_tokens: null };
+      let controller: DispatchController | undefined;
+      let clientAborted = false;
+      let settled = false;
+      let status = 0;
+      let isStream = false;
+      /** The provider's body is dropped because it was replaced by our own error. */
+      let replaced = false;
+      let tracker: SseUsageTracker | undefined;
+      let copy: Buffer[] | undefined;
+      let copied = 0;
+
       const finish = (finalStatus: number) => {
-        if (done) return;
-        done = true;
+        if (settled) return;
+        settled = true;
         res.off('close', onClientClose);
         if (tracker) Object.assign(usage, tracker.usage);
         else if (copy && copied <= USAGE_SCAN_LIMIT) Object.assign(usage, usageFromJson(Buffer.concat(copy).toString('utf8')));
         resolve({ status: finalStatus, usage, clientAborted });
       };
+      // The client left before the answer was complete: stop the provider's work too.
+      const onClientClose = () => {
+        if (res.writableFinished) return;
+        clientAborted = true;
+        controller?.abort(new Error('client closed the connection'));
+        finish(499);
+      };
+      res.on('close', onClientClose);
+      const resume = () => controller?.resume();
 
-      body.on('data', (chunk: Buffer) => {
-        tracker?.push(chunk);
-        if (copy && copied <= USAGE_SCAN_LIMIT) {
-          copied += chunk.length;
-          if (copied <= USAGE_SCAN_LIMIT) copy.push(chunk);
-        }
-        if (!res.write(chunk)) {
-          body.pause();
-          res.once('drain', () => body.resume());
-        }
-      });
-      body.once('end', () => {
-        res.end(() => finish(status));
-      });
-      body.once('error', (error) => {
-        if (clientAborted || res.destroyed) {
-          finish(499);
-          return;
-        }
-        if (isStream && status < 400) {
-          // Headers are gone; Anthropic reports mid-stream failures as an `error` event.
-          const failure = upstreamFailure(error);
-          res.end(sseEvent('error', failure.body()), () => finish(failure.status));
-        } else {
-          // A cut JSON body cannot be repaired; a reset tells the client it is incomplete.
-          res.destroy();
-          finish(502);
-        }
-      });
-      res.once('close', () => {
-        // The client left while we were streaming: the abort above tears down the upstream socket.
-        if (!res.writableFinished) {
-          body.destroy();
-          finish(499);
-        }
-      });
+      this.pool.dispatch(
+        {
+          origin: this.options.origin,
+          path: this.options.basePath + request.url,
+          method: request.method as 'POST',
+          headers,
+          body: request.body,
+          headersTimeout: this.options.timeoutMs,
+          bodyTimeout: this.options.timeoutMs,
+        },
+        {
+          onRequestStart(c) {
+            controller = c;
+            if (clientAborted) c.abort(new Error('client closed the connection'));
+          },
+          onResponseStart(_c, statusCode, upstreamHeaders) {
+            if (statusCode < 200) return; // 1xx informational: the real answer follows.
+            status = statusCode;
+            const contentType = String(upstreamHeaders['content-type'] ?? '');
+            isStream = contentType.startsWith('text/event-stream');
+            const isJson = contentType.includes('json');
+            // A provider's own errors are Anthropic-shaped JSON and pass through; anything else (an
+            // HTML page from a load balancer) is replaced, so clients always get a body they can parse.
+            if (status >= 400 && !isJson) {
+              replaced = true;
+              sendError(
+                res,
+                new GatewayError(status, errorTypeForStatus(status), `The model provider answered ${status} without an error body.`, retryAfter(upstreamHeaders)),
+              );
+              return;
+            }
+            const out: Record<string, string | string[]> = {};
+            for (const [name, value] of Object.entries(upstreamHeaders)) {
+              if (value !== undefined && keepResponseHeader(name)) out[name] = value;
+            }
+            // Node's HTTP server sets TCP_NODELAY, so each event leaves as soon as it is written.
+            res.writeHead(status, out);
+            if (isStream) tracker = new SseUsageTracker();
+            else if (isJson) copy = [];
+          },
+          onResponseData(c, chunk) {
+            if (replaced || settled) return;
+            tracker?.push(chunk);
+            if (copy && copied <= USAGE_SCAN_LIMIT) {
+              copied += chunk.length;
+              if (copied <= USAGE_SCAN_LIMIT) copy.push(chunk);
+            }
+            if (!res.write(chunk)) {
+              c.pause();
+              res.once('drain', resume);
+            }
+          },
+          onResponseEnd() {
+            if (replaced) finish(status);
+            else res.end(() => finish(status));
+          },
+          onResponseError(_c, error) {
+            if (clientAborted || res.destroyed) {
+              finish(499);
+              return;
+            }
+            const failure = upstreamFailure(error);
+            if (status === 0 || replaced) {
+              // Nothing sent yet (or only our own complete error): answer in Anthropic's shape.
+              if (!replaced) sendError(res, failure);
+              finish(replaced ? status : failure.status);
+            } else if (isStream && status < 400) {
+              // Headers are gone; Anthropic reports mid-stream failures as an `error` event.
+              res.end(sseEvent('error', failure.body()), () => finish(failure.status));
+            } else {
+              // A cut JSON body cannot be repaired; a reset tells the client it is incomplete.
+              res.destroy();
+              finish(502);
+            }
+          },
+        },
+      );
     });
   }
 }
