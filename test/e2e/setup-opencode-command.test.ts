@@ -56,7 +56,9 @@ interface Harness {
 }
 
 let counter = 0;
-async function harness(options: { json?: boolean; signedIn?: boolean; apiUrl?: string; key?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Harness> {
+async function harness(
+  options: { json?: boolean; signedIn?: boolean; apiUrl?: string; key?: string; env?: NodeJS.ProcessEnv; tty?: boolean; stdin?: PassThrough } = {},
+): Promise<Harness> {
   const base = path.join(scratch, String(counter++));
   const home = path.join(base, 'home');
   const project = path.join(base, 'project');
@@ -82,7 +84,14 @@ async function harness(options: { json?: boolean; signedIn?: boolean; apiUrl?: s
       homedir: home,
       cwd: project,
       platform: 'linux',
-      io: { stdout: out, stderr: err, stdinIsTTY: false, stdoutIsTTY: false, stderrIsTTY: false },
+      io: {
+        stdout: out,
+        stderr: err,
+        stdin: options.stdin ?? new PassThrough(),
+        stdinIsTTY: options.tty ?? false,
+        stdoutIsTTY: false,
+        stderrIsTTY: options.tty ?? false,
+      },
       config: async () => store,
       secrets: async () => secrets,
     },
@@ -341,5 +350,37 @@ describe('--with-env', () => {
     await run(h.ctx, {});
     expect(h.stderr()).not.toMatch(/not set up in your shells/);
     expect(await readFile(path.join(h.home, '.bashrc'), 'utf8')).toBe(bashrc);
+  });
+});
+
+describe('the shell offer on a terminal', () => {
+  it('asks, and a "y" configures the shells', async () => {
+    const stdin = new PassThrough();
+    const h = await harness({ tty: true, stdin });
+    const running = run(h.ctx, {});
+    // Answer once the question is on screen.
+    for (let i = 0; i < 100 && !h.stderr().includes('ANTHROPIC_API_KEY in your terminals'); i++) await new Promise((r) => setTimeout(r, 20));
+    stdin.write('y');
+    await running;
+    expect(h.stderr()).toContain('Set it (and ANTHROPIC_BASE_URL) in your shell profiles now?');
+    expect(await readFile(path.join(h.home, '.bashrc'), 'utf8')).toContain('# >>> thirdloop >>>');
+  });
+
+  it('a "n" leaves the shells alone and says what to run', async () => {
+    const stdin = new PassThrough();
+    const h = await harness({ tty: true, stdin });
+    const running = run(h.ctx, {});
+    for (let i = 0; i < 100 && !h.stderr().includes('ANTHROPIC_API_KEY in your terminals'); i++) await new Promise((r) => setTimeout(r, 20));
+    stdin.write('n');
+    await running;
+    expect(existsSync(path.join(h.home, '.bashrc'))).toBe(false);
+    expect(h.stderr()).toContain('thirdloop setup claude');
+  });
+
+  it('--yes accepts the offer without asking', async () => {
+    const h = await harness({ tty: true });
+    await run(h.ctx, { yes: true });
+    expect(h.stderr()).not.toContain('in your shell profiles now?');
+    expect(await readFile(path.join(h.home, '.bashrc'), 'utf8')).toContain('# >>> thirdloop >>>');
   });
 });

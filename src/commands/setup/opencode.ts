@@ -253,6 +253,8 @@ async function envStep(ctx: Context, out: Output, session: Session, options: Set
             name: 'ok',
             message: 'opencode needs ANTHROPIC_API_KEY in your terminals. Set it (and ANTHROPIC_BASE_URL) in your shell profiles now?',
             initial: true,
+            stdin: ctx.io.stdin as NodeJS.ReadStream,
+            stdout: ctx.io.stderr as NodeJS.WriteStream,
           },
           { onCancel: () => true },
         );
