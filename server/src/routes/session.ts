@@ -67,6 +67,7 @@ export default async function sessionRoutes(app: FastifyInstance, ctx: RouteCont
       return again(401, 'Email or password is incorrect.');
     }
     limiter.recordSuccess(email);
+    await store.sessions.deleteExpired(now);
     await startSession(store, reply, config, user.id, now);
     await store.audit.insert({ at: now, kind: 'auth', action: 'sign-in', user_id: user.id, method: 'POST', path: pathOf(request), status: 303 });
     return reply.redirect(next, 303);
