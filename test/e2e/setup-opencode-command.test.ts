@@ -208,6 +208,15 @@ describe('setup opencode (project)', () => {
     expect(await readdir(h.project)).toEqual(['opencode.json']);
   });
 
+  it('a blocked plugin path (.opencode is a file) is refused before anything is written', async () => {
+    const h = await harness();
+    await writeFile(path.join(h.project, '.opencode'), 'not a directory');
+    const error = await run(h.ctx, {}).catch((e) => e);
+    expect(error).toBeInstanceOf(UserError);
+    expect(error.message).toMatch(/thirdloop-session\.ts.*not a directory.*Nothing was changed/);
+    expect((await readdir(h.project)).sort()).toEqual(['.opencode']);
+  });
+
   it('edits opencode.jsonc when that is the file, and warns about .opencode.json', async () => {
     const h = await harness();
     const jsonc = '{\n  // mine\n  "theme": "tokyonight",\n}\n';

@@ -6,14 +6,14 @@
  * Everything is planned (read, parsed, computed) before anything is written,
  * so an unparseable file or a failed request changes nothing.
  */
-import { existsSync, promises as fs } from 'node:fs';
+import { constants as fsConstants, existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Context } from '../../context.js';
 import { UserError, notAuthenticated } from '../../core/errors.js';
 import { createOutput, type Output } from '../../core/output.js';
 import { ApiError } from '../../core/http.js';
 import { requireSession, type Session } from '../../core/session.js';
-import { backupPathFor, readTextIfExists, removeFile, resolveTarget, writeFileAtomic } from '../../files/atomic-write.js';
+import { backupPathFor, describeFsError, readTextIfExists, removeFile, resolveTarget, writeFileAtomic } from '../../files/atomic-write.js';
 import { unifiedDiff } from '../../files/unified-diff.js';
 import {
   FALLBACK_MODELS,
@@ -153,6 +153,8 @@ export async function run(ctx: Context, options: SetupOpencodeOptions = {}): Pro
     return;
   }
 
+  // Every target must be writable before the first write, so a blocked path changes nothing.
+  for (const change of changes) if (change.action !== 'unchanged') await checkWritable(ctx, change.path);
   // Write: config first (the plugin is useless without it), each file atomically.
   for (const change of changes) {
     if (change.action === 'unchanged') continue;
@@ -187,6 +189,33 @@ export async function run(ctx: Context, options: SetupOpencodeOptions = {}): Pro
   const env = await envStep(ctx, out, session, options, false);
   const opencode = `run \`opencode\`${scope === 'project' ? ' in this directory' : ''} in a new terminal; \`thirdloop status\` shows "Last used" move.`;
   out.next(env.configured ? opencode : `\`${env.command}\` (or re-run with --with-env), then ${opencode}`);
+}
+
+/** The file can be replaced, or created under its nearest existing directory. */
+async function checkWritable(ctx: Context, file: string): Promise<void> {
+  const blocked = (reason: string) =>
+    new UserError(`Cannot write ${display(ctx, file)}: ${reason}. Nothing was changed.`);
+  let target = file;
+  for (;;) {
+    try {
+      const stat = await fs.stat(target);
+      if (target === file && stat.isDirectory()) throw blocked('it is a directory');
+      if (target !== file && !stat.isDirectory()) throw blocked(`${display(ctx, target)} is not a directory`);
+      await fs.access(target, fsConstants.W_OK);
+      return;
+    } catch (error) {
+      if (error instanceof UserError) throw error;
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') {
+        const parent = path.dirname(target);
+        if (parent === target) return;
+        target = parent;
+        continue;
+      }
+      if (code === 'ENOTDIR') throw blocked('a parent path is not a directory');
+      throw describeFsError(error, display(ctx, file));
+    }
+  }
 }
 
 /** Whether the file already holds our provider (so a stored record applies to it). */
