@@ -63,6 +63,7 @@ describe('thirdloop-server', () => {
     expect(dup.code).toBe(1);
     expect(dup.stderr).toMatch(/already exists/);
     expect(run(['users', 'add']).code).toBe(2);
+    expect(statSync(join(dataDir, 'thirdloop.db')).mode & 0o777).toBe(0o600);
   });
 
   it('keys create prints the credential once; --json gives {key, secret_key, credential}; the limit holds', () => {

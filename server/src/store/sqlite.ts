@@ -4,7 +4,7 @@
  * commands (`thirdloop-server keys create`) can write the same file at once.
  */
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { KeyRecord, KeyState } from '../domain/keys.js';
 import { MIGRATIONS } from './migrations.js';
@@ -54,6 +54,8 @@ export function databasePath(dataDir: string): string {
 export function openSqliteStore(file: string): Store {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const db = new Database(file);
+  // Emails and hashes are nobody else's business; -wal and -shm inherit this mode.
+  if (file !== ':memory:') chmodSync(file, 0o600);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
