@@ -154,6 +154,38 @@ describe('forwarding', () => {
     expect(row).toMatchObject({ status: 200, input_tokens: 42, output_tokens: 6, action: 'messages' });
   });
 
+  it('passes a large answer through intact to a client that reads slowly', async () => {
+    const { credential } = await member();
+    const text = Array.from({ length: 200_000 }, (_, i) => `w${i}`).join(' ');
+    const big = messageBody(text, { input_tokens: 5, output_tokens: 200_000 });
+    upstream.handle(async (_req, res) => {
+      const bytes = Buffer.from(JSON.stringify(big));
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': bytes.length });
+      for (let i = 0; i < bytes.length; i += 65_536) {
+        if (!res.write(bytes.subarray(i, i + 65_536))) await new Promise((resolve) => res.once('drain', resolve));
+      }
+      res.end();
+    });
+    const res = await post(`${server.url}/v1/messages`, credential, messageRequest());
+    const reader = res.body!.getReader();
+    const chunks: Uint8Array[] = [];
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      if (chunks.length % 8 === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    expect(JSON.parse(Buffer.concat(chunks).toString('utf8'))).toEqual(big);
+  });
+
+  it('forwards only to the endpoint it matched, keeping the query string', async () => {
+    const { credential } = await member();
+    upstream.handle((_req, res) => sendJson(res, 200, messageBody()));
+    const res = await post(`${server.url}/v1/%6Dessages?beta=true&x=1`, credential, messageRequest());
+    expect(res.status).toBe(200);
+    expect(upstream.received.at(-1)!.url).toBe('/v1/messages?beta=true&x=1');
+  });
+
   it('forwards count_tokens and records the input count', async () => {
     const { credential } = await member();
     upstream.handle((_req, res) => sendJson(res, 200, { input_tokens: 1234 }));
@@ -441,6 +473,12 @@ describe('probes without a key', () => {
     }
     const telemetry = await post(`${server.url}/api/event_logging/batch`, undefined, { events: [] });
     expect(telemetry.status).toBe(200);
+  });
+
+  it('sends a browser at the root to the console', async () => {
+    const res = await fetch(`${server.url}/`, { headers: { accept: 'text/html,application/xhtml+xml' }, redirect: 'manual' });
+    expect(res.status).toBe(302);
+    expect(res.headers.get('location')).toBe('/settings/api-keys');
   });
 });
 

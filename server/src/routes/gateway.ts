@@ -74,7 +74,11 @@ const gatewayRoutes: FastifyPluginAsync<GatewayPluginOptions> = async (app, opti
   // Start-up and liveness probes: no key, never a 5xx. Claude Code sends `HEAD /` on its base URL
   // and `HEAD /api/hello` to warm the connection.
   const hello = { name: 'Third Loop', status: 'ok', api: '/v1' };
-  app.get('/', async () => hello);
+  app.get('/', async (request, reply) => {
+    // A person opening the instance's address lands on the console; clients get the JSON.
+    if (String(request.headers.accept ?? '').includes('text/html')) return reply.redirect('/settings/api-keys');
+    return hello;
+  });
   app.get('/api/hello', async () => hello);
   app.get('/healthz', async () => ({ status: 'ok' }));
   // Claude Code posts its telemetry to the base URL; it is accepted and dropped (never forwarded, never stored).
@@ -210,11 +214,13 @@ async function registerV1(v1: FastifyInstance, gateway: Gateway, store: Store, c
     return { json: body, forward: Buffer.from(JSON.stringify(body)) };
   };
 
-  const forward = async (request: FastifyRequest, reply: FastifyReply, body: Buffer) => {
+  /** Forwards to the same endpoint upstream; the path is ours, only the query string is the client's. */
+  const forward = async (request: FastifyRequest, reply: FastifyReply, body: Buffer, path: string) => {
     request.gateway!.manual = true;
     reply.hijack();
+    const q = request.url.indexOf('?');
     const result = await gateway.upstream!.forward(
-      { method: request.method, url: request.url, headers: request.headers, body },
+      { method: 'POST', url: q === -1 ? path : path + request.url.slice(q), headers: request.headers, body },
       reply.raw,
     );
     request.gateway!.usage = result.usage;
@@ -223,7 +229,7 @@ async function registerV1(v1: FastifyInstance, gateway: Gateway, store: Store, c
 
   v1.post('/messages', async (request, reply) => {
     const { json, forward: body } = readBody(request);
-    if (!gateway.isMock) return forward(request, reply, body);
+    if (!gateway.isMock) return forward(request, reply, body, '/v1/messages');
 
     const answer = gateway.mockMessages(json);
     request.gateway!.usage = { input_tokens: answer.input_tokens, output_tokens: answer.output_tokens };
@@ -244,7 +250,7 @@ async function registerV1(v1: FastifyInstance, gateway: Gateway, store: Store, c
 
   v1.post('/messages/count_tokens', async (request, reply) => {
     const { json, forward: body } = readBody(request);
-    if (!gateway.isMock) return forward(request, reply, body);
+    if (!gateway.isMock) return forward(request, reply, body, '/v1/messages/count_tokens');
     const answer = gateway.mockCountTokens(json);
     request.gateway!.usage = { input_tokens: answer.input_tokens, output_tokens: null };
     return answer;
