@@ -40,15 +40,17 @@ export interface SecretStoreOptions {
   env: NodeJS.ProcessEnv;
   /** Tests inject a failing loader to exercise the fallback. */
   loadKeytar?: KeytarLoader;
+  /** How long a keychain call may take before we give up on it (default 5 s). */
+  deadlineMs?: number;
 }
 
 /** A keychain that could not be used, with the reason in plain words. */
 export class KeychainUnavailable extends Error {}
 
-function withDeadline<T>(promise: Promise<T>, what: string): Promise<T> {
+function withDeadline<T>(promise: Promise<T>, what: string, ms = KEYCHAIN_DEADLINE_MS): Promise<T> {
   let timer: NodeJS.Timeout;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new KeychainUnavailable(`the keychain did not answer ${what} within 5 s`)), KEYCHAIN_DEADLINE_MS);
+    timer = setTimeout(() => reject(new KeychainUnavailable(`the keychain did not answer ${what} within ${ms / 1000} s`)), ms);
     timer.unref();
   });
   return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
@@ -97,7 +99,7 @@ export class FileAndKeychainSecretStore implements SecretStore {
   /** Reads only the keychain; undefined when absent or the keychain is unusable. */
   async keychainGet(profile: string): Promise<string | undefined> {
     const keytar = await this.loadKeytar();
-    const value = await withDeadline(keytar.getPassword(KEYCHAIN_SERVICE, profile), 'a read');
+    const value = await withDeadline(keytar.getPassword(KEYCHAIN_SERVICE, profile), 'a read', this.options.deadlineMs);
     return value ?? undefined;
   }
 
@@ -106,9 +108,9 @@ export class FileAndKeychainSecretStore implements SecretStore {
     if (!options.insecure) {
       try {
         const keytar = await this.loadKeytar();
-        await withDeadline(keytar.setPassword(KEYCHAIN_SERVICE, profile, credential), 'a write');
+        await withDeadline(keytar.setPassword(KEYCHAIN_SERVICE, profile, credential), 'a write', this.options.deadlineMs);
         // Read it back: some Secret Service set-ups accept writes they then lose.
-        const back = await withDeadline(keytar.getPassword(KEYCHAIN_SERVICE, profile), 'a read');
+        const back = await withDeadline(keytar.getPassword(KEYCHAIN_SERVICE, profile), 'a read', this.options.deadlineMs);
         if (back !== credential) throw new KeychainUnavailable('the keychain did not keep the secret');
         await this.removeFromFile(profile);
         return { credential, source: 'keychain' };
@@ -134,7 +136,7 @@ export class FileAndKeychainSecretStore implements SecretStore {
 
   private async keychainDelete(profile: string): Promise<void> {
     const keytar = await this.loadKeytar();
-    await withDeadline(keytar.deletePassword(KEYCHAIN_SERVICE, profile), 'a delete');
+    await withDeadline(keytar.deletePassword(KEYCHAIN_SERVICE, profile), 'a delete', this.options.deadlineMs);
   }
 
   private async readFile(): Promise<Record<string, string>> {
