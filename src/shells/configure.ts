@@ -253,6 +253,7 @@ async function planSetup(
       );
     }
     change.warnings.push(...competingExports(shell, profile, newText, ctx.homedir));
+    if (name === 'bash' && ctx.platform === 'linux') change.notes.push(...(await loginShellNote(ctx)));
     plan.push({
       change,
       bytes: encodeText(newText, before?.encoding ?? 'utf8'),
@@ -379,6 +380,19 @@ export function competingExports(shell: ProfileShell, file: string, text: string
     );
   }
   return warnings;
+}
+
+/**
+ * Login shells (ssh, some terminals) read ~/.bash_profile instead of
+ * ~/.bashrc; most such files source ~/.bashrc, but not all.
+ */
+async function loginShellNote(ctx: Context): Promise<string[]> {
+  const file = path.join(ctx.homedir, '.bash_profile');
+  const text = await readTextFile(file).catch(() => undefined);
+  if (!text || /\.bashrc|bashrc\b/.test(text.text)) return [];
+  return [
+    `${tildify(file, ctx.homedir)} does not source ~/.bashrc, so bash login shells (ssh) will not see the variables; add \`. ~/.bashrc\` to it if you use them.`,
+  ];
 }
 
 /** The work tree a file is in (a parent holding .git), if any. */

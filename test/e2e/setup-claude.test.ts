@@ -129,6 +129,56 @@ describe('setup claude', () => {
     expect(again.stderr.text).toContain('Nothing to undo');
   });
 
+  it('on a terminal, shows the plan and asks first; "n" changes nothing', async () => {
+    writeFileSync(h('.bashrc'), 'x\n');
+    const no = signedIn({ stdinIsTTY: true });
+    no.stdin.write('n\n');
+    const error = (await run(no.ctx, { shell: 'bash' }).catch((e) => e)) as UserError;
+    expect(error.message).toBe('Cancelled; nothing was changed.');
+    expect(no.stderr.text).toMatch(/thirdloop will change:\n {2}create +~\/\.config\/thirdloop\/env\.sh\n {2}update +~\/\.bashrc\n[^\n]*Continue\? \[Y\/n\]/);
+    expect(readFileSync(h('.bashrc'), 'utf8')).toBe('x\n');
+    expect(existsSync(h('.config', 'thirdloop', 'env.sh'))).toBe(false);
+
+    const yes = signedIn({ stdinIsTTY: true });
+    yes.stdin.write('\n'); // the default is yes
+    await run(yes.ctx, { shell: 'bash' });
+    expect(readFileSync(h('.bashrc'), 'utf8')).toContain('# >>> thirdloop >>>');
+
+    // --undo on a terminal asks too, defaulting to no.
+    const undo = signedIn({ stdinIsTTY: true });
+    undo.stdin.write('\n');
+    await expect(run(undo.ctx, { undo: true })).rejects.toThrow('Cancelled; nothing was changed.');
+    expect(undo.stderr.text).toContain('Continue? [y/N]');
+    expect(readFileSync(h('.bashrc'), 'utf8')).toContain('# >>> thirdloop >>>');
+  });
+
+  it('notes a ~/.bash_profile that does not source ~/.bashrc (Linux)', async () => {
+    writeFileSync(h('.bash_profile'), 'export PATH=$HOME/bin:$PATH\n');
+    const { ctx, stderr } = signedIn({ platform: 'linux' });
+    await run(ctx, { shell: 'bash' });
+    expect(stderr.text).toContain('Note: ~/.bash_profile does not source ~/.bashrc, so bash login shells (ssh) will not see the variables');
+    writeFileSync(h('.bash_profile'), '[ -f ~/.bashrc ] && . ~/.bashrc\n');
+    const again = signedIn({ platform: 'linux' });
+    await run(again.ctx, { shell: 'bash' });
+    expect(again.stderr.text).not.toContain('bash_profile');
+  });
+
+  it('Windows: cmd goes to the user environment through powershell.exe, the key never in argv', async () => {
+    const calls: Array<{ args: string[]; env: NodeJS.ProcessEnv }> = [];
+    const spawn = async (_command: string, args: string[], options: { env: NodeJS.ProcessEnv }) => {
+      calls.push({ args, env: options.env });
+      return { code: 0, stdout: '', stderr: '' };
+    };
+    const { ctx, stderr } = signedIn({ platform: 'win32', env: { THIRDLOOP_CONFIG_DIR: h('cfg') } });
+    await run(ctx, { shell: 'cmd', spawn });
+    expect(calls).toHaveLength(1);
+    expect(calls[0]!.args.join(' ')).not.toContain(SECRET);
+    expect(calls[0]!.env.THIRDLOOP_SET_ANTHROPIC_API_KEY).toBe(CREDENTIAL);
+    expect(stderr.text).toContain('Configured cmd (Windows user environment)');
+    expect(stderr.text).toContain('user environment (HKCU\\Environment)');
+    expect(stderr.text).toContain('echo %ANTHROPIC_BASE_URL%');
+  });
+
   it.skipIf(needs('bash', 'zsh', 'fish'))('new bash, zsh and fish shells carry both variables', async () => {
     await run(signedIn().ctx, { shell: 'bash,zsh,fish' });
     for (const shell of ['bash', 'zsh', 'fish'] as const) expect(shellSees(shell, home.home)).toBe(`${API_URL}\n${CREDENTIAL}`);
@@ -152,6 +202,15 @@ describe('setup claude --key-helper', () => {
     // Undo deletes the file it created.
     await run(testContext(home.home).ctx, { undo: true, keyHelper: true, yes: true });
     expect(existsSync(file)).toBe(false);
+  });
+
+  it('--dry-run shows the settings diff; --shell is refused with it', async () => {
+    const { ctx, stdout } = signedIn();
+    await run(ctx, { keyHelper: true, dryRun: true, ...cli });
+    expect(stdout.text).toContain('--- /dev/null\n+++ ~/.claude/settings.json');
+    expect(stdout.text).toContain('+  "apiKeyHelper": ');
+    expect(existsSync(h('.claude'))).toBe(false);
+    await expect(run(signedIn().ctx, { keyHelper: true, shell: 'bash' })).rejects.toThrow(/drop --shell/);
   });
 
   const corpus = corpusDir();

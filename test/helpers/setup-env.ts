@@ -44,6 +44,8 @@ export interface TestContext {
   ctx: Context;
   stdout: Capture;
   stderr: Capture;
+  /** Type answers here (with stdinIsTTY: true for prompts). */
+  stdin: PassThrough;
 }
 
 export function testContext(
@@ -59,6 +61,7 @@ export function testContext(
 ): TestContext {
   const stdout = new Capture();
   const stderr = new Capture();
+  const stdin = new PassThrough();
   const env: NodeJS.ProcessEnv = {
     HOME: home,
     PATH: process.env.PATH,
@@ -73,10 +76,10 @@ export function testContext(
       env,
       homedir: home,
       platform: options.platform ?? process.platform,
-      io: { stdout, stderr, stdin: new PassThrough(), stdinIsTTY: options.stdinIsTTY ?? false, stdoutIsTTY: false, stderrIsTTY: false },
+      io: { stdout, stderr, stdin, stdinIsTTY: options.stdinIsTTY ?? false, stdoutIsTTY: false, stderrIsTTY: false },
     },
   );
-  return { ctx, stdout, stderr };
+  return { ctx, stdout, stderr, stdin };
 }
 
 /** What a new interactive shell sees: `<base url>\n<api key>`. */
