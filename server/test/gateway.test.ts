@@ -181,9 +181,11 @@ describe('forwarding', () => {
   it('forwards only to the endpoint it matched, keeping the query string', async () => {
     const { credential } = await member();
     upstream.handle((_req, res) => sendJson(res, 200, messageBody()));
-    const res = await post(`${server.url}/v1/%6Dessages?beta=true&x=1`, credential, messageRequest());
+    const sessionId = randomUUID();
+    const res = await post(`${server.url}/v1/%6Dessages?beta=true&x=1`, credential, messageRequest(), { 'x-claude-code-session-id': sessionId });
     expect(res.status).toBe(200);
     expect(upstream.received.at(-1)!.url).toBe('/v1/messages?beta=true&x=1');
+    expect((await waitForAudit(server.store, (r) => r.session_id === sessionId)).path).toBe('/v1/messages');
   });
 
   it('forwards count_tokens and records the input count', async () => {

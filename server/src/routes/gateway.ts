@@ -60,6 +60,13 @@ const pathOf = (url: string) => {
   return q === -1 ? url : url.slice(0, q);
 };
 
+/** The endpoint as routed (`/v1/messages` however it was spelled); unknown paths as sent, cut short. */
+function auditPath(request: FastifyRequest): string {
+  const routed = request.routeOptions.url;
+  if (routed && !routed.includes('*') && !routed.includes(':')) return routed;
+  return pathOf(request.url).slice(0, 200);
+}
+
 const sendError = (reply: FastifyReply, error: GatewayError) =>
   reply.code(error.status).headers(error.headers).send(error.body());
 
@@ -111,7 +118,7 @@ async function registerV1(v1: FastifyInstance, gateway: Gateway, store: Store, c
       key_id: state.keyId,
       session_id: state.sessionId,
       method: request.method,
-      path: pathOf(request.url),
+      path: auditPath(request),
       model: state.model,
       status,
       latency_ms: Math.round((performance.now() - state.started) * 100) / 100,
