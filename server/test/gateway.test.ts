@@ -431,6 +431,18 @@ describe('provider failures', () => {
     expect(await res.json()).toMatchObject({ type: 'error', error: { type: 'api_error' } });
   });
 
+  it('does not blame the member for the provider refusing the organization credential', async () => {
+    const { credential } = await member();
+    upstream.handle((_req, res) =>
+      sendJson(res, 401, { type: 'error', error: { type: 'authentication_error', message: 'invalid x-api-key' } }),
+    );
+    const res = await post(`${server.url}/v1/messages`, credential, messageRequest());
+    expect(res.status).toBe(502);
+    const body: any = await res.json();
+    expect(body.error.type).toBe('api_error');
+    expect(body.error.message).toContain('administrator');
+  });
+
   it('aborts the provider request when the client disconnects mid-stream', async () => {
     const { credential } = await member();
     const sessionId = randomUUID();

@@ -161,6 +161,17 @@ export class UpstreamClient {
             const isJson = contentType.includes('json');
             // A provider's own errors are Anthropic-shaped JSON and pass through; anything else (an
             // HTML page from a load balancer) is replaced, so clients always get a body they can parse.
+            if (status === 401) {
+              // The member's key was already accepted here, so a 401 is about the organization's
+              // credential. Passed on, it would tell Claude Code the member's key is wrong.
+              replaced = true;
+              sendError(
+                res,
+                new GatewayError(502, 'api_error', 'The model provider refused this instance\'s credential. Ask your Third Loop administrator to check it.'),
+              );
+              status = 502;
+              return;
+            }
             if (status >= 400 && !isJson) {
               replaced = true;
               sendError(
