@@ -1,0 +1,250 @@
+/**
+ * The command line itself, run as a user runs it: exit codes, usage errors,
+ * "not signed in", unreachable or refusing instances, corrupt files, Ctrl+C.
+ * Every failure: one sentence on stderr, no stack trace, nothing changed.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { join } from 'node:path';
+import { makeHome, runCli, startCli, ROOT } from '../helpers/cli.js';
+import { startReferenceServer, type ReferenceServer } from '../helpers/reference-server.js';
+
+const version = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version as string;
+const homes: Array<() => void> = [];
+const home = () => {
+  const h = makeHome();
+  homes.push(h.cleanup);
+  return h.home;
+};
+afterAll(() => homes.forEach((fn) => fn()));
+
+const noStack = (text: string) => expect(text).not.toMatch(/\n\s+at .+\(.+:\d+:\d+\)/);
+
+/** A port nothing listens on. */
+async function closedPort(): Promise<number> {
+  const server: Server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const { port } = server.address() as { port: number };
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+describe('program', () => {
+  test('--version prints only the version', async () => {
+    for (const flag of ['--version', '-v']) {
+      const r = await runCli([flag], { home: home() });
+      expect(r).toMatchObject({ exitCode: 0, stdout: `${version}\n`, stderr: '' });
+    }
+  });
+
+  test('--help lists every command with examples; bare thirdloop shows it too', async () => {
+    const r = await runCli(['--help'], { home: home() });
+    expect(r.exitCode).toBe(0);
+    for (const name of ['auth', 'status|whoami', 'logout', 'token', 'keys', 'setup', 'doctor']) expect(r.stdout).toContain(name);
+    expect(r.stdout).toContain('Examples:');
+    const auth = await runCli(['auth', '--help'], { home: home() });
+    for (const flag of ['--name', '--expires', '--rotate', '--force', '--no-browser', '--with-key', '--timeout', '--insecure-storage']) {
+      expect(auth.stdout).toContain(flag);
+    }
+    expect(auth.stdout).toContain('$ thirdloop auth --no-browser');
+    const bare = await runCli([], { home: home() });
+    expect(bare.exitCode).toBe(0);
+  });
+
+  test.each([
+    [['frobnicate'], /unknown command 'frobnicate'/],
+    [['auth', '--bogus'], /unknown option '--bogus'/],
+    [['auth', '--expires', '7'], /Expiry must be one of 30, 60, 90, 180, 365 \(days\)\./],
+    [['auth', '--timeout', 'soon'], /Give a whole number of seconds between 1 and 3600\./],
+    [['auth', '--name'], /argument missing/],
+    [['keys', 'rename', 'tlk_x'], /missing required argument 'name'/],
+    [['--profile', '../etc', 'token'], /Invalid profile name "\.\.\/etc"/],
+    [['--api-url', 'ftp://example.com', 'auth'], /--api-url must start with https:\/\//],
+    [['--api-url', 'not a url', 'auth'], /is not a URL/],
+    [['auth'], /Which Third Loop instance\?/],
+  ])('usage error %j → exit 2, one sentence', async (args, message) => {
+    const r = await runCli(args, { home: home() });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stdout).toBe('');
+    noStack(r.stderr);
+  });
+
+  test('THIRDLOOP_API_URL and THIRDLOOP_PROFILE are read from the environment', async () => {
+    const r = await runCli(['auth'], { home: home(), env: { THIRDLOOP_API_URL: 'gopher://x', THIRDLOOP_PROFILE: 'ci' } });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain('--api-url must start with https://');
+  });
+});
+
+describe('not signed in', () => {
+  test('status and token exit 4 and say what to run; token prints nothing on stdout', async () => {
+    const h = home();
+    const status = await runCli(['status'], { home: h });
+    expect(status.exitCode).toBe(4);
+    expect(status.stderr).toContain('Not signed in.');
+    expect(status.stderr).toContain('Run `thirdloop auth` first.');
+    const token = await runCli(['--profile', 'work', 'token'], { home: h });
+    expect(token.exitCode).toBe(4);
+    expect(token.stdout).toBe('');
+    expect(token.stderr).toContain('Run `thirdloop auth --profile work` first.');
+  });
+
+  test('logout is a no-op that says so', async () => {
+    const r = await runCli(['logout'], { home: home() });
+    expect(r.exitCode).toBe(0);
+    expect(r.stderr).toContain('Not signed in; nothing to do.');
+  });
+
+  test('a malformed THIRDLOOP_API_KEY is refused with exit 4, without echoing it', async () => {
+    const r = await runCli(['token'], { home: home(), env: { THIRDLOOP_API_KEY: 'tlk_short;tls_secretvalue' } });
+    expect(r.exitCode).toBe(4);
+    expect(r.stderr).toContain('THIRDLOOP_API_KEY does not start with a Third Loop key ID');
+    expect(r.stderr).not.toContain('tls_secretvalue');
+  });
+});
+
+describe('against instances', () => {
+  let server: ReferenceServer;
+  let user: { email: string; password: string };
+  beforeAll(async () => {
+    server = await startReferenceServer();
+    user = await server.addUser('eve@example.com', 'password of eve');
+  });
+  afterAll(() => server?.stop());
+
+  async function signedInHome(name = 'box'): Promise<{ h: string; id: string; credential: string }> {
+    const h = home();
+    const key = await server.createKey(user.email, { name });
+    const r = await runCli(['auth', '--api-url', server.url, '--with-key'], { home: h, input: key.credential });
+    expect(r.exitCode, r.stderr).toBe(0);
+    return { h, id: key.id, credential: key.credential };
+  }
+
+  test('status with the instance down: the local facts, then one sentence naming the URL, exit 1', async () => {
+    const { h } = await signedInHome();
+    const port = await closedPort();
+    const r = await runCli(['status', '--api-url', `http://127.0.0.1:${port}`], { home: h });
+    expect(r.exitCode).toBe(1);
+    expect(r.stdout).toMatch(/Key\s+box \(tlk_/);
+    expect(r.stdout).toContain('unknown (the instance could not be asked)');
+    expect(r.stderr).toContain(`Could not connect to http://127.0.0.1:${port}/api/me: connection refused.`);
+    noStack(r.stderr);
+    expect((await runCli(['logout', '--revoke', '--yes'], { home: h })).exitCode).toBe(0);
+  });
+
+  test('a key the instance no longer accepts: status exits 4 with "run thirdloop auth"; logout --revoke still cleans up', async () => {
+    const { h, id } = await signedInHome('doomed');
+    await server.flagCompromised(id);
+    const r = await runCli(['status'], { home: h });
+    expect(r.exitCode).toBe(4);
+    expect(r.stderr).toContain('did not accept the stored key');
+    expect(r.stderr).toContain('Run `thirdloop auth` to sign in again.');
+    const out = await runCli(['logout', '--revoke', '--yes'], { home: h });
+    expect(out.exitCode, out.stderr).toBe(0);
+    expect(out.stderr).toContain('no longer accepts key');
+    expect((await runCli(['token'], { home: h })).exitCode).toBe(4);
+  });
+
+  test('logout --revoke without a TTY and without --yes refuses, naming --yes, and changes nothing', async () => {
+    const { h, credential } = await signedInHome('keep');
+    const r = await runCli(['logout', '--revoke'], { home: h });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain('Pass --yes');
+    expect((await runCli(['token'], { home: h })).stdout).toBe(`${credential}\n`);
+    const plain = await runCli(['logout'], { home: h });
+    expect(plain.exitCode).toBe(0);
+    expect(plain.stderr).toContain('is still active on the instance');
+    expect((await runCli(['token'], { home: h })).exitCode).toBe(4);
+    // Still valid on the server: plain logout does not revoke.
+    const me = await fetch(`${server.url}/api/me`, { headers: { authorization: `Bearer ${credential}` } });
+    expect(me.status).toBe(200);
+    await fetch(`${server.url}/api/keys/${credential.split(';')[0]}`, { method: 'DELETE', headers: { authorization: `Bearer ${credential}` } });
+  });
+
+  test('logout --revoke when the instance is unreachable removes nothing', async () => {
+    const { h, credential } = await signedInHome('stays');
+    const port = await closedPort();
+    const r = await runCli(['logout', '--revoke', '--yes', '--api-url', `http://127.0.0.1:${port}`], { home: h });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain('connection refused');
+    expect((await runCli(['token'], { home: h })).stdout).toBe(`${credential}\n`);
+    expect((await runCli(['logout', '--revoke', '--yes'], { home: h })).exitCode).toBe(0);
+  });
+
+  test('a corrupt config file: one sentence naming it, exit 1, the file left as it was', async () => {
+    const h = home();
+    const dir = join(h, '.config', 'thirdloop');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'config.json'), '{"profiles": [oops', { mode: 0o600 });
+    const r = await runCli(['status'], { home: h });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain(`Cannot read the config file ${join(dir, 'config.json')}: it is not valid JSON.`);
+    noStack(r.stderr);
+    expect(readFileSync(join(dir, 'config.json'), 'utf8')).toBe('{"profiles": [oops');
+  });
+
+  test('THIRDLOOP_CONFIG_DIR moves everything', async () => {
+    const h = home();
+    const dir = join(h, 'elsewhere');
+    const key = await server.createKey(user.email, { name: 'moved' });
+    const r = await runCli(['auth', '--api-url', server.url, '--with-key', '--insecure-storage'], { home: h, env: { THIRDLOOP_CONFIG_DIR: dir }, input: key.credential });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(existsSync(join(dir, 'config.json'))).toBe(true);
+    expect(existsSync(join(dir, 'credentials.json'))).toBe(true);
+    expect(existsSync(join(h, '.config', 'thirdloop'))).toBe(false);
+    await fetch(`${server.url}/api/keys/${key.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${key.credential}` } });
+  });
+
+  test('Ctrl+C while waiting for the browser: exit 130, a sentence, the port closed, nothing stored', async () => {
+    const h = home();
+    const cli = startCli(['auth', '--api-url', server.url], { home: h });
+    const [, url] = await cli.waitFor(/^ {2}(http:\/\/\S+\/cli-auth\?\S+)$/m);
+    const redirect = new URL(new URL(url!).searchParams.get('redirect_uri')!);
+    cli.child.kill('SIGINT');
+    const r = await cli.exited;
+    expect(r.exitCode).toBe(130);
+    expect(r.stderr).toContain('Sign-in cancelled; nothing was stored.');
+    await expect(fetch(`${redirect.origin}/callback`)).rejects.toThrow();
+    expect(existsSync(join(h, '.config', 'thirdloop', 'credentials.json'))).toBe(false);
+  });
+
+  test('an instance URL that is not a Third Loop instance (HTML answers) fails the exchange clearly', async () => {
+    const h = home();
+    const key = await server.createKey(user.email, { name: 'html' });
+    const { createServer: createHttpServer } = await import('node:http');
+    const portal = createHttpServer((_, res) => (res.writeHead(200, { 'content-type': 'text/html' }), res.end('<html>Sign in to the portal</html>')));
+    await new Promise<void>((r) => portal.listen(0, '127.0.0.1', () => r()));
+    const url = `http://127.0.0.1:${(portal.address() as { port: number }).port}`;
+    try {
+      const r = await runCli(['auth', '--api-url', url, '--with-key'], { home: h, input: key.credential });
+      expect(r.exitCode).toBe(1);
+      expect(r.stderr).toContain(`${url}/api/me answered 200 with an HTML page`);
+      expect(existsSync(join(h, '.config', 'thirdloop', 'credentials.json'))).toBe(false);
+    } finally {
+      portal.close();
+      await fetch(`${server.url}/api/keys/${key.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${key.credential}` } });
+    }
+  });
+});
+
+describe('expiry warning', () => {
+  test('status warns when the key expires within 14 days', async () => {
+    // The server's clock runs 20 days behind: a 30-day key it mints expires in 10 real days.
+    const server = await startReferenceServer({ nowOffsetMs: -20 * 86_400_000 });
+    try {
+      await server.addUser('old@example.com', 'password of old');
+      const key = await server.createKey('old@example.com', { name: 'short', expires: 30 });
+      const h = home();
+      expect((await runCli(['auth', '--api-url', server.url, '--with-key'], { home: h, input: key.credential })).exitCode).toBe(0);
+      const r = await runCli(['status'], { home: h });
+      expect(r.exitCode).toBe(0);
+      expect(r.stdout).toMatch(/Expires\s+\d{4}-\d{2}-\d{2} \(in 10 days\)/);
+      expect(r.stderr).toContain('The key expires in 10 days; run `thirdloop auth --rotate` for a new one.');
+      expect(JSON.parse((await runCli(['status', '--json'], { home: h })).stdout).days_left).toBe(10);
+    } finally {
+      await server.stop();
+    }
+  });
+});
