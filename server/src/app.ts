@@ -8,6 +8,7 @@ import apiKeysRoutes from './routes/api-keys.js';
 import cliAuthRoutes from './routes/cli-auth.js';
 import gatewayRoutes from './routes/gateway.js';
 import sessionRoutes from './routes/session.js';
+import webRoutes from './routes/web.js';
 import { apiError, pathOf, type RouteContext } from './routes/shared.js';
 import type { Store } from './store/store.js';
 import { errorPage, securityHeaders } from './web/layout.js';
@@ -78,6 +79,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(apiKeysRoutes, ctx);
   await app.register(cliAuthRoutes, ctx);
   await app.register(sessionRoutes, ctx);
+  await app.register(webRoutes, ctx);
   await app.register(gatewayRoutes, ctx);
   return app;
 }

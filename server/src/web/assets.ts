@@ -1,4 +1,6 @@
 /** The few static files the pages use, served locally (the console must work offline). */
+import { CONSOLE_CSS, CONSOLE_JS } from './console-assets.js';
+
 export const APP_CSS = `
 :root { color-scheme: light dark; --fg: #1b1b1f; --bg: #f6f6f8; --card: #fff; --muted: #5d5d6b; --line: #d9d9e0;
   --accent: #4b3fd1; --accent-fg: #fff; --danger: #b42318; --ok: #067647; --warn: #b54708; }
@@ -39,5 +41,6 @@ ul.keys form { display: inline; }
 `;
 
 export const ASSETS: Record<string, { type: string; body: string }> = {
-  '/assets/app.css': { type: 'text/css; charset=utf-8', body: APP_CSS },
+  '/assets/app.css': { type: 'text/css; charset=utf-8', body: APP_CSS + CONSOLE_CSS },
+  '/assets/console.js': { type: 'text/javascript; charset=utf-8', body: CONSOLE_JS },
 };

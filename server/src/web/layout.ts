@@ -7,6 +7,10 @@ export interface PageOptions {
   user?: { email: string };
   /** Needed for the sign-out form when `user` is set. */
   csrfToken?: string;
+  /** Load /assets/console.js (copy buttons, menus, confirm dialogs; the page works without it). */
+  script?: boolean;
+  /** A wider main column (tables). */
+  wide?: boolean;
 }
 
 /** No external assets, no inline script, no framing (the consent page must not be clickjacked). */
@@ -39,10 +43,11 @@ export function page(options: PageOptions, body: SafeHtml): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${options.title} · Third Loop</title>
 <link rel="stylesheet" href="/assets/app.css">
+${options.script ? html`<script src="/assets/console.js" defer></script>` : ''}
 </head>
 <body>
 <header class="top"><a class="brand" href="/settings/api-keys">Third Loop</a>${nav}</header>
-<main id="main">
+<main id="main"${options.wide ? html` class="wide"` : ''}>
 ${body}
 </main>
 </body>
