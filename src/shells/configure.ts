@@ -300,10 +300,12 @@ async function planUndo(
     }
     const newText = removeBlock(before.text);
     const bare = newText.charCodeAt(0) === 0xfeff ? newText.slice(1) : newText;
-    const deleteFile = shell.ownsProfile && bare.trim() === '';
     const bytes = encodeText(newText, before.encoding);
     const backup = backupPathFor(before.realPath);
     const backupBytes = await fs.readFile(backup).catch(() => undefined);
+    // Our own conf.d file goes when empty; a profile we created (empty once
+    // the block is out, and no backup because nothing was there) goes too.
+    const deleteFile = (shell.ownsProfile && bare.trim() === '') || (newText === '' && backupBytes === undefined);
     const staleBackup = backupBytes && (deleteFile ? backupBytes.length === 0 : backupBytes.equals(bytes)) ? backup : undefined;
     const change: ShellChange = {
       kind: 'profile',

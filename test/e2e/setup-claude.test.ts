@@ -204,6 +204,24 @@ describe('setup claude --key-helper', () => {
     expect(existsSync(file)).toBe(false);
   });
 
+  it('asks before replacing someone else’s apiKeyHelper; without a terminal it needs --yes', async () => {
+    const file = h('.claude', 'settings.json');
+    mkdirSync(path.dirname(file), { recursive: true });
+    const original = '{\n  "apiKeyHelper": "~/bin/vault-key.sh"\n}\n';
+    writeFileSync(file, original);
+    const refused = (await run(signedIn().ctx, { keyHelper: true, ...cli }).catch((e) => e)) as UserError;
+    expect(refused.exitCode).toBe(2);
+    expect(refused.message).toContain('already has an apiKeyHelper (~/bin/vault-key.sh)');
+    expect(readFileSync(file, 'utf8')).toBe(original);
+    await run(signedIn().ctx, { keyHelper: true, yes: true, ...cli });
+    expect(JSON.parse(readFileSync(file, 'utf8')).apiKeyHelper).toContain('thirdloop.js');
+    // Ours from another install path is replaced without asking.
+    await run(signedIn().ctx, { keyHelper: true, nodePath: '/usr/bin/node', cliPath: '/elsewhere/bin/thirdloop.js' });
+    expect(JSON.parse(readFileSync(file, 'utf8')).apiKeyHelper).toBe(`'/usr/bin/node' '/elsewhere/bin/thirdloop.js' token`);
+    await run(testContext(home.home).ctx, { undo: true, yes: true });
+    expect(readFileSync(file, 'utf8')).toBe(original);
+  });
+
   it('--dry-run shows the settings diff; --shell is refused with it', async () => {
     const { ctx, stdout } = signedIn();
     await run(ctx, { keyHelper: true, dryRun: true, ...cli });

@@ -105,23 +105,32 @@ describe('setup, re-run and undo', () => {
     expect(bashrc.endsWith('\n')).toBe(false);
 
     const undone = await undo();
-    expect(undone.map((c) => c.action).sort()).toEqual(['remove', 'remove', 'remove', 'update', 'update']);
+    expect(undone.map((c) => c.action).sort()).toEqual(['remove', 'remove', 'remove', 'remove', 'update']);
     expect(readFileSync(profiles().bash, 'utf8')).toBe(original);
     expect(existsSync(`${profiles().bash}.thirdloop-backup`)).toBe(false); // it matched the restored file
     expect(existsSync(profiles().fish)).toBe(false);
     expect(existsSync(path.join(configDir(), 'env.sh'))).toBe(false);
     expect(existsSync(path.join(configDir(), 'env.fish'))).toBe(false);
-    // What is left is what was there, plus our (key-free) config file and the empty zshrc we created.
+    // What is left is exactly what was there, plus our (key-free) config file; the zshrc we created is gone.
     const left = snapshot();
+    expect([...left.keys()].filter((f) => !before.has(f))).toEqual([path.join(configDir(), 'config.json')]);
     for (const [file, bytes] of before) expect(left.get(file)).toBe(bytes);
-    expect(readFileSync(profiles().zsh, 'utf8')).toBe('');
+    expect(existsSync(profiles().zsh)).toBe(false);
     expect(await shellsConfigured(testContext(home.home).ctx)).toBe(false);
+  });
+
+  it('an empty profile that was there stays, empty', async () => {
+    writeFileSync(profiles().zsh, ''); // e.g. to silence zsh-newuser-install
+    await setup(['zsh']);
+    await undo(['zsh']);
+    expect(readFileSync(profiles().zsh, 'utf8')).toBe('');
+    expect(existsSync(`${profiles().zsh}.thirdloop-backup`)).toBe(false);
   });
 
   it('undo of one shell keeps the env file another shell still sources', async () => {
     await setup(['bash', 'zsh']);
     await undo(['zsh']);
-    expect(readFileSync(profiles().zsh, 'utf8')).not.toContain(BLOCK_START);
+    expect(existsSync(profiles().zsh)).toBe(false); // we had created it
     expect(readFileSync(profiles().bash, 'utf8')).toContain(BLOCK_START);
     expect(existsSync(path.join(configDir(), 'env.sh'))).toBe(true);
     await undo(['bash']);

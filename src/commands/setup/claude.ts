@@ -181,8 +181,13 @@ async function keyHelper(ctx: Context, out: Output, options: SetupClaudeOptions,
     return report;
   }
   if (action === 'unchanged') return report;
-  if (!options.yes && ctx.io.stdinIsTTY && !ctx.globals.json && typeof merged.previousApiKeyHelper === 'string' && merged.previousApiKeyHelper !== command) {
-    out.info(`${shown} already has apiKeyHelper: ${merged.previousApiKeyHelper}`);
+  const foreign = merged.previousApiKeyHelper;
+  if (!options.yes && typeof foreign === 'string' && !isOurHelper(foreign)) {
+    // Someone else's helper: replacing it is the user's call (--undo puts it back).
+    if (!ctx.io.stdinIsTTY || ctx.globals.json) {
+      throw usageError(`${shown} already has an apiKeyHelper (${foreign}).`, 'Pass --yes to replace it; `thirdloop setup claude --undo` puts it back.');
+    }
+    out.info(`${shown} already has apiKeyHelper: ${foreign}`);
     if (!(await confirm(ctx, 'Replace it with thirdloop’s?', false))) throw new UserError('Cancelled; nothing was changed.');
   }
   const result = await writeFileAtomic(file, encodeText(merged.text, before?.encoding ?? 'utf8'), { mode: 0o600, backup: true });
@@ -204,6 +209,9 @@ async function keyHelper(ctx: Context, out: Output, options: SetupClaudeOptions,
   store.set(KEY_HELPER_RECORD, record);
   return report;
 }
+
+/** A helper an earlier `setup claude --key-helper` wrote (perhaps from another install path). */
+const isOurHelper = (command: string) => /thirdloop(\.[cm]?js)?['"]? token\b/.test(command);
 
 /** The bin script of the running CLI, for apiKeyHelper. */
 function cliScriptPath(): string {
