@@ -368,18 +368,26 @@ function withBlockError<T>(file: string, ctx: Context, fn: () => T): T {
   }
 }
 
-/** Lines outside our block that set the variables we set (they may win over ours). */
+/**
+ * Lines outside our block that set the variables we set. After the block
+ * they win over ours; before it they lose, but still confuse whoever reads
+ * the file later.
+ */
 export function competingExports(shell: ProfileShell, file: string, text: string, homedir: string): string[] {
   const warnings: string[] = [];
+  const blockLine = findBlocks(text)[0]?.startLine ?? Number.POSITIVE_INFINITY;
+  const shown = tildify(file, homedir);
   for (const { line, text: content } of linesOutsideBlocks(text)) {
     if (/^\s*#/.test(content)) continue;
     const name = shell.setsVariable(content);
     if (!name) continue;
-    warnings.push(
-      name === 'ANTHROPIC_AUTH_TOKEN'
-        ? `${tildify(file, homedir)} line ${line} sets ANTHROPIC_AUTH_TOKEN, which Claude Code may send instead of your Third Loop key: remove it to use Third Loop.`
-        : `${tildify(file, homedir)} line ${line} also sets ${name}; it may override the value thirdloop sets.`,
-    );
+    if (name === 'ANTHROPIC_AUTH_TOKEN') {
+      warnings.push(`${shown} line ${line} sets ANTHROPIC_AUTH_TOKEN, which Claude Code may send instead of your Third Loop key: remove it to use Third Loop.`);
+    } else if (line > blockLine) {
+      warnings.push(`${shown} line ${line} sets ${name} after the thirdloop block, so it overrides the Third Loop value: remove that line.`);
+    } else {
+      warnings.push(`${shown} line ${line} also sets ${name}; the thirdloop block further down wins, but remove the line to avoid confusion.`);
+    }
   }
   return warnings;
 }

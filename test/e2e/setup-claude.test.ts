@@ -97,7 +97,12 @@ describe('setup claude', () => {
     writeFileSync(h('.bashrc'), 'export PATH=/x\nexport ANTHROPIC_BASE_URL=http://localhost:4000\n');
     const { ctx, stderr } = signedIn();
     await run(ctx, { shell: 'bash' });
-    expect(stderr.text).toContain('! ~/.bashrc line 2 also sets ANTHROPIC_BASE_URL; it may override the value thirdloop sets.');
+    expect(stderr.text).toContain('! ~/.bashrc line 2 also sets ANTHROPIC_BASE_URL; the thirdloop block further down wins, but remove the line to avoid confusion.');
+    // A line after our block wins over it: said plainly.
+    writeFileSync(h('.bashrc'), readFileSync(h('.bashrc'), 'utf8') + 'export ANTHROPIC_API_KEY=sk-ant-old\n');
+    const again = signedIn();
+    await run(again.ctx, { shell: 'bash' });
+    expect(again.stderr.text).toContain('! ~/.bashrc line 7 sets ANTHROPIC_API_KEY after the thirdloop block, so it overrides the Third Loop value: remove that line.');
   });
 
   it('a bad --shell is a usage error', async () => {

@@ -265,9 +265,9 @@ describe('edge cases', () => {
     const changes = await setup(['zsh', 'powershell']);
     const warnings = changes.flatMap((c: ShellChange) => c.warnings);
     expect(warnings).toEqual([
-      '~/.zshrc line 2 also sets ANTHROPIC_API_KEY; it may override the value thirdloop sets.',
+      '~/.zshrc line 2 also sets ANTHROPIC_API_KEY; the thirdloop block further down wins, but remove the line to avoid confusion.',
       '~/.zshrc line 4 sets ANTHROPIC_AUTH_TOKEN, which Claude Code may send instead of your Third Loop key: remove it to use Third Loop.',
-      '~/.config/powershell/Microsoft.PowerShell_profile.ps1 line 1 also sets ANTHROPIC_BASE_URL; it may override the value thirdloop sets.',
+      '~/.config/powershell/Microsoft.PowerShell_profile.ps1 line 1 also sets ANTHROPIC_BASE_URL; the thirdloop block further down wins, but remove the line to avoid confusion.',
     ]);
   });
 
