@@ -487,6 +487,9 @@ describe('probes without a key', () => {
     }
     const telemetry = await post(`${server.url}/api/event_logging/batch`, undefined, { events: [] });
     expect(telemetry.status).toBe(200);
+    // Dropped unread: even a body that is not JSON is no error.
+    const odd = await post(`${server.url}/api/event_logging/v2/batch`, undefined, '\u0000not json', { 'content-type': 'application/octet-stream' });
+    expect(odd.status).toBe(200);
   });
 
   it('sends a browser at the root to the console', async () => {

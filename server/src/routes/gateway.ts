@@ -88,10 +88,19 @@ const gatewayRoutes: FastifyPluginAsync<GatewayPluginOptions> = async (app, opti
   });
   app.get('/api/hello', async () => hello);
   app.get('/healthz', async () => ({ status: 'ok' }));
-  // Claude Code posts its telemetry to the base URL; it is accepted and dropped (never forwarded, never stored).
-  for (const path of ['/api/event_logging/batch', '/api/event_logging/v2/batch']) {
-    app.post(path, { bodyLimit: 1024 * 1024 }, async (_request, reply) => reply.code(200).send({}));
-  }
+  // Claude Code posts its telemetry to the base URL; it is accepted and dropped unread (never
+  // forwarded, never stored), whatever its encoding.
+  await app.register(async (telemetry: FastifyInstance) => {
+    telemetry.removeAllContentTypeParsers();
+    telemetry.addContentTypeParser('*', { bodyLimit: 1024 * 1024 }, (request, payload, done) => {
+      payload.resume();
+      payload.once('end', () => done(null, undefined));
+      payload.once('error', (error) => done(error, undefined));
+    });
+    for (const path of ['/api/event_logging/batch', '/api/event_logging/v2/batch']) {
+      telemetry.post(path, async (_request, reply) => reply.code(200).send({}));
+    }
+  });
 
   await app.register(async (v1: FastifyInstance) => registerV1(v1, gateway, store, clock), { prefix: '/v1' });
 };
@@ -209,11 +218,13 @@ async function registerV1(v1: FastifyInstance, gateway: Gateway, store: Store, c
     if (typeof body.model !== 'string' || body.model === '') {
       throw new GatewayError(400, 'invalid_request_error', 'model: Field required');
     }
-    request.gateway!.model = body.model;
+    // Model ids are short; a long one is junk and is not worth storing or echoing whole.
+    const shown = body.model.slice(0, 128);
+    request.gateway!.model = shown;
     const resolved = gateway.resolveModel(body.model);
     if (resolved === undefined) {
       const offered = config.models.map((m) => m.id).join(', ');
-      throw new GatewayError(404, 'not_found_error', `model: ${body.model} is not offered by this instance (offered: ${offered}).`);
+      throw new GatewayError(404, 'not_found_error', `model: ${shown} is not offered by this instance (offered: ${offered}).`);
     }
     if (resolved === body.model) return { json: body, forward: raw };
     // An alias: the provider gets the offered model; the audit keeps what the client asked for.
