@@ -81,7 +81,7 @@ const shellEnv = (ctx: Context): ShellEnv => ({ platform: ctx.platform, homedir:
 
 /** ~/… for messages. */
 export function tildify(file: string, homedir: string): string {
-  const p = path.isAbsolute(homedir) && homedir.includes('\\') ? path.win32 : path;
+  const p = homedir.includes('\\') ? path.win32 : path.posix;
   const rel = p.relative(homedir, file);
   return rel && !rel.startsWith('..') && !p.isAbsolute(rel) ? `~${p.sep}${rel}` : file;
 }
@@ -431,8 +431,13 @@ async function checkWritable(file: string, shown: string, homedir: string): Prom
     const stat = await fs.stat(file);
     if (stat.isDirectory()) throw new UserError(`Cannot edit ${label}: it is a directory. Nothing was changed.`);
     if ((stat.mode & 0o222) === 0) {
-      throw new UserError(`Cannot edit ${label}: it is read-only. Nothing was changed.`, {
-        hint: `Make it writable (chmod u+w ${label}) and run again, or leave that shell out with --shell.`,
+      // A symlink into a read-only store (Nix home-manager, …) is managed elsewhere.
+      const what = path.resolve(shown) === file ? 'it is read-only' : `it links to ${tildify(file, homedir)}, which is read-only`;
+      throw new UserError(`Cannot edit ${label}: ${what}. Nothing was changed.`, {
+        hint:
+          path.resolve(shown) === file
+            ? `Make it writable (chmod u+w ${label}) and run again, or leave that shell out with --shell.`
+            : 'Add the lines shown by --dry-run where that file is generated, or leave that shell out with --shell.',
       });
     }
     await fs.access(file, constants.W_OK);

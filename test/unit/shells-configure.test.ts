@@ -17,6 +17,7 @@ import {
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BLOCK_START } from '../../src/files/marked-block.js';
+import type { UserError } from '../../src/core/errors.js';
 import { configureShells, shellsConfigured, type ShellChange } from '../../src/shells/configure.js';
 import { rewriteEnvFiles } from '../../src/shells/env-files.js';
 import type { Spawner } from '../../src/shells/cmd.js';
@@ -233,6 +234,18 @@ describe('edge cases', () => {
     const before = snapshot();
     const error = await setup(['bash', 'zsh', 'fish']).catch((e: Error) => e);
     expect((error as Error).message).toBe('Cannot edit ~/.zshrc: it is read-only. Nothing was changed.');
+    expect(snapshot()).toEqual(before);
+  });
+
+  it('a profile linked into a read-only store says so', async () => {
+    mkdirSync(h('store'));
+    writeFileSync(h('store', 'bashrc'), 'x\n');
+    chmodSync(h('store', 'bashrc'), 0o444);
+    symlinkSync(h('store', 'bashrc'), profiles().bash);
+    const before = snapshot();
+    const error = (await setup(['bash']).catch((e: Error) => e)) as UserError;
+    expect(error.message).toBe('Cannot edit ~/.bashrc: it links to ~/store/bashrc, which is read-only. Nothing was changed.');
+    expect(error.hint).toContain('--dry-run');
     expect(snapshot()).toEqual(before);
   });
 

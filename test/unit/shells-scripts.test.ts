@@ -175,3 +175,12 @@ describe('cmd: the Windows user environment', () => {
     expect(cmd.kind).toBe('user-environment');
   });
 });
+
+describe('tildify', () => {
+  it('shortens paths under HOME on both path flavours', async () => {
+    const { tildify } = await import('../../src/shells/configure.js');
+    expect(tildify('/home/ada/.bashrc', '/home/ada')).toBe('~/.bashrc');
+    expect(tildify('/etc/profile', '/home/ada')).toBe('/etc/profile');
+    expect(tildify('C:\\Users\\ada\\Documents\\PowerShell\\p.ps1', 'C:\\Users\\ada')).toBe('~\\Documents\\PowerShell\\p.ps1');
+  });
+});
