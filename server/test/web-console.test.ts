@@ -143,6 +143,7 @@ describe.skipIf(needs('chromium'))('web console in Chromium', () => {
     expect(credential).toBe(`${id};${secret}`);
     expect(await page.locator('#secret-warning').textContent()).toMatch(/shown only once/);
     expect(await page.locator('#active-count').textContent()).toBe('1 / 2 active keys');
+    await page.screenshot({ path: join(ARTIFACTS, 'web-console-key-created.png'), fullPage: true });
 
     // Copy buttons copy exactly the value.
     await page.getByRole('button', { name: 'Copy Secret Key' }).click();
@@ -166,8 +167,6 @@ describe.skipIf(needs('chromium'))('web console in Chromium', () => {
     expect(await c.locator('.last-used').textContent()).toBe('Never used');
     const expiresIso = await c.locator('dd time').nth(1).getAttribute('datetime');
     expect(Math.round((Date.parse(expiresIso!) - server.now().getTime()) / DAY)).toBe(180);
-
-    await page.screenshot({ path: join(ARTIFACTS, 'web-console-key-created.png'), fullPage: true });
 
     await page.reload();
     expect(await page.content()).not.toContain(secret);
@@ -460,23 +459,29 @@ describe.skipIf(needs('chromium'))('web console in Chromium', () => {
     await page.goto(`${server.url}/settings/about`);
     await page.screenshot({ path: join(ARTIFACTS, 'web-console-about.png'), fullPage: true });
 
+    // The consent page as `thirdloop auth` opens it: a fresh user, then the same user at the limit.
     const verifier = randomBytes(32).toString('base64url');
-    const challenge = createHash('sha256').update(verifier).digest('base64url');
     const consent = new URL('/cli-auth', server.url);
     consent.search = new URLSearchParams({
       redirect_uri: 'http://127.0.0.1:53682/callback',
       state: randomBytes(8).toString('hex'),
-      code_challenge: challenge,
+      code_challenge: createHash('sha256').update(verifier).digest('base64url'),
       code_challenge_method: 'S256',
       key_name: 'thirdloop CLI on dev-laptop',
       expires_in_days: '90',
       machine: 'dev-laptop',
     }).toString();
+    const fresh = await open(await server.addUser());
+    await fresh.page.goto(consent.href);
+    expect(await fresh.page.getByRole('button', { name: 'Approve' }).isEnabled()).toBe(true);
+    await fresh.page.screenshot({ path: join(ARTIFACTS, 'consent.png'), fullPage: true });
+    await fresh.page.setViewportSize({ width: 360, height: 800 });
+    await fresh.page.screenshot({ path: join(ARTIFACTS, 'consent-narrow.png'), fullPage: true });
+    expect(fresh.problems).toEqual([]);
+
     await page.goto(consent.href);
-    expect(await page.getByRole('button', { name: 'Approve' }).count()).toBe(1);
-    await page.screenshot({ path: join(ARTIFACTS, 'consent.png'), fullPage: true });
-    await page.setViewportSize({ width: 360, height: 800 });
-    await page.screenshot({ path: join(ARTIFACTS, 'consent-narrow.png'), fullPage: true });
+    expect(await page.getByRole('button', { name: 'Approve' }).isDisabled()).toBe(true);
+    await page.screenshot({ path: join(ARTIFACTS, 'consent-at-limit.png'), fullPage: true });
     expect(problems).toEqual([]);
   });
 });

@@ -1,7 +1,7 @@
 /** Settings > Audit log: the signed-in user's rows (gateway requests, key actions, sign-ins), newest first. */
 import type { AuditRow } from '../store/store.js';
 import { html, type SafeHtml } from './html.js';
-import { dateTimeCell, settingsPage } from './settings.js';
+import { settingsPage } from './settings.js';
 
 export interface AuditView {
   user: { email: string };
@@ -18,6 +18,12 @@ function cell(value: string | number | null | undefined): SafeHtml | string {
   return value === null || value === undefined || value === '' ? dash : String(value);
 }
 
+/** Date over time, to keep the column narrow. */
+function timeCell(d: Date): SafeHtml {
+  const iso = d.toISOString();
+  return html`<time datetime="${iso}">${iso.slice(0, 10)}<br>${iso.slice(11, 19)}</time>`;
+}
+
 function tokens(row: AuditRow): SafeHtml | string {
   if (row.input_tokens === null && row.output_tokens === null) return dash;
   return `${row.input_tokens ?? '?'} in / ${row.output_tokens ?? '?'} out`;
@@ -32,12 +38,12 @@ function keyCell(keyId: string | null, names: Map<string, string>): SafeHtml | s
 export function auditPage(v: AuditView): string {
   const rows = v.rows.map(
     (r) => html`<tr data-action="${r.action}" data-kind="${r.kind}">
-  <td>${dateTimeCell(r.at, true)}</td>
+  <td>${timeCell(r.at)}</td>
   <td>${r.action}<br><span class="muted">${r.kind}</span></td>
-  <td>${keyCell(r.key_id, v.keyNames)}</td>
-  <td>${r.session_id ? html`<code>${r.session_id}</code>` : dash}</td>
+  <td class="wrap">${keyCell(r.key_id, v.keyNames)}</td>
+  <td class="wrap">${r.session_id ? html`<code>${r.session_id}</code>` : dash}</td>
   <td>${cell(r.method)}</td>
-  <td><code>${cell(r.path)}</code></td>
+  <td class="wrap">${r.path ? html`<code>${r.path}</code>` : dash}</td>
   <td>${cell(r.model)}</td>
   <td class="num">${cell(r.status)}</td>
   <td class="num">${r.latency_ms === null ? dash : `${r.latency_ms < 10 ? r.latency_ms.toFixed(1) : Math.round(r.latency_ms)} ms`}</td>

@@ -4,7 +4,8 @@
  * only adds Copy buttons, tidier menus and the Delete confirmation dialog.
  */
 export const CONSOLE_CSS = `
-main.wide { max-width: 72rem; }
+main.wide { max-width: 76rem; }
+.card > h1:first-child, .card > h2:first-child { margin-top: 0; }
 nav.settings { display: flex; gap: .25rem; flex-wrap: wrap; border-bottom: 1px solid var(--line); margin: 0 0 1.25rem; }
 nav.settings a { padding: .5rem .85rem; text-decoration: none; color: var(--muted); border-bottom: 3px solid transparent; margin-bottom: -1px; }
 nav.settings a[aria-current=page] { color: var(--fg); font-weight: 600; border-bottom-color: var(--accent); }
@@ -21,7 +22,7 @@ nav.settings a[aria-current=page] { color: var(--fg); font-weight: 600; border-b
 .copy-row button { flex: 0 0 auto; }
 ul.key-cards { list-style: none; padding: 0; margin: 0; }
 .key-card { position: relative; }
-.key-card .key-head { display: flex; justify-content: space-between; align-items: flex-start; gap: .75rem; }
+.key-card .key-head { display: flex; justify-content: space-between; align-items: flex-start; gap: .75rem; margin-bottom: .75rem; }
 .key-card h2 { margin: 0 0 .5rem; font-size: 1.1rem; overflow-wrap: anywhere; }
 .key-card dl.facts { font-size: .95rem; }
 details.menu { position: relative; flex: 0 0 auto; }
@@ -49,13 +50,15 @@ pre.snippet { margin: 0; padding: .75rem; background: var(--bg); border: 1px sol
 .table-scroll:focus-visible { outline: 3px solid var(--accent); }
 table.audit { border-collapse: collapse; width: 100%; font-size: .88rem; }
 table.audit th, table.audit td { padding: .45rem .6rem; border-bottom: 1px solid var(--line); text-align: left; white-space: nowrap; vertical-align: top; }
+table.audit td.wrap { white-space: normal; overflow-wrap: anywhere; min-width: 7rem; max-width: 15rem; }
+table.audit tbody tr:last-child td { border-bottom: 0; }
 table.audit th { background: var(--bg); font-weight: 600; }
 table.audit td.num, table.audit th.num { text-align: right; font-variant-numeric: tabular-nums; }
 @media (max-width: 480px) {
   main { margin: 1rem auto; }
   .card { padding: 1rem; }
-  .copy-row { flex-wrap: wrap; }
-  .copy-row button { width: 100%; }
+  header.top { padding: .5rem 1rem; gap: .25rem; }
+  header.top nav { gap: .25rem .75rem; font-size: .9rem; }
   dl.facts { grid-template-columns: 1fr; gap: 0; }
   dl.facts dd { margin-bottom: .4rem; }
 }
