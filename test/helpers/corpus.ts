@@ -13,10 +13,8 @@ export function corpusDir(): string | undefined {
     path.resolve(import.meta.dirname, '../fixtures/corpus'),
   ].filter((c): c is string => Boolean(c));
   const found = candidates.find((c) => existsSync(path.join(c, 'MANIFEST.tsv')));
-  if (!found) {
-    const reason = 'the real-world corpus is missing (set THIRDLOOP_CORPUS_DIR)';
-    if (inCI()) throw new Error(reason);
-    console.warn(`skipping: ${reason}`);
-  }
+  // Not a system component: a clone without the shared folder skips these
+  // suites (loudly) rather than failing, as the opencode corpus tests do.
+  if (!found) console.warn(`skipping: the real-world corpus is missing (set THIRDLOOP_CORPUS_DIR)${inCI() ? ' — in CI' : ''}`);
   return found;
 }

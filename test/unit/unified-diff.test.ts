@@ -12,12 +12,12 @@ const labels = { oldLabel: 'a/file', newLabel: 'b/file' };
 const work = mkdtempSync(path.join(tmpdir(), 'thirdloop-diff-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-/** Applies our diff with GNU patch and returns the result. */
-function applyWithPatch(oldText: string, diff: string): string {
-  const target = path.join(work, 'target');
+/** Applies our diff with `git apply` (outside a repository it works like patch) and returns the result. */
+function applyWithGit(oldText: string, diff: string): string {
+  const target = path.join(work, 'file');
   writeFileSync(target, oldText);
   writeFileSync(path.join(work, 'change.diff'), diff);
-  execFileSync('patch', ['--quiet', '--batch', target, path.join(work, 'change.diff')], { cwd: work });
+  execFileSync('git', ['apply', '--whitespace=nowarn', 'change.diff'], { cwd: work, env: { ...process.env, GIT_DIR: path.join(work, 'no-repo') } });
   return readFileSync(target, 'utf8');
 }
 
@@ -52,7 +52,7 @@ describe('unifiedDiff', () => {
 });
 
 const corpus = corpusDir();
-describe.skipIf(!corpus || needs('patch'))('diffs of real profile edits apply with patch', () => {
+describe.skipIf(!corpus || needs('git'))('diffs of real profile edits apply with git apply', () => {
   const files = corpus
     ? ['bash', 'zsh', 'fish', 'powershell'].flatMap((dir) =>
         readdirSync(path.join(corpus, 'shells', dir)).map((name) => path.join(corpus, 'shells', dir, name)),
@@ -61,8 +61,8 @@ describe.skipIf(!corpus || needs('patch'))('diffs of real profile edits apply wi
   it.each(files.map((f) => [path.basename(f), f]))('%s', (_name, file) => {
     const original = readFileSync(file, 'utf8');
     const added = upsertBlock(original, ['# body', 'source x']);
-    expect(applyWithPatch(original, unifiedDiff(original, added, labels))).toBe(added);
+    expect(applyWithGit(original, unifiedDiff(original, added, labels))).toBe(added);
     // And the undo direction.
-    expect(applyWithPatch(added, unifiedDiff(added, removeBlock(added), labels))).toBe(original);
+    expect(applyWithGit(added, unifiedDiff(added, removeBlock(added), labels))).toBe(original);
   });
 });
