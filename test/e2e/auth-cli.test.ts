@@ -4,10 +4,13 @@
  * Every failure: one sentence on stderr, no stack trace, nothing changed.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync, mkdtempSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { needs } from '../helpers/components.js';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
-import { makeHome, runCli, startCli, ROOT } from '../helpers/cli.js';
+import { ensureCliBuilt, makeHome, runCli, startCli, ROOT } from '../helpers/cli.js';
 import { startReferenceServer, type ReferenceServer } from '../helpers/reference-server.js';
 
 const version = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version as string;
@@ -71,6 +74,29 @@ describe('program', () => {
     noStack(r.stderr);
   });
 
+  test('a command whose module is not in the build is a clear error, not a crash', () => {
+    ensureCliBuilt();
+    const copy = mkdtempSync(join(tmpdir(), 'thirdloop-dist-'));
+    try {
+      cpSync(join(ROOT, 'dist'), join(copy, 'dist'), { recursive: true });
+      writeFileSync(join(copy, 'package.json'), '{"type":"module"}');
+      rmSync(join(copy, 'dist', 'commands', 'doctor.js'), { force: true });
+      let result: { status: number; stderr: string };
+      try {
+        execFileSync(process.execPath, [join(copy, 'dist', 'main.js'), 'doctor'], { stdio: 'pipe', env: { ...process.env, HOME: copy } });
+        result = { status: 0, stderr: '' };
+      } catch (error) {
+        const e = error as { status: number; stderr: Buffer };
+        result = { status: e.status, stderr: e.stderr.toString() };
+      }
+      expect(result.status).toBe(1);
+      expect(result.stderr).toContain('`thirdloop doctor` is not available in this build yet.');
+      noStack(result.stderr);
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
+  });
+
   test('THIRDLOOP_API_URL and THIRDLOOP_PROFILE are read from the environment', async () => {
     const r = await runCli(['auth'], { home: home(), env: { THIRDLOOP_API_URL: 'gopher://x', THIRDLOOP_PROFILE: 'ci' } });
     expect(r.exitCode).toBe(2);
@@ -121,6 +147,30 @@ describe('against instances', () => {
     expect(r.exitCode, r.stderr).toBe(0);
     return { h, id: key.id, credential: key.credential };
   }
+
+  test('auth --json prints one document on stdout without the secret', async () => {
+    const h = home();
+    const key = await server.createKey(user.email, { name: 'json' });
+    const r = await runCli(['auth', '--api-url', server.url, '--with-key', '--json'], { home: h, input: key.credential });
+    expect(r.exitCode, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc).toMatchObject({ profile: 'default', api_url: server.url, key: { id: key.id, name: 'json', status: 'active' }, storage: { source: 'file' } });
+    expect(r.stdout).not.toContain(key.secret);
+    expect((await runCli(['logout', '--revoke', '--yes'], { home: h })).exitCode).toBe(0);
+  });
+
+  test.skipIf(needs('script'))('already signed in, on a terminal: asks before replacing; "no" changes nothing', async () => {
+    const { h, credential } = await signedInHome('asked');
+    const cli = startCli(['auth', '--api-url', server.url], { home: h, tty: true });
+    await cli.waitFor(/Sign in again with a new key\?/, { stream: 'stdout' });
+    cli.write('n');
+    const r = await cli.exited;
+    expect(r.exitCode).toBe(1);
+    expect(r.stdout).toContain('Already signed in to');
+    expect(r.stdout).toContain('Nothing changed.');
+    expect((await runCli(['token'], { home: h })).stdout).toBe(`${credential}\n`);
+    expect((await runCli(['logout', '--revoke', '--yes'], { home: h })).exitCode).toBe(0);
+  });
 
   test('status with the instance down: the local facts, then one sentence naming the URL, exit 1', async () => {
     const { h } = await signedInHome();

@@ -254,12 +254,26 @@ describe.skipIf(missing)('thirdloop auth (browser, real server)', () => {
     expect(first.result.exitCode, first.result.stderr).toBe(0);
     const oldCredential = (await runCli(['token'], { home: h })).stdout.trim();
     await server.createKey(rotUser.email, { name: 'second' }); // now at the limit of 2
+    // The shells were set up with the old key (setup claude writes env.sh, 0600).
+    const setup = await runCli(['setup', 'claude', '--shell', 'bash', '--yes'], { home: h });
+    expect(setup.exitCode, setup.stderr).toBe(0);
+    const envFile = join(h, '.config', 'thirdloop', 'env.sh');
+    expect(readFileSync(envFile, 'utf8')).toContain(oldCredential);
 
-    const { result } = await signInWithBrowser(h, ['--rotate', '--name', 'laptop v2'], rotUser);
+    const { result } = await signInWithBrowser(h, ['--rotate', '--name', 'laptop v2', '--debug'], rotUser);
     expect(result.exitCode, result.stderr).toBe(0);
     expect(result.stderr).toContain(`Replaced key ${oldCredential.split(';')[0]}`);
     const newCredential = (await runCli(['token'], { home: h })).stdout.trim();
     expect(newCredential).not.toBe(oldCredential);
+    expect(result.stderr).toMatch(/login round trip: callback received → secret stored in \d+ ms/);
+    expect(result.stdout + result.stderr).not.toContain(newCredential.split(';')[1]);
+
+    // The shell env file now carries the new key, still 0600.
+    expect(result.stderr).toContain(`Updated the shell environment files with the new key: ${envFile}`);
+    const envText = readFileSync(envFile, 'utf8');
+    expect(envText).toContain(newCredential);
+    expect(envText).not.toContain(oldCredential);
+    expect(statSync(envFile).mode & 0o777).toBe(0o600);
 
     // The old key no longer authenticates; the new one does.
     const oldUse = await fetch(`${server.url}/api/me`, { headers: { authorization: `Bearer ${oldCredential}` } });

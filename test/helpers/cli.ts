@@ -119,10 +119,24 @@ export interface CliProcess {
   exited: Promise<CliResult>;
 }
 
-export function startCli(args: string[], options: CliOptions): CliProcess {
+const shQuote = (value: string) => `'${value.replaceAll("'", `'\\''`)}'`;
+
+/**
+ * `tty: true` runs the CLI inside a pseudo-terminal (util-linux `script`), so
+ * stdin/stdout/stderr are TTYs and prompts appear; both streams then arrive
+ * on stdout, with terminal control sequences.
+ */
+export function startCli(args: string[], options: CliOptions & { tty?: boolean }): CliProcess {
   ensureCliBuilt();
   const argv = [CLI_BIN, ...args];
-  const child = spawn(process.execPath, argv, { cwd: options.home, env: cliEnv(options.home, options.env), stdio: ['pipe', 'pipe', 'pipe'] });
+  const env = cliEnv(options.home, options.env);
+  const child = options.tty
+    ? spawn('script', ['-qefc', [process.execPath, ...argv].map(shQuote).join(' '), '/dev/null'], {
+        cwd: options.home,
+        env: { ...env, TERM: 'xterm-256color', COLUMNS: '100', LINES: '30' },
+        stdio: ['pipe', 'pipe', 'pipe'],
+      })
+    : spawn(process.execPath, argv, { cwd: options.home, env, stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   const listeners = new Set<() => void>();

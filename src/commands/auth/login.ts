@@ -13,7 +13,7 @@ import { ExitCode, UserError, usageError } from '../../core/errors.js';
 import { createOutput, daysUntil, isoDate, type Output } from '../../core/output.js';
 import { confirm, readLine, readStdin } from '../../core/prompt.js';
 import { describeStorage } from '../../core/secrets.js';
-import { apiFor, resolveApiUrl } from '../../core/session.js';
+import { apiFor, debugWriter, resolveApiUrl } from '../../core/session.js';
 import { createPkce } from '../../login/pkce.js';
 import { consentUrl, defaultKeyName } from '../../login/consent-url.js';
 import { startCallbackServer } from '../../login/callback-server.js';
@@ -80,6 +80,8 @@ export async function run(ctx: Context, options: LoginOptions = {}): Promise<voi
   const api = apiFor(ctx, { baseUrl });
   const pkce = createPkce();
 
+  // For the login round-trip figure (browser callback → secret stored), shown with --debug.
+  let callbackAt: number | undefined;
   const controller = new AbortController();
   const onSigint = () => controller.abort();
   process.once('SIGINT', onSigint);
@@ -118,6 +120,7 @@ export async function run(ctx: Context, options: LoginOptions = {}): Promise<voi
           throw error;
         }
         spinner.stop();
+        callbackAt = performance.now();
         try {
           minted = await exchange(api, { code: callback.code, code_verifier: pkce.verifier, redirect_uri: server.redirectUri });
         } catch (error) {
@@ -134,6 +137,7 @@ export async function run(ctx: Context, options: LoginOptions = {}): Promise<voi
   }
 
   const stored = await store(ctx, { profileName, baseUrl, key: minted.key, credential: minted.credential, insecure: options.insecureStorage });
+  if (callbackAt !== undefined) debugWriter(ctx)?.(`login round trip: callback received → secret stored in ${Math.round(performance.now() - callbackAt)} ms`);
   report(ctx, out, { baseUrl, profileName, key: minted.key, stored, replaced: replaces });
   if (options.force && signedIn && existing?.keyId && existing.keyId !== minted.key.id && !options.rotate) {
     out.info(`The previous key ${existing.keyId} is still active on the instance; delete it with \`thirdloop keys delete ${existing.keyId}\` if you no longer need it.`);
