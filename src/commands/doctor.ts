@@ -1,0 +1,106 @@
+/**
+ * `thirdloop doctor`: checks the whole chain a Claude Code or opencode
+ * request travels — the instance, the key, where the secret lives, the
+ * shell profiles and env files, this shell's environment, opencode.json,
+ * and a real request through the gateway — and says how to fix each link.
+ * Read-only: it changes nothing. Exit 1 when a check fails, 4 when not signed in.
+ */
+import type { Context, StoredSecret } from '../context.js';
+import { createApi } from '../core/api.js';
+import { checkProfileName } from '../core/config.js';
+import { parseCredential } from '../core/credential.js';
+import { UserError } from '../core/errors.js';
+import { closeHttp } from '../core/http.js';
+import { createOutput } from '../core/output.js';
+import { debugWriter, resolveApiUrl } from '../core/session.js';
+import { checkEnvironment } from '../doctor/environment.js';
+import { checkGateway } from '../doctor/gateway.js';
+import { checkInstance } from '../doctor/instance.js';
+import { checkKey } from '../doctor/key.js';
+import { checkOpencode } from '../doctor/opencode.js';
+import { exitCodeFor, renderResults, summary } from '../doctor/report.js';
+import { checkShells } from '../doctor/shells.js';
+import { checkStorage } from '../doctor/storage.js';
+import { result, type CheckResult } from '../doctor/types.js';
+
+/** Doctor should answer quickly: short timeouts and no retries, so a dead instance is one quick failure. */
+const HTTP = { connectTimeoutMs: 5_000, readTimeoutMs: 10_000, retries: 0 };
+
+export async function collect(ctx: Context): Promise<CheckResult[]> {
+  const results: CheckResult[] = [];
+  const profileName = checkProfileName(ctx.globals.profile);
+  const config = await ctx.config();
+  const profile = config.getProfile(profileName) ?? {};
+  const apiUrl = resolveApiUrl(ctx, profile);
+  const secrets = await ctx.secrets();
+  const signIn = profileName === 'default' ? 'thirdloop auth' : `thirdloop auth --profile ${profileName}`;
+
+  let secret: StoredSecret | undefined;
+  try {
+    secret = await secrets.get(profileName);
+  } catch (error) {
+    if (!(error instanceof UserError)) throw error;
+    results.push(result('signed-in', 'fail', error.message, error.hint ?? signIn));
+  }
+  let credential: string | undefined;
+  if (secret) {
+    try {
+      const parsed = parseCredential(secret.credential, secret.source === 'env' ? 'THIRDLOOP_API_KEY' : 'The stored credential');
+      credential = `${parsed.id};${parsed.secret}`;
+      results.push(result('signed-in', 'ok', `Profile "${profileName}" uses key ${parsed.id}.`));
+    } catch (error) {
+      results.push(result('signed-in', 'fail', (error as Error).message, secret.source === 'env' ? 'Set THIRDLOOP_API_KEY to `<api_key_id>;<api_secret_key>`.' : signIn));
+    }
+  } else if (results.length === 0) {
+    results.push(result('signed-in', 'fail', profileName === 'default' ? 'Not signed in.' : `Not signed in (profile "${profileName}").`, `${signIn}${apiUrl ? '' : ' --api-url <instance URL>'}`));
+  }
+
+  if (!apiUrl) {
+    results.push(result('instance', 'fail', 'No Third Loop instance URL is known for this profile.', 'Pass --api-url URL (or set THIRDLOOP_API_URL).'));
+    return results;
+  }
+  const api = createApi({ baseUrl: apiUrl, credential, env: ctx.env, debug: debugWriter(ctx), userAgent: `thirdloop-cli doctor (${ctx.platform})`, ...HTTP });
+  const instance = await checkInstance(api);
+  results.push(instance);
+  if (secret) results.push(await checkStorage(secrets, secret, profileName, ctx.platform));
+  if (!credential) return results;
+
+  const reachable = instance.status !== 'fail';
+  const key = reachable
+    ? await checkKey(api, credential.split(';')[0]!, ctx.clock.now())
+    : { result: result('key', 'skip', 'Not checked: the instance is unreachable.'), me: undefined };
+  results.push(key.result);
+
+  const e = { platform: ctx.platform, homedir: ctx.homedir, env: ctx.env };
+  results.push(...(await checkShells({ e, config, credential, apiUrl })));
+  results.push(checkEnvironment(ctx.env, { credential, apiUrl }));
+  results.push(...(await checkOpencode({ cwd: ctx.cwd, homedir: ctx.homedir, env: ctx.env, platform: ctx.platform }, apiUrl)));
+
+  if (key.me && key.me.key.status === 'active') {
+    results.push(...(await checkGateway(api, key.me)));
+  } else {
+    const why = reachable ? 'the key is not usable' : 'the instance is unreachable';
+    results.push(result('gateway', 'skip', `Not checked: ${why}.`), result('last-used', 'skip', `Not checked: ${why}.`));
+  }
+  return results;
+}
+
+export async function run(ctx: Context): Promise<void> {
+  const out = createOutput(ctx);
+  let results: CheckResult[];
+  try {
+    results = await collect(ctx);
+  } finally {
+    await closeHttp();
+  }
+  if (ctx.globals.json) {
+    out.json(results);
+  } else {
+    out.out(renderResults(results, out.c));
+    out.out('');
+    out.out(summary(results));
+  }
+  const code = exitCodeFor(results);
+  // The results already say what is wrong; exit with the code and no second message.
+  if (code !== 0) throw new UserError('', { exitCode: code });
+}

@@ -1,0 +1,32 @@
+/**
+ * Does the shell doctor runs in carry the current key and URL? After
+ * `keys rotate` the open terminals keep the old key until reopened, which
+ * looks like "Claude Code suddenly gets 401". Compares, never prints, the key.
+ */
+import { anthropicBaseUrl } from '../shells/env-files.js';
+import { API_KEY_VAR, BASE_URL_VAR } from '../shells/types.js';
+import { keyIdOf, result, type CheckResult } from './types.js';
+
+const RELOAD = 'Open a new terminal (or run `. ~/.config/thirdloop/env.sh` in this one).';
+
+export function checkEnvironment(env: NodeJS.ProcessEnv, stored: { credential: string; apiUrl: string }): CheckResult {
+  const key = env[API_KEY_VAR]?.trim();
+  const base = env[BASE_URL_VAR]?.trim();
+  const wantBase = anthropicBaseUrl(stored.apiUrl);
+  if (!key && !base) {
+    return result('environment', 'warn', `This shell has neither ${API_KEY_VAR} nor ${BASE_URL_VAR} set, so Claude Code started here will not use Third Loop.`, RELOAD);
+  }
+  if (!key) return result('environment', 'fail', `This shell has ${BASE_URL_VAR} but no ${API_KEY_VAR}.`, RELOAD);
+  if (key !== stored.credential.trim()) {
+    const id = keyIdOf(key);
+    const what = id ? `key ${id}` : 'something that is not a Third Loop key';
+    const storedId = keyIdOf(stored.credential);
+    const stale = id && storedId && id !== storedId ? ' (stale after a rotate?)' : '';
+    return result('environment', 'fail', `This shell's ${API_KEY_VAR} holds ${what}, not the stored key${storedId ? ` ${storedId}` : ''}${stale}.`, RELOAD);
+  }
+  if (!base) return result('environment', 'fail', `This shell has ${API_KEY_VAR} but no ${BASE_URL_VAR}, so Claude Code would send the key to Anthropic directly.`, RELOAD);
+  if (anthropicBaseUrl(base) !== wantBase || /\/v1\/?$/i.test(base)) {
+    return result('environment', 'fail', `This shell's ${BASE_URL_VAR} is ${base}, not ${wantBase}.`, RELOAD);
+  }
+  return result('environment', 'ok', `This shell's ${API_KEY_VAR} and ${BASE_URL_VAR} match the stored key and ${wantBase}.`);
+}
