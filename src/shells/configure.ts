@@ -425,7 +425,7 @@ async function gitWorkTree(file: string): Promise<string | undefined> {
  * read-only (even for root, a read-only mode is the user saying "don't"),
  * or it does not exist and its nearest existing folder is writable.
  */
-async function checkWritable(file: string, shown: string, homedir: string): Promise<void> {
+export async function checkWritable(file: string, shown: string, homedir: string): Promise<void> {
   const label = tildify(shown, homedir);
   try {
     const stat = await fs.stat(file);

@@ -3,7 +3,7 @@
  * (config store, secret store reading THIRDLOOP_API_KEY) on a temporary HOME,
  * then the real shells. The CLI-as-a-process test is setup-claude-cli.test.ts.
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parse } from 'jsonc-parser';
@@ -227,6 +227,15 @@ describe('setup claude --key-helper', () => {
     expect(readFileSync(file, 'utf8')).toBe(original);
   });
 
+  it('a read-only settings.json is refused and left alone', async () => {
+    const file = h('.claude', 'settings.json');
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, '{}\n');
+    chmodSync(file, 0o444);
+    await expect(run(signedIn().ctx, { keyHelper: true, ...cli })).rejects.toThrow('Cannot edit ~/.claude/settings.json: it is read-only. Nothing was changed.');
+    expect(readFileSync(file, 'utf8')).toBe('{}\n');
+  });
+
   it('--dry-run shows the settings diff; --shell is refused with it', async () => {
     const { ctx, stdout } = signedIn();
     await run(ctx, { keyHelper: true, dryRun: true, ...cli });
@@ -242,6 +251,7 @@ describe('setup claude --key-helper', () => {
       const file = h('.claude', 'settings.json');
       mkdirSync(path.dirname(file), { recursive: true });
       copyFileSync(path.join(corpus!, 'claude', name), file);
+      chmodSync(file, 0o644); // the corpus is read-only
       const original = readFileSync(file, 'utf8');
       const { ctx, stderr } = signedIn();
       await run(ctx, { keyHelper: true, yes: true, ...cli });
@@ -253,8 +263,8 @@ describe('setup claude --key-helper', () => {
       if (original.includes('ANTHROPIC_AUTH_TOKEN')) expect(stderr.text).toContain('env.ANTHROPIC_AUTH_TOKEN');
       await run(testContext(home.home).ctx, { undo: true, yes: true });
       expect(readFileSync(file, 'utf8'), name).toBe(original);
-      // The backup made on the first edit is the original, too.
-      expect(readFileSync(`${file}.thirdloop-backup`, 'utf8')).toBe(original);
+      // The backup made on the first edit was the original: redundant now, so gone.
+      expect(existsSync(`${file}.thirdloop-backup`)).toBe(false);
       home.cleanup();
       home = tempHome();
     }

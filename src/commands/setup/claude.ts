@@ -11,7 +11,7 @@ import type { Context } from '../../context.js';
 import { UserError, usageError } from '../../core/errors.js';
 import { createOutput, type Output } from '../../core/output.js';
 import { requireSession } from '../../core/session.js';
-import { removeFile, writeFileAtomic } from '../../files/atomic-write.js';
+import { backupPathFor, removeFile, writeFileAtomic } from '../../files/atomic-write.js';
 import { unifiedDiff } from '../../files/unified-diff.js';
 import {
   claudeSettingsPath,
@@ -21,7 +21,7 @@ import {
   type ClaudeSettingsRecord,
 } from '../../clients/claude.js';
 import type { Spawner } from '../../shells/cmd.js';
-import { configureShells, tildify, type ShellChange } from '../../shells/configure.js';
+import { checkWritable, configureShells, tildify, type ShellChange } from '../../shells/configure.js';
 import { anthropicBaseUrl } from '../../shells/env-files.js';
 import { SHELLS, parseShellList } from '../../shells/index.js';
 import { readTextFile, encodeText } from '../../shells/text-file.js';
@@ -114,12 +114,18 @@ async function undo(ctx: Context, out: Output, options: SetupClaudeOptions, shel
   }
 
   if (!options.dryRun) {
+    // Settings first checked, so a read-only settings.json stops us before the shells change.
+    if (settings) await checkWritable(settings.realPath, settings.path, ctx.homedir);
     if (doShells) changes = await configureShells(ctx, { shells, undo: true, spawn: options.spawn });
     if (settings) {
       if (settings.text === undefined) await removeFile(settings.realPath);
       else await writeFileAtomic(settings.path, encodeText(settings.text, settings.encoding));
-      config.set(KEY_HELPER_RECORD, undefined);
+      // The copy from before our first edit is redundant once the file is back to it.
+      const backup = backupPathFor(settings.realPath);
+      const saved = await readTextFile(backup).catch(() => undefined);
+      if (saved && settings.text !== undefined && saved.text === settings.text) await removeFile(backup);
     }
+    if (doSettings && record) config.set(KEY_HELPER_RECORD, undefined);
   }
   const report = shellReport('undo', options, changes, ctx);
   if (settings) {
@@ -190,6 +196,7 @@ async function keyHelper(ctx: Context, out: Output, options: SetupClaudeOptions,
     out.info(`${shown} already has apiKeyHelper: ${foreign}`);
     if (!(await confirm(ctx, 'Replace it with thirdloop’s?', false))) throw new UserError('Cancelled; nothing was changed.');
   }
+  await checkWritable(before?.realPath ?? file, file, ctx.homedir);
   const result = await writeFileAtomic(file, encodeText(merged.text, before?.encoding ?? 'utf8'), { mode: 0o600, backup: true });
   if (result.backupPath) report.files[0]!.backupPath = result.backupPath;
   // Keep what was there first across re-runs, so --undo restores the user's own values.
