@@ -4,7 +4,8 @@
  * user following the product documentation sees and does.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
@@ -57,7 +58,8 @@ describe.skipIf(needs('chromium'))('web console in Chromium', () => {
       void d.dismiss();
     });
     page.on('console', (m) => {
-      if (m.type() === 'error') problems.push(`console: ${m.text()}`);
+      // Refused forms answer 400/403/409 on purpose; a 404 (a missing asset) or a CSP violation is a problem.
+      if (m.type() === 'error' && !/Failed to load resource: .* status of 4(00|03|09)\b/.test(m.text())) problems.push(`console: ${m.text()}`);
     });
     page.on('request', (r) => {
       if (!r.url().startsWith(server.url) && !r.url().startsWith('data:')) problems.push(`external request: ${r.url()}`);
@@ -122,6 +124,29 @@ describe.skipIf(needs('chromium'))('web console in Chromium', () => {
     await expect.poll(() => new URL(other.url()).pathname).toBe('/settings/api-keys/new');
   });
 
+  it.skipIf(needs('bash', 'zsh', 'fish'))('the About snippets, copied from the page, set the variables in real shells', async () => {
+    const user = await server.addUser();
+    const key = await server.mintKey(user.id, { name: 'shell' });
+    const { page, problems } = await open(user);
+    await page.goto(`${server.url}/settings/about`);
+    const copied = async (label: string) => {
+      await page.getByRole('button', { name: `Copy the ${label} snippet` }).click();
+      return page.evaluate(() => navigator.clipboard.readText());
+    };
+    const posix = (await copied('bash / zsh')).replace('<api_key_id>;<api_secret_key>', key.credential);
+    const fish = (await copied('fish')).replace('<api_key_id>;<api_secret_key>', key.credential);
+    const run = (shell: string, script: string) => {
+      // The script (with the credential) goes in a 0600 file, never argv; fish cannot read a socket stdin.
+      const file = join(server.dataDir, `snippet.${shell}`);
+      writeFileSync(file, `${script}\nprintf '%s\\n%s\\n' "$ANTHROPIC_BASE_URL" "$ANTHROPIC_API_KEY"\n`, { mode: 0o600 });
+      return execFileSync(shell, [file], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: server.dataDir } });
+    };
+    for (const [shell, script] of [['bash', posix], ['zsh', posix], ['fish', fish]] as const) {
+      expect(run(shell, script), shell).toBe(`${server.url}\n${key.credential}\n`);
+    }
+    expect(problems).toEqual([]);
+  });
+
   it('creates a key, shows the secret once with Copy buttons, and a reload shows it no more', async () => {
     const user = await server.addUser();
     const { page, problems } = await open(user);
@@ -131,6 +156,14 @@ describe.skipIf(needs('chromium'))('web console in Chromium', () => {
     const select = page.getByLabel('Expires in');
     expect(await select.locator('option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value))).toEqual(['30', '60', '90', '180', '365']);
     expect(await select.inputValue()).toBe('90');
+    // A blank name is refused with the reason, keeping the chosen expiry; nothing is created.
+    await page.getByLabel('Name').fill('   ');
+    await select.selectOption('60');
+    await page.getByRole('button', { name: 'Create key' }).click();
+    expect(await page.getByRole('alert').textContent()).toMatch(/name must not be empty/);
+    expect(await page.getByLabel('Expires in').inputValue()).toBe('60');
+    expect(await server.store.keys.listForUser(user.id)).toEqual([]);
+
     await page.getByLabel('Name').fill('work laptop');
     await select.selectOption('180');
     await Promise.all([page.waitForURL(`${server.url}/settings/api-keys`), page.getByRole('button', { name: 'Create key' }).click()]);
@@ -223,6 +256,26 @@ describe.skipIf(needs('chromium'))('web console in Chromium', () => {
     expect(forced.status()).toBe(409);
     expect(await forced.text()).toMatch(/limit/);
     expect((await server.store.keys.listForUser(user.id)).map((k) => k.name).sort()).toEqual(['one', 'two']);
+    const audit = await server.store.audit.list({ userId: user.id });
+    expect(audit[0]).toMatchObject({ kind: 'key', action: 'create', status: 409, path: '/settings/api-keys' });
+
+    // A suspended key cannot be enabled at the limit: the menu says why, the server refuses.
+    const spare = await server.mintKey(user.id, { name: 'spare', expires: 30 }).catch(() => undefined);
+    expect(spare).toBeUndefined(); // the operator path obeys the same limit
+    await page.goto(`${server.url}/settings/api-keys`);
+    await card(page, 'two').locator('summary').click();
+    await Promise.all([page.waitForURL(`${server.url}/settings/api-keys`), card(page, 'two').getByRole('button', { name: 'Disable' }).click()]);
+    await createThroughForm(page, 'three');
+    await page.reload();
+    await card(page, 'two').locator('summary').click();
+    const enable = card(page, 'two').getByRole('button', { name: 'Enable' });
+    expect(await enable.isDisabled()).toBe(true);
+    expect(await page.locator(`#${await enable.getAttribute('aria-describedby')}`).textContent()).toMatch(/limit/);
+    const twoId = (await server.store.keys.listForUser(user.id)).find((k) => k.name === 'two')!.id;
+    const forcedEnable = await page.context().request.post(`${server.url}/settings/api-keys/${twoId}/enable`, { form: { csrf }, maxRedirects: 0 });
+    expect(forcedEnable.status()).toBe(409);
+    expect((await server.store.keys.findById(twoId))!.state).toBe('suspended');
+    await page.keyboard.press('Escape');
 
     // Disabling one makes room.
     await page.goto(`${server.url}/settings/api-keys`);

@@ -43,6 +43,7 @@ export function page(options: PageOptions, body: SafeHtml): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${options.title} · Third Loop</title>
 <link rel="stylesheet" href="/assets/app.css">
+<link rel="icon" href="data:,">
 ${options.script ? html`<script src="/assets/console.js" defer></script>` : ''}
 </head>
 <body>
