@@ -2,6 +2,7 @@
  * The gateway's state for one app: where it forwards, the rate limiter, and the write-behind for
  * "last used" and audit rows. Made once in the route plugin and closed with the app.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ServerConfig } from '../config.js';
 import type { AuditInput, Store } from '../store/store.js';
 import { mockCountTokens, mockMessages, type KnowsModel } from './mock-model.js';
@@ -15,6 +16,7 @@ import { WriteBehind } from './write-behind.js';
 export type GatewayServerConfig = ServerConfig;
 
 export const DEFAULT_UPSTREAM_TIMEOUT_MS = 600_000;
+const CLOSE_GRACE_MS = 10_000;
 
 export class Gateway {
   readonly upstream: UpstreamClient | undefined;
@@ -71,8 +73,17 @@ export class Gateway {
 
   async close(): Promise<void> {
     await this.writes.flush();
-    // Requests still streaming finish (the server stops taking new ones first), then their rows go too.
-    await this.upstream?.close();
+    if (this.upstream) {
+      // Answers still streaming get a grace period to finish, then are cut; their rows go too.
+      const grace = new AbortController();
+      await Promise.race([
+        this.upstream.close(),
+        sleep(CLOSE_GRACE_MS, undefined, { signal: grace.signal })
+          .then(() => this.upstream!.destroy())
+          .catch(() => undefined),
+      ]);
+      grace.abort();
+    }
     await this.writes.flush();
   }
 }
