@@ -10,6 +10,7 @@
 import type { Command } from 'commander';
 import pkg from '../package.json' with { type: 'json' };
 import { ExitCode, UserError } from './core/errors.js';
+import { reportError } from './core/report-error.js';
 
 type Commander = typeof import('commander');
 
@@ -223,38 +224,6 @@ export function buildProgram(commander: Commander): Command {
     .action(action(lazy('doctor')));
 
   return program;
-}
-
-/** commander's errors (bundling renames its classes, so check the shape). */
-function isCommanderError(error: unknown): error is Error & { code: string; exitCode: number } {
-  const e = error as { code?: unknown; exitCode?: unknown } | null;
-  return typeof e?.code === 'string' && e.code.startsWith('commander.') && typeof e.exitCode === 'number';
-}
-
-/** Prints a failure as one sentence (and its hint); a stack only with --debug. */
-export function reportError(error: unknown, debug: boolean, stderr: NodeJS.WritableStream = process.stderr): number {
-  if (isCommanderError(error)) {
-    if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return ExitCode.ok;
-    // commander already printed its message (and the help, when that was the error).
-    return error.code === 'commander.help' && process.argv.length <= 2 ? ExitCode.ok : ExitCode.usage;
-  }
-  if (error instanceof UserError) {
-    // An empty message: the command already reported (e.g. inside its --json document).
-    if (error.message) stderr.write(`${colorize('Error:', '31')} ${error.message}\n`);
-    if (error.hint) stderr.write(`${error.hint}\n`);
-    if (debug && error.cause instanceof Error && error.cause.stack) stderr.write(`${error.cause.stack}\n`);
-    return error.exitCode;
-  }
-  const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
-  stderr.write(`${colorize('Error:', '31')} Something unexpected went wrong: ${message}\n`);
-  if (debug && error instanceof Error && error.stack) stderr.write(`${error.stack}\n`);
-  else stderr.write('Run again with --debug for details, and report it if it persists.\n');
-  return ExitCode.failure;
-}
-
-function colorize(text: string, code: string): string {
-  const off = process.env.NO_COLOR || process.argv.includes('--no-color') || !process.stderr.isTTY;
-  return off ? text : `\u001b[${code}m${text}\u001b[39m`;
 }
 
 async function main(argv: string[]): Promise<number> {
