@@ -172,6 +172,13 @@ describe('against instances', () => {
     expect((await runCli(['logout', '--revoke', '--yes'], { home: h })).exitCode).toBe(0);
   });
 
+  test.skipIf(needs('script'))('--with-key on a terminal refuses (it reads stdin) and says how to pipe', async () => {
+    const cli = startCli(['auth', '--api-url', server.url, '--with-key'], { home: home(), tty: true });
+    const r = await cli.exited;
+    expect(r.exitCode).toBe(2);
+    expect(r.stdout).toContain('--with-key reads the credential from stdin.');
+  });
+
   test('status with the instance down: the local facts, then one sentence naming the URL, exit 1', async () => {
     const { h } = await signedInHome();
     const port = await closedPort();

@@ -95,6 +95,14 @@ describe('loopback callback server', () => {
     expect((error as UserError).exitCode).toBe(130);
   });
 
+  test('a port that cannot be opened is a sentence pointing at --no-browser', async () => {
+    // 192.0.2.1 (TEST-NET-1) is never an address of this machine: listen fails with EADDRNOTAVAIL.
+    const error = await startCallbackServer({ state: 's', host: '192.0.2.1' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UserError);
+    expect((error as UserError).message).toBe("Could not listen on 192.0.2.1 for the browser's answer (EADDRNOTAVAIL).");
+    expect((error as UserError).hint).toContain('thirdloop auth --no-browser');
+  });
+
   test('close() frees the port', async () => {
     server = await startCallbackServer({ state: 's' });
     const port = server.port;
