@@ -292,7 +292,14 @@ async function planUndo(
       continue;
     }
     if (!before) continue;
-    const blocks = withBlockError(profile, ctx, () => findBlocks(before.text));
+    let blocks;
+    try {
+      blocks = withBlockError(profile, ctx, () => findBlocks(before.text));
+    } catch (error) {
+      if (selected) throw error;
+      stillUsed.set(shell.envFileName, [...(stillUsed.get(shell.envFileName) ?? []), name]);
+      continue;
+    }
     if (blocks.length === 0) continue;
     if (!selected) {
       stillUsed.set(shell.envFileName, [...(stillUsed.get(shell.envFileName) ?? []), name]);
