@@ -22,6 +22,10 @@ const DAY = 24 * 60 * 60 * 1000;
 
 type User = { id: string; email: string; password: string };
 
+// Evaluated in the page (as strings: the server's tsconfig has no DOM types).
+const clipboard = (page: Page) => page.evaluate<string>('navigator.clipboard.readText()');
+const focusedText = (page: Page) => page.evaluate<string | undefined>('document.activeElement?.textContent?.trim()');
+
 describe.skipIf(needs('chromium'))('web console in Chromium', () => {
   let server: TestServer;
   let browser: Browser;
@@ -131,7 +135,7 @@ describe.skipIf(needs('chromium'))('web console in Chromium', () => {
     await page.goto(`${server.url}/settings/about`);
     const copied = async (label: string) => {
       await page.getByRole('button', { name: `Copy the ${label} snippet` }).click();
-      return page.evaluate(() => navigator.clipboard.readText());
+      return clipboard(page);
     };
     const posix = (await copied('bash / zsh')).replace('<api_key_id>;<api_secret_key>', key.credential);
     const fish = (await copied('fish')).replace('<api_key_id>;<api_secret_key>', key.credential);
@@ -154,7 +158,7 @@ describe.skipIf(needs('chromium'))('web console in Chromium', () => {
     await page.getByRole('button', { name: 'Create API Key' }).click();
     expect(new URL(page.url()).pathname).toBe('/settings/api-keys/new');
     const select = page.getByLabel('Expires in');
-    expect(await select.locator('option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value))).toEqual(['30', '60', '90', '180', '365']);
+    expect(await select.locator('option').evaluateAll((os) => os.map((o) => o.getAttribute('value')))).toEqual(['30', '60', '90', '180', '365']);
     expect(await select.inputValue()).toBe('90');
     // A blank name is refused with the reason, keeping the chosen expiry; nothing is created.
     await page.getByLabel('Name').fill('   ');
@@ -180,11 +184,11 @@ describe.skipIf(needs('chromium'))('web console in Chromium', () => {
 
     // Copy buttons copy exactly the value.
     await page.getByRole('button', { name: 'Copy Secret Key' }).click();
-    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(secret);
+    expect(await clipboard(page)).toBe(secret);
     await page.getByRole('button', { name: 'Copy ANTHROPIC_API_KEY' }).click();
-    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(credential);
+    expect(await clipboard(page)).toBe(credential);
     await page.getByRole('button', { name: 'Copy API Key ID' }).click();
-    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(id);
+    expect(await clipboard(page)).toBe(id);
     await expect.poll(() => page.locator('#copy-status').textContent()).toMatch(/copied/);
 
     // The credential works, and nothing about it sits in the URL or a cookie.
@@ -345,24 +349,24 @@ describe.skipIf(needs('chromium'))('web console in Chromium', () => {
     await page.keyboard.press('Enter');
     expect(await card(page, 'kb').locator('details').getAttribute('open')).not.toBeNull();
     // Focus moved into the menu, on its first action.
-    expect(await page.evaluate(() => document.activeElement?.textContent?.trim())).toBe('Disable');
+    expect(await focusedText(page)).toBe('Disable');
     await page.keyboard.press('Escape');
     expect(await card(page, 'kb').locator('details').getAttribute('open')).toBeNull();
-    expect(await page.evaluate(() => document.activeElement?.tagName)).toBe('SUMMARY');
+    expect(await page.evaluate<string>('document.activeElement?.tagName')).toBe('SUMMARY');
 
     await page.keyboard.press('Enter');
-    await expect.poll(() => page.evaluate(() => document.activeElement?.textContent?.trim())).toBe('Disable');
+    await expect.poll(() => focusedText(page)).toBe('Disable');
     await Promise.all([page.waitForURL(`${server.url}/settings/api-keys`), page.keyboard.press('Enter')]);
     expect(await card(page, 'kb').locator('.badge').textContent()).toBe('Suspended');
 
     // Delete from the keyboard: the dialog takes focus on Cancel; Escape closes it.
     await card(page, 'kb').locator('summary').focus();
     await page.keyboard.press('Enter');
-    await expect.poll(() => page.evaluate(() => document.activeElement?.textContent?.trim())).toBe('Enable');
+    await expect.poll(() => focusedText(page)).toBe('Enable');
     await page.keyboard.press('Tab');
-    expect(await page.evaluate(() => document.activeElement?.textContent?.trim())).toBe('Delete…');
+    expect(await focusedText(page)).toBe('Delete…');
     await page.keyboard.press('Enter');
-    await expect.poll(() => page.evaluate(() => document.activeElement?.textContent?.trim())).toBe('Cancel');
+    await expect.poll(() => focusedText(page)).toBe('Cancel');
     await page.keyboard.press('Escape');
     expect(await page.getByRole('dialog').count()).toBe(0);
     expect(await server.store.keys.findById((await server.store.keys.listForUser(user.id))[0]!.id)).toBeDefined();
@@ -494,7 +498,7 @@ describe.skipIf(needs('chromium'))('web console in Chromium', () => {
     await server.mintKey(user.id, { name: 'phone key with a rather long descriptive name' });
     const { page, problems } = await open(user, { width: 360 });
     await createThroughForm(page, 'second');
-    const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    const overflow = () => page.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');
     expect(await overflow()).toBeLessThanOrEqual(0);
     await page.screenshot({ path: join(ARTIFACTS, 'web-console-keys-narrow.png'), fullPage: true });
     await card(page, 'second').locator('summary').click();
