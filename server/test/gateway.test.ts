@@ -431,6 +431,29 @@ describe('provider failures', () => {
     expect(await res.json()).toMatchObject({ type: 'error', error: { type: 'api_error' } });
   });
 
+  it('aborts the provider request when the client gives up before the first byte', async () => {
+    const { credential } = await member();
+    upstream.handle(() => undefined);
+    const before = upstream.received.length;
+    const controller = new AbortController();
+    const pending = fetch(`${server.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': credential },
+      body: JSON.stringify(messageRequest()),
+      signal: controller.signal,
+    }).catch((error: Error) => error);
+    const deadline = Date.now() + 2_000;
+    while (upstream.received.length === before && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+    const received = upstream.received.at(-1)!;
+    const abortedAt = performance.now();
+    controller.abort();
+    expect(await pending).toBeInstanceOf(Error);
+    const outcome = await Promise.race([received.ended, new Promise((resolve) => setTimeout(() => resolve('still running'), 1_000))]);
+    expect(outcome).toEqual({ finished: false });
+    // Well before the gateway's own 400 ms timeout: the hang-up itself ended it.
+    expect(performance.now() - abortedAt).toBeLessThan(300);
+  });
+
   it('does not blame the member for the provider refusing the organization credential', async () => {
     const { credential } = await member();
     upstream.handle((_req, res) =>
