@@ -134,7 +134,11 @@ export async function configureShells(ctx: Context, options: ConfigureShellsOpti
   const userEnvironment = plan.some((p) => p.change.kind === 'user-environment')
     ? !options.undo
     : record.userEnvironment;
-  writeShellRecord(config, { shells: available.filter((s) => touched.has(s)), userEnvironment });
+  writeShellRecord(config, {
+    shells: available.filter((s) => touched.has(s)),
+    profile: options.undo ? record.profile : ctx.globals.profile,
+    userEnvironment,
+  });
   return plan.map((item) => item.change);
 }
 

@@ -51,6 +51,8 @@ export function redactEnvText(text: string): string {
 /** What setup recorded in the config (non-secret): which shells it configured. */
 export interface ShellRecord {
   shells: ShellName[];
+  /** The profile whose key the env files hold (they are shared by all profiles). */
+  profile?: string;
   /** Windows: the user environment holds the variables (cmd). */
   userEnvironment?: boolean;
 }
@@ -78,6 +80,9 @@ export interface RewriteDeps {
  */
 export async function rewriteEnvFiles(ctx: Context, values: EnvValues, deps: RewriteDeps = {}): Promise<string[]> {
   const config = await ctx.config();
+  const record = readShellRecord(config);
+  // The env files hold one profile's key: rotating another profile's key leaves them alone.
+  if (record.profile && record.profile !== ctx.globals.profile) return [];
   const changed: string[] = [];
   for (const name of ENV_FILE_NAMES) {
     const file = path.join(config.dir, name);
@@ -92,7 +97,7 @@ export async function rewriteEnvFiles(ctx: Context, values: EnvValues, deps: Rew
     await writeFileAtomic(file, after, { mode: SECRET_FILE_MODE, forceMode: true });
     changed.push(file);
   }
-  if (ctx.platform === 'win32' && readShellRecord(config).userEnvironment) {
+  if (ctx.platform === 'win32' && record.userEnvironment) {
     await setUserEnvironment(deps.spawn ?? nodeSpawner, normalizeValues(values), ctx.env);
     changed.push(USER_ENVIRONMENT);
   }

@@ -323,6 +323,14 @@ describe('edge cases', () => {
     expect(await rewriteEnvFiles(testContext(home.home).ctx, { apiUrl: API_URL, credential: rotated })).toEqual([]);
   });
 
+  it('rewriteEnvFiles leaves the env files alone when another profile’s key is rotated', async () => {
+    await setup(['bash']);
+    const work = testContext(home.home);
+    work.ctx.globals.profile = 'work';
+    expect(await rewriteEnvFiles(work.ctx, { apiUrl: API_URL, credential: makeCredential('work') })).toEqual([]);
+    expect(readFileSync(path.join(configDir(), 'env.sh'), 'utf8')).toContain(CREDENTIAL);
+  });
+
   it('Windows: cmd sets the user environment through a child that gets the key in its env only', async () => {
     const calls: Array<{ command: string; args: string[]; env: NodeJS.ProcessEnv }> = [];
     const spawn: Spawner = async (command, args, options) => {
