@@ -174,7 +174,7 @@ async function planSetup(
   ctx: Context,
   shells: ShellName[],
   dir: string,
-  record: { userEnvironment?: boolean },
+  record: { userEnvironment?: boolean; profile?: string },
   options: ConfigureShellsOptions,
 ): Promise<Planned[]> {
   const e = shellEnv(ctx);
@@ -207,6 +207,9 @@ async function planSetup(
       warnings: [],
       notes: [],
     };
+    if (before && record.profile && record.profile !== ctx.globals.profile) {
+      change.notes.push(`${tildify(file, ctx.homedir)} held the key of profile "${record.profile}"; it now holds profile "${ctx.globals.profile}"'s.`);
+    }
     const repo = await gitWorkTree(change.realPath ?? file);
     if (repo) {
       change.warnings.push(

@@ -329,6 +329,10 @@ describe('edge cases', () => {
     work.ctx.globals.profile = 'work';
     expect(await rewriteEnvFiles(work.ctx, { apiUrl: API_URL, credential: makeCredential('work') })).toEqual([]);
     expect(readFileSync(path.join(configDir(), 'env.sh'), 'utf8')).toContain(CREDENTIAL);
+    // Setting up with the other profile switches the files over, and says so.
+    const changes = await configureShells(work.ctx, { shells: ['bash'], apiUrl: API_URL, credential: makeCredential('work') });
+    expect(changes.flatMap((c) => c.notes)).toContain('~/.config/thirdloop/env.sh held the key of profile "default"; it now holds profile "work"\'s.');
+    expect(await rewriteEnvFiles(work.ctx, { apiUrl: API_URL, credential: makeCredential('work2') })).toHaveLength(1);
   });
 
   it('Windows: cmd sets the user environment through a child that gets the key in its env only', async () => {
