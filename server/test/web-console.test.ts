@@ -24,6 +24,11 @@ type User = { id: string; email: string; password: string };
 
 // Evaluated in the page (as strings: the server's tsconfig has no DOM types).
 const clipboard = (page: Page) => page.evaluate<string>('navigator.clipboard.readText()');
+/** Resolves when the next page has loaded on the keys page (set up before the click that navigates). */
+const landed = async (page: Page) => {
+  await page.waitForEvent('load');
+  expect(new URL(page.url()).pathname).toBe('/settings/api-keys');
+};
 const focusedText = (page: Page) => page.evaluate<string | undefined>('document.activeElement?.textContent?.trim()');
 
 describe.skipIf(needs('chromium'))('web console in Chromium', () => {
@@ -86,10 +91,10 @@ describe.skipIf(needs('chromium'))('web console in Chromium', () => {
 
   async function createThroughForm(page: Page, name: string, expiry?: string) {
     await page.goto(`${server.url}/settings/api-keys`);
-    await page.getByRole('button', { name: 'Create API Key' }).click();
+    await Promise.all([page.waitForEvent('load'), page.getByRole('button', { name: 'Create API Key' }).click()]);
     await page.getByLabel('Name').fill(name);
     if (expiry) await page.getByLabel('Expires in').selectOption(expiry);
-    await Promise.all([page.waitForURL(`${server.url}/settings/api-keys`), page.getByRole('button', { name: 'Create key' }).click()]);
+    await Promise.all([landed(page), page.getByRole('button', { name: 'Create key' }).click()]);
   }
 
   it('signed-out visits go to sign-in and come back; About shows the instance URL and snippets', async () => {
@@ -155,7 +160,7 @@ describe.skipIf(needs('chromium'))('web console in Chromium', () => {
     const user = await server.addUser();
     const { page, problems } = await open(user);
     expect(await page.locator('#active-count').textContent()).toBe('0 / 2 active keys');
-    await page.getByRole('button', { name: 'Create API Key' }).click();
+    await Promise.all([page.waitForEvent('load'), page.getByRole('button', { name: 'Create API Key' }).click()]);
     expect(new URL(page.url()).pathname).toBe('/settings/api-keys/new');
     const select = page.getByLabel('Expires in');
     expect(await select.locator('option').evaluateAll((os) => os.map((o) => o.getAttribute('value')))).toEqual(['30', '60', '90', '180', '365']);
@@ -163,14 +168,14 @@ describe.skipIf(needs('chromium'))('web console in Chromium', () => {
     // A blank name is refused with the reason, keeping the chosen expiry; nothing is created.
     await page.getByLabel('Name').fill('   ');
     await select.selectOption('60');
-    await page.getByRole('button', { name: 'Create key' }).click();
+    await Promise.all([page.waitForEvent('load'), page.getByRole('button', { name: 'Create key' }).click()]);
     expect(await page.getByRole('alert').textContent()).toMatch(/name must not be empty/);
     expect(await page.getByLabel('Expires in').inputValue()).toBe('60');
     expect(await server.store.keys.listForUser(user.id)).toEqual([]);
 
     await page.getByLabel('Name').fill('work laptop');
     await select.selectOption('180');
-    await Promise.all([page.waitForURL(`${server.url}/settings/api-keys`), page.getByRole('button', { name: 'Create key' }).click()]);
+    await Promise.all([landed(page), page.getByRole('button', { name: 'Create key' }).click()]);
 
     const id = await page.getByLabel('API Key ID', { exact: true }).inputValue();
     const secret = await page.getByLabel('Secret Key', { exact: true }).inputValue();
@@ -268,7 +273,7 @@ describe.skipIf(needs('chromium'))('web console in Chromium', () => {
     expect(spare).toBeUndefined(); // the operator path obeys the same limit
     await page.goto(`${server.url}/settings/api-keys`);
     await card(page, 'two').locator('summary').click();
-    await Promise.all([page.waitForURL(`${server.url}/settings/api-keys`), card(page, 'two').getByRole('button', { name: 'Disable' }).click()]);
+    await Promise.all([landed(page), card(page, 'two').getByRole('button', { name: 'Disable' }).click()]);
     await createThroughForm(page, 'three');
     await page.reload();
     await card(page, 'two').locator('summary').click();
@@ -284,7 +289,7 @@ describe.skipIf(needs('chromium'))('web console in Chromium', () => {
     // Disabling one makes room.
     await page.goto(`${server.url}/settings/api-keys`);
     await card(page, 'one').locator('summary').click();
-    await Promise.all([page.waitForURL(`${server.url}/settings/api-keys`), card(page, 'one').getByRole('button', { name: 'Disable' }).click()]);
+    await Promise.all([landed(page), card(page, 'one').getByRole('button', { name: 'Disable' }).click()]);
     expect(await page.locator('#active-count').textContent()).toBe('1 / 2 active keys');
     expect(await page.getByRole('button', { name: 'Create API Key' }).isEnabled()).toBe(true);
     expect(problems).toEqual([]);
@@ -305,13 +310,13 @@ describe.skipIf(needs('chromium'))('web console in Chromium', () => {
     expect(await menuItems(page, 'leaked')).toEqual(['Delete…']);
 
     await card(page, 'alpha').locator('summary').click();
-    await Promise.all([page.waitForURL(`${server.url}/settings/api-keys`), card(page, 'alpha').getByRole('button', { name: 'Disable' }).click()]);
+    await Promise.all([landed(page), card(page, 'alpha').getByRole('button', { name: 'Disable' }).click()]);
     expect(await page.locator('#page-notice').textContent()).toBe('Disabled “alpha”.');
     expect(await card(page, 'alpha').locator('.badge').textContent()).toBe('Suspended');
     expect(await menuItems(page, 'alpha')).toEqual(['Enable', 'Delete…']);
 
     await card(page, 'alpha').locator('summary').click();
-    await Promise.all([page.waitForURL(`${server.url}/settings/api-keys`), card(page, 'alpha').getByRole('button', { name: 'Enable' }).click()]);
+    await Promise.all([landed(page), card(page, 'alpha').getByRole('button', { name: 'Enable' }).click()]);
     expect(await card(page, 'alpha').locator('.badge').textContent()).toBe('Active');
 
     // Delete asks first: Cancel keeps the key, confirming removes it.
@@ -328,7 +333,7 @@ describe.skipIf(needs('chromium'))('web console in Chromium', () => {
 
     await expired.locator('summary').click();
     await expired.getByRole('link', { name: 'Delete…' }).click();
-    await Promise.all([page.waitForURL(`${server.url}/settings/api-keys`), dialog.getByRole('button', { name: 'Delete key' }).click()]);
+    await Promise.all([landed(page), dialog.getByRole('button', { name: 'Delete key' }).click()]);
     expect(await card(page, 'old').count()).toBe(0);
     expect(await page.locator('#page-notice').textContent()).toBe('Deleted “old”.');
     expect(await server.store.keys.findById(old.key.id)).toBeUndefined();
@@ -356,7 +361,7 @@ describe.skipIf(needs('chromium'))('web console in Chromium', () => {
 
     await page.keyboard.press('Enter');
     await expect.poll(() => focusedText(page)).toBe('Disable');
-    await Promise.all([page.waitForURL(`${server.url}/settings/api-keys`), page.keyboard.press('Enter')]);
+    await Promise.all([landed(page), page.keyboard.press('Enter')]);
     expect(await card(page, 'kb').locator('.badge').textContent()).toBe('Suspended');
 
     // Delete from the keyboard: the dialog takes focus on Cancel; Escape closes it.
@@ -379,19 +384,19 @@ describe.skipIf(needs('chromium'))('web console in Chromium', () => {
     const { page, problems } = await open(user, { javaScript: false });
     const c = card(page, 'nojs');
     await c.locator('summary').click();
-    await Promise.all([page.waitForURL(`${server.url}/settings/api-keys`), c.getByRole('button', { name: 'Disable' }).click()]);
+    await Promise.all([landed(page), c.getByRole('button', { name: 'Disable' }).click()]);
     expect(await card(page, 'nojs').locator('.badge').textContent()).toBe('Suspended');
 
     await card(page, 'nojs').locator('summary').click();
-    await card(page, 'nojs').getByRole('link', { name: 'Delete…' }).click();
+    await Promise.all([page.waitForEvent('load'), card(page, 'nojs').getByRole('link', { name: 'Delete…' }).click()]);
     expect(new URL(page.url()).pathname).toMatch(/^\/settings\/api-keys\/tlk_\w+\/delete$/);
     expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Delete “nojs”?');
-    await page.getByRole('link', { name: 'Cancel' }).click();
+    await Promise.all([page.waitForEvent('load'), page.getByRole('link', { name: 'Cancel' }).click()]);
     expect(await card(page, 'nojs').count()).toBe(1);
 
     await card(page, 'nojs').locator('summary').click();
-    await card(page, 'nojs').getByRole('link', { name: 'Delete…' }).click();
-    await Promise.all([page.waitForURL(`${server.url}/settings/api-keys`), page.getByRole('button', { name: 'Delete key' }).click()]);
+    await Promise.all([page.waitForEvent('load'), card(page, 'nojs').getByRole('link', { name: 'Delete…' }).click()]);
+    await Promise.all([landed(page), page.getByRole('button', { name: 'Delete key' }).click()]);
     expect(await card(page, 'nojs').count()).toBe(0);
     expect(await server.store.keys.listForUser(user.id)).toEqual([]);
 
@@ -468,7 +473,7 @@ describe.skipIf(needs('chromium'))('web console in Chromium', () => {
     await res.text();
     await expect.poll(async () => (await server.store.audit.list({ userId: user.id })).some((r) => r.kind === 'gateway')).toBe(true);
 
-    await page.getByRole('navigation', { name: 'Settings' }).getByRole('link', { name: 'Audit log' }).click();
+    await Promise.all([page.waitForEvent('load'), page.getByRole('navigation', { name: 'Settings' }).getByRole('link', { name: 'Audit log' }).click()]);
     const gatewayRow = page.locator('#audit-table tbody tr[data-kind=gateway]').first();
     const cells = (await gatewayRow.locator('td').allInnerTexts()).map((t) => t.trim());
     expect(cells[1]).toMatch(/^messages/);
