@@ -377,6 +377,15 @@ describe('real shells read what was written', () => {
     }
   });
 
+  it.skipIf(needs('bash', 'zsh', 'fish'))('an odd config dir (quote, space, $) is quoted right in every source line', async () => {
+    const env = { THIRDLOOP_CONFIG_DIR: h(`it's a "dir" $HOME \\x`) };
+    await configureShells(testContext(home.home, { env }).ctx, { shells: ['bash', 'zsh', 'fish'], apiUrl: API_URL, credential: CREDENTIAL });
+    expect(readFileSync(profiles().bash, 'utf8')).toContain(`'${home.home}/it'\\''s a "dir" $HOME \\x/env.sh'`);
+    for (const shell of ['bash', 'zsh', 'fish'] as const) {
+      expect(shellSees(shell, home.home)).toBe(`${API_URL}\n${CREDENTIAL}`);
+    }
+  });
+
   it.skipIf(needs('zsh'))('zsh honours ZDOTDIR', async () => {
     mkdirSync(h('.config', 'zsh'), { recursive: true });
     const env = { ZDOTDIR: h('.config', 'zsh') };
