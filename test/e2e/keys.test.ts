@@ -6,108 +6,31 @@
  * against GET /api/keys, non-TTY refusals and colour rules.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI_BIN, cliEnv, ensureCliBuilt, makeHome, ROOT, type CliResult } from '../helpers/cli.js';
-import { startReferenceServer, type ReferenceServer } from '../helpers/reference-server.js';
+import type { CliResult } from '../helpers/cli.js';
+import { makeHome } from '../helpers/cli.js';
+import { DAY_MS, runCli, startHarness, type Harness, type Key, type KeyList } from './keys-harness.js';
 
-const DAY_MS = 86_400_000;
 const ESC = '\u001b[';
 /** A request that changes something, in --debug output. */
 const WRITE_REQUEST = /\[debug\] (POST|PATCH|DELETE) /;
 
-interface Key {
-  id: string;
-  name: string;
-  status: 'active' | 'suspended' | 'expired' | 'compromised';
-  created_at: string;
-  expires_at: string;
-  last_used_at: string | null;
-}
-interface KeyList {
-  keys: Key[];
-  active_count: number;
-  active_limit: number;
-}
-
-let server: ReferenceServer;
+let h: Harness;
 const cleanups: Array<() => void> = [];
-let userSeq = 0;
 
 beforeAll(async () => {
-  ensureCliBuilt();
-  server = await startReferenceServer();
+  h = await startHarness();
 });
-
-/**
- * Runs the built CLI with pipes for stdin/stdout/stderr (no TTY). The build is
- * checked once per file, not per call: others editing src/ must not turn
- * every call into a rebuild.
- */
-function runCli(args: string[], options: { home: string; env?: Record<string, string | undefined>; input?: string }): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI_BIN, ...args], { cwd: options.home, env: cliEnv(options.home, options.env), stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    child.once('error', reject);
-    child.once('close', (exitCode, signal) => {
-      clearTimeout(timer);
-      resolve({ exitCode, signal, stdout, stderr });
-    });
-    child.stdin.end(options.input ?? '');
-  });
-}
 afterAll(async () => {
-  await server?.stop();
+  await h?.stop();
   cleanups.forEach((fn) => fn());
 });
 
-/** A new user signed in on a new temporary HOME with a key made by the operator command. */
-async function signedInUser(keyName = 'machine') {
-  const email = `user${++userSeq}-${process.pid}@example.com`;
-  await server.addUser(email);
-  const key = await server.createKey(email, { name: keyName });
-  const { home, cleanup } = makeHome('thirdloop-keys-');
-  cleanups.push(cleanup);
-  const auth = await runCli(['auth', '--with-key', '--api-url', server.url], { home, input: `${key.credential}\n` });
-  expect(auth.exitCode, auth.stderr).toBe(0);
-  const cli = (args: string[], env: Record<string, string | undefined> = {}) => runCli(args, { home, env });
-  return { email, home, key, cli, api: (path = '/api/keys', init: RequestInit = {}) => api(key.credential, path, init) };
-}
-
-async function api(credential: string, path: string, init: RequestInit = {}): Promise<Response> {
-  return fetch(server.url + path, { ...init, headers: { authorization: `Bearer ${credential}`, ...(init.headers ?? {}) } });
-}
-
-async function listFor(credential: string): Promise<KeyList> {
-  const res = await api(credential, '/api/keys');
-  expect(res.status).toBe(200);
-  return (await res.json()) as KeyList;
-}
-
-/** A key that expired yesterday: the operator command run with the server's clock shifted back 31 days. */
-function createExpiredKey(email: string, name: string): Promise<{ id: string; credential: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [join(ROOT, 'server', 'bin', 'thirdloop-server.js'), 'keys', 'create', '--user', email, '--name', name, '--expires', '30', '--json', '--data-dir', server.dataDir],
-      { env: { ...process.env, THIRDLOOP_SERVER_NOW_OFFSET_MS: String(-31 * DAY_MS) }, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    child.on('close', (code) => {
-      if (code !== 0) return reject(new Error(`keys create exited ${code}: ${err}`));
-      const data = JSON.parse(out) as { key: { id: string }; credential: string };
-      resolve({ id: data.key.id, credential: data.credential });
-    });
-  });
-}
+const signedInUser = (name?: string) => h.signedInUser(name);
+const api = (credential: string, path: string, init?: RequestInit) => h.api(credential, path, init);
+const listFor = (credential: string) => h.listFor(credential);
+const createExpiredKey = (email: string, name: string) => h.createExpiredKey(email, name);
 
 const noWrites = (r: CliResult) => expect(r.stderr).not.toMatch(WRITE_REQUEST);
 
@@ -270,8 +193,8 @@ describe('every status × every action', () => {
   beforeAll(async () => {
     u = await signedInUser();
     // compromised: flagged by the operator; expired: made in the past; active: a second active key; suspended: created then disabled.
-    const c = await server.createKey(u.email, { name: 'comp' });
-    await server.flagCompromised(c.id);
+    const c = await h.server.createKey(u.email, { name: 'comp' });
+    await h.server.flagCompromised(c.id);
     ids.compromised = c.id;
     ids.expired = (await createExpiredKey(u.email, 'old')).id;
     const a = await u.cli(['keys', 'create', '--name', 'act', '--json']);
