@@ -1,5 +1,7 @@
 // Small helpers the benchmark sections share: timing child processes, medians, the result table.
 import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -113,4 +115,37 @@ export function isolatedEnv(home, extra = {}) {
     else env[name] = value;
   }
   return env;
+}
+
+/**
+ * CPU time (user + system, ms) of one run, read inside the child at exit through a preload: far less
+ * sensitive than wall time to other processes competing for the cores.
+ */
+export function cpuRun(args, options = {}) {
+  const out = join(tmpdir(), `thirdloop-bench-cpu-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  const preload = `data:text/javascript,${encodeURIComponent(
+    `import{writeFileSync}from'node:fs';process.on('exit',()=>{const u=process.cpuUsage();writeFileSync(${JSON.stringify(out)},String((u.user+u.system)/1000))})`,
+  )}`;
+  try {
+    const r = spawnSync(process.execPath, ['--import', preload, ...args], { encoding: 'utf8', timeout: 30_000, ...options });
+    if (r.status !== 0) throw new Error(`${args.join(' ')} exited ${r.status}: ${(r.stderr || '').trim()}`);
+    return Number(readFileSync(out, 'utf8'));
+  } finally {
+    rmSync(out, { force: true });
+  }
+}
+
+/** Interleaved CPU-time comparison: medians and the median pairwise ratio B/A. */
+export function cpuSideBySide(a, b, { runs, warmup = 2 }) {
+  const as = [];
+  const bs = [];
+  for (let i = 0; i < warmup + runs; i++) {
+    const x = a();
+    const y = b();
+    if (i >= warmup) {
+      as.push(x);
+      bs.push(y);
+    }
+  }
+  return { a: median(as), b: median(bs), ratio: median(bs.map((v, i) => v / as[i])) };
 }

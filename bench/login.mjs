@@ -29,6 +29,8 @@ async function oneLogin(browser, context, server, user, extraArgs) {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';
+    const trace = [];
+    if (process.env.BENCH_LOGIN_TRACE) child.stderr.on('data', (d) => trace.push([performance.now(), String(d)]));
     let exitAt;
     const exited = new Promise((resolve) =>
       child.once('exit', (code) => {
@@ -69,6 +71,10 @@ async function oneLogin(browser, context, server, user, extraArgs) {
       const id = credential.split(';')[0];
       const del = await request(`${server.url}/api/keys/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${credential}` } });
       await del.body.dump();
+      if (process.env.BENCH_LOGIN_TRACE) {
+        for (const [t, text] of trace) if (t >= callbackAt) process.stderr.write(`  +${(t - callbackAt).toFixed(1)} ms ${text.trim().split('\n')[0]}\n`);
+        process.stderr.write(`  +${(exitAt - callbackAt).toFixed(1)} ms exit\n`);
+      }
       return exitAt - callbackAt;
     } finally {
       await page.close();
