@@ -53,8 +53,9 @@ describe.skipIf(needs('chromium'))('web console in Chromium', () => {
    * never happen: a JS dialog (alert from an injected script), a console
    * error (e.g. a CSP violation), a request to another origin.
    */
-  async function open(user: User, options: { javaScript?: boolean; width?: number } = {}) {
+  async function open(user: User, options: { javaScript?: boolean; width?: number; dark?: boolean } = {}) {
     const context = await browser.newContext({
+      colorScheme: options.dark ? 'dark' : 'light',
       javaScriptEnabled: options.javaScript ?? true,
       viewport: { width: options.width ?? 1100, height: 900 },
     });
@@ -520,6 +521,11 @@ describe.skipIf(needs('chromium'))('web console in Chromium', () => {
     await page.screenshot({ path: join(ARTIFACTS, 'web-console-keys.png'), fullPage: true });
     await page.goto(`${server.url}/settings/about`);
     await page.screenshot({ path: join(ARTIFACTS, 'web-console-about.png'), fullPage: true });
+
+    const dark = await open(user, { dark: true });
+    await card(dark.page, 'second').locator('summary').click();
+    await dark.page.screenshot({ path: join(ARTIFACTS, 'web-console-keys-dark.png'), fullPage: true });
+    expect(dark.problems).toEqual([]);
 
     // The consent page as `thirdloop auth` opens it: a fresh user, then the same user at the limit.
     const verifier = randomBytes(32).toString('base64url');

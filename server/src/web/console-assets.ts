@@ -41,7 +41,7 @@ details.menu .menu-items .hint { display: block; font-size: .8rem; color: var(--
 dialog.confirm { border: 1px solid var(--line); border-radius: 10px; background: var(--card); color: var(--fg); max-width: min(28rem, 92vw); padding: 1.25rem; }
 dialog.confirm::backdrop { background: rgb(0 0 0 / .45); }
 dialog.confirm h2 { margin-top: 0; }
-button.danger-fill { background: var(--danger); border-color: var(--danger); color: #fff; }
+button.danger-fill { background: var(--danger); border-color: var(--danger); color: var(--accent-fg); }
 pre.snippet { margin: 0; padding: .75rem; background: var(--bg); border: 1px solid var(--line); border-radius: 6px; overflow-x: auto;
   font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: .88rem; white-space: pre; }
 .snippet-head { display: flex; justify-content: space-between; align-items: center; gap: .5rem; margin: 1rem 0 .35rem; }
