@@ -18,7 +18,8 @@ export interface PathEnv {
 export function configDir({ env, platform, homedir }: PathEnv): string {
   const p = platform === 'win32' ? path.win32 : path.posix;
   const override = env.THIRDLOOP_CONFIG_DIR?.trim();
-  if (override) return p.resolve(override);
+  // The override names a real directory on this host, whatever platform a test injects.
+  if (override) return path.resolve(override);
   if (platform === 'win32') {
     const appData = env.APPDATA?.trim() || p.join(homedir, 'AppData', 'Roaming');
     return p.join(appData, 'thirdloop');

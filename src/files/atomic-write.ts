@@ -70,6 +70,8 @@ export async function writeFileAtomic(
     if (stat.isDirectory()) throw new UserError(`${file} is a directory, not a file.`);
     existingMode = stat.mode & 0o7777;
     // Refuse read-only targets up front: rename would silently replace them.
+    // The mode bit too, since access() says yes to root whatever the mode.
+    if ((existingMode & 0o200) === 0) throw new UserError(`${file} is read-only; nothing was changed. Make it writable (chmod u+w) and run again.`);
     await fs.access(target, constants.W_OK);
   } catch (error) {
     if (error instanceof UserError) throw error;
