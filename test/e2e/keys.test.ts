@@ -406,5 +406,25 @@ describe('confirmations and this machine’s key', () => {
     const status = await u.cli(['status', '--json']);
     expect(JSON.parse(status.stdout).key.id).toBe(freshId);
     expect(existsSync(join(configDir, 'credentials.json'))).toBe(true);
+
+    // Renaming this machine's key keeps the local copy of its name current.
+    expect((await u.cli(['keys', 'rename', freshId!, 'workstation 2'])).exitCode).toBe(0);
+    expect(JSON.parse(readFileSync(join(configDir, 'config.json'), 'utf8')).profiles.default.keyName).toBe('workstation 2');
+  });
+
+  test('with THIRDLOOP_API_KEY (CI), rotating that key prints the new credential once and says to update the variable', async () => {
+    const email = `ci-${process.pid}@example.com`;
+    await h.server.addUser(email);
+    const key = await h.server.createKey(email, { name: 'pipeline' });
+    const { home, cleanup } = makeHome();
+    cleanups.push(cleanup);
+    const env = { THIRDLOOP_API_KEY: key.credential, THIRDLOOP_API_URL: h.server.url };
+    const r = await runCli(['keys', 'rotate', 'pipeline', '--yes'], { home, env });
+    expect(r.exitCode, r.stderr).toBe(0);
+    const credential = /Credential\s+(tlk_\w+;tls_\w+)/.exec(r.stdout)![1]!;
+    expect(r.stderr).toMatch(/THIRDLOOP_API_KEY, which still holds the old one/);
+    expect((await listFor(credential)).keys).toEqual([expect.objectContaining({ name: 'pipeline', status: 'active' })]);
+    // Nothing was written on this machine.
+    expect(existsSync(join(home, '.config', 'thirdloop', 'credentials.json'))).toBe(false);
   });
 });
