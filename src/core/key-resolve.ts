@@ -59,8 +59,11 @@ export function resolveKey(keys: readonly ApiKey[], rawRef: string): ApiKey {
   if (byNameFolded.length === 1) return byNameFolded[0]!;
   if (byNameFolded.length > 1) throw ambiguous(ref, byNameFolded, 'matches the names of');
 
+  // Names are matched whole; a name that starts with what was typed is worth a suggestion.
+  const near = keys.filter((k) => k.name.toLowerCase().startsWith(folded) || k.name.toLowerCase().includes(folded)).slice(0, 3);
+  const suggestion = near.length ? `Did you mean ${near.map((k) => `"${k.name}" (${k.id})`).join(' or ')}? ` : '';
   throw new UserError(`No key of yours matches "${ref}" (by ID, ID prefix or name).`, {
     exitCode: ExitCode.failure,
-    hint: keys.length ? 'See your keys with `thirdloop keys list`.' : 'You have no keys; create one with `thirdloop keys create`.',
+    hint: keys.length ? `${suggestion}See your keys with \`thirdloop keys list\`.` : 'You have no keys; create one with `thirdloop keys create`.',
   });
 }

@@ -64,4 +64,9 @@ describe('resolveKey', () => {
     expect(e.hint).toContain('thirdloop keys list');
     expect(failure(() => resolveKey([], 'x')).hint).toContain('thirdloop keys create');
   });
+  test('a partial name is not a match, but it is suggested', () => {
+    const e = failure(() => resolveKey(keys, 'lap'));
+    expect(e.exitCode).toBe(1);
+    expect(e.hint).toContain(`Did you mean "laptop" (${keys[0]!.id})?`);
+  });
 });
