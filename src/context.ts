@@ -72,6 +72,8 @@ export interface SecretStore {
   /** Stores the credential; returns where it went (keychain, or file fallback). */
   set(profile: string, credential: string, options?: { insecure?: boolean }): Promise<StoredSecret>;
   delete(profile: string): Promise<void>;
+  /** Starts loading the keychain module early (e.g. while the user is in the browser); never fails. */
+  prepare?(): void;
 }
 
 export interface Clock {

@@ -86,6 +86,10 @@ export class FileAndKeychainSecretStore implements SecretStore {
     return this.keytar;
   }
 
+  prepare(): void {
+    this.loadKeytar().catch(() => {});
+  }
+
   async get(profile: string): Promise<StoredSecret | undefined> {
     const fromEnv = this.env.THIRDLOOP_API_KEY?.trim();
     if (fromEnv) return { credential: fromEnv, source: 'env' };

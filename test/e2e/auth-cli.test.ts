@@ -13,6 +13,9 @@ import { join } from 'node:path';
 import { ensureCliBuilt, makeHome, runCli, startCli, ROOT } from '../helpers/cli.js';
 import { startReferenceServer, type ReferenceServer } from '../helpers/reference-server.js';
 
+// Build once up front (others edit src/ meanwhile), inside the hook's longer timeout.
+beforeAll(() => ensureCliBuilt(), 120_000);
+
 const version = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version as string;
 const homes: Array<() => void> = [];
 const home = () => {

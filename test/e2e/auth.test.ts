@@ -10,8 +10,11 @@ import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { needs } from '../helpers/components.js';
 import { CHROMIUM, decideConsent, launchBrowser } from '../helpers/browser.js';
-import { makeHome, runCli, startCli, type CliProcess } from '../helpers/cli.js';
+import { ensureCliBuilt, makeHome, runCli, startCli, type CliProcess } from '../helpers/cli.js';
 import { startReferenceServer, type ReferenceServer } from '../helpers/reference-server.js';
+
+// Build once up front (others edit src/ meanwhile), inside the hook's longer timeout.
+beforeAll(() => ensureCliBuilt(), 120_000);
 
 const missing = needs(CHROMIUM === '/usr/bin/chromium' ? 'chromium' : CHROMIUM);
 const URL_LINE = /^ {2}(http:\/\/\S+\/cli-auth\?\S+)$/m;

@@ -10,9 +10,12 @@ import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { needs } from '../helpers/components.js';
 import { decideConsent, launchBrowser } from '../helpers/browser.js';
-import { makeHome, runCli, startCli } from '../helpers/cli.js';
+import { ensureCliBuilt, makeHome, runCli, startCli } from '../helpers/cli.js';
 import { keyringMissing, startKeyring, type Keyring } from '../helpers/keyring.js';
 import { startReferenceServer, type ReferenceServer } from '../helpers/reference-server.js';
+
+// Build once up front (others edit src/ meanwhile), inside the hook's longer timeout.
+beforeAll(() => ensureCliBuilt(), 120_000);
 
 const missing = keyringMissing() ?? needs('chromium');
 

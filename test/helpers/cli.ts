@@ -40,9 +40,14 @@ function newestMtime(dir: string): number {
 
 const sleepSync = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
+let buildAttempted = false;
+
 export function ensureCliBuilt(): void {
   const fresh = () => existsSync(DIST_MAIN) && statSync(DIST_MAIN).mtimeMs >= newestMtime(join(ROOT, 'src'));
+  // One attempt per test process: a failed build (a file mid-edit) must not be retried on every run.
+  if (buildAttempted && existsSync(DIST_MAIN)) return;
   if (fresh()) return;
+  buildAttempted = true;
   const lock = join(ROOT, '.tmp', 'cli-build-lock');
   mkdirSync(dirname(lock), { recursive: true });
   const deadline = Date.now() + 120_000;

@@ -112,6 +112,8 @@ export async function run(ctx: Context, options: LoginOptions = {}): Promise<voi
         out.info(opened ? 'Opened your browser. If it did not open, visit:' : 'Open this URL in your browser to sign in:');
         out.info(`  ${url}`);
         const spinner = out.spinner('Waiting for approval in your browser… (Ctrl+C to cancel)');
+        // Load the keychain module while the user is busy in the browser, not after the callback.
+        (await ctx.secrets()).prepare?.();
         let callback;
         try {
           callback = await server.wait({ timeoutMs, signal: controller.signal });
