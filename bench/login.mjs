@@ -2,8 +2,8 @@
 // timed from the moment the browser requests the loopback callback (the consent page's redirect) to
 // the CLI's exit with the secret stored. Each run uses a fresh HOME; the key is deleted afterwards so
 // the user never reaches the 2-key limit.
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
@@ -20,12 +20,25 @@ async function signInIfAsked(page, user) {
   await Promise.all([page.waitForLoadState('domcontentloaded'), page.locator('button[type=submit]').first().click()]);
 }
 
+/** Trace mode's preload: prints the wall-clock time at which the child's 'exit' event runs. */
+function exitHookFile() {
+  const file = join(tmpdir(), 'thirdloop-bench-exit-hook.cjs');
+  writeFileSync(file, 'process.on("exit",()=>process.stderr.write("exit-hook "+(performance.timeOrigin+performance.now()).toFixed(1)+"\\n"));\n');
+  return file;
+}
+
 /** One login; returns ms from the callback request to the CLI's exit. */
-async function oneLogin(browser, context, server, user, extraArgs) {
+async function oneLogin(browser, context, server, user, extraArgs, extraEnv) {
   const home = mkdtempSync(join(tmpdir(), 'thirdloop-bench-login-'));
   try {
     const child = spawn(process.execPath, [CLI_BIN, 'auth', '--api-url', server.url, ...extraArgs], {
-      env: isolatedEnv(home),
+      env: isolatedEnv(home, {
+        ...extraEnv,
+        // Trace mode: the child reports when its own 'exit' event runs, to tell exit cost from work.
+        ...(process.env.BENCH_LOGIN_TRACE
+          ? { NODE_OPTIONS: `--require=${exitHookFile()}` }
+          : {}),
+      }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';
@@ -65,14 +78,19 @@ async function oneLogin(browser, context, server, user, extraArgs) {
       const code = await exited;
       if (code !== 0) throw new Error(`auth exited ${code}: ${stderr.trim()}`);
       if (callbackAt === undefined) throw new Error('the browser never requested the callback');
-      const credentials = join(home, '.config', 'thirdloop', 'credentials.json');
-      if (!existsSync(credentials)) throw new Error('auth exited 0 but no credential was stored');
-      const credential = Object.values(JSON.parse(readFileSync(credentials, 'utf8')))[0];
+      const token = spawnSync(process.execPath, [CLI_BIN, 'token'], { env: isolatedEnv(home, extraEnv), encoding: 'utf8' });
+      const credential = token.stdout.trim();
+      if (token.status !== 0 || !credential.includes(';')) throw new Error(`auth exited 0 but no credential was stored: ${token.stderr.trim()}`);
+      if (extraArgs.includes('--insecure-storage') !== existsSync(join(home, '.config', 'thirdloop', 'credentials.json'))) {
+        throw new Error('the secret was not stored where this run expects it (keychain or file)');
+      }
       const id = credential.split(';')[0];
       const del = await request(`${server.url}/api/keys/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${credential}` } });
       await del.body.dump();
       if (process.env.BENCH_LOGIN_TRACE) {
         for (const [t, text] of trace) if (t >= callbackAt) process.stderr.write(`  +${(t - callbackAt).toFixed(1)} ms ${text.trim().split('\n')[0]}\n`);
+        const hook = /exit-hook ([\d.]+)/.exec(stderr);
+        if (hook) process.stderr.write(`  +${(Number(hook[1]) - performance.timeOrigin - callbackAt).toFixed(1)} ms the child's exit hook ran\n`);
         process.stderr.write(`  +${(exitAt - callbackAt).toFixed(1)} ms exit\n`);
       }
       return exitAt - callbackAt;
@@ -85,7 +103,11 @@ async function oneLogin(browser, context, server, user, extraArgs) {
   }
 }
 
-export async function measureLogin(server, { runs = 7, warmup = 1 } = {}) {
+/**
+ * Runs the login `runs` times after `warmup`; with `keyringEnv` (a private Secret Service) the secret
+ * goes to the keychain as for a real user, else to the 0600 file (--insecure-storage).
+ */
+export async function measureLogin(server, { runs = 7, warmup = 1, keyringEnv } = {}) {
   if (!existsSync(CHROMIUM)) return { skipped: `Chromium not found at ${CHROMIUM}` };
   let chromium;
   try {
@@ -93,14 +115,15 @@ export async function measureLogin(server, { runs = 7, warmup = 1 } = {}) {
   } catch {
     return { skipped: 'playwright-core is not installed' };
   }
-  const user = server.addUser('login-bench@example.com');
+  const email = `login-bench-${keyringEnv ? 'keychain' : 'file'}@example.com`;
+  const user = server.addUser(email);
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
   try {
     const context = await browser.newContext();
-    // --insecure-storage: the keychain is measured by its own tests; here it would add D-Bus start-up noise.
+    const args = keyringEnv ? [] : ['--insecure-storage'];
     const times = [];
     for (let i = 0; i < warmup + runs; i++) {
-      const ms = await oneLogin(browser, context, server, user, ['--insecure-storage']);
+      const ms = await oneLogin(browser, context, server, user, args, keyringEnv ?? {});
       if (i >= warmup) times.push(ms);
     }
     return { median: median(times), min: Math.min(...times), max: Math.max(...times), runs };
