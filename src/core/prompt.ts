@@ -43,6 +43,8 @@ export async function readLine(
       : undefined;
     const onAbort = () => end(() => reject(new UserError('Cancelled; nothing was stored.', { exitCode: 130 })));
     options.signal?.addEventListener('abort', onAbort, { once: true });
+    // On a terminal readline takes Ctrl+C itself (raw mode): treat it as cancel, not a pause.
+    rl.once('SIGINT', onAbort);
     rl.once('line', (line) => end(() => resolve(line)));
     rl.once('close', () => end(() => reject(new UserError('Input ended before a line was entered; nothing was stored.'))));
     if (ctx.io.stdinIsTTY) rl.setPrompt(question), rl.prompt();

@@ -100,6 +100,15 @@ describe('program', () => {
     }
   });
 
+  test.skipIf(needs('script'))('Ctrl+C at the one-time-code prompt on a terminal cancels with exit 130', async () => {
+    const cli = startCli(['auth', '--api-url', 'http://127.0.0.1:9', '--no-browser'], { home: home(), tty: true });
+    await cli.waitFor(/One-time code: /, { stream: 'stdout' });
+    cli.write('\u0003');
+    const r = await cli.exited;
+    expect(r.exitCode).toBe(130);
+    expect(r.stdout).toContain('Cancelled; nothing was stored.');
+  });
+
   test('THIRDLOOP_API_URL and THIRDLOOP_PROFILE are read from the environment', async () => {
     const r = await runCli(['auth'], { home: home(), env: { THIRDLOOP_API_URL: 'gopher://x', THIRDLOOP_PROFILE: 'ci' } });
     expect(r.exitCode).toBe(2);
