@@ -36,7 +36,7 @@ async function oneLogin(browser, context, server, user, extraArgs, extraEnv) {
         ...extraEnv,
         // Trace mode: the child reports when its own 'exit' event runs, to tell exit cost from work.
         ...(process.env.BENCH_LOGIN_TRACE
-          ? { NODE_OPTIONS: `--require=${exitHookFile()}` }
+          ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --require=${exitHookFile()}`.trim() }
           : {}),
       }),
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -120,7 +120,7 @@ export async function measureLogin(server, { runs = 7, warmup = 1, keyringEnv } 
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
   try {
     const context = await browser.newContext();
-    const args = keyringEnv ? [] : ['--insecure-storage'];
+    const args = [...(keyringEnv ? [] : ['--insecure-storage']), ...(process.env.BENCH_LOGIN_TRACE ? ['--debug'] : [])];
     const times = [];
     for (let i = 0; i < warmup + runs; i++) {
       const ms = await oneLogin(browser, context, server, user, args, keyringEnv ?? {});
