@@ -5,7 +5,7 @@
  * secret goes to the 0600 fallback file; keychain.test.ts covers the keyring.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { needs } from '../helpers/components.js';
@@ -125,6 +125,27 @@ describe.skipIf(missing)('thirdloop auth (browser, real server)', () => {
     const after = await runCli(['status'], { home: h });
     expect(after.exitCode).toBe(4);
     expect(after.stderr).toContain('Not signed in');
+  });
+
+  test('BROWSER is run with the consent URL as its only argument; the secret is in no child argv', async () => {
+    const h = home();
+    const opener = join(h, 'fake-browser.sh');
+    const log = join(h, 'browser-argv.txt');
+    writeFileSync(opener, `#!/bin/sh\nfor a in "$@"; do printf '%s\\n' "$a" >> '${log}'; done\n`, { mode: 0o755 });
+    const cli = startCli(['auth', '--api-url', server.url, '--name', 'opened'], { home: h, env: { BROWSER: opener } });
+    await cli.waitFor(/Opened your browser\. If it did not open, visit:/);
+    const [, printed] = await cli.waitFor(URL_LINE);
+    await waitForFile(log);
+    const args = readFileSync(log, 'utf8').trim().split('\n');
+    expect(args).toEqual([printed]);
+    const page = await decideConsent(browser, args[0]!, user, 'approve');
+    const result = await cli.exited;
+    await page.context().close();
+    expect(result.exitCode, result.stderr).toBe(0);
+    const secret = (await runCli(['token'], { home: h })).stdout.trim().split(';')[1]!;
+    expect(readFileSync(log, 'utf8')).not.toContain(secret);
+    expect(cli.argv.join(' ')).not.toContain(secret);
+    expect((await runCli(['logout', '--revoke', '--yes'], { home: h })).exitCode).toBe(0);
   });
 
   test('deny in the browser: non-zero exit, a clear sentence, nothing stored', async () => {
@@ -293,6 +314,14 @@ describe.skipIf(missing)('thirdloop auth (browser, real server)', () => {
     expect(result.stderr).toContain('Nothing to rotate');
   });
 });
+
+async function waitForFile(file: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!existsSync(file)) {
+    if (Date.now() > deadline) throw new Error(`${file} did not appear`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 /** A GET with an arbitrary Host header (fetch will not send one). */
 async function rawGet(port: string, path: string, host: string): Promise<number> {
