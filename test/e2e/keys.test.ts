@@ -34,7 +34,7 @@ const createExpiredKey = (email: string, name: string) => h.createExpiredKey(ema
 
 const noWrites = (r: CliResult) => expect(r.stderr).not.toMatch(WRITE_REQUEST);
 
-describe('keys list', () => {
+describe.concurrent('keys list', () => {
   test('header, rows, this machine marked, Never used, no colour on a pipe', async () => {
     const u = await signedInUser('laptop');
     const created = await u.cli(['keys', 'create', '--name', 'ci runner', '--expires', '30']);
@@ -95,7 +95,7 @@ describe('keys list', () => {
   });
 });
 
-describe('keys create', () => {
+describe.concurrent('keys create', () => {
   test('flags on a non-TTY: no prompt, one --json object whose credential works once shown', async () => {
     const u = await signedInUser();
     const r = await u.cli(['keys', 'create', '--name', '  build box  ', '--expires', '60', '--json']);
@@ -142,7 +142,7 @@ describe('keys create', () => {
   });
 });
 
-describe('the limit', () => {
+describe.concurrent('the limit', () => {
   test('create and enable at 2 active keys explain the rule and name the commands that free a slot; rotate still works', async () => {
     const u = await signedInUser('laptop');
     expect((await u.cli(['keys', 'create', '--name', 'spare'])).exitCode).toBe(0);
@@ -232,7 +232,8 @@ describe('every status × every action', () => {
     ['compromised', ['rotate', '--yes'], /Compromised keys can only be deleted\./],
     ['compromised', ['rename', 'new name'], /Compromised keys can only be deleted\./],
   ];
-  test.each(refused)('%s: %j is refused locally with the allowed actions', async (status, verb, message) => {
+  // Refused cells change nothing, so they can run side by side.
+  test.concurrent.each(refused)('%s: %j is refused locally with the allowed actions', async (status, verb, message) => {
     const id = ids[status];
     const r = await u.cli(['keys', verb[0]!, id, ...verb.slice(1), '--debug']);
     expect(r.exitCode).toBe(1);
@@ -292,7 +293,7 @@ describe('every status × every action', () => {
   });
 });
 
-describe('resolving <id>', () => {
+describe.concurrent('resolving <id>', () => {
   test('exact ID, unique name, unique prefix; ambiguous prefix and duplicate names list the candidates', async () => {
     const u = await signedInUser('alpha');
     const c = await u.cli(['keys', 'create', '--name', 'beta', '--json']);
@@ -342,7 +343,7 @@ describe('resolving <id>', () => {
   });
 });
 
-describe('confirmations and this machine’s key', () => {
+describe.concurrent('confirmations and this machine’s key', () => {
   test('delete and rotate without a TTY and without --yes refuse naming --yes, and change nothing', async () => {
     const u = await signedInUser();
     const c = await u.cli(['keys', 'create', '--name', 'victim', '--json']);
