@@ -138,7 +138,7 @@ export async function run(ctx: Context, options: LoginOptions = {}): Promise<voi
     process.removeListener('SIGINT', onSigint);
   }
 
-  const stored = await store(ctx, { profileName, baseUrl, key: minted.key, credential: minted.credential, insecure: options.insecureStorage });
+  const stored = await store(ctx, { profileName, baseUrl, key: minted.key, credential: minted.credential, insecure: options.insecureStorage, minted: true });
   if (callbackAt !== undefined) debugWriter(ctx)?.(`login round trip: callback received → secret stored in ${Math.round(performance.now() - callbackAt)} ms`);
   report(ctx, out, { baseUrl, profileName, key: minted.key, stored, replaced: replaces });
   if (options.force && signedIn && existing?.keyId && existing.keyId !== minted.key.id && !options.rotate) {
@@ -194,26 +194,41 @@ async function withKey(
 
 async function store(
   ctx: Context,
-  args: { profileName: string; baseUrl: string; key: ApiKey; credential: string; insecure?: boolean },
+  args: { profileName: string; baseUrl: string; key: ApiKey; credential: string; insecure?: boolean; minted?: boolean },
 ): Promise<StoredSecret> {
   const secrets = await ctx.secrets();
+  const config = await ctx.config();
+  const failed = (error: unknown) =>
+    new UserError(
+      args.minted
+        ? `Key ${args.key.id} was created but could not be stored on this machine: ${(error as Error).message}`
+        : `The key could not be stored on this machine: ${(error as Error).message}`,
+      {
+        hint: args.minted
+          ? `Delete it with \`thirdloop keys delete ${args.key.id}\` from a signed-in machine or the web console, then run \`thirdloop auth\` again.`
+          : 'Fix the problem above and run the command again.',
+        cause: error,
+      },
+    );
   let stored: StoredSecret;
   try {
     stored = await secrets.set(args.profileName, args.credential, { insecure: args.insecure });
   } catch (error) {
-    throw new UserError(`Key ${args.key.id} was created but could not be stored on this machine: ${(error as Error).message}`, {
-      hint: `Delete it with \`thirdloop keys delete ${args.key.id}\` from a signed-in machine or the web console, then run \`thirdloop auth\` again.`,
-      cause: error,
-    });
+    throw failed(error);
   }
-  const config = await ctx.config();
-  config.setProfile(args.profileName, {
-    apiUrl: args.baseUrl,
-    keyId: args.key.id,
-    keyName: args.key.name,
-    expiresAt: args.key.expires_at,
-    storage: stored.source === 'file' ? 'file' : 'keychain',
-  });
+  try {
+    config.setProfile(args.profileName, {
+      apiUrl: args.baseUrl,
+      keyId: args.key.id,
+      keyName: args.key.name,
+      expiresAt: args.key.expires_at,
+      storage: stored.source === 'file' ? 'file' : 'keychain',
+    });
+  } catch (error) {
+    // A secret without its profile would be found by `token` but not by `status`: take it back.
+    await secrets.delete(args.profileName).catch(() => {});
+    throw failed(error);
+  }
   return stored;
 }
 
