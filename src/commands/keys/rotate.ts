@@ -86,7 +86,16 @@ async function switchThisMachine(ctx: Context, out: Output, target: Target, mint
       storage: stored.source === 'file' ? 'file' : 'keychain',
     });
   }
-  const changed = await rewriteEnvFiles(ctx, { apiUrl: session.baseUrl, credential: minted.credential });
+  let changed: string[];
+  try {
+    changed = await rewriteEnvFiles(ctx, { apiUrl: session.baseUrl, credential: minted.credential });
+  } catch (error) {
+    // The new secret is stored; only the shells' copies are stale.
+    throw new UserError(`Rotated ${describeKey(old)} and stored the new secret, but the shell environment files could not be updated: ${(error as Error).message}`, {
+      hint: 'Fix the file named above, then run `thirdloop setup claude` again to rewrite them.',
+      cause: error,
+    });
+  }
 
   if (ctx.globals.json) {
     out.json({
