@@ -49,12 +49,7 @@ export function paintStatus(status: KeyStatus, c: Colors): string {
 const orList = (words: readonly string[]) =>
   words.length <= 1 ? (words[0] ?? '') : `${words.slice(0, -1).join(', ')} or ${words[words.length - 1]}`;
 
-/** Quotes a key reference for a command line only when it needs it. */
-export function shellArg(value: string): string {
-  return /^[A-Za-z0-9_.@%+=:,/-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
-}
-
-/** How to name a key in a suggested command: its ID (always unique). */
+/** How to name a key in a suggested command: its ID (always unique, never needs quoting). */
 const ref = (key: Pick<ApiKey, 'id'>) => key.id;
 
 /** The command that performs `action` on `key`. */
