@@ -14,6 +14,7 @@ import { Pool } from 'undici';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const serverBin = join(root, 'server', 'bin', 'thirdloop-server.js');
 const PHASE_MAX_MS = 15_000;
+const ROUNDS = 10;
 const OVERALL_MAX_MS = 150_000;
 // Two upstreams: one that answers instantly (the gateway's pure overhead, the worst case for the
 // ratio), and one that streams like a model (26 SSE events over ~32 ms, as a short answer would).
@@ -138,29 +139,38 @@ const request = (stream) =>
     messages: [{ role: 'user', content: 'Write one sentence about lighthouses.' }],
   });
 
-async function load(origin, headers, concurrency, count, stream) {
+/** Sends `count` requests over `concurrency` connections; adds latencies and busy time to `side`. */
+async function load(side, count, stream) {
   const body = request(stream);
-  const pool = new Pool(origin, { connections: concurrency, pipelining: 1 });
-  const latencies = [];
   let issued = 0;
-  let errors = 0;
   const started = performance.now();
   const worker = async () => {
     while (issued < count && performance.now() - started < PHASE_MAX_MS) {
       issued++;
       const t = performance.now();
-      const res = await pool.request({ path: '/v1/messages', method: 'POST', headers, body });
+      const res = await side.pool.request({ path: '/v1/messages', method: 'POST', headers: side.headers, body });
       await res.body.arrayBuffer();
-      latencies.push(performance.now() - t);
-      if (res.statusCode !== 200) errors++;
+      side.latencies.push(performance.now() - t);
+      if (res.statusCode !== 200) side.errors++;
     }
   };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  const seconds = (performance.now() - started) / 1000;
-  await pool.close();
-  latencies.sort((a, b) => a - b);
-  const at = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
-  return { n: latencies.length, errors, p50: at(0.5), p99: at(0.99), rps: latencies.length / seconds };
+  await Promise.all(Array.from({ length: side.concurrency }, worker));
+  side.seconds += (performance.now() - started) / 1000;
+}
+
+const side = (origin, headers, concurrency) => ({
+  pool: new Pool(origin, { connections: concurrency, pipelining: 1 }),
+  headers,
+  concurrency,
+  latencies: [],
+  errors: 0,
+  seconds: 0,
+});
+
+function summary(s) {
+  const sorted = [...s.latencies].sort((a, b) => a - b);
+  const at = (q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+  return { n: sorted.length, errors: s.errors, p50: at(0.5), p99: at(0.99), rps: sorted.length / s.seconds };
 }
 
 const fmt = (n, digits = 2) => n.toFixed(digits);
@@ -179,21 +189,18 @@ async function main() {
   console.log(`gateway bench: ${process.version}, loopback, POST /v1/messages, latency = whole answer received`);
   const rows = [];
   for (const { scenario, stream, concurrency, warmup, count } of PLAN) {
-    await load(upstreamUrl, direct, concurrency, warmup, stream);
-    await load(gatewayUrl, viaGateway, concurrency, warmup, stream);
-    // Interleaved halves, so drift on a shared machine hits both sides alike.
-    const d1 = await load(upstreamUrl, direct, concurrency, count / 2, stream);
-    const g1 = await load(gatewayUrl, viaGateway, concurrency, count / 2, stream);
-    const d2 = await load(upstreamUrl, direct, concurrency, count / 2, stream);
-    const g2 = await load(gatewayUrl, viaGateway, concurrency, count / 2, stream);
-    const merge = (a, b) => ({
-      n: a.n + b.n,
-      errors: a.errors + b.errors,
-      p50: (a.p50 + b.p50) / 2,
-      p99: (a.p99 + b.p99) / 2,
-      rps: (a.rps + b.rps) / 2,
-    });
-    rows.push({ scenario, concurrency, d: merge(d1, d2), g: merge(g1, g2) });
+    const d = side(upstreamUrl, direct, concurrency);
+    const g = side(gatewayUrl, viaGateway, concurrency);
+    await load(d, warmup, stream);
+    await load(g, warmup, stream);
+    for (const s of [d, g]) Object.assign(s, { latencies: [], errors: 0, seconds: 0 });
+    // Alternating slices, so drift on a shared machine hits both sides alike.
+    for (let round = 0; round < ROUNDS; round++) {
+      await load(d, count / ROUNDS, stream);
+      await load(g, count / ROUNDS, stream);
+    }
+    await Promise.all([d.pool.close(), g.pool.close()]);
+    rows.push({ scenario, concurrency, d: summary(d), g: summary(g) });
   }
 
   const header = ['upstream', 'conns', 'requests', 'direct p50', 'gateway p50', 'added p50', 'direct p99', 'gateway p99', 'added p99', 'direct req/s', 'gateway req/s', 'ratio'];
