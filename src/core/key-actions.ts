@@ -46,8 +46,8 @@ export function paintStatus(status: KeyStatus, c: Colors): string {
   return c.dim(label);
 }
 
-const orList = (words: readonly string[]) =>
-  words.length <= 1 ? (words[0] ?? '') : `${words.slice(0, -1).join(', ')} or ${words[words.length - 1]}`;
+const joinList = (words: readonly string[], last: 'or' | 'and') =>
+  words.length <= 1 ? (words[0] ?? '') : `${words.slice(0, -1).join(', ')} ${last} ${words[words.length - 1]}`;
 
 /** How to name a key in a suggested command: its ID (always unique, never needs quoting). */
 const ref = (key: Pick<ApiKey, 'id'>) => key.id;
@@ -66,7 +66,7 @@ export function refusalSentence(status: KeyStatus, action: KeyAction): string | 
   const allowed = ALLOWED_ACTIONS[status] ?? [];
   if (allowed.length === 1 && allowed[0] === 'delete') return `${STATUS_LABEL[status]} keys can only be deleted.`;
   const already = (action === 'enable' && status === 'active') || (action === 'disable' && status === 'suspended');
-  return `${already ? `The key is already ${status}. ` : ''}${STATUS_LABEL[status]} keys can only be ${orList(allowed.map((a) => PAST[a]))}.`;
+  return `${already ? `The key is already ${status}. ` : ''}${STATUS_LABEL[status]} keys can only be ${joinList(allowed.map((a) => PAST[a]), 'or')}.`;
 }
 
 /** Throws the refusal, with the allowed commands as the hint, when `status` does not allow `action`. */
@@ -101,7 +101,7 @@ export function limitError(list: KeyList, what: string, thisMachineKeyId?: strin
     return [`  thirdloop keys disable ${ref(k)}   # suspend "${k.name}"${here}; it can be enabled later`, `  thirdloop keys delete ${ref(k)}    # delete "${k.name}"${here} for good`];
   });
   return new UserError(
-    `Cannot ${what}: you already have ${list.active_count} active keys${names.length ? ` (${orList(names).replace(/ or /, ' and ')})` : ''}, and at most ${limit} can be active at once. Suspended, expired and compromised keys do not count.`,
+    `Cannot ${what}: you already have ${list.active_count} active keys${names.length ? ` (${joinList(names, 'and')})` : ''}, and at most ${limit} can be active at once. Suspended, expired and compromised keys do not count.`,
     {
       exitCode: ExitCode.failure,
       hint: lines.length ? `Free a slot first:\n${lines.join('\n')}` : 'Disable or delete an active key first (`thirdloop keys list`).',
