@@ -87,10 +87,10 @@ export function fmtBytes(n) {
   return `${n} B`;
 }
 
-/** Rows: { figure, measured, ratio, target, pass } with pass true/false/undefined (skipped). */
+/** Rows: { figure, measured, ratio, target, pass } with pass true/false, null (reported only) or undefined (skipped). */
 export function renderTable(rows) {
   const header = ['figure', 'median(s)', 'ratio', 'target', 'result'];
-  const cells = rows.map((r) => [r.figure, r.measured ?? '', r.ratio ?? '', r.target ?? '', r.pass === undefined ? 'skipped' : r.pass ? 'pass' : 'FAIL']);
+  const cells = rows.map((r) => [r.figure, r.measured ?? '', r.ratio ?? '', r.target ?? '', r.pass === null ? 'info' : r.pass === undefined ? 'skipped' : r.pass ? 'pass' : 'FAIL']);
   const all = [header, ...cells];
   const widths = header.map((_, i) => Math.max(...all.map((row) => [...row[i]].length)));
   const line = (row) => row.map((c, i) => c + ' '.repeat(widths[i] - [...c].length)).join('  ').trimEnd();

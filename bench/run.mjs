@@ -20,7 +20,7 @@ const { values: flags } = parseArgs({
 });
 const only = flags.only ? new Set(flags.only.split(',')) : undefined;
 const want = (section) => !only || only.has(section);
-const RUNS = flags.quick ? 7 : 21;
+const RUNS = flags.quick ? 7 : 15;
 const RATIO_TARGET = 1.3;
 const node = process.execPath;
 const rows = [];
@@ -142,7 +142,7 @@ function keysAndMemory(server) {
 async function login(server) {
   const figure = (where) => `login: callback → CLI exit, secret in ${where}`;
   log('login round trip with headless Chromium (0600 file)…');
-  const file = await measureLogin(server, { runs: flags.quick ? 3 : 7 });
+  const file = await measureLogin(server, { runs: flags.quick ? 3 : 5 });
   if (file.skipped) {
     row(figure('file'), '—', '', '≤ 150 ms', undefined);
     notes.push(`login skipped: ${file.skipped}`);
@@ -158,7 +158,7 @@ async function login(server) {
   }
   try {
     log('login round trip with headless Chromium (keychain: gnome-keyring over D-Bus)…');
-    const kc = await measureLogin(server, { runs: flags.quick ? 3 : 7, keyringEnv: keyring.env });
+    const kc = await measureLogin(server, { runs: flags.quick ? 3 : 5, keyringEnv: keyring.env });
     row(figure('keychain'), `${fmtMs(kc.median)} (min ${fmtMs(kc.min)}, max ${fmtMs(kc.max)}, n=${kc.runs})`, '', '≤ 150 ms', kc.median <= 150);
   } finally {
     keyring.stop();
@@ -175,7 +175,7 @@ function footprint() {
     notes.push(`footprint skipped: ${error.message}`);
     return;
   }
-  row('install: npm pack tarball', `${fmtBytes(f.tarballSize)} (${f.packageFiles} files, ${fmtBytes(f.packageUnpackedSize)} unpacked)`, '', '(reported)', true);
+  row('install: npm pack tarball', `${fmtBytes(f.tarballSize)} (${f.packageFiles} files, ${fmtBytes(f.packageUnpackedSize)} unpacked)`, '', '(reported)', null);
   row('install: packages in node_modules', `${f.installedPackages} (${f.installedNames.join(', ')})`, '', '≤ 25', f.installedPackages <= 25);
   row('install: node_modules unpacked', fmtBytes(f.nodeModulesSize), '', '≤ 5 MB', f.nodeModulesSize <= 5 * 1024 * 1024);
   if (f.installNote) notes.push(`footprint: ${f.installNote}`);
