@@ -167,7 +167,7 @@ export function newKeyPage(v: NewKeyView): string {
   const chosen = v.expiresInDays ?? DEFAULT_EXPIRY_DAYS;
   return settingsPage(
     { title: 'Create API Key', tab: 'api-keys', user: v.user, csrfToken: v.csrfToken },
-    html`<form method="post" action="/settings/api-keys" class="card" id="create-key-form" aria-labelledby="create-title">
+    html`<form method="post" action="/settings/api-keys" class="card" id="create-key-form" aria-labelledby="create-title" data-submit-once>
   <h1 id="create-title">Create API Key</h1>
   <p class="muted" id="active-count">${v.activeCount} / ${ACTIVE_KEY_LIMIT} active keys</p>
   ${v.error ? html`<p class="error" role="alert" id="form-error">${v.error}</p>` : ''}

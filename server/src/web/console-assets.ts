@@ -94,6 +94,7 @@ export const CONSOLE_JS = `'use strict';
   var menus = Array.prototype.slice.call(document.querySelectorAll('details.menu'));
   menus.forEach(function (menu) {
     var summary = menu.querySelector('summary');
+    if (summary) summary.setAttribute('aria-expanded', String(menu.open));
     menu.addEventListener('toggle', function () {
       if (summary) summary.setAttribute('aria-expanded', String(menu.open));
       if (!menu.open) return;
@@ -111,6 +112,15 @@ export const CONSOLE_JS = `'use strict';
   });
   document.addEventListener('click', function (event) {
     menus.forEach(function (menu) { if (menu.open && !menu.contains(event.target)) menu.open = false; });
+  });
+
+  // A double click on Create must not make two keys.
+  document.querySelectorAll('form[data-submit-once]').forEach(function (form) {
+    form.addEventListener('submit', function () {
+      var button = form.querySelector('button[type=submit]');
+      // The button has no name, so disabling it now leaves the submitted fields as they are.
+      if (button) button.disabled = true;
+    });
   });
 
   // Delete: open the confirmation <dialog> instead of the confirmation page.
