@@ -8,7 +8,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeHome, runCli } from '../helpers/cli.js';
+import { ensureCliBuilt, makeHome, runCli } from '../helpers/cli.js';
 import { startReferenceServer, type ReferenceServer } from '../helpers/reference-server.js';
 
 interface Check {
@@ -41,6 +41,9 @@ async function doctor(env: Record<string, string | undefined> = shellEnv()) {
   }
   return { ...r, checks };
 }
+
+// Build once up front (others edit src/ meanwhile), inside the hook's longer timeout.
+beforeAll(() => ensureCliBuilt(), 120_000);
 
 beforeAll(async () => {
   server = await startReferenceServer();
