@@ -166,6 +166,7 @@ describe.skipIf(needs('chromium'))('web console in Chromium', () => {
     const select = page.getByLabel('Expires in');
     expect(await select.locator('option').evaluateAll((os) => os.map((o) => o.getAttribute('value')))).toEqual(['30', '60', '90', '180', '365']);
     expect(await select.inputValue()).toBe('90');
+    await page.screenshot({ path: join(ARTIFACTS, 'web-console-create-form.png') });
     // A blank name is refused with the reason, keeping the chosen expiry; nothing is created.
     await page.getByLabel('Name').fill('   ');
     await select.selectOption('60');
@@ -404,6 +405,7 @@ describe.skipIf(needs('chromium'))('web console in Chromium', () => {
     await Promise.all([page.waitForEvent('load'), card(page, 'nojs').getByRole('link', { name: 'Delete…' }).click()]);
     expect(new URL(page.url()).pathname).toMatch(/^\/settings\/api-keys\/tlk_\w+\/delete$/);
     expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Delete “nojs”?');
+    await page.screenshot({ path: join(ARTIFACTS, 'web-console-confirm-delete-nojs.png') });
     await Promise.all([page.waitForEvent('load'), page.getByRole('link', { name: 'Cancel' }).click()]);
     expect(await card(page, 'nojs').count()).toBe(1);
 
