@@ -191,6 +191,23 @@ describe('against instances', () => {
     expect(r.stdout).toContain('--with-key reads the credential from stdin.');
   });
 
+  test('--force with another key: the env files written for the old key follow; the old key is named as still active', async () => {
+    const { h, id: oldId, credential: oldCredential } = await signedInHome('first');
+    const setup = await runCli(['setup', 'claude', '--shell', 'bash', '--yes'], { home: h });
+    expect(setup.exitCode, setup.stderr).toBe(0);
+    const envFile = join(h, '.config', 'thirdloop', 'env.sh');
+    expect(readFileSync(envFile, 'utf8')).toContain(oldCredential);
+    const next = await server.createKey(user.email, { name: 'second' });
+    const r = await runCli(['auth', '--with-key', '--force'], { home: h, input: next.credential });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`The previous key ${oldId} is still active on the instance`);
+    expect(r.stderr).toContain(`Updated the shell environment files with the new key: ${envFile}.`);
+    expect(readFileSync(envFile, 'utf8')).toContain(next.credential);
+    expect(readFileSync(envFile, 'utf8')).not.toContain(oldCredential);
+    await fetch(`${server.url}/api/keys/${oldId}`, { method: 'DELETE', headers: { authorization: `Bearer ${oldCredential}` } });
+    expect((await runCli(['logout', '--revoke', '--yes'], { home: h })).exitCode).toBe(0);
+  });
+
   test('status with the instance down: the local facts, then one sentence naming the URL, exit 1', async () => {
     const { h } = await signedInHome();
     const port = await closedPort();

@@ -4,6 +4,8 @@
  * credential on stdin (--with-key); store the secret in the keychain and the
  * rest in config. Nothing is stored unless every step succeeded.
  */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import type { Context, ProfileConfig, StoredSecret } from '../../context.js';
 import type { Api, ApiKey, NewKey } from '../../core/api.js';
 import { DEFAULT_EXPIRY_DAYS } from '../../core/api.js';
@@ -17,7 +19,7 @@ import { apiFor, debugWriter, resolveApiUrl } from '../../core/session.js';
 import { createPkce } from '../../login/pkce.js';
 import { consentUrl, defaultKeyName } from '../../login/consent-url.js';
 import { startCallbackServer } from '../../login/callback-server.js';
-import { rewriteEnvFiles } from '../../shells/env-files.js';
+import { ENV_FILE_NAMES, rewriteEnvFiles } from '../../shells/env-files.js';
 
 export interface LoginOptions {
   name?: string;
@@ -141,16 +143,39 @@ export async function run(ctx: Context, options: LoginOptions = {}): Promise<voi
   const stored = await store(ctx, { profileName, baseUrl, key: minted.key, credential: minted.credential, insecure: options.insecureStorage, minted: true });
   if (callbackAt !== undefined) debugWriter(ctx)?.(`login round trip: callback received → secret stored in ${Math.round(performance.now() - callbackAt)} ms`);
   report(ctx, out, { baseUrl, profileName, key: minted.key, stored, replaced: replaces });
-  if (options.force && signedIn && existing?.keyId && existing.keyId !== minted.key.id && !options.rotate) {
-    out.info(`The previous key ${existing.keyId} is still active on the instance; delete it with \`thirdloop keys delete ${existing.keyId}\` if you no longer need it.`);
+  await afterSignIn(ctx, out, { existing, keyId: minted.key.id, credential: minted.credential, baseUrl, rotated: Boolean(options.rotate) });
+}
+
+/** Notes on the previous key, and the shell env files brought up to date. */
+async function afterSignIn(
+  ctx: Context,
+  out: Output,
+  args: { existing?: ProfileConfig; keyId: string; credential: string; baseUrl: string; rotated: boolean },
+): Promise<void> {
+  const previous = args.existing?.keyId && args.existing.keyId !== args.keyId ? args.existing.keyId : undefined;
+  if (previous && !args.rotated) {
+    out.info(`The previous key ${previous} is still active on the instance; delete it with \`thirdloop keys delete ${previous}\` if you no longer need it.`);
   }
-  if (options.rotate) {
-    const changed = await rewriteEnvFiles(ctx, { apiUrl: baseUrl, credential: minted.credential });
-    if (changed.length > 0) out.success(`Updated the shell environment files with the new key: ${changed.join(', ')}.`);
+  // The shell env files (setup claude) follow the key they were written with: when that
+  // was this profile's previous key, they get the new one (the old may no longer work).
+  const changed =
+    previous && (await envFilesHoldKey(ctx, previous)) ? await rewriteEnvFiles(ctx, { apiUrl: args.baseUrl, credential: args.credential }) : [];
+  if (changed.length > 0) {
+    out.success(`Updated the shell environment files with the new key: ${changed.join(', ')}.`);
     out.next('open a new terminal so the shells pick up the new key.');
-  } else {
+  } else if (!args.rotated) {
     out.next('run `thirdloop setup claude` to point Claude Code at this instance.');
   }
+}
+
+/** Whether any env file that setup wrote in the config directory carries this key ID. */
+async function envFilesHoldKey(ctx: Context, keyId: string): Promise<boolean> {
+  const config = await ctx.config();
+  for (const name of ENV_FILE_NAMES) {
+    const text = await readFile(path.join(config.dir, name), 'utf8').catch(() => '');
+    if (text.includes(keyId)) return true;
+  }
+  return false;
 }
 
 async function exchange(api: Api, input: { code: string; code_verifier: string; redirect_uri?: string }): Promise<NewKey> {
@@ -189,7 +214,7 @@ async function withKey(
   if (me.key.id !== credential.id) throw new UserError(`${args.baseUrl} answered for a different key than the one given; nothing was stored.`);
   const stored = await store(ctx, { profileName: args.profileName, baseUrl: args.baseUrl, key: me.key, credential: joined, insecure: args.insecure });
   report(ctx, out, { baseUrl: args.baseUrl, profileName: args.profileName, key: me.key, stored, email: me.user?.email });
-  out.next('run `thirdloop setup claude` to point Claude Code at this instance.');
+  await afterSignIn(ctx, out, { existing: args.existing, keyId: me.key.id, credential: joined, baseUrl: args.baseUrl, rotated: false });
 }
 
 async function store(
