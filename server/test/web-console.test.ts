@@ -392,6 +392,44 @@ describe.skipIf(needs('chromium'))('web console in Chromium', () => {
     expect(problems).toEqual([]);
   });
 
+  it('labels every control and tabs through the page in reading order', async () => {
+    const user = await server.addUser();
+    await server.mintKey(user.id, { name: 'first' });
+    const { page, problems } = await open(user);
+    const focusOrder: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      await page.keyboard.press('Tab');
+      focusOrder.push(
+        await page.evaluate<string>(
+          `(() => { const e = document.activeElement; return e.tagName + ':' + (e.getAttribute('aria-label') || e.textContent.trim()); })()`,
+        ),
+      );
+    }
+    expect(focusOrder).toEqual([
+      'A:Third Loop',
+      'A:Settings',
+      'BUTTON:Sign out',
+      'A:API Keys',
+      'A:About',
+      'A:Audit log',
+      'BUTTON:Create API Key',
+      'SUMMARY:Actions for first',
+    ]);
+
+    // Every visible control has an accessible name, on every page.
+    await createThroughForm(page, 'second');
+    for (const path of ['/settings/api-keys', '/settings/api-keys/new', '/settings/about', '/settings/audit']) {
+      if (path !== '/settings/api-keys') await page.goto(server.url + path);
+      const unnamed = await page.evaluate<string[]>(`[...document.querySelectorAll('input:not([type=hidden]), select, textarea, button, summary, a[href]')]
+        .filter((e) => e.offsetParent !== null)
+        .filter((e) => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.getAttribute('aria-labelledby') && !e.textContent.trim())
+        .map((e) => e.outerHTML)`);
+      expect(unnamed, path).toEqual([]);
+      expect(await page.locator('h1').count(), `${path} has one h1`).toBe(1);
+    }
+    expect(problems).toEqual([]);
+  });
+
   it('works without JavaScript: menus, the confirmation page, creating with the secret shown', async () => {
     const user = await server.addUser();
     await server.mintKey(user.id, { name: 'nojs' });
