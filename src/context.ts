@@ -7,7 +7,7 @@
  * Heavy dependencies are behind async getters so that loading them costs
  * nothing for commands that do not need them.
  */
-import { hostname as osHostname } from 'node:os';
+import { homedir as osHomedir, hostname as osHostname } from 'node:os';
 import type { Writable, Readable } from 'node:stream';
 
 export interface GlobalOptions {
@@ -131,7 +131,7 @@ export function createContext(globals: Partial<GlobalOptions> = {}, overrides: C
     colorAllowed,
   };
   const platform = overrides.platform ?? process.platform;
-  const homedir = overrides.homedir ?? env.HOME ?? env.USERPROFILE ?? '';
+  const homedir = overrides.homedir ?? (env.HOME || env.USERPROFILE || osHomedir());
 
   let config: Promise<ConfigStore> | undefined;
   let secrets: Promise<SecretStore> | undefined;
