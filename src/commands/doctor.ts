@@ -20,7 +20,7 @@ import { checkKey } from '../doctor/key.js';
 import { checkOpencode } from '../doctor/opencode.js';
 import { exitCodeFor, renderResults, summary } from '../doctor/report.js';
 import { checkShells } from '../doctor/shells.js';
-import { checkStorage } from '../doctor/storage.js';
+import { checkKeychainReady, checkStorage } from '../doctor/storage.js';
 import { result, type CheckResult } from '../doctor/types.js';
 
 /** Doctor should answer quickly: short timeouts and no retries, so a dead instance is one quick failure. */
@@ -57,12 +57,13 @@ export async function collect(ctx: Context): Promise<CheckResult[]> {
 
   if (!apiUrl) {
     results.push(result('instance', 'fail', 'No Third Loop instance URL is known for this profile.', 'Pass --api-url URL (or set THIRDLOOP_API_URL).'));
+    results.push(secret ? await checkStorage(secrets, secret, profileName, ctx.platform) : await checkKeychainReady(secrets, profileName, ctx.platform));
     return results;
   }
   const api = createApi({ baseUrl: apiUrl, credential, env: ctx.env, debug: debugWriter(ctx), userAgent: `thirdloop-cli doctor (${ctx.platform})`, ...HTTP });
   const instance = await checkInstance(api);
   results.push(instance);
-  if (secret) results.push(await checkStorage(secrets, secret, profileName, ctx.platform));
+  results.push(secret ? await checkStorage(secrets, secret, profileName, ctx.platform) : await checkKeychainReady(secrets, profileName, ctx.platform));
   if (!credential) return results;
 
   const reachable = instance.status !== 'fail';
@@ -87,10 +88,13 @@ export async function collect(ctx: Context): Promise<CheckResult[]> {
 
 export async function run(ctx: Context): Promise<void> {
   const out = createOutput(ctx);
+  // A spinner only for a person watching: scripts (--json, pipes) get the results alone.
+  const spinner = ctx.io.stderrIsTTY && !ctx.globals.json ? out.spinner('Checking the Third Loop set-up…') : undefined;
   let results: CheckResult[];
   try {
     results = await collect(ctx);
   } finally {
+    spinner?.stop();
     await closeHttp();
   }
   if (ctx.globals.json) {

@@ -55,3 +55,15 @@ export async function checkStorage(store: SecretStore, secret: StoredSecret, pro
     'thirdloop auth --rotate   (without --insecure-storage, to move it into the keychain)',
   );
 }
+
+/** Not signed in yet: say whether `thirdloop auth` will be able to use the keychain. */
+export async function checkKeychainReady(store: SecretStore, profile: string, platform: NodeJS.Platform): Promise<CheckResult> {
+  const problem = await keychainProblem(store, profile);
+  if (!problem) return result('secret-storage', 'ok', 'The system keychain works; `thirdloop auth` will keep the key there.');
+  return result(
+    'secret-storage',
+    'warn',
+    `The system keychain cannot be used (${problem}); \`thirdloop auth\` would keep the key in a plain-text file readable only by you.`,
+    platform === 'linux' ? 'Run a Secret Service (e.g. gnome-keyring) in your session before `thirdloop auth`.' : 'Unlock the system keychain before `thirdloop auth`.',
+  );
+}

@@ -46,6 +46,16 @@ describe.skipIf(keyringMissing())('thirdloop doctor with a real keychain', () =>
     return (JSON.parse(r.stdout) as Check[]).find((c) => c.check === 'secret-storage')!;
   };
 
+  it('says, before sign-in, that the keychain is ready (exit 4: not signed in)', async () => {
+    const h = makeHome('thirdloop-doctor-kc-');
+    homes.push(h);
+    const r = await runCli(['doctor', '--json', '--api-url', server.url], { home: h.home, env: keyring.env });
+    expect(r.exitCode).toBe(4);
+    const check = (JSON.parse(r.stdout) as Check[]).find((c) => c.check === 'secret-storage')!;
+    expect(check).toMatchObject({ status: 'ok' });
+    expect(check.message).toContain('keychain works');
+  });
+
   it('reports the key in the keychain as ok', async () => {
     const check = await storage(await signedIn([]));
     expect(check.status).toBe('ok');

@@ -8,7 +8,7 @@ import { ApiError } from '../../src/core/http.js';
 import { FileAndKeychainSecretStore } from '../../src/core/secrets.js';
 import { checkGateway } from '../../src/doctor/gateway.js';
 import { checkKey } from '../../src/doctor/key.js';
-import { checkStorage } from '../../src/doctor/storage.js';
+import { checkKeychainReady, checkStorage } from '../../src/doctor/storage.js';
 
 const NOW = new Date('2026-11-23T12:00:00Z');
 const day = 86_400_000;
@@ -130,5 +130,20 @@ describe('checkStorage', () => {
     const store = new FileAndKeychainSecretStore({ dir: '/nonexistent', env: {} });
     expect((await checkStorage(store, { credential: 'x', source: 'keychain' }, 'default', 'linux')).status).toBe('ok');
     expect((await checkStorage(store, { credential: 'x', source: 'env' }, 'default', 'linux')).message).toContain('THIRDLOOP_API_KEY');
+  });
+});
+
+describe('checkKeychainReady (not signed in yet)', () => {
+  it('says where auth will keep the key', async () => {
+    const working = new FileAndKeychainSecretStore({
+      dir: '/nonexistent',
+      env: {},
+      loadKeytar: async () => ({ getPassword: async () => null, setPassword: async () => {}, deletePassword: async () => true }),
+    });
+    expect((await checkKeychainReady(working, 'default', 'linux')).status).toBe('ok');
+    const broken = new FileAndKeychainSecretStore({ dir: '/nonexistent', env: {}, loadKeytar: () => Promise.reject(new Error('org.freedesktop.DBus.Error.ServiceUnknown')) });
+    const r = await checkKeychainReady(broken, 'default', 'linux');
+    expect(r.status).toBe('warn');
+    expect(r.message).toContain('no Secret Service is running');
   });
 });
