@@ -196,6 +196,7 @@ describe.skipIf(needs('chromium'))('web console in Chromium', () => {
     expect(secret).toMatch(/^tls_/);
     expect(credential).toBe(`${id};${secret}`);
     expect(await page.locator('#secret-warning').textContent()).toMatch(/shown only once/);
+    await expect.poll(() => page.evaluate<string>('document.activeElement?.id')).toBe('created-key');
     expect(await page.locator('#active-count').textContent()).toBe('1 / 2 active keys');
     await page.screenshot({ path: join(ARTIFACTS, 'web-console-key-created.png'), fullPage: true });
 

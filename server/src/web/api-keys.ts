@@ -68,7 +68,8 @@ ${note ? html`<p class="muted" id="${id}-note">${note}</p>` : ''}`;
 }
 
 function createdCard(created: CreatedKey, baseUrl: string): SafeHtml {
-  return html`<section class="card secret-card" id="created-key" aria-labelledby="created-title">
+  // Focused on arrival so a screen reader starts at the result, not at the top of the page.
+  return html`<section class="card secret-card" id="created-key" aria-labelledby="created-title" aria-describedby="secret-warning" tabindex="-1" autofocus>
   <h2 id="created-title">API key “${created.name}” created</h2>
   <p class="warning" id="secret-warning">Copy the secret key now. It is shown only once: after you leave or reload this page, nobody can see it again, not even an administrator.</p>
   ${copyField('created-key-id', 'API Key ID', created.id)}

@@ -16,6 +16,7 @@ nav.settings a[aria-current=page] { color: var(--fg); font-weight: 600; border-b
 .flash { border-left: 4px solid var(--ok); }
 .flash.error { border-left-color: var(--danger); color: inherit; font-weight: 400; }
 .secret-card { border: 2px solid var(--accent); }
+.secret-card:focus { outline: none; }
 .warning { color: var(--warn); font-weight: 600; }
 .copy-row { display: flex; gap: .5rem; align-items: stretch; }
 .copy-row input { flex: 1 1 auto; min-width: 0; font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: .9rem; }
