@@ -220,7 +220,10 @@ export function buildProgram(commander: Commander): Command {
   program
     .command('doctor')
     .description('check the instance, the key, the keychain, shell profiles and client configuration')
-    .addHelpText('after', examples('thirdloop doctor', 'thirdloop doctor --json'))
+    .addHelpText(
+      'after',
+      `${examples('thirdloop doctor', 'thirdloop doctor --json', 'thirdloop doctor --profile work')}\nExit status: 0 when nothing failed (warnings allowed), 1 when a check failed, 4 when not signed in.\n`,
+    )
     .action(action(lazy('doctor')));
 
   return program;
