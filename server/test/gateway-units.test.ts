@@ -1,6 +1,7 @@
 /** The gateway's pure parts: SSE usage reading, rate limiting, write-behind, upstream credential, models. */
 import { describe, expect, it } from 'vitest';
-import { mockMessages } from '../src/gateway/mock-model.js';
+import { GatewayError } from '../src/gateway/errors.js';
+import { mockCountTokens, mockMessages } from '../src/gateway/mock-model.js';
 import { listModels, resolveModel } from '../src/gateway/models.js';
 import { RateLimiter } from '../src/gateway/rate-limit.js';
 import { SseUsageTracker, sseEvent, usageFromJson } from '../src/gateway/sse.js';
@@ -152,5 +153,38 @@ describe('models', () => {
     expect(listModels(models, { limit: '2' })).toMatchObject({ data: [{ id: 'a' }, { id: 'b' }], has_more: true });
     expect(listModels(models, { after_id: 'b' })).toMatchObject({ data: [{ id: 'c' }], has_more: false });
     expect(listModels(models, { before_id: 'c', limit: '1' })).toMatchObject({ data: [{ id: 'b' }], has_more: true });
+  });
+});
+
+describe('the offline model', () => {
+  const knows = (model: string) => model === 'claude-sonnet-4-5';
+  const refusal = (fn: () => unknown) => {
+    try {
+      fn();
+    } catch (error) {
+      if (error instanceof GatewayError) return { status: error.status, type: error.type, message: error.message };
+      throw error;
+    }
+    throw new Error('not refused');
+  };
+
+  it('refuses what Anthropic refuses, with its error types', () => {
+    const ok = { model: 'claude-sonnet-4-5', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] };
+    expect(refusal(() => mockMessages({ ...ok, model: 'claude-2' }, knows))).toMatchObject({ status: 404, type: 'not_found_error' });
+    expect(refusal(() => mockMessages({ ...ok, max_tokens: undefined }, knows))).toMatchObject({ status: 400, message: expect.stringContaining('max_tokens') });
+    expect(refusal(() => mockMessages({ ...ok, messages: [] }, knows))).toMatchObject({ status: 400, message: expect.stringContaining('messages') });
+    expect(refusal(() => mockMessages({ ...ok, messages: [{ role: 'system', content: 'x' }] }, knows))).toMatchObject({ status: 400 });
+    expect(refusal(() => mockMessages([ok], knows))).toMatchObject({ status: 400, type: 'invalid_request_error' });
+    expect(refusal(() => mockCountTokens({ model: 'claude-sonnet-4-5' }, knows))).toMatchObject({ status: 400 });
+  });
+
+  it('answers the same input the same way, cut at max_tokens', () => {
+    const body = { model: 'claude-sonnet-4-5', max_tokens: 1000, messages: [{ role: 'user', content: [{ type: 'text', text: 'ping' }] }] };
+    const a = mockMessages(body, knows);
+    expect(mockMessages(structuredClone(body), knows)).toEqual(a);
+    expect(a.json).toMatchObject({ stop_reason: 'end_turn', usage: { output_tokens: a.output_tokens } });
+    const cut = mockMessages({ ...body, max_tokens: 3 }, knows);
+    expect(cut.output_tokens).toBe(3);
+    expect(cut.json).toMatchObject({ stop_reason: 'max_tokens' });
   });
 });
