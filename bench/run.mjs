@@ -4,6 +4,7 @@
 // time (about 2–3 minutes on 2 cores). Exits 1 when a figure misses its target.
 //
 //   node bench/run.mjs [--no-build] [--quick] [--only startup,keys,memory,login,footprint,gateway]
+// Where a figure's time and memory go: node bench/explain.mjs [--server].
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';

@@ -1,0 +1,141 @@
+#!/usr/bin/env node
+// Where the start-up time and memory of a command go: which bundled chunks it loads, what each holds
+// (the node_modules packages inlined into it), and what importing that chunk alone costs in CPU time and
+// peak RSS over bare node. Then the cost of the HTTP stack: undici's WebAssembly parser against
+// node:http, and how long process exit waits for V8's background tier-up of that WebAssembly.
+//
+//   node bench/explain.mjs                      # --help and --version (no server needed)
+//   node bench/explain.mjs --server             # also keys list --json against a local reference server
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { CLI_BIN, ROOT, cpuRun, fmtBytes, isolatedEnv, median } from './lib.mjs';
+import { startServer } from './server.mjs';
+
+const { values: flags } = parseArgs({ options: { server: { type: 'boolean' }, runs: { type: 'string' } } });
+const RUNS = Number(flags.runs ?? 7);
+const work = mkdtempSync(join(tmpdir(), 'thirdloop-bench-explain-'));
+
+/** The dist/ files a command loads, in load order, recorded by a module load hook. */
+function loadedChunks(args, env) {
+  const log = join(work, 'loaded.txt');
+  const hooks = join(work, 'hooks.mjs');
+  const register = join(work, 'register.mjs');
+  writeFileSync(hooks, `import { appendFileSync } from 'node:fs';\nexport async function load(url, context, next) {\n  if (url.includes('/dist/')) appendFileSync(${JSON.stringify(log)}, url + '\\n');\n  return next(url, context);\n}\n`);
+  writeFileSync(register, `import { register } from 'node:module';\nregister(${JSON.stringify(`file://${hooks}`)});\n`);
+  rmSync(log, { force: true });
+  const r = spawnSync(process.execPath, ['--import', register, ...args], { env, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${args.join(' ')} exited ${r.status}: ${r.stderr.trim()}`);
+  return existsSync(log) ? [...new Set(readFileSync(log, 'utf8').trim().split('\n'))] : [];
+}
+
+/** The packages esbuild inlined into a chunk (it leaves a `// node_modules/<pkg>/…` comment per module). */
+function packagesIn(file) {
+  const text = readFileSync(file, 'utf8');
+  const counts = new Map();
+  for (const m of text.matchAll(/^\/\/ (?:.*\/)?node_modules\/((?:@[^/]+\/)?[^/]+)\//gm)) counts.set(m[1], (counts.get(m[1]) ?? 0) + 1);
+  const own = (text.match(/^\/\/ src\//gm) ?? []).length;
+  const parts = [...counts].sort((a, b) => b[1] - a[1]).map(([name]) => name);
+  if (own) parts.push(`${own} own module${own === 1 ? '' : 's'}`);
+  return parts.join(', ') || '—';
+}
+
+function peakRss(args, env) {
+  const out = join(work, 'rss.txt');
+  const r = spawnSync('/usr/bin/time', ['-f', '%M', '-o', out, process.execPath, ...args], { env, encoding: 'utf8' });
+  if (r.status !== 0) return NaN;
+  return Number(readFileSync(out, 'utf8').trim().split('\n').pop()) / 1024;
+}
+
+const medianOf = (fn) => median(Array.from({ length: RUNS }, fn));
+
+function explainCommand(label, args, env) {
+  const bareCpu = medianOf(() => cpuRun(['-e', '0'], { env }));
+  const cmdCpu = medianOf(() => cpuRun([CLI_BIN, ...args], { env }));
+  const haveTime = existsSync('/usr/bin/time');
+  const bareRss = haveTime ? medianOf(() => peakRss(['-e', '0'], env)) : NaN;
+  const cmdRss = haveTime ? medianOf(() => peakRss([CLI_BIN, ...args], env)) : NaN;
+  console.log(`\n${label}: ${cmdCpu.toFixed(1)} ms CPU (bare node ${bareCpu.toFixed(1)} ms, +${(cmdCpu - bareCpu).toFixed(1)} ms), peak RSS ${cmdRss.toFixed(1)} MB (bare ${bareRss.toFixed(1)} MB)`);
+  const chunks = loadedChunks([CLI_BIN, ...args], env);
+  const rows = [['chunk', 'size', 'CPU to import it*', 'RSS*', 'holds']];
+  for (const url of chunks) {
+    const file = fileURLToPath(url);
+    const code = `await import(${JSON.stringify(url)})`;
+    // main.js runs the CLI when imported: its own cost is the command's minus the rest.
+    const alone = file.endsWith(join('dist', 'main.js')) ? undefined : ['--input-type=module', '-e', code];
+    const cpu = alone ? medianOf(() => cpuRun(alone, { env })) - bareCpu : NaN;
+    const rss = alone && haveTime ? medianOf(() => peakRss(alone, env)) - bareRss : NaN;
+    rows.push([
+      file.slice(join(ROOT, 'dist').length + 1),
+      fmtBytes(statSync(file).size),
+      Number.isFinite(cpu) ? `+${cpu.toFixed(1)} ms` : '(runs the CLI)',
+      Number.isFinite(rss) ? `+${rss.toFixed(1)} MB` : '',
+      packagesIn(file),
+    ]);
+  }
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  for (const r of rows) console.log(`  ${r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ')}`);
+  console.log('  * over bare node, importing that chunk alone in a fresh process (so including the chunks it imports).');
+}
+
+/** ms between the child's own 'exit' event and the parent seeing it exit: what teardown waits for. */
+async function exitGap(args, env) {
+  const hook = join(work, 'exit-hook.cjs');
+  writeFileSync(hook, 'process.on("exit",()=>process.stderr.write("exit-hook "+(performance.timeOrigin+performance.now())+"\\n"));\n');
+  const gaps = [];
+  for (let i = 0; i < RUNS; i++) {
+    const child = spawn(process.execPath, ['--require', hook, ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d) => (err += d));
+    const exitedAt = await new Promise((resolve) => child.once('exit', () => resolve(performance.timeOrigin + performance.now())));
+    const m = /exit-hook ([\d.]+)/.exec(err);
+    if (m) gaps.push(exitedAt - Number(m[1]));
+  }
+  return median(gaps);
+}
+
+async function explainHttp(server, env) {
+  const get = (client) =>
+    client === 'undici'
+      ? `import { request } from ${JSON.stringify(join(ROOT, 'node_modules', 'undici', 'index.js'))}; const r = await request(${JSON.stringify(`${server.url}/healthz`)}); await r.body.text(); process.exit(0);`
+      : `import http from 'node:http'; await new Promise((ok) => http.get(${JSON.stringify(`${server.url}/healthz`)}, (r) => { r.resume(); r.on('end', ok); })); process.exit(0);`;
+  const bareCpu = medianOf(() => cpuRun(['-e', '0'], { env }));
+  console.log('\nOne GET over loopback, then process.exit (as the CLI ends):');
+  for (const client of ['node:http', 'undici']) {
+    const args = ['--input-type=module', '-e', get(client)];
+    const cpu = medianOf(() => cpuRun(args, { env })) - bareCpu;
+    const rss = medianOf(() => peakRss(args, env));
+    console.log(`  ${client.padEnd(9)}  +${cpu.toFixed(1)} ms CPU over bare node, peak RSS ${rss.toFixed(1)} MB, exit waits ${(await exitGap(args, env)).toFixed(1)} ms`);
+  }
+  const list = [CLI_BIN, 'keys', 'list', '--json'];
+  console.log(`  thirdloop keys list --json: exit waits ${(await exitGap(list, env)).toFixed(1)} ms; with --liftoff-only (no background tier-up of the WebAssembly) ${(await exitGap(['--liftoff-only', ...list], env)).toFixed(1)} ms`);
+}
+
+async function main() {
+  const home = mkdtempSync(join(work, 'home-'));
+  const env = isolatedEnv(home);
+  explainCommand('thirdloop --version', ['--version'], env);
+  explainCommand('thirdloop --help', ['--help'], env);
+  if (!flags.server) return;
+  const server = await startServer();
+  try {
+    server.addUser('explain@example.com');
+    const key = server.createKey('explain@example.com', 'explain');
+    const auth = spawnSync(process.execPath, [CLI_BIN, 'auth', '--with-key', '--insecure-storage', '--api-url', server.url], { env, input: key.credential, encoding: 'utf8' });
+    if (auth.status !== 0) throw new Error(`auth --with-key exited ${auth.status}: ${auth.stderr.trim()}`);
+    explainCommand('thirdloop keys list --json', ['keys', 'list', '--json'], env);
+    await explainHttp(server, env);
+  } finally {
+    await server.stop();
+  }
+}
+
+main()
+  .catch((error) => {
+    console.error(`explain: ${error.message}`);
+    process.exitCode = 1;
+  })
+  .finally(() => rmSync(work, { recursive: true, force: true }));
