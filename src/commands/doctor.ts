@@ -5,7 +5,7 @@
  * and a real request through the gateway — and says how to fix each link.
  * Read-only: it changes nothing. Exit 1 when a check fails, 4 when not signed in.
  */
-import type { Context, StoredSecret } from '../context.js';
+import type { ConfigStore, Context, StoredSecret } from '../context.js';
 import { createApi } from '../core/api.js';
 import { checkProfileName } from '../core/config.js';
 import { parseCredential } from '../core/credential.js';
@@ -29,17 +29,26 @@ const HTTP = { connectTimeoutMs: 5_000, readTimeoutMs: 10_000, retries: 0 };
 export async function collect(ctx: Context): Promise<CheckResult[]> {
   const results: CheckResult[] = [];
   const profileName = checkProfileName(ctx.globals.profile);
-  const config = await ctx.config();
-  const profile = config.getProfile(profileName) ?? {};
+  const signIn = profileName === 'default' ? 'thirdloop auth' : `thirdloop auth --profile ${profileName}`;
+  // A damaged config file is something to diagnose, not a reason to stop.
+  let config: ConfigStore | undefined;
+  try {
+    config = await ctx.config();
+  } catch (error) {
+    if (!(error instanceof UserError)) throw error;
+    results.push(result('config', 'fail', error.message, error.hint ?? `Fix or delete the config file, then ${signIn}.`));
+  }
+  const profile = config?.getProfile(profileName) ?? {};
   const apiUrl = resolveApiUrl(ctx, profile);
   const secrets = await ctx.secrets();
-  const signIn = profileName === 'default' ? 'thirdloop auth' : `thirdloop auth --profile ${profileName}`;
 
   let secret: StoredSecret | undefined;
+  let unreadable = false;
   try {
     secret = await secrets.get(profileName);
   } catch (error) {
     if (!(error instanceof UserError)) throw error;
+    unreadable = true;
     results.push(result('signed-in', 'fail', error.message, error.hint ?? signIn));
   }
   let credential: string | undefined;
@@ -51,7 +60,7 @@ export async function collect(ctx: Context): Promise<CheckResult[]> {
     } catch (error) {
       results.push(result('signed-in', 'fail', (error as Error).message, secret.source === 'env' ? 'Set THIRDLOOP_API_KEY to `<api_key_id>;<api_secret_key>`.' : signIn));
     }
-  } else if (results.length === 0) {
+  } else if (!unreadable) {
     results.push(result('signed-in', 'fail', profileName === 'default' ? 'Not signed in.' : `Not signed in (profile "${profileName}").`, `${signIn}${apiUrl ? '' : ' --api-url <instance URL>'}`));
   }
 
@@ -73,7 +82,7 @@ export async function collect(ctx: Context): Promise<CheckResult[]> {
   results.push(key.result);
 
   const e = { platform: ctx.platform, homedir: ctx.homedir, env: ctx.env };
-  results.push(...(await checkShells({ e, config, credential, apiUrl })));
+  if (config) results.push(...(await checkShells({ e, config, credential, apiUrl })));
   results.push(checkEnvironment(ctx.env, { credential, apiUrl }));
   results.push(...(await checkOpencode({ cwd: ctx.cwd, homedir: ctx.homedir, env: ctx.env, platform: ctx.platform }, apiUrl)));
 

@@ -5,7 +5,7 @@
  * opencode.json with the wrong baseURL, a profile without its block, a
  * server that is down, and no sign-in at all.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureCliBuilt, makeHome, runCli } from '../helpers/cli.js';
@@ -178,6 +178,25 @@ describe('thirdloop doctor', () => {
       expect(r.exitCode).toBe(1);
     } finally {
       writeFileSync(envSh, original, { mode: 0o600 });
+    }
+  });
+
+  it('diagnoses a corrupt config file instead of stopping', async () => {
+    const broken = makeHome('thirdloop-doctor-broken-');
+    try {
+      const dir = join(broken.home, '.config', 'thirdloop');
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'config.json'), '{"profiles": {"default": ');
+      const r = await runCli(['doctor', '--json', '--api-url', server.url], { home: broken.home });
+      expect(r.exitCode).toBe(4);
+      const checks = JSON.parse(r.stdout) as Check[];
+      expect(byName(checks, 'config').status).toBe('fail');
+      expect(byName(checks, 'config').message).toContain('config.json');
+      expect(byName(checks, 'instance').status).toBe('ok');
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+      expect(readFileSync(join(dir, 'config.json'), 'utf8')).toBe('{"profiles": {"default": ');
+    } finally {
+      broken.cleanup();
     }
   });
 
