@@ -39,7 +39,15 @@ export async function collect(ctx: Context): Promise<CheckResult[]> {
     results.push(result('config', 'fail', error.message, error.hint ?? `Fix or delete the config file, then ${signIn}.`));
   }
   const profile = config?.getProfile(profileName) ?? {};
-  const apiUrl = resolveApiUrl(ctx, profile);
+  let apiUrl: string | undefined;
+  let badUrl: UserError | undefined;
+  try {
+    apiUrl = resolveApiUrl(ctx, profile);
+  } catch (error) {
+    // --api-url itself is the user's typo: a usage error. A bad stored URL is a finding.
+    if (!(error instanceof UserError) || ctx.globals.apiUrl) throw error;
+    badUrl = error;
+  }
   const secrets = await ctx.secrets();
 
   let secret: StoredSecret | undefined;
@@ -65,7 +73,11 @@ export async function collect(ctx: Context): Promise<CheckResult[]> {
   }
 
   if (!apiUrl) {
-    results.push(result('instance', 'fail', 'No Third Loop instance URL is known for this profile.', 'Pass --api-url URL (or set THIRDLOOP_API_URL).'));
+    results.push(
+      badUrl
+        ? result('instance', 'fail', badUrl.message, `${signIn} --force --api-url <instance URL>`)
+        : result('instance', 'fail', 'No Third Loop instance URL is known for this profile.', 'Pass --api-url URL (or set THIRDLOOP_API_URL).'),
+    );
     results.push(secret ? await checkStorage(secrets, secret, profileName, ctx.platform) : await checkKeychainReady(secrets, profileName, ctx.platform));
     return results;
   }
