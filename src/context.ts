@@ -74,6 +74,8 @@ export interface SecretStore {
   delete(profile: string): Promise<void>;
   /** Starts loading the keychain module early (e.g. while the user is in the browser); never fails. */
   prepare?(): void;
+  /** Why the last keychain read failed (locked, no Secret Service…), when get() found nothing because of it. */
+  readonly keychainError?: string;
 }
 
 export interface Clock {

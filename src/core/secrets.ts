@@ -72,6 +72,7 @@ export class FileAndKeychainSecretStore implements SecretStore {
   private keytar?: Promise<Keytar>;
   /** Why the keychain was not used for the last set(), for the caller to show. */
   lastFallbackReason?: string;
+  keychainError?: string;
 
   constructor(private readonly options: SecretStoreOptions) {
     this.file = credentialsFilePath(options.dir);
@@ -95,7 +96,11 @@ export class FileAndKeychainSecretStore implements SecretStore {
     if (fromEnv) return { credential: fromEnv, source: 'env' };
     const fromFile = (await this.readFile())[profile];
     if (fromFile) return { credential: fromFile, source: 'file', location: this.file };
-    const fromKeychain = await this.keychainGet(profile).catch(() => undefined);
+    this.keychainError = undefined;
+    const fromKeychain = await this.keychainGet(profile).catch((error: unknown) => {
+      this.keychainError = error instanceof KeychainUnavailable ? error.message : keychainReason(error);
+      return undefined;
+    });
     if (fromKeychain) return { credential: fromKeychain, source: 'keychain' };
     return undefined;
   }

@@ -6,9 +6,12 @@
 import type { Context, ProfileConfig, StoredSecret } from '../context.js';
 import { createApi, type Api } from './api.js';
 import { parseCredential, type Credential } from './credential.js';
-import { ExitCode, UserError, notAuthenticated } from './errors.js';
+import { ExitCode, UserError } from './errors.js';
 import { normalizeApiUrl } from './http.js';
-import { checkProfileName } from './config.js';
+import { checkProfileName } from './profile-name.js';
+import { missingSecret } from './missing-secret.js';
+
+export { missingSecret };
 
 /** --api-url / THIRDLOOP_API_URL first, then the profile's; undefined when neither. */
 export function resolveApiUrl(ctx: Context, profile?: ProfileConfig): string | undefined {
@@ -49,12 +52,7 @@ export async function requireSession(ctx: Context): Promise<Session> {
   const profile = config.getProfile(profileName) ?? {};
   const secrets = await ctx.secrets();
   const secret = await secrets.get(profileName);
-  if (!secret) {
-    throw notAuthenticated(
-      profileName === 'default' ? 'Not signed in.' : `Not signed in (profile "${profileName}").`,
-      `Run \`thirdloop auth${profileName === 'default' ? '' : ` --profile ${profileName}`}\` first.`,
-    );
-  }
+  if (!secret) throw missingSecret(profileName, profile, secrets);
   const origin = secret.source === 'env' ? 'THIRDLOOP_API_KEY' : 'The stored credential';
   let credential: Credential;
   try {

@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { Context, ProfileConfig, StoredSecret } from '../../context.js';
 import type { Api, ApiKey, NewKey } from '../../core/api.js';
 import { DEFAULT_EXPIRY_DAYS } from '../../core/api.js';
-import { checkProfileName } from '../../core/config.js';
+import { checkProfileName } from '../../core/profile-name.js';
 import { parseCredential } from '../../core/credential.js';
 import { ExitCode, UserError, usageError } from '../../core/errors.js';
 import { createOutput, daysUntil, isoDate, type Output } from '../../core/output.js';

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Context } from '../../context.js';
-import { checkProfileName } from '../../core/config.js';
+import { checkProfileName } from '../../core/profile-name.js';
 import { parseCredential } from '../../core/credential.js';
 import { UserError } from '../../core/errors.js';
 import { ApiError } from '../../core/http.js';

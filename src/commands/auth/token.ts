@@ -3,19 +3,16 @@
  * else (Claude Code's apiKeyHelper and scripts read stdout). No network.
  */
 import type { Context } from '../../context.js';
-import { checkProfileName } from '../../core/config.js';
+import { checkProfileName } from '../../core/profile-name.js';
 import { parseCredential } from '../../core/credential.js';
-import { ExitCode, UserError, notAuthenticated } from '../../core/errors.js';
+import { ExitCode, UserError } from '../../core/errors.js';
+import { missingSecret } from '../../core/missing-secret.js';
 
 export async function run(ctx: Context): Promise<void> {
   const profileName = checkProfileName(ctx.globals.profile);
-  const secret = await (await ctx.secrets()).get(profileName);
-  if (!secret) {
-    throw notAuthenticated(
-      profileName === 'default' ? 'Not signed in.' : `Not signed in (profile "${profileName}").`,
-      `Run \`thirdloop auth${profileName === 'default' ? '' : ` --profile ${profileName}`}\` first.`,
-    );
-  }
+  const secrets = await ctx.secrets();
+  const secret = await secrets.get(profileName);
+  if (!secret) throw missingSecret(profileName, (await ctx.config()).getProfile(profileName), secrets);
   try {
     const { id, secret: key } = parseCredential(secret.credential, secret.source === 'env' ? 'THIRDLOOP_API_KEY' : 'The stored credential');
     ctx.io.stdout.write(`${id};${key}\n`);
