@@ -163,7 +163,7 @@ describe('TLS', () => {
 
 describe('requests', () => {
   test('Bearer for the API, x-api-key for /v1, debug lines with timings and no credential', async () => {
-    const s = await serve((req, res) => json(res, 200, req.url === '/v1/models' ? { data: [{ id: 'claude-x' }] } : { user: { email: 'a@b' }, key: { id: 'tlk_1' } }));
+    const s = await serve((req, res) => json(res, 200, req.url === '/v1/models' ? { data: [{ id: 'claude-x' }] } : { user: { email: 'a@b' }, key: { id: 'tlk_1', name: 'k', status: 'active', created_at: '2026-01-01T00:00:00Z', expires_at: '2026-04-01T00:00:00Z', last_used_at: null } }));
     const lines: string[] = [];
     const api = createApi({ baseUrl: s.url, credential: CREDENTIAL, debug: (l) => lines.push(l) });
     expect((await api.me()).user.email).toBe('a@b');
