@@ -106,6 +106,21 @@ describe.skipIf(missing)('secret storage in a real Secret Service (gnome-keyring
     expect((await runCli(['logout', '--revoke', '--yes'], { home: h, env: keyring.env })).exitCode).toBe(0);
   });
 
+  test('a key in a keychain that cannot be reached is reported as such (exit 4), not as "not signed in"', async () => {
+    const h = home();
+    const { credential } = await server.createKey(user.email, { name: 'away' });
+    expect((await runCli(['auth', '--api-url', server.url, '--with-key', '--profile', 'away'], { home: h, env: keyring.env, input: credential })).exitCode).toBe(0);
+    // Same HOME, but no D-Bus session: the Secret Service is out of reach.
+    for (const args of [['token'], ['status']]) {
+      const r = await runCli([...args, '--profile', 'away'], { home: h });
+      expect(r.exitCode).toBe(4);
+      expect(r.stderr).toContain('The key for this profile is in the system keychain, which cannot be read: no Secret Service is running.');
+      expect(r.stderr).toContain('--insecure-storage');
+      expect(r.stdout).toBe('');
+    }
+    expect((await runCli(['logout', '--profile', 'away', '--revoke', '--yes'], { home: h, env: keyring.env })).exitCode).toBe(0);
+  });
+
   test('THIRDLOOP_API_KEY overrides the stored key, and nothing is written for it', async () => {
     const h = home();
     const { credential } = await server.createKey(user.email, { name: 'env only' });
