@@ -8,15 +8,14 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
-import { needs } from '../helpers/components.js';
-import { CHROMIUM, decideConsent, launchBrowser } from '../helpers/browser.js';
+import { browserMissing, decideConsent, launchBrowser } from '../helpers/browser.js';
 import { ensureCliBuilt, makeHome, runCli, startCli, type CliProcess } from '../helpers/cli.js';
 import { startReferenceServer, type ReferenceServer } from '../helpers/reference-server.js';
 
 // Build once up front (others edit src/ meanwhile), inside the hook's longer timeout.
 beforeAll(() => ensureCliBuilt(), 120_000);
 
-const missing = needs(CHROMIUM === '/usr/bin/chromium' ? 'chromium' : CHROMIUM);
+const missing = browserMissing();
 const URL_LINE = /^ {2}(http:\/\/\S+\/cli-auth\?\S+)$/m;
 
 /** Every file under the config dir, as text, for "the secret is not here" checks. */

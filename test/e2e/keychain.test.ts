@@ -9,7 +9,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { needs } from '../helpers/components.js';
-import { decideConsent, launchBrowser } from '../helpers/browser.js';
+import { browserMissing, decideConsent, launchBrowser } from '../helpers/browser.js';
 import { ensureCliBuilt, makeHome, runCli, startCli } from '../helpers/cli.js';
 import { keyringMissing, startKeyring, type Keyring } from '../helpers/keyring.js';
 import { startReferenceServer, type ReferenceServer } from '../helpers/reference-server.js';
@@ -17,7 +17,7 @@ import { startReferenceServer, type ReferenceServer } from '../helpers/reference
 // Build once up front (others edit src/ meanwhile), inside the hook's longer timeout.
 beforeAll(() => ensureCliBuilt(), 120_000);
 
-const missing = keyringMissing() ?? needs('chromium');
+const missing = keyringMissing() ?? browserMissing();
 
 function configText(home: string): string {
   const dir = join(home, '.config', 'thirdloop');

@@ -4,6 +4,7 @@
  * context (cookies) per test.
  */
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { needs } from './components.js';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const CHROMIUM_ARGS = [
@@ -15,6 +16,9 @@ export const CHROMIUM_ARGS = [
   '--disable-sync',
   '--no-first-run',
 ];
+
+/** For `describe.skipIf(browserMissing())`: undefined when Chromium is installed. */
+export const browserMissing = () => (CHROMIUM === '/usr/bin/chromium' ? needs('chromium') : needs(CHROMIUM));
 
 export function launchBrowser(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
