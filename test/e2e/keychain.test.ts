@@ -8,7 +8,6 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
-import { needs } from '../helpers/components.js';
 import { browserMissing, decideConsent, launchBrowser } from '../helpers/browser.js';
 import { ensureCliBuilt, makeHome, runCli, startCli } from '../helpers/cli.js';
 import { keyringMissing, startKeyring, type Keyring } from '../helpers/keyring.js';
@@ -134,7 +133,7 @@ describe.skipIf(missing)('secret storage in a real Secret Service (gnome-keyring
   });
 });
 
-describe.skipIf(needs('dbus-run-session'))('no Secret Service', () => {
+describe('no Secret Service', () => {
   let server: ReferenceServer;
   beforeAll(async () => {
     server = await startReferenceServer();
