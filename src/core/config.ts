@@ -13,17 +13,9 @@ interface Shape {
   [key: string]: unknown;
 }
 
-/** Profile names become file/keychain account names: keep them boring. */
-export const PROFILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-
-export function checkProfileName(name: string): string {
-  if (!PROFILE_NAME.test(name)) {
-    throw new UserError(`Invalid profile name "${name}": use 1–64 letters, digits, dots, dashes or underscores.`, {
-      exitCode: 2,
-    });
-  }
-  return name;
-}
+// Kept in its own module so commands can check a name without loading conf.
+export { PROFILE_NAME, checkProfileName } from './profile-name.js';
+import { checkProfileName } from './profile-name.js';
 
 export function openConfig(dir: string): ConfigStore {
   const file = configFilePath(dir);
