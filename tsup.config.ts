@@ -1,4 +1,16 @@
+import { execFileSync } from 'node:child_process';
+import { renameSync, writeFileSync } from 'node:fs';
 import { defineConfig } from 'tsup';
+
+async function renderTopLevelHelp(): Promise<void> {
+  const help = execFileSync(process.execPath, ['dist/main.js', '--help'], {
+    env: { ...process.env, THIRDLOOP_RENDER_HELP: '1', COLUMNS: '80' },
+    encoding: 'utf8',
+  });
+  const temp = `dist/help.txt.${process.pid}.tmp`; // builds may run side by side
+  writeFileSync(temp, help);
+  renameSync(temp, 'dist/help.txt');
+}
 
 // The published CLI bundles every pure-JavaScript dependency, so `npx thirdloop`
 // installs one package (plus the optional keychain addon) and starts fast.
@@ -11,13 +23,16 @@ export default defineConfig({
   target: 'node20',
   splitting: true,
   bundle: true,
-  noExternal: [/.*/],
+  // Everything but the native keychain addon, which must load from its own package.
+  noExternal: [/^(?!@github\/keytar$)/],
   external: ['@github/keytar'],
   treeshake: true,
   minify: false,
   sourcemap: false,
   clean: false, // several builds may run while tests read dist/
   shims: false,
+  // `thirdloop --help` prints dist/help.txt instead of loading commander (src/main.ts).
+  onSuccess: renderTopLevelHelp,
   banner: {
     // Bundled CommonJS dependencies (commander, prompts) still call require().
     js: "import { createRequire as __thirdloopCreateRequire } from 'node:module'; const require = __thirdloopCreateRequire(import.meta.url);",

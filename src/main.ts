@@ -11,6 +11,7 @@ import type { Command } from 'commander';
 import pkg from '../package.json' with { type: 'json' };
 import { ExitCode, UserError } from './core/errors.js';
 import { reportError } from './core/report-error.js';
+import { readFileSync } from 'node:fs';
 
 type Commander = typeof import('commander');
 
@@ -229,12 +230,29 @@ export function buildProgram(commander: Commander): Command {
   return program;
 }
 
+/** dist/help.txt, written by the build (tsup.config.ts); absent when running from src/. */
+function prerenderedHelp(): string | undefined {
+  try {
+    return readFileSync(new URL('./help.txt', import.meta.url), 'utf8') || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   // The most common probe answers before commander is even loaded.
   const args = argv.slice(2);
   if (args.length === 1 && (args[0] === '--version' || args[0] === '-v')) {
     process.stdout.write(`${pkg.version}\n`);
     return ExitCode.ok;
+  }
+  // So does the top-level help: the build renders it once into dist/help.txt.
+  if (args.length === 1 && (args[0] === '--help' || args[0] === '-h') && !process.env.THIRDLOOP_RENDER_HELP) {
+    const help = prerenderedHelp();
+    if (help) {
+      process.stdout.write(help);
+      return ExitCode.ok;
+    }
   }
   try {
     const program = buildProgram(await import('commander'));
