@@ -16,13 +16,16 @@ const serverBin = join(root, 'server', 'bin', 'thirdloop-server.js');
 const PHASE_MAX_MS = 15_000;
 const ROUNDS = 10;
 const OVERALL_MAX_MS = 150_000;
-// Two upstreams: one that answers instantly (the gateway's pure overhead, the worst case for the
-// ratio), and one that streams like a model (26 SSE events over ~32 ms, as a short answer would).
+// Three upstreams: one that answers instantly (the gateway's pure overhead, the worst case for the
+// ratio); one streaming 26 SSE events 1.5 ms apart (a stress: far denser than a model); and one
+// streaming them 10 ms apart (closer to a model's pace, still faster than most).
 const PLAN = [
-  { scenario: 'instant JSON', stream: false, concurrency: 1, warmup: 300, count: 2_000 },
-  { scenario: 'instant JSON', stream: false, concurrency: 50, warmup: 1_000, count: 10_000 },
-  { scenario: 'SSE ~32 ms', stream: true, concurrency: 1, warmup: 20, count: 200 },
-  { scenario: 'SSE ~32 ms', stream: true, concurrency: 50, warmup: 200, count: 3_000 },
+  { scenario: 'instant JSON', gapMs: 0, concurrency: 1, warmup: 300, count: 2_000 },
+  { scenario: 'instant JSON', gapMs: 0, concurrency: 50, warmup: 1_000, count: 10_000 },
+  { scenario: 'SSE 1.5 ms gaps', gapMs: 1.5, concurrency: 1, warmup: 20, count: 200 },
+  { scenario: 'SSE 1.5 ms gaps', gapMs: 1.5, concurrency: 50, warmup: 200, count: 3_000 },
+  { scenario: 'SSE 10 ms gaps', gapMs: 10, concurrency: 1, warmup: 4, count: 40 },
+  { scenario: 'SSE 10 ms gaps', gapMs: 10, concurrency: 50, warmup: 100, count: 1_000 },
 ];
 const TARGET_ADDED_P50_MS = 1;
 const TARGET_RATIO = 0.7;
@@ -57,9 +60,9 @@ const delta = sse('content_block_delta', { type: 'content_block_delta', index: 0
 const tail = sse('content_block_stop', { type: 'content_block_stop', index: 0 })
   + sse('message_delta', { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: 120 } })
   + sse('message_stop', { type: 'message_stop' });
-// Event i leaves at start + i ms on a fixed schedule, so CPU contention on the machine does not
+// Event i leaves at start + i gaps on a fixed schedule, so CPU contention on the machine does not
 // stretch the stream and only the gateway's own delay on the last event counts.
-const stream = (res) => {
+const stream = (res, gap) => {
   const start = performance.now();
   res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
   res.write(head.join(''));
@@ -69,16 +72,17 @@ const stream = (res) => {
     if (sent < 20) {
       res.write(delta);
       sent++;
-      setTimeout(tick, Math.max(0, start + (sent + 1) * 1.5 - performance.now()));
+      setTimeout(tick, Math.max(0, start + (sent + 1) * gap - performance.now()));
     } else res.end(tail);
   };
-  setTimeout(tick, 1.5);
+  setTimeout(tick, gap);
 };
 const server = createServer((req, res) => {
   const chunks = [];
   req.on('data', (c) => chunks.push(c));
   req.on('end', () => {
-    if (Buffer.concat(chunks).includes('"stream":true')) return stream(res);
+    const gap = Number(req.headers['x-bench-gap-ms'] ?? 0);
+    if (gap > 0) return stream(res, gap);
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'request-id': 'req_bench' });
     res.end(body);
   });
@@ -140,22 +144,34 @@ const request = (stream) =>
   });
 
 /** Sends `count` requests over `concurrency` connections; adds latencies and busy time to `side`. */
-async function load(side, count, stream) {
-  const body = request(stream);
+async function load(side, count, gapMs) {
+  const body = request(gapMs > 0);
+  const headers = gapMs > 0 ? { ...side.headers, 'x-bench-gap-ms': String(gapMs) } : side.headers;
   let issued = 0;
   const started = performance.now();
-  const worker = async () => {
+  // Streams are spread over one answer's length: started together, 50 identical streams would
+  // stay in lockstep and every event would arrive as a burst of 50, which real traffic never does.
+  const spread = gapMs > 0 ? (gapMs * 21) / side.concurrency : 0;
+  /** Each connection's own rate (requests over its active time), so the ramp-up is not counted. */
+  let rate = 0;
+  const worker = async (index) => {
+    if (spread > 0) await new Promise((resolve) => setTimeout(resolve, index * spread));
+    const from = performance.now();
+    let done = 0;
     while (issued < count && performance.now() - started < PHASE_MAX_MS) {
       issued++;
       const t = performance.now();
-      const res = await side.pool.request({ path: '/v1/messages', method: 'POST', headers: side.headers, body });
+      const res = await side.pool.request({ path: '/v1/messages', method: 'POST', headers, body });
       await res.body.arrayBuffer();
       side.latencies.push(performance.now() - t);
+      done++;
       if (res.statusCode !== 200) side.errors++;
     }
+    if (done > 0) rate += done / ((performance.now() - from) / 1000);
   };
-  await Promise.all(Array.from({ length: side.concurrency }, worker));
-  side.seconds += (performance.now() - started) / 1000;
+  await Promise.all(Array.from({ length: side.concurrency }, (_, index) => worker(index)));
+  const requests = Math.min(issued, count);
+  side.seconds += rate > 0 ? requests / rate : 0;
 }
 
 const side = (origin, headers, concurrency) => ({
@@ -188,16 +204,16 @@ async function main() {
 
   console.log(`gateway bench: ${process.version}, loopback, POST /v1/messages, latency = whole answer received`);
   const rows = [];
-  for (const { scenario, stream, concurrency, warmup, count } of PLAN) {
+  for (const { scenario, gapMs, concurrency, warmup, count } of PLAN) {
     const d = side(upstreamUrl, direct, concurrency);
     const g = side(gatewayUrl, viaGateway, concurrency);
-    await load(d, warmup, stream);
-    await load(g, warmup, stream);
+    await load(d, warmup, gapMs);
+    await load(g, warmup, gapMs);
     for (const s of [d, g]) Object.assign(s, { latencies: [], errors: 0, seconds: 0 });
     // Alternating slices, so drift on a shared machine hits both sides alike.
     for (let round = 0; round < ROUNDS; round++) {
-      await load(d, count / ROUNDS, stream);
-      await load(g, count / ROUNDS, stream);
+      await load(d, count / ROUNDS, gapMs);
+      await load(g, count / ROUNDS, gapMs);
     }
     await Promise.all([d.pool.close(), g.pool.close()]);
     rows.push({ scenario, concurrency, d: summary(d), g: summary(g) });
@@ -228,7 +244,7 @@ async function main() {
     const worstAdded = Math.max(...mine.map((r) => r.g.p50 - r.d.p50));
     const worstRatio = Math.min(...mine.map((r) => r.g.rps / r.d.rps));
     console.log(
-      `${scenario.padEnd(12)}  added p50 <= ${TARGET_ADDED_P50_MS} ms: worst ${fmt(worstAdded)} ms ${worstAdded <= TARGET_ADDED_P50_MS ? 'met' : 'NOT met'}` +
+      `${scenario.padEnd(16)}  added p50 <= ${TARGET_ADDED_P50_MS} ms: worst ${fmt(worstAdded)} ms ${worstAdded <= TARGET_ADDED_P50_MS ? 'met' : 'NOT met'}` +
         `   req/s >= ${TARGET_RATIO * 100} % of direct: worst ${fmt(100 * worstRatio, 0)} % ${worstRatio >= TARGET_RATIO ? 'met' : 'NOT met'}`,
     );
   }
