@@ -2,11 +2,11 @@
  * Non-secret settings, per profile, in <config dir>/config.json (0600, dir 0700).
  * The secret never comes here: core/secrets.ts keeps it.
  */
-import { chmodSync, mkdirSync, statSync } from 'node:fs';
+import { chmodSync, statSync } from 'node:fs';
 import Conf from 'conf';
 import type { ConfigStore, ProfileConfig } from '../context.js';
 import { UserError } from './errors.js';
-import { DIR_MODE, FILE_MODE, configFilePath } from './paths.js';
+import { DIR_MODE, FILE_MODE, configFilePath, makeDirs } from './paths.js';
 
 interface Shape {
   profiles?: Record<string, ProfileConfig>;
@@ -20,7 +20,7 @@ import { checkProfileName } from './profile-name.js';
 export function openConfig(dir: string): ConfigStore {
   const file = configFilePath(dir);
   try {
-    mkdirSync(dir, { recursive: true, mode: DIR_MODE });
+    makeDirs(dir, DIR_MODE);
     if (process.platform !== 'win32' && (statSync(dir).mode & 0o077) !== 0) chmodSync(dir, DIR_MODE);
   } catch (error) {
     throw new UserError(`Cannot create the config directory ${dir}: ${(error as NodeJS.ErrnoException).code ?? error}.`, {

@@ -4,6 +4,7 @@
  * ~/.config/thirdloop) on Linux and macOS (like gh, not ~/Library, so that
  * dotfiles tooling finds it), and %APPDATA%\thirdloop on Windows.
  */
+import { mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 
 export const DIR_MODE = 0o700;
@@ -33,10 +34,40 @@ export function configDir({ env, platform, homedir }: PathEnv): string {
 export const configFilePath = (dir: string) => path.join(dir, 'config.json');
 export const credentialsFilePath = (dir: string) => path.join(dir, 'credentials.json');
 
+const isDir = (dir: string) => {
+  try {
+    return statSync(dir).isDirectory();
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * `mkdir -p` that fails where Node's recursive mkdir spins forever: a folder
+ * that exists but refuses a new entry with ENOENT (e.g. under /proc).
+ */
+export function makeDirs(dir: string, mode = DIR_MODE): void {
+  try {
+    mkdirSync(dir, { mode });
+    return;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' && isDir(dir)) return;
+    const parent = path.dirname(dir);
+    if (code !== 'ENOENT' || parent === dir || isDir(parent)) throw error;
+    makeDirs(parent, mode);
+  }
+  try {
+    mkdirSync(dir, { mode });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || !isDir(dir)) throw error;
+  }
+}
+
 /** Creates the directory owner-only, and tightens it if it already existed looser. */
 export async function ensurePrivateDir(dir: string): Promise<void> {
   const fs = await import('node:fs/promises');
-  await fs.mkdir(dir, { recursive: true, mode: DIR_MODE });
+  makeDirs(dir, DIR_MODE);
   if (process.platform === 'win32') return;
   const stat = await fs.stat(dir);
   if ((stat.mode & 0o077) !== 0) await fs.chmod(dir, DIR_MODE);

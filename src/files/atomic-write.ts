@@ -8,6 +8,7 @@ import { promises as fs, constants } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { UserError } from '../core/errors.js';
+import { makeDirs } from '../core/paths.js';
 
 export interface AtomicWriteOptions {
   /** Mode for a new file; an existing file keeps its own mode unless `forceMode`. */
@@ -79,9 +80,11 @@ export async function writeFileAtomic(
     if (code !== 'ENOENT') throw describeFsError(error, file);
   }
 
-  await fs.mkdir(dir, { recursive: true, mode: 0o700 }).catch((error) => {
+  try {
+    makeDirs(dir, 0o700);
+  } catch (error) {
     throw describeFsError(error, dir);
-  });
+  }
 
   const result: AtomicWriteResult = { path: target };
   if (options.backup && existingMode !== undefined) {
