@@ -2,9 +2,11 @@
  * Typed calls to a Third Loop instance (the contract in docs/api.md).
  * Every method resolves to the server's data or throws an ApiError sentence.
  */
+import { UserError } from './errors.js';
 import { createHttp, type HttpOptions } from './http.js';
 
 export type KeyStatus = 'active' | 'suspended' | 'expired' | 'compromised';
+const KEY_STATUSES: readonly string[] = ['active', 'suspended', 'expired', 'compromised'];
 export const EXPIRY_DAYS = [30, 60, 90, 180, 365] as const;
 export type ExpiryDays = (typeof EXPIRY_DAYS)[number];
 export const DEFAULT_EXPIRY_DAYS: ExpiryDays = 90;
@@ -62,7 +64,16 @@ export function createApi(options: HttpOptions) {
   return {
     baseUrl: http.baseUrl,
     http,
-    me: () => get<Me>('/api/me'),
+    me: async () => {
+      const me = await get<Me>('/api/me');
+      // A login portal or another API can answer 200 with JSON of its own.
+      if (!me?.key || typeof me.key.id !== 'string' || !KEY_STATUSES.includes(me.key.status)) {
+        throw new UserError(`${http.baseUrl} answered /api/me in an unexpected shape; is it a Third Loop instance?`, {
+          hint: 'Check that --api-url points at the Third Loop instance itself.',
+        });
+      }
+      return me;
+    },
     listKeys: () => get<KeyList>('/api/keys'),
     createKey: (input: { name: string; expires_in_days?: number }) => post<NewKey>('/api/keys', input),
     disableKey: (id: string) => post<{ key: ApiKey }>(`${keyPath(id)}/disable`),
