@@ -1,11 +1,23 @@
 /**
- * One HTTP client for the CLI: a single keep-alive undici agent (through
- * HTTPS_PROXY/NO_PROXY when set), connect and read timeouts, retries with
- * backoff for idempotent requests only, and `--debug` lines with timings.
- * Every failure becomes an ApiError: one sentence naming the URL and what to
- * do. The credential is never printed.
+ * One HTTP client for the CLI: connect and read timeouts, retries with backoff
+ * for idempotent requests only, and `--debug` lines with timings. Every failure
+ * becomes an ApiError: one sentence naming the URL and what to do. The
+ * credential is never printed.
+ *
+ * Why node:http and not undici: a CLI makes one or two requests and exits, so
+ * what counts is the cost of loading the client, not its throughput. undici
+ * parses HTTP with llhttp compiled to WebAssembly; for one GET then exit,
+ * bench/explain.mjs measured undici at +78 ms CPU over bare node and 96 MB peak
+ * RSS (2.5x bare node), and process exit waiting 50-250 ms for V8's background
+ * tier-up of that WebAssembly, against +6 ms CPU, 43 MB (1.1x) and a 3 ms exit
+ * wait for node:http, whose parser is already in the node binary. So direct
+ * connections use node:http/node:https with one keep-alive Agent per protocol,
+ * and undici (its EnvHttpProxyAgent, for CONNECT tunnels and proxy auth) is
+ * imported only when HTTPS_PROXY/HTTP_PROXY applies to the URL after NO_PROXY.
+ * Measured after the change (bench/run.mjs): see the commit message.
  */
-import { EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
+import type { Agent as HttpAgent, IncomingHttpHeaders, IncomingMessage, ClientRequest } from 'node:http';
+import type { Dispatcher } from 'undici';
 import { ExitCode, UserError } from './errors.js';
 import { redactSecrets } from './credential.js';
 
@@ -53,29 +65,148 @@ export class ApiError extends UserError {
   }
 }
 
-let sharedAgent: Dispatcher | undefined;
-let sharedAgentKey = '';
+type ResponseHeaders = Record<string, string | string[] | undefined>;
 
-function agentFor(env: NodeJS.ProcessEnv, connectTimeoutMs: number, readTimeoutMs: number): Dispatcher {
-  const key = [env.HTTPS_PROXY ?? env.https_proxy, env.HTTP_PROXY ?? env.http_proxy, env.NO_PROXY ?? env.no_proxy, connectTimeoutMs, readTimeoutMs].join('|');
-  if (sharedAgent && sharedAgentKey === key) return sharedAgent;
-  sharedAgentKey = key;
-  sharedAgent = new EnvHttpProxyAgent({
-    httpProxy: env.HTTP_PROXY ?? env.http_proxy,
-    httpsProxy: env.HTTPS_PROXY ?? env.https_proxy,
-    noProxy: env.NO_PROXY ?? env.no_proxy,
-    connect: { timeout: connectTimeoutMs },
-    headersTimeout: readTimeoutMs,
-    bodyTimeout: readTimeoutMs,
-    keepAliveTimeout: 4_000,
-  });
-  return sharedAgent;
+/** What one attempt brings back, whichever transport carried it. */
+interface RawResponse {
+  status: number;
+  headers: ResponseHeaders;
+  text: string;
 }
 
-/** Closes the shared agent so the process can exit without waiting for idle sockets. */
+interface Attempt {
+  method: string;
+  headers: Record<string, string>;
+  body: string | undefined;
+  connectTimeoutMs: number;
+  readTimeoutMs: number;
+}
+
+const DEFAULT_PORTS: Record<string, number> = { 'http:': 80, 'https:': 443 };
+
+/**
+ * The proxy URL that applies to `target`, or undefined for a direct connection.
+ * Same rules as undici's EnvHttpProxyAgent (which then carries the request):
+ * https targets use HTTPS_PROXY, else HTTP_PROXY; http targets use HTTP_PROXY;
+ * NO_PROXY is a comma or space separated list of `*`, hosts and domain
+ * suffixes (a leading `.` or `*.` is ignored), each with an optional `:port`.
+ */
+export function proxyFor(target: URL, env: NodeJS.ProcessEnv): string | undefined {
+  const httpProxy = env.HTTP_PROXY ?? env.http_proxy;
+  const httpsProxy = env.HTTPS_PROXY ?? env.https_proxy;
+  const proxy = target.protocol === 'https:' ? httpsProxy || httpProxy : target.protocol === 'http:' ? httpProxy : undefined;
+  if (!proxy) return undefined;
+  // host, not hostname, keeps the brackets of an IPv6 address (as undici does).
+  const hostname = target.host.replace(/:\d*$/, '').toLowerCase();
+  const port = Number.parseInt(target.port, 10) || DEFAULT_PORTS[target.protocol] || 0;
+  return bypassesProxy(env.NO_PROXY ?? env.no_proxy ?? '', hostname, port) ? undefined : proxy;
+}
+
+function bypassesProxy(noProxy: string, hostname: string, port: number): boolean {
+  const entries = noProxy
+    .split(/[,\s]/)
+    .filter(Boolean)
+    .map((entry) => {
+      const parsed = /^(.+):(\d+)$/.exec(entry);
+      return { hostname: (parsed ? parsed[1]! : entry).replace(/^\*?\./, '').toLowerCase(), port: parsed ? Number.parseInt(parsed[2]!, 10) : 0 };
+    });
+  if (entries.length === 0) return false;
+  if (noProxy === '*') return true;
+  return entries.some(
+    (entry) => (!entry.port || entry.port === port) && (hostname === entry.hostname || hostname.endsWith(`.${entry.hostname}`)),
+  );
+}
+
+/** Direct connections: one keep-alive Agent per protocol, loaded on first use. */
+const directAgents = new Map<string, HttpAgent>();
+
+async function directAgent(protocol: string): Promise<{ agent: HttpAgent; request: typeof import('node:http').request }> {
+  // node:https loads node:tls; a plain-http instance never pays for it.
+  const mod = protocol === 'https:' ? await import('node:https') : await import('node:http');
+  let agent = directAgents.get(protocol);
+  if (!agent) {
+    // Idle sockets are unref'd by the Agent, so they never hold the process open.
+    agent = new mod.Agent({ keepAlive: true, scheduling: 'lifo' });
+    directAgents.set(protocol, agent);
+  }
+  return { agent, request: mod.request };
+}
+
+const timeoutError = (code: string, message: string) => Object.assign(new Error(message), { code });
+const CONNECT_TIMEOUT = 'THIRDLOOP_CONNECT_TIMEOUT';
+const READ_TIMEOUT = 'THIRDLOOP_READ_TIMEOUT';
+
+async function sendDirect(url: URL, attempt: Attempt): Promise<RawResponse> {
+  const { agent, request } = await directAgent(url.protocol);
+  return new Promise<RawResponse>((resolve, reject) => {
+    let connectTimer: NodeJS.Timeout | undefined;
+    const fail = (error: unknown) => {
+      clearTimeout(connectTimer);
+      reject(error);
+    };
+    const headers = { ...attempt.headers };
+    if (attempt.body !== undefined) headers['content-length'] = String(Buffer.byteLength(attempt.body));
+    const req: ClientRequest = request(url, { method: attempt.method, headers, agent });
+    req.on('error', fail);
+    req.on('socket', (socket) => {
+      // A reused keep-alive socket is connected already; a new one gets the connect timeout.
+      if (!socket.connecting) return;
+      connectTimer = setTimeout(() => req.destroy(timeoutError(CONNECT_TIMEOUT, 'connect timeout')), attempt.connectTimeoutMs);
+      socket.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', () => clearTimeout(connectTimer));
+    });
+    // Idle time on the connected socket: waiting for the headers, then between body chunks.
+    req.setTimeout(attempt.readTimeoutMs, () => req.destroy(timeoutError(READ_TIMEOUT, 'read timeout')));
+    req.on('response', (res: IncomingMessage) => {
+      clearTimeout(connectTimer);
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('error', fail);
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers as ResponseHeaders, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('close', () => {
+        // Closed before the whole body (Content-Length not reached, chunk cut): a reset.
+        if (!res.complete) fail(Object.assign(new Error('the connection closed before the whole answer arrived'), { code: 'ECONNRESET' }));
+      });
+    });
+    req.end(attempt.body);
+  });
+}
+
+/** Through a proxy: undici's EnvHttpProxyAgent, imported only now. */
+let proxyAgent: Dispatcher | undefined;
+let proxyAgentKey = '';
+
+/** The import of undici, in one place so tests can tell whether it happened. */
+export const loadUndici = () => import('undici');
+
+async function sendViaProxy(url: URL, attempt: Attempt, env: NodeJS.ProcessEnv): Promise<RawResponse> {
+  const { EnvHttpProxyAgent, request } = await loadUndici();
+  const httpProxy = env.HTTP_PROXY ?? env.http_proxy;
+  const httpsProxy = env.HTTPS_PROXY ?? env.https_proxy;
+  const noProxy = env.NO_PROXY ?? env.no_proxy ?? '';
+  const key = [httpsProxy, httpProxy, noProxy, attempt.connectTimeoutMs, attempt.readTimeoutMs].join('|');
+  if (!proxyAgent || proxyAgentKey !== key) {
+    await proxyAgent?.close().catch(() => {});
+    proxyAgentKey = key;
+    proxyAgent = new EnvHttpProxyAgent({
+      httpProxy,
+      httpsProxy,
+      noProxy,
+      connect: { timeout: attempt.connectTimeoutMs },
+      headersTimeout: attempt.readTimeoutMs,
+      bodyTimeout: attempt.readTimeoutMs,
+      keepAliveTimeout: 4_000,
+    });
+  }
+  const res = await request(url, { method: attempt.method as Dispatcher.HttpMethod, headers: attempt.headers, body: attempt.body, dispatcher: proxyAgent });
+  return { status: res.statusCode, headers: res.headers, text: await res.body.text() };
+}
+
+/** Closes every connection so the process can exit without waiting for idle sockets. */
 export async function closeHttp(): Promise<void> {
-  const agent = sharedAgent;
-  sharedAgent = undefined;
+  for (const agent of directAgents.values()) agent.destroy();
+  directAgents.clear();
+  const agent = proxyAgent;
+  proxyAgent = undefined;
   await agent?.close().catch(() => {});
 }
 
@@ -87,6 +218,8 @@ const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
 
 /** Normalizes and checks an instance URL given by the user. */
 export function normalizeApiUrl(input: string, origin = '--api-url'): string {
+  // Browsers stop near 2 KB too; a longer value is a paste gone wrong, not worth echoing.
+  if (input.length > 2048) throw new UserError(`${origin} is ${input.length} characters long; pass the instance's address, e.g. https://thirdloop.example.com.`, { exitCode: ExitCode.usage });
   let url: URL;
   try {
     url = new URL(input.trim());
@@ -131,7 +264,9 @@ export function createHttp(options: HttpOptions) {
       headers['content-type'] = 'application/json';
     }
     const canRetry = req.idempotent ?? IDEMPOTENT.has(req.method);
-    const dispatcher = agentFor(env, connectTimeoutMs, readTimeoutMs);
+    const target = new URL(url);
+    const viaProxy = proxyFor(target, env) !== undefined;
+    const attemptInit: Attempt = { method: req.method, headers, body, connectTimeoutMs, readTimeoutMs };
 
     for (let attempt = 0; ; attempt++) {
       const started = performance.now();
@@ -139,10 +274,10 @@ export function createHttp(options: HttpOptions) {
       let text: string;
       let responseHeaders: Record<string, string | string[] | undefined>;
       try {
-        const res = await request(url, { method: req.method, headers, body, dispatcher });
-        status = res.statusCode;
+        const res = viaProxy ? await sendViaProxy(target, attemptInit, env) : await sendDirect(target, attemptInit);
+        status = res.status;
         responseHeaders = res.headers;
-        text = await res.body.text();
+        text = res.text;
       } catch (error) {
         const ms = Math.round(performance.now() - started);
         const code = errorCode(error);
@@ -196,7 +331,9 @@ function errorCode(error: unknown): string | undefined {
   for (let depth = 0; current && depth < 5; depth++) {
     const code = (current as { code?: unknown }).code;
     if (typeof code === 'string' && code !== 'UND_ERR') return code;
-    current = (current as { cause?: unknown }).cause;
+    // Node tries each address of a host in turn and reports them together (AggregateError).
+    const errors = (current as { errors?: unknown }).errors;
+    current = (current as { cause?: unknown }).cause ?? (Array.isArray(errors) ? errors[0] : undefined);
   }
   return undefined;
 }
@@ -212,9 +349,11 @@ function networkError(error: unknown, url: string, baseUrl: string): ApiError {
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
       return new ApiError(`Could not find the host ${host} (requesting ${url}): DNS lookup failed.`, { ...base, hint: checkUrl });
+    case CONNECT_TIMEOUT:
     case 'UND_ERR_CONNECT_TIMEOUT':
     case 'ETIMEDOUT':
       return new ApiError(`Timed out connecting to ${url}.`, { ...base, hint: `${checkUrl} A proxy may be needed (HTTPS_PROXY).` });
+    case READ_TIMEOUT:
     case 'UND_ERR_HEADERS_TIMEOUT':
     case 'UND_ERR_BODY_TIMEOUT':
       return new ApiError(`${url} did not answer in time.`, { ...base, hint: 'Try again; if it keeps happening, the instance may be overloaded.' });
@@ -227,6 +366,8 @@ function networkError(error: unknown, url: string, baseUrl: string): ApiError {
     case 'ENETUNREACH':
       return new ApiError(`Cannot reach ${host} (requesting ${url}): the network is unreachable.`, { ...base, hint: checkUrl });
     default:
+      // node's codes (DEPTH_ZERO_SELF_SIGNED_CERT, SELF_SIGNED_CERT_IN_CHAIN, UNABLE_TO_VERIFY_LEAF_SIGNATURE,
+      // CERT_HAS_EXPIRED, ERR_TLS_CERT_ALTNAME_INVALID, ERR_SSL_…), the same over a direct socket or undici's.
       if (code && /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ERR_TLS/.test(code)) {
         return new ApiError(`TLS error talking to ${url} (${code}): the certificate could not be verified.`, {
           ...base,
