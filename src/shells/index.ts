@@ -36,7 +36,8 @@ export function parseShellList(value: string, platform: NodeJS.Platform): ShellN
     }
     const alias = name === 'pwsh' ? 'powershell' : name;
     if (!(alias in SHELLS)) {
-      throw usageError(`Unknown shell "${name}".`, `Supported: ${SHELL_NAMES.join(', ')}, or all.`);
+      // Quoted and cut: the value may hold terminal escapes or be a huge paste.
+      throw usageError(`Unknown shell ${JSON.stringify(name.length > 32 ? `${name.slice(0, 32)}…` : name)}.`, `Supported: ${SHELL_NAMES.join(', ')}, or all.`);
     }
     if (!available.includes(alias as ShellName)) {
       throw usageError(`${alias} is not supported on ${platformName(platform)}.`, `Supported here: ${available.join(', ')}.`);
