@@ -42,7 +42,12 @@ export async function readTextFile(file: string): Promise<TextFile | undefined> 
     const stat = await fs.stat(realPath);
     if (stat.isDirectory()) throw new UserError(`Cannot read ${file}: it is a directory. Nothing was changed.`);
     const bytes = await fs.readFile(realPath);
-    return { path: file, realPath, ...decodeText(bytes), mode: stat.mode & 0o7777 };
+    const decoded = decodeText(bytes);
+    // A NUL is never in a shell profile or a JSON settings file: it is binary, not ours to append to.
+    if (decoded.encoding !== 'utf16le' && decoded.text.includes('\u0000')) {
+      throw new UserError(`Cannot edit ${file}: it contains NUL bytes, so it is not a text file. Nothing was changed.`);
+    }
+    return { path: file, realPath, ...decoded, mode: stat.mode & 0o7777 };
   } catch (error) {
     if (error instanceof UserError) throw error;
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
