@@ -91,12 +91,40 @@ server.keepAliveTimeout = 60000;
 server.listen(0, '127.0.0.1', () => parentPort.postMessage(server.address().port));
 `;
 
+// The floor: a pass-through proxy with no framework, auth, limits or audit, in its own process as
+// the gateway is. What it loses against direct is the price of any extra hop in Node on this machine.
+const BARE_PROXY = `
+const { createServer } = require('node:http');
+const { Pool } = require('undici');
+const origin = process.argv[1];
+const pool = new Pool(origin, { keepAliveTimeout: 30000 });
+const server = createServer((req, res) => {
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c));
+  req.on('end', () => {
+    const headers = { ...req.headers };
+    delete headers.host; delete headers.connection; delete headers['content-length'];
+    pool.dispatch({ origin, path: req.url, method: req.method, headers, body: Buffer.concat(chunks) }, {
+      onRequestStart() {},
+      onResponseStart(_c, status, h) { res.writeHead(status, { 'content-type': h['content-type'] }); },
+      onResponseData(_c, chunk) { res.write(chunk); },
+      onResponseEnd() { res.end(); },
+      onResponseError() { res.destroy(); },
+    });
+  });
+});
+server.keepAliveTimeout = 60000;
+server.listen(0, '127.0.0.1', () => console.log('listening on http://127.0.0.1:' + server.address().port));
+`;
+
 let upstreamWorker;
 let serverProcess;
+let bareProcess;
 let dataDir;
 
 function cleanup() {
   if (serverProcess && serverProcess.exitCode === null) serverProcess.kill('SIGTERM');
+  if (bareProcess && bareProcess.exitCode === null) bareProcess.kill('SIGTERM');
   void upstreamWorker?.terminate();
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 }
@@ -113,6 +141,23 @@ function cli(args) {
   return execFileSync(process.execPath, [serverBin, ...args, '--data-dir', dataDir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
+function listeningUrl(child) {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+      const m = /listening on (http:\/\/\S+)/.exec(out);
+      if (m) resolve(m[1]);
+    });
+    child.once('exit', (code) => reject(new Error(`a bench process exited with ${code}`)));
+  });
+}
+
+function startBareProxy(upstreamUrl) {
+  bareProcess = spawn(process.execPath, ['-e', BARE_PROXY, upstreamUrl], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+  return listeningUrl(bareProcess);
+}
+
 function startServer(upstreamUrl) {
   serverProcess = spawn(process.execPath, [serverBin, 'start', '--port', '0', '--data-dir', dataDir, '--upstream', upstreamUrl], {
     env: {
@@ -124,15 +169,7 @@ function startServer(upstreamUrl) {
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    serverProcess.stdout.on('data', (chunk) => {
-      out += chunk;
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m) resolve(m[1]);
-    });
-    serverProcess.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
-  });
+  return listeningUrl(serverProcess);
 }
 
 const request = (stream) =>
@@ -197,6 +234,7 @@ async function main() {
   cli(['users', 'add', '--email', 'bench@example.com']);
   const { credential } = JSON.parse(cli(['keys', 'create', '--user', 'bench@example.com', '--name', 'bench', '--json']));
   const gatewayUrl = await startServer(upstreamUrl);
+  const bareUrl = await startBareProxy(upstreamUrl);
 
   const base = { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' };
   const direct = { ...base, 'x-api-key': 'sk-ant-api03-bench-not-a-real-key' };
@@ -207,16 +245,15 @@ async function main() {
   for (const { scenario, gapMs, concurrency, warmup, count } of PLAN) {
     const d = side(upstreamUrl, direct, concurrency);
     const g = side(gatewayUrl, viaGateway, concurrency);
-    await load(d, warmup, gapMs);
-    await load(g, warmup, gapMs);
-    for (const s of [d, g]) Object.assign(s, { latencies: [], errors: 0, seconds: 0 });
-    // Alternating slices, so drift on a shared machine hits both sides alike.
+    const b = side(bareUrl, direct, concurrency);
+    for (const s of [d, g, b]) await load(s, warmup, gapMs);
+    for (const s of [d, g, b]) Object.assign(s, { latencies: [], errors: 0, seconds: 0 });
+    // Alternating slices, so drift on a shared machine hits every side alike.
     for (let round = 0; round < ROUNDS; round++) {
-      await load(d, count / ROUNDS, gapMs);
-      await load(g, count / ROUNDS, gapMs);
+      for (const s of [d, g, b]) await load(s, count / ROUNDS, gapMs);
     }
-    await Promise.all([d.pool.close(), g.pool.close()]);
-    rows.push({ scenario, concurrency, d: summary(d), g: summary(g) });
+    await Promise.all([d.pool.close(), g.pool.close(), b.pool.close()]);
+    rows.push({ scenario, concurrency, d: summary(d), g: summary(g), b: summary(b) });
   }
 
   const header = ['upstream', 'conns', 'requests', 'direct p50', 'gateway p50', 'added p50', 'direct p99', 'gateway p99', 'added p99', 'direct req/s', 'gateway req/s', 'ratio'];
@@ -237,7 +274,22 @@ async function main() {
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
   for (const line of [header, ...lines]) console.log(line.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  '));
 
-  const errors = rows.reduce((sum, r) => sum + r.d.errors + r.g.errors, 0);
+  console.log('');
+  console.log('reference: a bare pass-through proxy (no framework, auth, limit or audit), same machine, same run');
+  const bareHeader = ['upstream', 'conns', 'bare p50', 'added p50', 'bare p99', 'bare req/s', 'ratio'];
+  const bareLines = rows.map(({ scenario, concurrency, d, b }) => [
+    scenario,
+    String(concurrency),
+    `${fmt(b.p50)} ms`,
+    `${fmt(b.p50 - d.p50)} ms`,
+    `${fmt(b.p99)} ms`,
+    fmt(b.rps, 0),
+    `${fmt((100 * b.rps) / d.rps, 0)} %`,
+  ]);
+  const bareWidths = bareHeader.map((h, i) => Math.max(h.length, ...bareLines.map((l) => l[i].length)));
+  for (const line of [bareHeader, ...bareLines]) console.log(line.map((c, i) => (i === 0 ? c.padEnd(bareWidths[i]) : c.padStart(bareWidths[i]))).join('  '));
+
+  const errors = rows.reduce((sum, r) => sum + r.d.errors + r.g.errors + r.b.errors, 0);
   console.log('');
   for (const scenario of new Set(rows.map((r) => r.scenario))) {
     const mine = rows.filter((r) => r.scenario === scenario);
