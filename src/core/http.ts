@@ -176,10 +176,16 @@ let proxyAgent: Dispatcher | undefined;
 let proxyAgentKey = '';
 
 /** The import of undici, in one place so tests can tell whether it happened. */
-export const loadUndici = () => import('undici');
+export const transportSeam = {
+  loadUndici: async (): Promise<typeof import('undici')> => {
+    const mod = await import('undici');
+    // undici is CommonJS: bundled into its own chunk, its exports are that chunk's default export only.
+    return ((mod as { default?: unknown }).default ?? mod) as typeof import('undici');
+  },
+};
 
 async function sendViaProxy(url: URL, attempt: Attempt, env: NodeJS.ProcessEnv): Promise<RawResponse> {
-  const { EnvHttpProxyAgent, request } = await loadUndici();
+  const { EnvHttpProxyAgent, request } = await transportSeam.loadUndici();
   const httpProxy = env.HTTP_PROXY ?? env.http_proxy;
   const httpsProxy = env.HTTPS_PROXY ?? env.https_proxy;
   const noProxy = env.NO_PROXY ?? env.no_proxy ?? '';
