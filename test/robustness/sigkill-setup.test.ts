@@ -1,0 +1,161 @@
+/**
+ * `thirdloop setup claude --shell bash,zsh,fish` killed with SIGKILL at a
+ * random moment, 50 times, on copies of real profiles from the corpus: every
+ * file it touches is afterwards byte for byte either what was there before
+ * or what a complete run writes, never truncated or mixed; the only
+ * leftovers allowed are hidden `.<name>.<random>.tmp` files beside them.
+ */
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureCliBuilt } from '../helpers/cli.js';
+import { corpusDir } from '../helpers/corpus.js';
+import { makeCredential } from '../helpers/setup-env.js';
+import { spawn } from 'node:child_process';
+import { CLI_BIN, cliEnv } from '../helpers/cli.js';
+import { pool, runCliSafe } from './tree.js';
+
+const corpus = corpusDir();
+const RUNS = 50;
+
+/** Where each corpus profile goes in the HOME. */
+const PROFILES: Array<[string, string]> = [
+  ['shells/bash/01-Mai0313-dot_bashrc', '.bashrc'],
+  ['shells/zsh/02-0xGurg-.zshrc', '.zshrc'],
+  ['shells/fish/01-22GNUs-config.fish', '.config/fish/config.fish'],
+];
+/** Every file a complete run may write, relative to HOME. */
+const WATCHED = [
+  '.bashrc',
+  '.bashrc.thirdloop-backup',
+  '.zshrc',
+  '.zshrc.thirdloop-backup',
+  '.config/fish/config.fish',
+  '.config/fish/conf.d/thirdloop.fish',
+  '.config/thirdloop/env.sh',
+  '.config/thirdloop/env.fish',
+  '.config/thirdloop/config.json',
+];
+
+const ARGS = ['setup', 'claude', '--shell', 'bash,zsh,fish', '--yes'];
+
+function allFiles(root: string, rel = ''): string[] {
+  const out: string[] = [];
+  for (const entry of readdirSync(path.join(root, rel), { withFileTypes: true })) {
+    const r = path.join(rel, entry.name);
+    if (entry.isDirectory()) out.push(...allFiles(root, r));
+    else out.push(r);
+  }
+  return out;
+}
+
+const read = (home: string, rel: string) => (existsSync(path.join(home, rel)) ? readFileSync(path.join(home, rel)) : undefined);
+
+describe.skipIf(!corpus)('setup claude killed with SIGKILL at random points', () => {
+  const roots: string[] = [];
+  let base: string;
+  const env = { THIRDLOOP_API_KEY: makeCredential('sigkill'), THIRDLOOP_API_URL: 'https://thirdloop.example.com', SHELL: '/bin/bash' };
+  const before = new Map<string, Buffer | undefined>();
+  const after = new Map<string, Buffer | undefined>();
+  let durationMs = 0;
+
+  const freshHome = () => {
+    const home = mkdtempSync(path.join(tmpdir(), 'thirdloop-kill-'));
+    roots.push(home);
+    cpSync(base, home, { recursive: true });
+    return home;
+  };
+
+  beforeAll(async () => {
+    ensureCliBuilt();
+    base = mkdtempSync(path.join(tmpdir(), 'thirdloop-kill-base-'));
+    roots.push(base);
+    for (const [from, to] of PROFILES) {
+      mkdirSync(path.dirname(path.join(base, to)), { recursive: true });
+      cpSync(path.join(corpus!, from), path.join(base, to));
+      chmodSync(path.join(base, to), 0o644); // the corpus is kept read-only
+    }
+    for (const rel of WATCHED) before.set(rel, read(base, rel));
+
+    // The reference: what a complete run leaves, and how long it takes (median of 3).
+    const times: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const home = freshHome();
+      const run = await runCliSafe(ARGS, { home, env });
+      if (run.exitCode !== 0) throw new Error(`reference run failed: ${run.stderr}`);
+      times.push(run.ms);
+      if (i === 0) for (const rel of WATCHED) after.set(rel, read(home, rel));
+    }
+    durationMs = times.sort((a, b) => a - b)[1]!;
+  });
+
+  afterAll(() => roots.forEach((r) => rmSync(r, { recursive: true, force: true })));
+
+  it('the reference run changes every profile, writes both env files, and keeps config.fish', () => {
+    expect(after.get('.bashrc')!.equals(before.get('.bashrc')!)).toBe(false);
+    expect(after.get('.zshrc')!.equals(before.get('.zshrc')!)).toBe(false);
+    expect(after.get('.config/fish/conf.d/thirdloop.fish')).toBeDefined();
+    expect(after.get('.config/thirdloop/env.sh')).toBeDefined();
+    expect(after.get('.config/thirdloop/env.fish')).toBeDefined();
+    expect(after.get('.config/fish/config.fish')!.equals(before.get('.config/fish/config.fish')!)).toBe(true);
+    expect(after.get('.bashrc.thirdloop-backup')!.equals(before.get('.bashrc')!)).toBe(true);
+  });
+
+  it(`${RUNS} kills: each file is exactly the old or the new bytes; no visible leftovers`, async () => {
+    const outcomes = await pool(2, Array.from({ length: RUNS }, (_, i) => async () => {
+      const home = freshHome();
+      // Node's start-up and the plan take most of the run and write nothing: a fifth of the
+      // kills land anywhere, the rest in the run's last half, where the writes happen.
+      const share = (i + Math.random()) / RUNS;
+      const delay = Math.round(durationMs * (i % 5 === 0 ? share * 1.1 : 0.5 + share * 0.6));
+      const child = spawn(process.execPath, [CLI_BIN, ...ARGS], { cwd: home, env: cliEnv(home, env), stdio: 'ignore' });
+      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+        child.once('exit', (code, signal) => resolve({ code, signal })),
+      );
+      const timer = setTimeout(() => child.kill('SIGKILL'), delay);
+      const result = await exited;
+      clearTimeout(timer);
+
+      const states: Record<string, 'old' | 'new' | 'BAD'> = {};
+      for (const rel of WATCHED) {
+        const now = read(home, rel);
+        const same = (a: Buffer | undefined, b: Buffer | undefined) => (a === undefined ? b === undefined : b !== undefined && a.equals(b));
+        if (rel.endsWith('config.json')) {
+          // The non-secret record: absent, or whole JSON (conf writes it atomically).
+          let ok = now === undefined;
+          try {
+            if (now) ok = typeof JSON.parse(now.toString()) === 'object';
+          } catch {
+            ok = false;
+          }
+          states[rel] = ok ? (now === undefined ? 'old' : 'new') : 'BAD';
+          continue;
+        }
+        states[rel] = same(now, before.get(rel)) ? 'old' : same(now, after.get(rel)) ? 'new' : 'BAD';
+      }
+      const extra = allFiles(home).filter((rel) => !WATCHED.includes(rel));
+      const modeOk = ['.config/thirdloop/env.sh', '.config/thirdloop/env.fish'].every((rel) => {
+        const file = path.join(home, rel);
+        return !existsSync(file) || (statSync(file).mode & 0o777) === 0o600;
+      });
+      return { delay, killed: result.signal === 'SIGKILL', states, extra, modeOk };
+    }));
+
+    const bad = outcomes.filter((o) => Object.values(o.states).includes('BAD'));
+    expect(bad, JSON.stringify(bad, null, 1)).toEqual([]);
+    const visible = outcomes.flatMap((o) => o.extra).filter((rel) => !/(^|\/)\.[^/]+\.[0-9a-f]+\.tmp$/.test(rel));
+    expect(visible, 'files other than the watched ones and hidden .tmp files').toEqual([]);
+    expect(outcomes.every((o) => o.modeOk), 'env files are 0600 whenever they exist').toBe(true);
+
+    // The kills really landed during the run, and at different stages of it.
+    const killed = outcomes.filter((o) => o.killed);
+    expect(killed.length).toBeGreaterThanOrEqual(RUNS / 2);
+    const stages = new Set(killed.map((o) => WATCHED.map((rel) => o.states[rel]).join(',')));
+    const tmpLeft = outcomes.flatMap((o) => o.extra).length;
+    console.log(
+      `sigkill: ${killed.length}/${RUNS} killed mid-run (command ~${durationMs} ms); ${stages.size} distinct on-disk states; ${tmpLeft} hidden .tmp file(s) left`,
+    );
+    expect(stages.size).toBeGreaterThanOrEqual(2);
+  }, 180_000);
+});
