@@ -397,6 +397,10 @@ describe.skipIf(needs('chromium'))('web console in Chromium', () => {
     const user = await server.addUser();
     await server.mintKey(user.id, { name: 'first' });
     const { page, problems } = await open(user);
+    // Under load the first Tab can arrive before the page has focus: give it focus first.
+    await page.waitForLoadState('load');
+    await page.bringToFront();
+    await page.evaluate('window.focus(); document.activeElement && document.activeElement.blur && document.activeElement.blur()');
     const focusOrder: string[] = [];
     for (let i = 0; i < 8; i++) {
       await page.keyboard.press('Tab');

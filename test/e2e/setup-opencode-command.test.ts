@@ -7,8 +7,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PassThrough } from 'node:stream';
 import { createServer, type Server } from 'node:http';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { chmod, copyFile, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,14 +18,16 @@ import { openConfig } from '../../src/core/config.js';
 import { UserError } from '../../src/core/errors.js';
 import { detectFormat, parseJsoncObject, setJsoncValue } from '../../src/files/jsonc-edit.js';
 import { run } from '../../src/commands/setup/opencode.js';
+import { corpusFiles } from '../helpers/corpus.js';
 import { startReferenceServer, type ReferenceServer } from '../helpers/reference-server.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
 const schema = JSON.parse(readFileSync(path.join(root, 'test/fixtures/opencode/config.schema.json'), 'utf8'));
 const validate = new Ajv2020({ strict: false, allErrors: true }).compile(schema);
-const corpusDir = path.resolve(root, '../shared/corpus/opencode');
-const corpus = existsSync(corpusDir) ? readdirSync(corpusDir).filter((f) => /\.jsonc?$/.test(f)) : [];
+const corpusPaths = corpusFiles('opencode', /\.jsonc?$/);
+const corpusDir = corpusPaths.length ? path.dirname(corpusPaths[0]!) : '';
+const corpus = corpusPaths.map((f) => path.basename(f));
 const template = readFileSync(path.join(root, 'templates/thirdloop-session.ts'), 'utf8');
 
 let server: ReferenceServer;
@@ -283,6 +285,7 @@ describe.skipIf(corpus.length === 0)('merging into real-world opencode configs',
     const h = await harness();
     const target = path.join(h.project, name.endsWith('.jsonc') ? 'opencode.jsonc' : 'opencode.json');
     await copyFile(path.join(corpusDir, name), target);
+    await chmod(target, 0o644); // the corpus is read-only; a user's config is not
     const original = await readFile(target, 'utf8');
     const before = parseJsoncObject(original, name).value;
 
@@ -316,6 +319,7 @@ describe.skipIf(corpus.length === 0)('merging into real-world opencode configs',
     const h = await harness();
     const target = path.join(h.project, 'opencode.jsonc');
     await copyFile(path.join(corpusDir, name), target);
+    await chmod(target, 0o644); // the corpus is read-only; a user's config is not
     const before = parseJsoncObject(await readFile(target, 'utf8'), name).value;
     await run(h.ctx, {});
     const text = await readFile(target, 'utf8');

@@ -4,10 +4,11 @@
  * missing or older than src/ (one builder at a time across test workers).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, rmdirSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isBuildFresh, withBuildLock } from './build-lock.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI_BIN = join(ROOT, 'bin', 'thirdloop.js');
@@ -29,54 +30,23 @@ export interface CliOptions {
   timeoutMs?: number;
 }
 
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
-  }
-  return newest;
-}
-
-const sleepSync = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-
 let buildAttempted = false;
 
 export function ensureCliBuilt(): void {
-  const fresh = () => existsSync(DIST_MAIN) && statSync(DIST_MAIN).mtimeMs >= newestMtime(join(ROOT, 'src'));
+  const fresh = () => isBuildFresh(DIST_MAIN, join(ROOT, 'src'));
   // One attempt per test process: a failed build (a file mid-edit) must not be retried on every run.
   if (buildAttempted && existsSync(DIST_MAIN)) return;
   if (fresh()) return;
   buildAttempted = true;
-  const lock = join(ROOT, '.tmp', 'cli-build-lock');
-  mkdirSync(dirname(lock), { recursive: true });
-  const deadline = Date.now() + 120_000;
-  for (;;) {
+  withBuildLock(join(ROOT, '.tmp', 'cli-build-lock'), 'CLI', () => {
+    if (fresh()) return;
     try {
-      mkdirSync(lock);
-      break;
-    } catch {
-      try {
-        if (Date.now() - statSync(lock).mtimeMs > 120_000) rmdirSync(lock);
-      } catch {
-        /* gone */
-      }
-      if (Date.now() > deadline) throw new Error('timed out waiting for another CLI build');
-      sleepSync(200);
+      execFileSync(process.execPath, [join(ROOT, 'node_modules', 'tsup', 'dist', 'cli-default.js')], { cwd: ROOT, stdio: 'pipe' });
+    } catch (error) {
+      // A file someone is editing right now may not compile; an existing build still serves.
+      if (!existsSync(DIST_MAIN)) throw error;
     }
-  }
-  try {
-    if (!fresh()) {
-      try {
-        execFileSync(process.execPath, [join(ROOT, 'node_modules', 'tsup', 'dist', 'cli-default.js')], { cwd: ROOT, stdio: 'pipe' });
-      } catch (error) {
-        // A file someone is editing right now may not compile; an existing build still serves.
-        if (!existsSync(DIST_MAIN)) throw error;
-      }
-    }
-  } finally {
-    rmdirSync(lock);
-  }
+  });
 }
 
 export function makeHome(prefix = 'thirdloop-home-'): { home: string; cleanup(): void } {

@@ -2,7 +2,7 @@
  * The real-world config corpus (shared/corpus next to the repository, or
  * THIRDLOOP_CORPUS_DIR). Tests copy files out of it and never edit it.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { inCI } from './components.js';
 
@@ -13,8 +13,16 @@ export function corpusDir(): string | undefined {
     path.resolve(import.meta.dirname, '../fixtures/corpus'),
   ].filter((c): c is string => Boolean(c));
   const found = candidates.find((c) => existsSync(path.join(c, 'MANIFEST.tsv')));
-  // Not a system component: a clone without the shared folder skips these
-  // suites (loudly) rather than failing, as the opencode corpus tests do.
-  if (!found) console.warn(`skipping: the real-world corpus is missing (set THIRDLOOP_CORPUS_DIR)${inCI() ? ' — in CI' : ''}`);
+  // CI always has shared/ beside the clone, so there a missing corpus is a failure;
+  // elsewhere the corpus suites skip with the reason printed.
+  if (!found && inCI()) throw new Error('the real-world corpus (../shared/corpus) is missing; CI requires it');
+  if (!found) console.warn('skipping: the real-world corpus is missing (set THIRDLOOP_CORPUS_DIR)');
   return found;
+}
+
+/** The corpus files of one kind (`opencode`, `claude`, `shells/bash` …); [] when the corpus is missing. */
+export function corpusFiles(kind: string, pattern: RegExp = /./): string[] {
+  const dir = corpusDir();
+  if (!dir) return [];
+  return readdirSync(path.join(dir, kind)).filter((f) => pattern.test(f)).map((f) => path.join(dir, kind, f));
 }

@@ -12,11 +12,12 @@
  */
 import { spawn, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, rmdirSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { isBuildFresh, withBuildLock } from './build-lock.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SERVER_DIR = join(ROOT, 'server');
@@ -39,45 +40,13 @@ export interface ReferenceServerOptions {
   env?: Record<string, string>;
 }
 
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
-  }
-  return newest;
-}
-
-function sleepSync(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
 /** Builds server/dist when missing or older than server/src; one builder at a time across test workers. */
 export function ensureServerBuilt(): void {
-  const fresh = () => existsSync(DIST_MAIN) && statSync(DIST_MAIN).mtimeMs >= newestMtime(join(SERVER_DIR, 'src'));
+  const fresh = () => isBuildFresh(DIST_MAIN, join(SERVER_DIR, 'src'));
   if (fresh()) return;
-  const lock = join(SERVER_DIR, '.build-lock');
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    try {
-      mkdirSync(lock);
-      break;
-    } catch {
-      // Another worker is building; a lock older than 2 minutes is stale.
-      try {
-        if (Date.now() - statSync(lock).mtimeMs > 120_000) rmdirSync(lock);
-      } catch {
-        /* gone already */
-      }
-      if (Date.now() > deadline) throw new Error('timed out waiting for another server build');
-      sleepSync(200);
-    }
-  }
-  try {
+  withBuildLock(join(ROOT, '.tmp', 'server-build-lock'), 'server', () => {
     if (!fresh()) execFileSync('npm', ['run', 'build', '--silent', '-w', 'thirdloop-server'], { cwd: ROOT, stdio: 'pipe' });
-  } finally {
-    rmdirSync(lock);
-  }
+  });
 }
 
 function runServerCommand(args: string[], dataDir: string, env: NodeJS.ProcessEnv, stdin?: string): Promise<string> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv2020 } from 'ajv/dist/2020.js';
@@ -24,6 +24,7 @@ import {
   type InstanceModel,
 } from '../../src/clients/opencode.js';
 import { parseJsoncObject } from '../../src/files/jsonc-edit.js';
+import { corpusFiles } from '../helpers/corpus.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const schema = JSON.parse(readFileSync(path.join(here, '../fixtures/opencode/config.schema.json'), 'utf8'));
@@ -31,14 +32,9 @@ const ajv = new Ajv2020({ strict: false, allErrors: true });
 const validateConfig = ajv.compile(schema);
 const validateProvider = ajv.getSchema('https://opencode.ai/config.json#/$defs/ProviderConfig')!;
 
-const corpusDir = path.resolve(here, '../../../shared/corpus/opencode');
-const corpus = (() => {
-  try {
-    return readdirSync(corpusDir).filter((f) => /\.jsonc?$/.test(f));
-  } catch {
-    return [];
-  }
-})();
+const corpusPaths = corpusFiles('opencode', /\.jsonc?$/);
+const corpusDir = corpusPaths.length ? path.dirname(corpusPaths[0]!) : '';
+const corpus = corpusPaths.map((f) => path.basename(f));
 
 const instanceModels: InstanceModel[] = [
   { id: 'claude-opus-4-5-20251101', display_name: 'Claude Opus 4.5', created_at: '2025-11-01T00:00:00Z' },
