@@ -1,0 +1,197 @@
+/**
+ * Secret hygiene: a full auth → keys → setup run, every command with
+ * --debug, against the real reference server, a real Secret Service
+ * (gnome-keyring in its own D-Bus session, its files outside the HOME) and,
+ * for the browser sign-in, headless Chromium. Afterwards no secret that ever
+ * existed in the run is in any file under the HOME or the project (except the
+ * 0600 env files `setup` writes for the shells), in any captured output
+ * (`token`, whose job is to print it, and the one-time display of `keys
+ * create` aside), or in the argv of any child process the CLI started
+ * (recorded by a preload that wraps node:child_process).
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser } from 'playwright-core';
+import { CLI_BIN, cliEnv, ensureCliBuilt } from '../helpers/cli.js';
+import { browserMissing, decideConsent, launchBrowser } from '../helpers/browser.js';
+import { keyringMissing, startKeyring, type Keyring } from '../helpers/keyring.js';
+import { startReferenceServer, type ReferenceServer } from '../helpers/reference-server.js';
+import { runCliSafe, type Run } from './tree.js';
+
+const PRELOAD = path.join(import.meta.dirname, 'argv-recorder.cjs');
+const missing = keyringMissing() ?? browserMissing();
+
+interface Step {
+  name: string;
+  args: string[];
+  run: Run;
+}
+
+const secretOf = (credential: string) => credential.split(';')[1]!.trim();
+
+function filesUnder(root: string): string[] {
+  const out: string[] = [];
+  for (const entry of readdirSync(root, { withFileTypes: true })) {
+    const full = path.join(root, entry.name);
+    if (entry.isDirectory()) out.push(...filesUnder(full));
+    else if (entry.isFile()) out.push(full);
+  }
+  return out;
+}
+
+describe.skipIf(missing)('secret hygiene across a full --debug run', () => {
+  let server: ReferenceServer;
+  let keyring: Keyring;
+  let browser: Browser;
+  let home: string;
+  let project: string;
+  let scratch: string;
+  let argvLog: string;
+  let browserLog: string;
+  let opener: string;
+  const steps: Step[] = [];
+  /** Every secret the run saw, by where it came from. */
+  const secrets = new Map<string, string>();
+  let keysCreateSecret = '';
+
+  const env = () => ({
+    ...keyring.env,
+    NODE_OPTIONS: `--require ${PRELOAD}`,
+    THIRDLOOP_TEST_ARGV_LOG: argvLog,
+    BROWSER: opener,
+    SHELL: '/bin/bash',
+    NO_COLOR: '1',
+  });
+
+  async function step(name: string, args: string[], options: { input?: string; cwd?: string; expectExit?: number } = {}): Promise<Run> {
+    const run = await runCliSafe([...args, '--debug'], { home, cwd: options.cwd ?? project, env: env(), input: options.input, timeoutMs: 30_000 });
+    steps.push({ name, args, run });
+    expect(run.exitCode, `${name}\n${run.stderr}`).toBe(options.expectExit ?? 0);
+    return run;
+  }
+
+  /** `thirdloop auth --rotate` through the browser: BROWSER is a script that records its argv; Chromium approves. */
+  async function browserRotate(user: { email: string; password: string }): Promise<Run> {
+    const args = ['auth', '--rotate', '--debug'];
+    const started = performance.now();
+    const child = spawn(process.execPath, [CLI_BIN, ...args], { cwd: project, env: cliEnv(home, env()), stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.stdin.end();
+    const exited = new Promise<Run>((resolve) =>
+      child.once('close', (exitCode, signal) => resolve({ exitCode, signal, stdout, stderr, ms: Math.round(performance.now() - started) })),
+    );
+    const deadline = Date.now() + 15_000;
+    while (!existsSync(browserLog) || !readFileSync(browserLog, 'utf8').includes('\n')) {
+      if (Date.now() > deadline) throw new Error(`the browser was not opened:\n${stderr}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const url = readFileSync(browserLog, 'utf8').trim().split('\n')[0]!;
+    const page = await decideConsent(browser, url, user, 'approve');
+    const run = await exited;
+    await page.context().close();
+    steps.push({ name: 'auth --rotate (browser)', args, run });
+    expect(run.exitCode, run.stderr).toBe(0);
+    return run;
+  }
+
+  beforeAll(async () => {
+    ensureCliBuilt();
+    [server, keyring, browser] = await Promise.all([startReferenceServer(), startKeyring(), launchBrowser()]);
+    home = mkdtempSync(path.join(tmpdir(), 'thirdloop-hygiene-'));
+    project = path.join(home, 'project');
+    mkdirSync(project);
+    scratch = mkdtempSync(path.join(tmpdir(), 'thirdloop-hygiene-log-'));
+    argvLog = path.join(scratch, 'argv.jsonl');
+    browserLog = path.join(scratch, 'browser-argv.txt');
+    opener = path.join(scratch, 'fake-browser.sh');
+    writeFileSync(opener, `#!/bin/sh\nfor a in "$@"; do printf '%s\\n' "$a" >> '${browserLog}'; done\n`, { mode: 0o755 });
+
+    const user = await server.addUser('hygiene@example.com', 'correct horse battery staple');
+    const first = await server.createKey(user.email, { name: 'laptop' });
+    secrets.set('the key given to auth --with-key', first.secret);
+
+    await step('auth --with-key', ['auth', '--with-key', '--api-url', server.url], { input: first.credential });
+    await step('status', ['status']);
+    await step('keys list', ['keys', 'list']);
+    await step('setup claude', ['setup', 'claude', '--shell', 'bash,zsh,fish', '--yes']);
+    await step('setup opencode', ['setup', 'opencode', '--yes']);
+    const created = await step('keys create', ['keys', 'create', '--name', 'ci', '--expires', '30', '--json']);
+    const minted = JSON.parse(created.stdout) as { key: { id: string }; secret_key: string };
+    keysCreateSecret = minted.secret_key;
+    secrets.set('the key made by keys create', minted.secret_key);
+    await step('keys delete', ['keys', 'delete', minted.key.id, '--yes']);
+    await step('keys rotate (this machine)', ['keys', 'rotate', first.id, '--yes']);
+    const afterRotate = await runCliSafe(['token'], { home, env: env() });
+    secrets.set('the key keys rotate made', secretOf(afterRotate.stdout));
+    await browserRotate(user);
+    const afterBrowser = await runCliSafe(['token'], { home, env: env() });
+    secrets.set('the key the browser sign-in made', secretOf(afterBrowser.stdout));
+    await step('status (end)', ['status']);
+    await step('keys list (end)', ['keys', 'list', '--json']);
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await Promise.all([server?.stop(), keyring?.stop()]);
+    for (const dir of [home, scratch]) if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('saw four distinct secrets, the current one in the keychain', async () => {
+    expect(new Set(secrets.values()).size).toBe(4);
+    for (const secret of secrets.values()) expect(secret).toMatch(/^tls_[0-9A-Za-z]{38}$/);
+    const stored = await keyring.lookup('default');
+    expect(stored && secretOf(stored)).toBe(secrets.get('the key the browser sign-in made'));
+  });
+
+  it('no secret in any stdout or stderr (keys create shows its own once)', () => {
+    expect(steps.length).toBe(11);
+    for (const { name, run } of steps) {
+      for (const [what, secret] of secrets) {
+        const allowed = name === 'keys create' && secret === keysCreateSecret;
+        expect(run.stderr.includes(secret), `${what} in the stderr of ${name}`).toBe(false);
+        if (!allowed) expect(run.stdout.includes(secret), `${what} in the stdout of ${name}`).toBe(false);
+      }
+      // --debug really printed request lines (setup claude asks the instance nothing).
+      if (name !== 'setup claude') expect(run.stderr, `${name} ran with --debug`).toMatch(/\[debug\] (GET|POST|DELETE|PATCH) /);
+    }
+    // The search finds a secret where one is: keys create's one-time display.
+    expect(steps.find((s) => s.name === 'keys create')!.run.stdout).toContain(keysCreateSecret);
+  });
+
+  it('no secret in any file under the HOME or the project, except the 0600 env files', () => {
+    const envFiles = ['env.sh', 'env.fish'].map((name) => path.join(home, '.config', 'thirdloop', name));
+    const current = secrets.get('the key the browser sign-in made')!;
+    for (const file of envFiles) {
+      expect((statSync(file).mode & 0o777).toString(8), file).toBe('600');
+      // The env files hold the current key (rewritten by both rotations): the search works.
+      expect(readFileSync(file, 'utf8')).toContain(current);
+    }
+    const files = filesUnder(home).filter((f) => !envFiles.includes(f));
+    expect(files.some((f) => f.endsWith('config.json'))).toBe(true);
+    expect(files.some((f) => f.startsWith(project))).toBe(true);
+    const hits: string[] = [];
+    for (const file of files) {
+      const bytes = readFileSync(file);
+      for (const [what, secret] of secrets) {
+        if (bytes.includes(secret) || bytes.includes(Buffer.from(secret, 'utf16le'))) hits.push(`${what} in ${path.relative(home, file)}`);
+      }
+    }
+    expect(hits).toEqual([]);
+  });
+
+  it('no secret in the argv of any child process; the recorder saw the children', () => {
+    const lines = readFileSync(argvLog, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { file: string; args: string[] });
+    // The browser opener ran with the consent URL (so the recorder was live in the CLI).
+    expect(lines.some((l) => l.file === opener && l.args.length === 1 && l.args[0]!.startsWith(server.url))).toBe(true);
+    const text = readFileSync(argvLog, 'utf8');
+    for (const [what, secret] of secrets) expect(text.includes(secret), what).toBe(false);
+    // Nor in the CLI's own argv (the secret only ever went in on stdin).
+    for (const { args } of steps) for (const secret of secrets.values()) expect(args.join(' ')).not.toContain(secret);
+  });
+});
