@@ -14,6 +14,8 @@ header.top .brand { font-weight: 700; text-decoration: none; color: var(--fg); }
 header.top nav { display: flex; gap: 1rem; align-items: center; flex-wrap: wrap; }
 main { max-width: 44rem; margin: 2rem auto; padding: 0 1rem; }
 .card { background: var(--card); border: 1px solid var(--line); border-radius: 10px; padding: 1.25rem; margin: 1rem 0; }
+form.card > p:first-of-type { margin-top: 0; }
+.card strong { overflow-wrap: anywhere; }
 h1 { font-size: 1.5rem; margin: 0 0 1rem; } h2 { font-size: 1.15rem; margin: 1.5rem 0 .5rem; }
 label { display: block; font-weight: 600; margin: .75rem 0 .25rem; }
 input[type=text], input[type=email], input[type=password], select { width: 100%; padding: .55rem .65rem; font: inherit;
