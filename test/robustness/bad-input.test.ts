@@ -6,7 +6,7 @@
  * byte of any file under the HOME (the project dir is the HOME, the CLI's cwd)
  * changed.
  *
- * The cases run in a pool of 3 in beforeAll (one reference server and one
+ * The cases run in a pool of 4 in beforeAll (one reference server and one
  * misbehaving server for all); each `it` then checks one case's result.
  */
 import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
@@ -182,6 +182,24 @@ function nameCases(): Case[] {
     { name: 'keys rename to empty', signedIn: true, args: (e) => ['keys', 'rename', e.keyId, ''], exit: 2, says: /name/ },
     { name: 'keys disable an unknown key', signedIn: true, args: ['keys', 'disable', 'no-such-key', '--yes'], exit: 1, says: /no-such-key/ },
     { name: 'keys delete an ID with control characters', signedIn: true, args: ['keys', 'delete', 'tlk_\u0007', '--yes'], exit: 2, says: /not a key ID/ },
+  ];
+}
+
+/** No prompt without a terminal: fail naming the flag instead, and change nothing. */
+function noTerminalCases(): Case[] {
+  return [
+    { name: 'no terminal: logout --revoke without --yes', signedIn: true, args: ['logout', '--revoke'], exit: 2, says: /--yes/ },
+    { name: 'no terminal: keys delete without --yes', signedIn: true, args: (e) => ['keys', 'delete', e.keyId], exit: 2, says: /--yes/ },
+    { name: 'no terminal: auth when already signed in', signedIn: true, args: (e) => ['auth', '--api-url', e.url], exit: 1, says: /Already signed in/ },
+    { name: 'auth --rotate on another instance', signedIn: true, args: ['auth', '--rotate', '--api-url', 'https://other.example.com'], exit: 2, says: /--rotate replaces a key on/ },
+    {
+      name: 'credentials.json is a directory: logout --yes',
+      signedIn: true,
+      args: ['logout', '--yes'],
+      prepare: (home) => (rmSync(cfg(home, 'credentials.json')), mkdirSync(cfg(home, 'credentials.json'))),
+      exit: 1,
+      says: /credentials\.json.*directory/,
+    },
   ];
 }
 
@@ -432,6 +450,7 @@ function allCases(tls: boolean): Case[] {
     ...credentialInputCases(),
     ...nameCases(),
     ...notSignedInCases(),
+    ...noTerminalCases(),
     ...serverCases({ tls }),
     ...configFileCases(),
     ...credentialsFileCases(),
@@ -489,7 +508,7 @@ beforeAll(async () => {
   if (auth.exitCode !== 0) throw new Error(`template sign-in failed: ${auth.stderr}`);
 
   const runnable = cases.filter((c) => !c.skip);
-  const results = await pool(3, runnable.map((c) => async () => [c.name, await runCase(c)] as const));
+  const results = await pool(4, runnable.map((c) => async () => [c.name, await runCase(c)] as const));
   for (const [name, outcome] of results) outcomes.set(name, outcome);
   if (process.env.THIRDLOOP_TEST_TIMINGS) {
     const slow = results.map(([name, o]) => [name, o.result?.ms ?? -1] as const).sort((a, b) => b[1] - a[1]).slice(0, 15);
