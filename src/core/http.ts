@@ -6,17 +6,19 @@
  *
  * Why node:http and not undici: a CLI makes one or two requests and exits, so
  * what counts is the cost of loading the client, not its throughput. undici
- * parses HTTP with llhttp compiled to WebAssembly; for one GET then exit,
- * bench/explain.mjs measured undici at +78 ms CPU over bare node and 96 MB peak
- * RSS (2.5x bare node), and process exit waiting 50-250 ms for V8's background
- * tier-up of that WebAssembly, against +6 ms CPU, 43 MB (1.1x) and a 3 ms exit
- * wait for node:http, whose parser is already in the node binary. So direct
- * connections use node:http/node:https with one keep-alive Agent per protocol,
- * and undici (its EnvHttpProxyAgent, for CONNECT tunnels and proxy auth) is
- * imported only when HTTPS_PROXY/HTTP_PROXY applies to the URL after NO_PROXY.
- * Measured after the change (bench/run.mjs): see the commit message.
+ * parses HTTP with llhttp compiled to WebAssembly: for one GET then exit,
+ * bench/explain.mjs measured it at +78-94 ms CPU over bare node, 96 MB peak RSS
+ * (2.5x bare node) and an exit that waits 50-480 ms for V8's background tier-up
+ * of that WebAssembly, against +4-10 ms, 43 MB (1.1x) and a 4 ms wait for
+ * node:http, whose parser is in the node binary. So direct connections use
+ * node:http/node:https with one keep-alive Agent per protocol, and undici (its
+ * EnvHttpProxyAgent: CONNECT tunnels, proxy auth) is imported only when
+ * HTTPS_PROXY/HTTP_PROXY applies to the URL after NO_PROXY. Measured on
+ * `keys list --json`, undici then node:http: +97 -> +54 ms CPU over bare node,
+ * peak RSS 100 -> 50 MB (2.55x -> 1.27x), exit wait 239 -> 4 ms; the login
+ * round trip (callback to exit, 0600 file) 245-276 -> 133 ms median.
  */
-import type { Agent as HttpAgent, IncomingHttpHeaders, IncomingMessage, ClientRequest } from 'node:http';
+import type { Agent as HttpAgent, ClientRequest, IncomingMessage } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { ExitCode, UserError } from './errors.js';
 import { redactSecrets } from './credential.js';
@@ -191,7 +193,8 @@ async function sendViaProxy(url: URL, attempt: Attempt, env: NodeJS.ProcessEnv):
   const noProxy = env.NO_PROXY ?? env.no_proxy ?? '';
   const key = [httpsProxy, httpProxy, noProxy, attempt.connectTimeoutMs, attempt.readTimeoutMs].join('|');
   if (!proxyAgent || proxyAgentKey !== key) {
-    await proxyAgent?.close().catch(() => {});
+    // Another environment (tests): the old agent finishes what it carries, then closes.
+    void proxyAgent?.close().catch(() => {});
     proxyAgentKey = key;
     proxyAgent = new EnvHttpProxyAgent({
       httpProxy,
