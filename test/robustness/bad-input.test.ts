@@ -443,6 +443,33 @@ function opencodeCases(): Case[] {
   ];
 }
 
+function claudeSettingsCases(): Case[] {
+  const settings = (label: string, prepare: (file: string) => void, says: RegExp, skip?: string): Case => ({
+    name: `~/.claude/settings.json ${label}: setup claude --key-helper`,
+    signedIn: true,
+    args: ['setup', 'claude', '--key-helper', '--yes'],
+    prepare: (home) => prepare(path.join(home, '.claude', 'settings.json')),
+    exit: 1,
+    says,
+    skip,
+  });
+  return [
+    settings('is garbage', (f) => write(f, '{ "permissions": { allow: [ }'), /settings\.json/),
+    settings('is binary (NUL bytes)', (f) => write(f, NUL_BYTES), /settings\.json/),
+    settings('is a JSON array', (f) => write(f, '["apiKeyHelper"]'), /settings\.json/),
+    settings('is a directory', (f) => mkdirSync(f, { recursive: true }), /settings\.json.*directory/),
+    settings('is a symlink loop', (f) => (mkdirSync(path.dirname(f), { recursive: true }), symlinkSync('settings.json', f)), /settings\.json/),
+    settings('is immutable (chattr +i)', (f) => (write(f, '{"model":"opus"}\n'), makeImmutable(f)), /settings\.json/, needsChattr),
+    {
+      name: 'server: 401: setup opencode',
+      args: ['setup', 'opencode', '--yes'],
+      env: atBad('status401'),
+      exit: 4,
+      says: /refused the stored key/,
+    },
+  ];
+}
+
 function allCases(tls: boolean): Case[] {
   return [
     ...usageCases(),
@@ -456,6 +483,7 @@ function allCases(tls: boolean): Case[] {
     ...credentialsFileCases(),
     ...profileCases(),
     ...opencodeCases(),
+    ...claudeSettingsCases(),
   ];
 }
 
