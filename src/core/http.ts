@@ -233,7 +233,9 @@ export function normalizeApiUrl(input: string, origin = '--api-url'): string {
   try {
     url = new URL(input.trim());
   } catch {
-    throw new UserError(`${origin} "${input}" is not a URL; pass the instance's address, e.g. https://thirdloop.example.com.`, {
+    // Never echo a password someone put before an "@".
+    const shown = input.replace(/\/\/[^/]*@/, '//…@');
+    throw new UserError(`${origin} "${shown}" is not a URL; pass the instance's address, e.g. https://thirdloop.example.com.`, {
       exitCode: ExitCode.usage,
     });
   }
