@@ -569,6 +569,10 @@ describe('bad input: exit code, one sentence, no file changed', () => {
       expect(stderrProblems(r.stderr), shown).toEqual([]);
       expect(r.stdout, 'no stack on stdout').not.toMatch(/^\s+at\s/m);
       if (c.says) expect(r.stderr, shown).toMatch(c.says);
+      // Whatever went wrong, the secret (given on stdin or in THIRDLOOP_API_KEY) and a password in a URL stay out of the output.
+      for (const secret of [env.credential.split(';')[1]!, 'hunter2', 's3cr3t-pw']) {
+        expect(r.stderr.includes(secret) || r.stdout.includes(secret), `"${secret.slice(0, 6)}…" printed\n${shown}`).toBe(false);
+      }
       expect(outcome!.changes, `files changed\n${shown}`).toEqual([]);
     });
   }

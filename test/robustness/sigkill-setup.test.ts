@@ -5,7 +5,7 @@
  * or what a complete run writes, never truncated or mixed; the only
  * leftovers allowed are hidden `.<name>.<random>.tmp` files beside them.
  */
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { watch, chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -103,14 +103,30 @@ describe.skipIf(!corpus)('setup claude killed with SIGKILL at random points', ()
   });
 
   it(`${RUNS} kills: each file is exactly the old or the new bytes; no visible leftovers`, async () => {
-    const killRun = async (delay: number) => {
+    /**
+     * One run, killed `delay` ms after its start or, with `afterFirstWrite`, `delay` ms after
+     * the first entry appears in the config dir (the env files are written first): node's
+     * start-up and the plan take most of a run and write nothing, so timed kills alone
+     * rarely land among the writes.
+     */
+    const killRun = async (delay: number, afterFirstWrite: boolean) => {
       const home = freshHome();
+      const configDir = path.join(home, '.config', 'thirdloop');
+      mkdirSync(configDir, { recursive: true, mode: 0o700 });
+      let timer: NodeJS.Timeout | undefined;
+      const watcher = afterFirstWrite
+        ? watch(configDir, () => {
+            watcher?.close();
+            timer = setTimeout(() => child.kill('SIGKILL'), delay);
+          })
+        : undefined;
       const child = spawn(process.execPath, [CLI_BIN, ...ARGS], { cwd: home, env: cliEnv(home, env), stdio: 'ignore' });
       const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
         child.once('exit', (code, signal) => resolve({ code, signal })),
       );
-      const timer = setTimeout(() => child.kill('SIGKILL'), delay);
+      if (!afterFirstWrite) timer = setTimeout(() => child.kill('SIGKILL'), delay);
       const result = await exited;
+      watcher?.close();
       clearTimeout(timer);
 
       const states: Record<string, 'old' | 'new' | 'BAD'> = {};
@@ -131,42 +147,37 @@ describe.skipIf(!corpus)('setup claude killed with SIGKILL at random points', ()
         states[rel] = same(now, before.get(rel)) ? 'old' : same(now, after.get(rel)) ? 'new' : 'BAD';
       }
       const extra = allFiles(home).filter((rel) => !WATCHED.includes(rel));
+      // A temp file left beside an env file may hold the key: it must be owner-only like the file.
+      const openTemps = extra.filter((rel) => rel.startsWith('.config/thirdloop/') && (statSync(path.join(home, rel)).mode & 0o077) !== 0);
       const modeOk = ['.config/thirdloop/env.sh', '.config/thirdloop/env.fish'].every((rel) => {
         const file = path.join(home, rel);
         return !existsSync(file) || (statSync(file).mode & 0o777) === 0o600;
       });
-      return { delay, killed: result.signal === 'SIGKILL', states, extra, modeOk };
+      return { delay, killed: result.signal === 'SIGKILL', states, extra, modeOk, openTemps };
     };
-    const untouched = (o: Awaited<ReturnType<typeof killRun>>) => Object.values(o.states).every((st) => st === 'old');
-
-    // Node's start-up and the plan take most of the run and write nothing, and the machine's
-    // load changes how long a run takes: kill in batches of 10, mostly in the second half of
-    // the expected run, and move the window when a batch only hit before or after the writes.
-    const outcomes: Array<Awaited<ReturnType<typeof killRun>>> = [];
-    let scale = 1;
-    for (let batch = 0; batch < RUNS / 10; batch++) {
-      const results = await pool(2, Array.from({ length: 10 }, (_, j) => () => {
-        const share = (j + Math.random()) / 10;
-        return killRun(Math.round(durationMs * scale * (j % 5 === 0 ? share * 1.2 : 0.45 + share * 0.75)));
-      }));
-      outcomes.push(...results);
-      const early = results.filter((o) => o.killed && untouched(o)).length;
-      const hit = results.filter((o) => o.killed && !untouched(o)).length;
-      const late = results.filter((o) => !o.killed).length;
-      if (hit === 0) scale *= early >= late ? 1.5 : 0.7;
-    }
+    // 20 kills spread over the whole run (start-up, plan, writes), 30 spread over the writes.
+    const outcomes = await pool(2, Array.from({ length: RUNS }, (_, i) => () => {
+      const timed = i % 5 < 2;
+      const share = Math.random();
+      return timed ? killRun(Math.round(share * durationMs * 1.2), false) : killRun(Math.round(share * 40), true);
+    }));
 
     const bad = outcomes.filter((o) => Object.values(o.states).includes('BAD'));
     expect(bad, JSON.stringify(bad, null, 1)).toEqual([]);
-    const visible = outcomes.flatMap((o) => o.extra).filter((rel) => !/(^|\/)\.[^/]+\.[0-9a-f]+\.tmp$/.test(rel));
+    // Our atomic writer's temp files are hidden (.<name>.<hex>.tmp); conf, which writes config.json
+    // (no secret in it), names its own config.json.tmp-<hex> inside the config dir: no profile looks like either.
+    const confTemp = /^\.config\/thirdloop\/config\.json\.tmp-[0-9a-f]+$/;
+    const visible = outcomes.flatMap((o) => o.extra).filter((rel) => !/(^|\/)\.[^/]+\.[0-9a-f]+\.tmp$/.test(rel) && !confTemp.test(rel));
     expect(visible, 'files other than the watched ones and hidden .tmp files').toEqual([]);
     expect(outcomes.every((o) => o.modeOk), 'env files are 0600 whenever they exist').toBe(true);
+    expect(outcomes.flatMap((o) => o.openTemps), 'temp files beside the env files readable by others').toEqual([]);
 
     // The kills really landed during the run, and at different stages of it.
     const killed = outcomes.filter((o) => o.killed);
     expect(killed.length).toBeGreaterThanOrEqual(RUNS / 4);
     const stages = new Set(killed.map((o) => WATCHED.map((rel) => o.states[rel]).join(',')));
-    const tmpLeft = outcomes.flatMap((o) => o.extra).length;
+    const leftovers = outcomes.flatMap((o) => o.extra);
+    const tmpLeft = `${leftovers.length} (${[...new Set(leftovers.map((rel) => rel.replace(/\.[0-9a-f]+\.tmp$/, '.<random>.tmp').replace(/tmp-[0-9a-f]+$/, 'tmp-<random>')))].join(', ')})`;
     console.log(
       `sigkill: ${killed.length}/${RUNS} killed mid-run (command ~${durationMs} ms); ${stages.size} distinct on-disk states; ${tmpLeft} hidden .tmp file(s) left`,
     );
