@@ -234,7 +234,7 @@ export function normalizeApiUrl(input: string, origin = '--api-url'): string {
     url = new URL(input.trim());
   } catch {
     // Never echo a password someone put before an "@".
-    const shown = input.replace(/\/\/[^/]*@/, '//…@');
+    const shown = String(input).replace(/\/\/[^/]*@/, '//…@');
     throw new UserError(`${origin} "${shown}" is not a URL; pass the instance's address, e.g. https://thirdloop.example.com.`, {
       exitCode: ExitCode.usage,
     });
