@@ -263,6 +263,23 @@ function serverCases(e: { tls: boolean }): Case[] {
     // The core has no knob to shorten its 30 s read timeout: one case pays it, in parallel with the rest.
     { name: 'server: no answer (read timeout): keys list', args: ['keys', 'list'], env: atBad('hang'), exit: 1, says: /did not answer in time/, timeoutMs: 60_000 },
   );
+  // Signed in with the secret in the 0600 file: a failed request must leave config and credentials alone.
+  const signedInAt = (mode: Misbehaviour, args: (env: Env) => string[], says: RegExp): Case => ({
+    name: `server (signed-in HOME): ${mode}: ${args({ keyId: '<id>' } as Env).join(' ')}`,
+    signedIn: true,
+    args: (env) => [...args(env), '--api-url', env.bad.url(mode)],
+    exit: 1,
+    says,
+  });
+  cases.push(
+    signedInAt('status500', () => ['status'], /server error \(500/),
+    signedInAt('wrongtypes', () => ['status'], /unexpected shape/),
+    signedInAt('status500', (env) => ['keys', 'rotate', env.keyId, '--yes'], /server error \(500/),
+    signedInAt('html', (env) => ['keys', 'rotate', env.keyId, '--yes'], /HTML page/),
+    signedInAt('status500', () => ['logout', '--revoke', '--yes'], /server error \(500/),
+    signedInAt('reset', () => ['logout', '--revoke', '--yes'], /closed before an answer/),
+    signedInAt('truncated', () => ['keys', 'create', '--name', 'x'], /not valid JSON/),
+  );
   const tlsSkip = e.tls ? undefined : 'openssl is not installed';
   for (const c of commands.slice(0, 3)) {
     cases.push({
