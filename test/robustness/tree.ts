@@ -5,7 +5,8 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CLI_BIN, cliEnv } from '../helpers/cli.js';
 import { which } from '../helpers/components.js';
@@ -85,9 +86,25 @@ export function stderrProblems(stderr: string): string[] {
   return problems;
 }
 
+/** Whether `chattr +i` works here: root, the tool, and a file system that supports the flag (overlayfs often does not). */
 export const canChattr = (() => {
   let cached: boolean | undefined;
-  return () => (cached ??= process.getuid?.() === 0 && Boolean(which('chattr')));
+  const probe = () => {
+    if (process.getuid?.() !== 0 || !which('chattr')) return false;
+    const dir = mkdtempSync(path.join(tmpdir(), 'thirdloop-chattr-'));
+    const file = path.join(dir, 'probe');
+    try {
+      writeFileSync(file, '');
+      execFileSync('chattr', ['+i', file], { stdio: 'pipe' });
+      execFileSync('chattr', ['-i', file], { stdio: 'pipe' });
+      return true;
+    } catch {
+      return false;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  return () => (cached ??= probe());
 })();
 
 /** Makes a file or folder immutable: even root cannot write, rename over or delete it. */
