@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { GatewayError } from '../src/gateway/errors.js';
 import { mockCountTokens, mockMessages } from '../src/gateway/mock-model.js';
-import { listModels, resolveModel } from '../src/gateway/models.js';
+import { findModel, listModels } from '../src/gateway/models.js';
 import { RateLimiter } from '../src/gateway/rate-limit.js';
 import { SseUsageTracker, sseEvent, usageFromJson } from '../src/gateway/sse.js';
 import { applyUpstreamCredential, parseUpstream } from '../src/gateway/upstreams.js';
@@ -138,13 +138,22 @@ describe('upstream', () => {
 });
 
 describe('models', () => {
-  const offered = new Set(['claude-sonnet-4-5', 'claude-haiku-4-5']);
-  it('resolves offered ids, their dated forms and aliases only', () => {
-    expect(resolveModel('claude-sonnet-4-5', offered, {})).toBe('claude-sonnet-4-5');
-    expect(resolveModel('claude-sonnet-4-5-20250929', offered, {})).toBe('claude-sonnet-4-5-20250929');
-    expect(resolveModel('claude-opus-4-5', offered, {})).toBeUndefined();
-    expect(resolveModel('old', offered, { old: 'claude-haiku-4-5' })).toBe('claude-haiku-4-5');
-    expect(resolveModel('constructor', offered, {})).toBeUndefined();
+  const models = [
+    { id: 'claude-sonnet-4-5', display_name: 'Claude Sonnet 4.5' },
+    { id: 'claude-haiku-4-5', display_name: 'Claude Haiku 4.5' },
+  ];
+  const [sonnet, haiku] = models;
+  it('resolves offered ids, their dated forms and aliases only, to the offered entry and the id sent upstream', () => {
+    expect(findModel('claude-sonnet-4-5', models, {})).toEqual({ model: sonnet, upstreamId: 'claude-sonnet-4-5' });
+    expect(findModel('claude-sonnet-4-5-20250929', models, {})).toEqual({ model: sonnet, upstreamId: 'claude-sonnet-4-5-20250929' });
+    expect(findModel('claude-opus-4-5', models, {})).toBeUndefined();
+    expect(findModel('old', models, { old: 'claude-haiku-4-5' })).toEqual({ model: haiku, upstreamId: 'claude-haiku-4-5' });
+    expect(findModel('old', models, { old: 'claude-haiku-4-5-20251001' })).toEqual({ model: haiku, upstreamId: 'claude-haiku-4-5-20251001' });
+    expect(findModel('constructor', models, {})).toBeUndefined();
+  });
+
+  it('refuses an alias whose target is not offered', () => {
+    expect(findModel('old', models, { old: 'claude-opus-4-5' })).toBeUndefined();
   });
 
   it('pages like Anthropic', () => {
@@ -153,6 +162,18 @@ describe('models', () => {
     expect(listModels(models, { limit: '2' })).toMatchObject({ data: [{ id: 'a' }, { id: 'b' }], has_more: true });
     expect(listModels(models, { after_id: 'b' })).toMatchObject({ data: [{ id: 'c' }], has_more: false });
     expect(listModels(models, { before_id: 'c', limit: '1' })).toMatchObject({ data: [{ id: 'b' }], has_more: true });
+  });
+
+  it('refuses after_id and before_id together, as Anthropic does', () => {
+    const models = ['a', 'b', 'c'].map((id) => ({ id, display_name: id.toUpperCase() }));
+    let refused: unknown;
+    try {
+      listModels(models, { after_id: 'a', before_id: 'c' });
+    } catch (error) {
+      refused = error;
+    }
+    expect(refused).toBeInstanceOf(GatewayError);
+    expect(refused).toMatchObject({ status: 400, type: 'invalid_request_error', message: expect.stringMatching(/after_id.*before_id/) });
   });
 });
 

@@ -2,7 +2,13 @@
  * The /v1 gateway against the real server and a fake provider on loopback that records what it
  * receives: forwarding, streaming, credentials, key statuses, limits, failures, audit.
  */
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   messageBody,
@@ -14,6 +20,7 @@ import {
   type FakeUpstream,
 } from './helpers/fake-upstream.js';
 import { makeUser, startGatewayServer, waitForAudit, type GatewayServer } from './helpers/gateway-server.js';
+import { ensureServerBuilt } from '../../test/helpers/reference-server.js';
 
 const ORG_API_KEY = 'sk-ant-api03-org-credential-for-tests';
 const ORG_OAUTH_TOKEN = 'sk-ant-oat01-org-oauth-token-for-tests';
@@ -61,7 +68,7 @@ beforeAll(async () => {
     upstream: upstream.url,
     upstreamApiKey: ORG_API_KEY,
     upstreamTimeoutMs: 400,
-    modelAliases: { 'claude-3-5-haiku-20241022': 'claude-haiku-4-5' },
+    modelAliases: { 'claude-3-5-haiku-20241022': 'claude-haiku-4-5', 'claude-legacy': 'claude-2.1' },
   });
 });
 
@@ -246,6 +253,76 @@ describe('forwarding', () => {
     expect(body).toMatchObject({ has_more: false, first_id: 'claude-sonnet-4-5', last_id: 'claude-haiku-4-5' });
     const page: any = await (await fetch(`${server.url}/v1/models?limit=1&after_id=claude-sonnet-4-5`, { headers: { 'x-api-key': credential } })).json();
     expect(page).toMatchObject({ data: [{ id: 'claude-opus-4-5' }], has_more: true });
+  });
+});
+
+describe('model ids', () => {
+  const OFFERED = 'offered: claude-sonnet-4-5, claude-opus-4-5, claude-haiku-4-5';
+  const getModel = (base: string, credential: string, id: string) =>
+    fetch(`${base}/v1/models/${encodeURIComponent(id)}`, { headers: { 'x-api-key': credential } });
+
+  it('GET /v1/models/{id} resolves the same ids as POST /v1/messages, to the offered entry', async () => {
+    const { credential } = await member();
+    upstream.handle((_req, res) => sendJson(res, 200, messageBody()));
+    const cases = [
+      ['claude-opus-4-5', 'claude-opus-4-5'],
+      ['claude-sonnet-4-5-20250929', 'claude-sonnet-4-5'],
+      ['claude-3-5-haiku-20241022', 'claude-haiku-4-5'],
+      ['gpt-4o', null],
+      ['claude-legacy', null],
+    ] as const;
+    for (const [asked, entry] of cases) {
+      const one = await getModel(server.url, credential, asked);
+      const message = await post(`${server.url}/v1/messages`, credential, messageRequest({ model: asked }));
+      expect(one.status, asked).toBe(message.status);
+      if (entry) {
+        expect(one.status, asked).toBe(200);
+        expect(await one.json()).toMatchObject({ type: 'model', id: entry });
+      } else {
+        expect(one.status, asked).toBe(404);
+        const refusals = [await one.json(), await message.json()] as any[];
+        for (const body of refusals) {
+          expect(body).toEqual({ type: 'error', error: { type: 'not_found_error', message: `model: ${asked} is not offered by this instance (${OFFERED}).` } });
+        }
+      }
+    }
+  });
+
+  it('refuses an alias whose target is not offered, without calling upstream', async () => {
+    const { credential } = await member();
+    const before = upstream.received.length;
+    const res = await post(`${server.url}/v1/messages`, credential, messageRequest({ model: 'claude-legacy' }));
+    expect(res.status).toBe(404);
+    expect(upstream.received.length).toBe(before);
+  });
+
+  it('with the offline model, an alias to a model not offered gets the same not_found message', async () => {
+    const mock = await startGatewayServer({ upstream: 'mock', modelAliases: { 'claude-legacy': 'claude-2.1', old: 'claude-haiku-4-5' } });
+    try {
+      const { credential } = await (await makeUser(mock)).mint();
+      for (const path of ['/v1/messages', '/v1/messages/count_tokens']) {
+        const res = await post(`${mock.url}${path}`, credential, messageRequest({ model: 'claude-legacy' }));
+        expect(res.status, path).toBe(404);
+        expect(await res.json()).toEqual({
+          type: 'error',
+          error: { type: 'not_found_error', message: `model: claude-legacy is not offered by this instance (${OFFERED}).` },
+        });
+      }
+      const ok = await post(`${mock.url}/v1/messages`, credential, messageRequest({ model: 'old' }));
+      expect(ok.status).toBe(200);
+      expect(((await ok.json()) as any).model).toBe('claude-haiku-4-5');
+    } finally {
+      await mock.close();
+    }
+  });
+
+  it('refuses after_id and before_id together with invalid_request_error', async () => {
+    const { credential } = await member();
+    const res = await fetch(`${server.url}/v1/models?after_id=claude-sonnet-4-5&before_id=claude-haiku-4-5`, { headers: { 'x-api-key': credential } });
+    expect(res.status).toBe(400);
+    const body: any = await res.json();
+    expect(body).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } });
+    expect(body.error.message).toMatch(/after_id.*before_id/);
   });
 });
 
@@ -515,6 +592,20 @@ describe('probes without a key', () => {
     expect(odd.status).toBe(200);
   });
 
+  it('answers 413 to telemetry over 1 MiB, stops reading it and closes the connection', async () => {
+    const MiB = 1024 * 1024;
+    const atCap = await post(`${server.url}/api/event_logging/batch`, undefined, 'x'.repeat(MiB), { 'content-type': 'application/octet-stream' });
+    expect(atCap.status).toBe(200);
+    // Well past what loopback socket buffers hold, so a server that reads it all is caught.
+    const total = 32 * MiB;
+    for (const chunked of [false, true]) {
+      const upload = await rawUpload(server.url, '/api/event_logging/v2/batch', total, chunked);
+      expect(upload.statusLine, `chunked: ${chunked}`).toMatch(/^HTTP\/1\.1 413 /);
+      expect(upload.closed, `chunked: ${chunked}`).toBe(true);
+      expect(upload.sentBeforeAnswer, `chunked: ${chunked}`).toBeLessThan(total);
+    }
+  });
+
   it('sends a browser at the root to the console', async () => {
     const res = await fetch(`${server.url}/`, { headers: { accept: 'text/html,application/xhtml+xml' }, redirect: 'manual' });
     expect(res.status).toBe(302);
@@ -535,4 +626,91 @@ describe('shutdown', () => {
     expect((await lazy.store.audit.list()).some((r) => r.kind === 'gateway' && r.key_id === key.id)).toBe(true);
     await lazy.close();
   });
+});
+
+/**
+ * POSTs `total` bytes over a raw socket, as fast as the server takes them, and stops at its answer:
+ * the status line, how much had gone out by then, and whether the server then closed the connection.
+ */
+function rawUpload(base: string, path: string, total: number, chunked: boolean) {
+  const { hostname, port } = new URL(base);
+  return new Promise<{ statusLine: string; sentBeforeAnswer: number; closed: boolean }>((done) => {
+    const socket = connect(Number(port), hostname);
+    let answer = '';
+    let sent = 0;
+    let sentBeforeAnswer = -1;
+    let closed = false;
+    const finish = () => done({ statusLine: answer.split('\r\n')[0]!, sentBeforeAnswer, closed });
+    socket.on('error', () => undefined); // the server may close while we are still writing
+    socket.on('data', (data) => {
+      if (sentBeforeAnswer === -1) sentBeforeAnswer = sent;
+      answer += data;
+      // A server that keeps the connection open is given a moment, then reported as such.
+      if (answer.includes('\r\n\r\n')) setTimeout(() => (socket.destroy(), finish()), 2_000).unref();
+    });
+    socket.on('close', () => {
+      closed = answer !== '';
+      finish();
+    });
+    socket.on('connect', async () => {
+      const length = chunked ? 'Transfer-Encoding: chunked' : `Content-Length: ${total}`;
+      socket.write(`POST ${path} HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: application/json\r\n${length}\r\n\r\n`);
+      const piece = Buffer.alloc(64 * 1024, 'a');
+      while (sent < total && answer === '' && !socket.destroyed) {
+        const part = piece.subarray(0, Math.min(piece.length, total - sent));
+        const flowing = socket.write(chunked ? Buffer.concat([Buffer.from(`${part.length.toString(16)}\r\n`), part, Buffer.from('\r\n')]) : part);
+        sent += part.length;
+        if (!flowing) await new Promise((next) => (socket.once('drain', next), socket.once('close', next)));
+      }
+      if (chunked && sent >= total && !socket.destroyed) socket.write('0\r\n\r\n');
+    });
+  });
+}
+
+describe('thirdloop-server start', () => {
+  const BIN = resolve(import.meta.dirname, '..', 'bin', 'thirdloop-server.js');
+
+  /** Starts the built server, waits for its first line, stops it; what it printed on each stream. */
+  async function startAndStop(args: string[], env: Record<string, string>) {
+    const dataDir = mkdtempSync(join(tmpdir(), 'thirdloop-gateway-cli-'));
+    const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
+    if (!('THIRDLOOP_UPSTREAM_API_KEY' in env)) delete childEnv.THIRDLOOP_UPSTREAM_API_KEY;
+    delete childEnv.THIRDLOOP_SERVER_LOG;
+    const child = spawn(process.execPath, [BIN, 'start', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, ...args], {
+      env: childEnv,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const exited = new Promise((done) => child.once('close', done));
+    try {
+      const firstLine = await new Promise<string>((ok, fail) => {
+        createInterface({ input: child.stdout }).once('line', ok);
+        child.once('exit', (code) => fail(new Error(`exited ${code}: ${stderr}`)));
+      });
+      return { firstLine, stdout: () => stdout, stderr: async () => (child.kill('SIGTERM'), await exited, stderr) };
+    } catch (error) {
+      child.kill('SIGTERM');
+      throw error;
+    } finally {
+      void exited.then(() => rmSync(dataDir, { recursive: true, force: true }));
+    }
+  }
+
+  it('warns once on stderr, naming THIRDLOOP_UPSTREAM_API_KEY, when a URL upstream has no credential', async () => {
+    ensureServerBuilt();
+    const bare = await startAndStop(['--upstream', upstream.url], {});
+    expect(bare.firstLine).toMatch(/^listening on http:\/\/127\.0\.0\.1:\d+$/);
+    const lines = (await bare.stderr()).split('\n').filter(Boolean);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^warning: .*THIRDLOOP_UPSTREAM_API_KEY/);
+    expect(bare.stdout()).not.toContain('THIRDLOOP_UPSTREAM_API_KEY');
+
+    const keyed = await startAndStop(['--upstream', upstream.url], { THIRDLOOP_UPSTREAM_API_KEY: ORG_API_KEY });
+    expect(await keyed.stderr()).toBe('');
+    const mock = await startAndStop(['--upstream', 'mock'], {});
+    expect(await mock.stderr()).toBe('');
+  }, 120_000);
 });

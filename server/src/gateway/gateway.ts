@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ServerConfig } from '../config.js';
 import type { AuditInput, Store } from '../store/store.js';
 import { mockCountTokens, mockMessages, type KnowsModel } from './mock-model.js';
-import { resolveModel } from './models.js';
+import { findModel, type FoundModel } from './models.js';
 import { UpstreamClient } from './proxy.js';
 import { RateLimiter } from './rate-limit.js';
 import { parseUpstream } from './upstreams.js';
@@ -22,7 +22,6 @@ export class Gateway {
   readonly upstream: UpstreamClient | undefined;
   readonly limiter: RateLimiter;
   readonly writes: WriteBehind<AuditInput>;
-  private readonly offered: Set<string>;
   private readonly aliases: Record<string, string>;
 
   constructor(
@@ -48,7 +47,6 @@ export class Gateway {
       },
       { flushMs: config.writeBehindMs ?? 200, onError },
     );
-    this.offered = new Set(config.models.map((m) => m.id));
     this.aliases = config.modelAliases ?? {};
   }
 
@@ -56,12 +54,13 @@ export class Gateway {
     return this.upstream === undefined;
   }
 
-  resolveModel(requested: string): string | undefined {
-    return resolveModel(requested, this.offered, this.aliases);
+  /** The offered model for a client's id (exact, dated or alias); the one lookup every endpoint uses. */
+  findModel(requested: string): FoundModel | undefined {
+    return findModel(requested, this.config.models, this.aliases);
   }
 
   /** What the offline model answers to: anything this instance resolves. */
-  readonly knowsModel: KnowsModel = (model) => this.resolveModel(model) !== undefined;
+  readonly knowsModel: KnowsModel = (model) => this.findModel(model) !== undefined;
 
   mockMessages(body: unknown) {
     return mockMessages(body, this.knowsModel);

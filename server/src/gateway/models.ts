@@ -1,5 +1,6 @@
 /** The models this instance offers, in the shape of Anthropic's `GET /v1/models`, and model resolution. */
 import type { ModelInfo } from '../config.js';
+import { GatewayError } from './errors.js';
 
 /** Release dates of the default models (Anthropic's `created_at`); others get a fixed date. */
 const RELEASED: Record<string, string> = {
@@ -30,8 +31,11 @@ export interface ModelPage {
   last_id: string | null;
 }
 
-/** Anthropic's cursor pagination: `limit` (1–1000, default 20), `after_id`, `before_id`. */
+/** Anthropic's cursor pagination: `limit` (1–1000, default 20), `after_id` or `before_id` (not both). */
 export function listModels(models: ModelInfo[], query: { limit?: unknown; after_id?: unknown; before_id?: unknown }): ModelPage {
+  if (query.after_id !== undefined && query.before_id !== undefined) {
+    throw new GatewayError(400, 'invalid_request_error', 'after_id and before_id cannot be used together.');
+  }
   const all = models.map(modelView);
   const parsedLimit = Number(query.limit ?? 20);
   const limit = Number.isInteger(parsedLimit) ? Math.min(Math.max(parsedLimit, 1), 1000) : 20;
@@ -54,15 +58,29 @@ export function listModels(models: ModelInfo[], query: { limit?: unknown; after_
   };
 }
 
+export interface FoundModel {
+  /** The offered model (what `GET /v1/models/{id}` shows). */
+  model: ModelInfo;
+  /** The id sent upstream: the one asked for, or an alias's target. */
+  upstreamId: string;
+}
+
 /**
- * The model to send upstream for the one a client asked for, or undefined when this instance does
- * not offer it. Offered ids match exactly or in their dated form (`claude-sonnet-4-5-20250929`, which
- * clients such as Claude Code use by default); `aliases` maps any other id to an offered one.
+ * The offered model a client's id stands for, or undefined when this instance does not offer it;
+ * used by every endpoint, so an id resolves the same everywhere. Offered ids match exactly or in
+ * their dated form (`claude-sonnet-4-5-20250929`, which clients such as Claude Code use by default);
+ * `aliases` maps any other id to one of those (an alias to a model not offered resolves to nothing).
  */
-export function resolveModel(requested: string, offered: ReadonlySet<string>, aliases: Readonly<Record<string, string>>): string | undefined {
-  if (Object.hasOwn(aliases, requested)) return aliases[requested];
-  if (offered.has(requested)) return requested;
-  const dated = /^(.+)-\d{8}$/.exec(requested);
-  if (dated && offered.has(dated[1]!)) return requested;
-  return undefined;
+export function findModel(requested: string, models: readonly ModelInfo[], aliases: Readonly<Record<string, string>>): FoundModel | undefined {
+  const upstreamId = Object.hasOwn(aliases, requested) ? aliases[requested]! : requested;
+  const base = /^(.+)-\d{8}$/.exec(upstreamId)?.[1];
+  const model = models.find((m) => m.id === upstreamId) ?? models.find((m) => m.id === base);
+  return model ? { model, upstreamId } : undefined;
+}
+
+/** The refusal for a model id this instance does not resolve, naming the ones it offers. */
+export function modelNotOffered(requested: string, models: readonly ModelInfo[]): GatewayError {
+  // Model ids are short; a long one is junk and is not worth echoing whole.
+  const offered = models.map((m) => m.id).join(', ');
+  return new GatewayError(404, 'not_found_error', `model: ${requested.slice(0, 128)} is not offered by this instance (offered: ${offered}).`);
 }

@@ -10,7 +10,7 @@ import { parseCredential } from '../domain/token.js';
 import type { Store } from '../store/store.js';
 import { anthropicError, errorTypeForStatus, GatewayError } from '../gateway/errors.js';
 import { Gateway, type GatewayServerConfig } from '../gateway/gateway.js';
-import { listModels, modelView } from '../gateway/models.js';
+import { listModels, modelNotOffered, modelView } from '../gateway/models.js';
 import { SSE_HEADERS, type Usage } from '../gateway/sse.js';
 
 export interface GatewayPluginOptions {
@@ -67,6 +67,9 @@ function auditPath(request: FastifyRequest): string {
   return pathOf(request.url).slice(0, 200);
 }
 
+/** Claude Code's telemetry batches are small; more than this from a caller without a key is refused. */
+const TELEMETRY_BODY_LIMIT = 1024 * 1024;
+
 const sendError = (reply: FastifyReply, error: GatewayError) =>
   reply.code(error.status).headers(error.headers).send(error.body());
 
@@ -89,16 +92,27 @@ const gatewayRoutes: FastifyPluginAsync<GatewayPluginOptions> = async (app, opti
   app.get('/api/hello', async () => hello);
   app.get('/healthz', async () => ({ status: 'ok' }));
   // Claude Code posts its telemetry to the base URL; it is accepted and dropped unread (never
-  // forwarded, never stored), whatever its encoding.
+  // forwarded, never stored), whatever its encoding. Counted as it passes, not buffered: past the
+  // cap reading stops and the answer is 413 (Fastify then closes the connection).
   await app.register(async (telemetry: FastifyInstance) => {
     telemetry.removeAllContentTypeParsers();
-    telemetry.addContentTypeParser('*', { bodyLimit: 1024 * 1024 }, (request, payload, done) => {
-      payload.resume();
-      payload.once('end', () => done(null, undefined));
-      payload.once('error', (error) => done(error, undefined));
+    telemetry.addContentTypeParser('*', (request, payload, done) => {
+      const tooLarge = () => Object.assign(new Error('Request body is too large'), { statusCode: 413 });
+      if (Number(request.headers['content-length']) > TELEMETRY_BODY_LIMIT) return done(tooLarge(), undefined);
+      let received = 0;
+      const stop = (error: Error | null) => {
+        payload.off('data', onData).off('end', onEnd).off('error', stop).pause();
+        done(error, undefined);
+      };
+      const onData = (chunk: Buffer) => {
+        received += chunk.length;
+        if (received > TELEMETRY_BODY_LIMIT) stop(tooLarge());
+      };
+      const onEnd = () => stop(null);
+      payload.on('data', onData).once('end', onEnd).once('error', stop);
     });
     for (const path of ['/api/event_logging/batch', '/api/event_logging/v2/batch']) {
-      telemetry.post(path, async (_request, reply) => reply.code(200).send({}));
+      telemetry.post(path, { bodyLimit: TELEMETRY_BODY_LIMIT }, async (_request, reply) => reply.code(200).send({}));
     }
   });
 
@@ -218,17 +232,13 @@ async function registerV1(v1: FastifyInstance, gateway: Gateway, store: Store, c
     if (typeof body.model !== 'string' || body.model === '') {
       throw new GatewayError(400, 'invalid_request_error', 'model: Field required');
     }
-    // Model ids are short; a long one is junk and is not worth storing or echoing whole.
-    const shown = body.model.slice(0, 128);
-    request.gateway!.model = shown;
-    const resolved = gateway.resolveModel(body.model);
-    if (resolved === undefined) {
-      const offered = config.models.map((m) => m.id).join(', ');
-      throw new GatewayError(404, 'not_found_error', `model: ${shown} is not offered by this instance (offered: ${offered}).`);
-    }
-    if (resolved === body.model) return { json: body, forward: raw };
+    // Model ids are short; a long one is junk and is not worth storing.
+    request.gateway!.model = body.model.slice(0, 128);
+    const found = gateway.findModel(body.model);
+    if (found === undefined) throw modelNotOffered(body.model, config.models);
+    if (found.upstreamId === body.model) return { json: body, forward: raw };
     // An alias: the provider gets the offered model; the audit keeps what the client asked for.
-    body.model = resolved;
+    body.model = found.upstreamId;
     return { json: body, forward: Buffer.from(JSON.stringify(body)) };
   };
 
@@ -277,9 +287,9 @@ async function registerV1(v1: FastifyInstance, gateway: Gateway, store: Store, c
   v1.get('/models', async (request) => listModels(config.models, request.query as Record<string, unknown>));
   v1.get('/models/:id', async (request) => {
     const { id } = request.params as { id: string };
-    const model = config.models.find((m) => m.id === id);
-    if (!model) throw new GatewayError(404, 'not_found_error', `model: ${id}`);
-    return modelView(model);
+    const found = gateway.findModel(id);
+    if (!found) throw modelNotOffered(id, config.models);
+    return modelView(found.model);
   });
 
   const notFound = async (request: FastifyRequest) => {
