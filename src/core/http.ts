@@ -252,10 +252,16 @@ export function normalizeApiUrl(input: string, origin = '--api-url'): string {
   return url.toString().replace(/\/+$/, '');
 }
 
+/** THIRDLOOP_HTTP_TIMEOUT: seconds to wait for an answer (slow links, or tests of a hung server). */
+function readTimeoutFromEnv(env: NodeJS.ProcessEnv): number | undefined {
+  const seconds = Number(env.THIRDLOOP_HTTP_TIMEOUT);
+  return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : undefined;
+}
+
 export function createHttp(options: HttpOptions) {
   const env = options.env ?? process.env;
   const connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
-  const readTimeoutMs = options.readTimeoutMs ?? 30_000;
+  const readTimeoutMs = options.readTimeoutMs ?? readTimeoutFromEnv(env) ?? 30_000;
   const retries = options.retries ?? 2;
   const sleep = options.sleep ?? defaultSleep;
   const debug = options.debug;

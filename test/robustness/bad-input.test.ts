@@ -263,7 +263,7 @@ function serverCases(e: { tls: boolean }): Case[] {
     { name: 'server: connection refused: keys create', args: ['keys', 'create', '--name', 'x'], env: (env) => ({ THIRDLOOP_API_KEY: env.credential, THIRDLOOP_API_URL: env.bad.refusedUrl }), exit: 1, says: /connection refused/ },
     { name: 'server: connection refused: auth --with-key', args: (env) => ['auth', '--with-key', '--api-url', env.bad.refusedUrl], input: (env) => env.credential, exit: 1, says: /connection refused/ },
     // The core has no knob to shorten its 30 s read timeout: one case pays it, in parallel with the rest.
-    { name: 'server: no answer (read timeout): keys list', args: ['keys', 'list'], env: atBad('hang'), exit: 1, says: /did not answer in time/, timeoutMs: 60_000 },
+    { name: 'server: no answer (read timeout): keys list', args: ['keys', 'list'], env: (e: Env) => ({ ...atBad('hang')(e), THIRDLOOP_HTTP_TIMEOUT: '1' }), exit: 1, says: /did not answer in time/, timeoutMs: 30_000 },
   );
   // Signed in with the secret in the 0600 file: a failed request must leave config and credentials alone.
   const signedInAt = (mode: Misbehaviour, args: (env: Env) => string[], says: RegExp): Case => ({
