@@ -115,15 +115,16 @@ async function cmdStart(args: string[]): Promise<void> {
   const url = urlFor(config.host, actualPort);
   if (!explicitPublicUrl) config.publicUrl = url;
 
-  process.stdout.write(`listening on ${url}\n`);
-  if (config.publicUrl !== url) process.stdout.write(`public URL (ANTHROPIC_BASE_URL): ${config.publicUrl}\n`);
-  process.stdout.write(`upstream: ${config.upstream === 'mock' ? 'mock (built-in offline model)' : config.upstream}\n`);
   if (config.upstream !== 'mock' && !config.upstreamApiKey) {
     // Not fatal (a proxy in front of the provider may add the credential), but usually a mistake.
+    // Written before the first stdout line, so whoever reads that line has the warning too.
     process.stderr.write(
       'warning: THIRDLOOP_UPSTREAM_API_KEY is not set, so no credential is sent to the provider; it will likely refuse every request (502). Set THIRDLOOP_UPSTREAM_API_KEY to the organization\'s key.\n',
     );
   }
+  process.stdout.write(`listening on ${url}\n`);
+  if (config.publicUrl !== url) process.stdout.write(`public URL (ANTHROPIC_BASE_URL): ${config.publicUrl}\n`);
+  process.stdout.write(`upstream: ${config.upstream === 'mock' ? 'mock (built-in offline model)' : config.upstream}\n`);
   if (demo) {
     process.stdout.write(`demo sign-in: ${url}/login  email: ${demo.email}  password: ${demo.password}\n`);
   }
