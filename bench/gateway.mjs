@@ -163,7 +163,7 @@ function startServer(upstreamUrl) {
   serverProcess = spawn(process.execPath, [serverBin, 'start', '--port', '0', '--data-dir', dataDir, '--upstream', upstreamUrl], {
     env: {
       ...process.env,
-      THIRDLOOP_UPSTREAM_API_KEY: 'sk-ant-api03-bench-not-a-real-key',
+      THIRDLOOP_UPSTREAM_API_KEY: 'sk-ant-api03-FAKE-bench',
       // The bench sends thousands of requests a minute with one key; the limiter itself still runs.
       THIRDLOOP_RATE_LIMIT_PER_MINUTE: '100000000',
       THIRDLOOP_SERVER_LOG: '0',
@@ -242,7 +242,7 @@ async function main() {
   const bareUrl = await startBareProxy(upstreamUrl);
 
   const base = { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' };
-  const direct = { ...base, 'x-api-key': 'sk-ant-api03-bench-not-a-real-key' };
+  const direct = { ...base, 'x-api-key': 'sk-ant-api03-FAKE-bench' };
   const viaGateway = { ...base, 'x-api-key': credential, 'x-claude-code-session-id': '00000000-0000-4000-8000-000000000000' };
 
   console.log(`gateway bench: ${process.version}, loopback, POST /v1/messages, latency = whole answer received`);

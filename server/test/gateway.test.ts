@@ -22,8 +22,8 @@ import {
 import { makeUser, startGatewayServer, waitForAudit, type GatewayServer } from './helpers/gateway-server.js';
 import { ensureServerBuilt } from '../../test/helpers/reference-server.js';
 
-const ORG_API_KEY = 'sk-ant-api03-org-credential-for-tests';
-const ORG_OAUTH_TOKEN = 'sk-ant-oat01-org-oauth-token-for-tests';
+const ORG_API_KEY = 'sk-ant-api03-FAKE-org-key';
+const ORG_OAUTH_TOKEN = 'sk-ant-oat01-FAKE-org-oat';
 const BETA = 'claude-code-20250219,interleaved-thinking-2025-05-14,fine-grained-tool-streaming-2025-05-14';
 
 const messageRequest = (extra: Record<string, unknown> = {}) => ({
