@@ -249,6 +249,25 @@ describe('against instances', () => {
     await fetch(`${server.url}/api/keys/${credential.split(';')[0]}`, { method: 'DELETE', headers: { authorization: `Bearer ${credential}` } });
   });
 
+  test('logout removes the shell env files that hold the key, and only those; new shells no longer export it', async () => {
+    const { h, credential } = await signedInHome('shells');
+    expect((await runCli(['setup', 'claude', '--shell', 'bash', '--yes'], { home: h })).exitCode).toBe(0);
+    const envSh = join(h, '.config', 'thirdloop', 'env.sh');
+    expect(readFileSync(envSh, 'utf8')).toContain(credential);
+    const other = join(h, '.config', 'thirdloop', 'env.fish');
+    writeFileSync(other, "set -gx ANTHROPIC_API_KEY 'another key'\n"); // not ours to remove
+    const r = await runCli(['logout', '--json'], { home: h });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ logged_out: true, removed_files: [envSh] });
+    expect(existsSync(envSh)).toBe(false);
+    expect(existsSync(other)).toBe(true);
+    // The profile line stays, guarded: it sources nothing now.
+    expect(readFileSync(join(h, '.bashrc'), 'utf8')).toContain('# >>> thirdloop >>>');
+    const seen = execFileSync('bash', ['-ic', 'printf %s "${ANTHROPIC_API_KEY-unset}"'], { env: { PATH: process.env.PATH, HOME: h }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    expect(seen).toBe('unset');
+    await fetch(`${server.url}/api/keys/${credential.split(';')[0]}`, { method: 'DELETE', headers: { authorization: `Bearer ${credential}` } });
+  });
+
   test('logout --revoke when the instance is unreachable removes nothing', async () => {
     const { h, credential } = await signedInHome('stays');
     const port = await closedPort();

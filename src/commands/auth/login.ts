@@ -11,6 +11,7 @@ import type { Api, ApiKey, NewKey } from '../../core/api.js';
 import { DEFAULT_EXPIRY_DAYS } from '../../core/api.js';
 import { checkProfileName } from '../../core/profile-name.js';
 import { parseCredential } from '../../core/credential.js';
+import { validateKeyName } from '../../core/key-actions.js';
 import { ExitCode, UserError, usageError } from '../../core/errors.js';
 import { createOutput, daysUntil, isoDate, type Output } from '../../core/output.js';
 import { confirm, readLine, readStdin } from '../../core/prompt.js';
@@ -32,15 +33,6 @@ export interface LoginOptions {
   /** seconds */
   timeout?: number;
   insecureStorage?: boolean;
-}
-
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
-
-export function checkKeyName(input: string): string {
-  const name = input.trim();
-  if (name.length === 0 || name.length > 64) throw usageError('The key name must be 1–64 characters long.');
-  if (CONTROL.test(name)) throw usageError('The key name must not contain control characters.');
-  return name;
 }
 
 export async function run(ctx: Context, options: LoginOptions = {}): Promise<void> {
@@ -75,7 +67,7 @@ export async function run(ctx: Context, options: LoginOptions = {}): Promise<voi
   if (options.withKey) return withKey(ctx, out, { baseUrl, profileName, existing, insecure: options.insecureStorage });
 
   const now = ctx.clock.now();
-  const keyName = checkKeyName(options.name ?? defaultKeyName(ctx.hostname, now));
+  const keyName = validateKeyName(options.name ?? defaultKeyName(ctx.hostname, now), 'The key name (--name)');
   const expiresInDays = options.expires ?? DEFAULT_EXPIRY_DAYS;
   const timeoutMs = (options.timeout ?? 300) * 1000;
   const replaces = options.rotate ? existing?.keyId : undefined;

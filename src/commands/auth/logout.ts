@@ -1,9 +1,10 @@
 /**
- * `thirdloop logout [--revoke]`: removes the secret and the profile's config.
+ * `thirdloop logout [--revoke]`: removes the secret, the profile's config and
+ * the shell env files that hold the secret (the profile lines sourcing them
+ * only run when the file exists).
  * With --revoke the key is deleted on the instance first; if that request
  * fails for any reason other than "already gone", nothing is removed.
  */
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Context } from '../../context.js';
 import { checkProfileName } from '../../core/profile-name.js';
@@ -13,6 +14,8 @@ import { ApiError } from '../../core/http.js';
 import { createOutput } from '../../core/output.js';
 import { confirm } from '../../core/prompt.js';
 import { apiFor, resolveApiUrl } from '../../core/session.js';
+import { readTextIfExists, removeFile } from '../../files/atomic-write.js';
+import { ENV_FILE_NAMES } from '../../shells/env-files.js';
 
 export interface LogoutOptions {
   revoke?: boolean;
@@ -59,21 +62,33 @@ export async function run(ctx: Context, options: LogoutOptions = {}): Promise<vo
 
   await secrets.delete(profileName);
   config.deleteProfile(profileName);
+  const removedEnvFiles = stored ? await removeEnvFilesHolding(config.dir, stored.credential) : [];
 
   if (ctx.globals.json) {
-    out.json({ profile: profileName, logged_out: true, revoked, key_id: profile?.keyId ?? null });
+    out.json({ profile: profileName, logged_out: true, revoked, key_id: profile?.keyId ?? null, removed_files: removedEnvFiles });
   } else {
     out.success(
       `Signed out${profile?.apiUrl ? ` of ${profile.apiUrl}` : ''}${profileName === 'default' ? '' : ` (profile ${profileName})`}; removed the key from this machine${revoked ? ' and deleted it on the instance' : ''}.`,
     );
+    if (removedEnvFiles.length > 0) {
+      out.info(`Also removed the shell env files that held it: ${removedEnvFiles.join(', ')}. New terminals no longer export it.`);
+      out.next('run `thirdloop setup claude --undo` to drop the (now idle) lines from your shell profiles too.');
+    }
     if (!revoked && profile?.keyId) {
-      out.info(`Key ${profile.keyId} is still active on the instance; \`thirdloop logout --revoke\` or \`thirdloop keys delete ${profile.keyId}\` deletes it.`);
+      const consoleUrl = profile.apiUrl ? ` (${profile.apiUrl}/settings/api-keys)` : '';
+      out.info(`Key ${profile.keyId} is still active on the instance; delete it in Settings > API Keys${consoleUrl}, or next time use \`thirdloop logout --revoke\`.`);
     }
   }
-  const envFiles = ['env.sh', 'env.fish', 'env.ps1'].map((name) => path.join(config.dir, name)).filter((file) => existsSync(file));
-  if (envFiles.length > 0) {
-    out.warn(`Your shell profiles still load the old key from ${envFiles.join(', ')}.`);
-    out.next('run `thirdloop setup claude --undo` to remove them.');
-  }
   if (ctx.env.THIRDLOOP_API_KEY) out.warn('THIRDLOOP_API_KEY is still set in this environment.');
+}
+
+/** The env files `setup claude` wrote that hold this credential: the secret must not outlive the sign-in. */
+async function removeEnvFilesHolding(dir: string, credential: string): Promise<string[]> {
+  const removed: string[] = [];
+  for (const name of ENV_FILE_NAMES) {
+    const file = path.join(dir, name);
+    const text = await readTextIfExists(file);
+    if (text?.includes(credential) && (await removeFile(file))) removed.push(file);
+  }
+  return removed;
 }

@@ -342,6 +342,10 @@ async function confirm(ctx: Context, question: string, defaultYes: boolean): Pro
   try {
     const answer = (await rl.question(`${question} ${defaultYes ? '[Y/n]' : '[y/N]'} `)).trim().toLowerCase();
     return answer === '' ? defaultYes : answer === 'y' || answer === 'yes';
+  } catch (error) {
+    // Ctrl+C or Ctrl+D at the prompt is a "no", not a failure.
+    if ((error as NodeJS.ErrnoException).code === 'ABORT_ERR' || (error as Error).name === 'AbortError') return false;
+    throw error;
   } finally {
     rl.close();
   }
