@@ -7,7 +7,8 @@
  */
 import type { ConfigStore, Context, StoredSecret } from '../context.js';
 import { createApi } from '../core/api.js';
-import { checkProfileName } from '../core/config.js';
+import { configDir } from '../core/paths.js';
+import { checkProfileName } from '../core/profile-name.js';
 import { parseCredential } from '../core/credential.js';
 import { UserError } from '../core/errors.js';
 import { closeHttp } from '../core/http.js';
@@ -95,7 +96,7 @@ export async function collect(ctx: Context): Promise<CheckResult[]> {
 
   const e = { platform: ctx.platform, homedir: ctx.homedir, env: ctx.env };
   if (config) results.push(...(await checkShells({ e, config, credential, apiUrl })));
-  results.push(checkEnvironment(ctx.env, { credential, apiUrl }));
+  results.push(checkEnvironment(ctx.env, { credential, apiUrl }, { configDir: config?.dir ?? configDir(e), platform: ctx.platform }));
   results.push(...(await checkOpencode({ cwd: ctx.cwd, homedir: ctx.homedir, env: ctx.env, platform: ctx.platform }, apiUrl)));
 
   if (key.me && key.me.key.status === 'active') {

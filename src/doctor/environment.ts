@@ -3,13 +3,30 @@
  * `keys rotate` the open terminals keep the old key until reopened, which
  * looks like "Claude Code suddenly gets 401". Compares, never prints, the key.
  */
+import path from 'node:path';
 import { anthropicBaseUrl } from '../shells/env-files.js';
 import { API_KEY_VAR, BASE_URL_VAR } from '../shells/types.js';
 import { keyIdOf, result, type CheckResult } from './types.js';
 
-const RELOAD = 'Open a new terminal (or run `. ~/.config/thirdloop/env.sh` in this one).';
+/** How to reload in this shell: the env file setup wrote for the shell doctor runs under. */
+export function reloadHint(env: NodeJS.ProcessEnv, configDir: string, platform: NodeJS.Platform): string {
+  const p = platform === 'win32' ? path.win32 : path.posix;
+  const shell = p.basename(env.SHELL ?? '');
+  const command =
+    platform === 'win32'
+      ? `. '${p.join(configDir, 'env.ps1')}'`
+      : shell === 'fish'
+        ? `source '${p.join(configDir, 'env.fish')}'`
+        : `. '${p.join(configDir, 'env.sh')}'`;
+  return `Open a new terminal (or run \`${command}\` in this one).`;
+}
 
-export function checkEnvironment(env: NodeJS.ProcessEnv, stored: { credential: string; apiUrl: string }): CheckResult {
+export function checkEnvironment(
+  env: NodeJS.ProcessEnv,
+  stored: { credential: string; apiUrl: string },
+  where: { configDir: string; platform: NodeJS.Platform } = { configDir: '~/.config/thirdloop', platform: 'linux' },
+): CheckResult {
+  const RELOAD = reloadHint(env, where.configDir, where.platform);
   const key = env[API_KEY_VAR]?.trim();
   const base = env[BASE_URL_VAR]?.trim();
   const wantBase = anthropicBaseUrl(stored.apiUrl);

@@ -147,3 +147,12 @@ describe('report', () => {
     expect(exitCodeFor([result('signed-in', 'fail', 'Not signed in.', 'thirdloop auth'), ...results])).toBe(4);
   });
 });
+
+describe('the reload hint names the env file setup wrote for this shell', () => {
+  it('bash/zsh, fish and PowerShell each source their own file from the real config dir', async () => {
+    const { reloadHint } = await import('../../src/doctor/environment.js');
+    expect(reloadHint({ SHELL: '/bin/bash' }, '/home/ada/.tlcfg', 'linux')).toContain("`. '/home/ada/.tlcfg/env.sh'`");
+    expect(reloadHint({ SHELL: '/usr/bin/fish' }, '/home/ada/.config/thirdloop', 'linux')).toContain("`source '/home/ada/.config/thirdloop/env.fish'`");
+    expect(reloadHint({}, 'C:\\Users\\ada\\AppData\\Roaming\\thirdloop', 'win32')).toContain("`. 'C:\\Users\\ada\\AppData\\Roaming\\thirdloop\\env.ps1'`");
+  });
+});
