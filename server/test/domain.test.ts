@@ -53,7 +53,7 @@ describe('key rules', () => {
 
   it('the status/action table', () => {
     expect(allowedActions('active')).toEqual(['disable', 'delete', 'rotate', 'rename']);
-    expect(allowedActions('suspended')).toEqual(['enable', 'delete', 'rotate', 'rename']);
+    expect(allowedActions('suspended')).toEqual(['enable', 'delete', 'rename']);
     expect(allowedActions('expired')).toEqual(['delete']);
     expect(allowedActions('compromised')).toEqual(['delete']);
     expect(refusal('expired', 'enable')).toBe('Expired keys can only be deleted.');

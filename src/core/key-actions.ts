@@ -15,7 +15,7 @@ export const NAME_MAX_LENGTH = 64;
 /** The status/action table of the product rules. */
 export const ALLOWED_ACTIONS: Readonly<Record<KeyStatus, readonly KeyAction[]>> = {
   active: ['disable', 'delete', 'rotate', 'rename'],
-  suspended: ['enable', 'delete', 'rotate', 'rename'],
+  suspended: ['enable', 'delete', 'rename'],
   expired: ['delete'],
   compromised: ['delete'],
 };

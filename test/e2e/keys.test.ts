@@ -164,10 +164,10 @@ describe.concurrent('the limit', () => {
     expect(enable.stderr).toMatch(/Cannot enable "spare" .*at most 2/);
     noWrites(enable);
 
-    // Rotating a Suspended key would add an active one: refused; rotating an Active one works at the limit.
+    // A Suspended key cannot be rotated at all (enable or delete it); an Active one rotates even at the limit.
     const rotSuspended = await u.cli(['keys', 'rotate', 'spare', '--yes', '--debug']);
     expect(rotSuspended.exitCode).toBe(1);
-    expect(rotSuspended.stderr).toMatch(/its replacement would be active/);
+    expect(rotSuspended.stderr).toMatch(/Suspended keys can only be enabled, deleted or renamed/);
     noWrites(rotSuspended);
 
     const before = await listFor(u.key.credential);
@@ -222,7 +222,8 @@ describe('every status × every action', () => {
 
   const refused: Array<[keyof typeof ids, string[], RegExp]> = [
     ['active', ['enable'], /The key is already active\. Active keys can only be disabled, deleted, rotated or renamed\./],
-    ['suspended', ['disable'], /The key is already suspended\. Suspended keys can only be enabled, deleted, rotated or renamed\./],
+    ['suspended', ['disable'], /The key is already suspended\. Suspended keys can only be enabled, deleted or renamed\./],
+    ['suspended', ['rotate', '--yes'], /Suspended keys can only be enabled, deleted or renamed\./],
     ['expired', ['disable'], /Expired keys can only be deleted\./],
     ['expired', ['enable'], /Expired keys can only be deleted\./],
     ['expired', ['rotate', '--yes'], /Expired keys can only be deleted\./],
@@ -243,7 +244,7 @@ describe('every status × every action', () => {
     expect((await listFor(u.key.credential)).keys.find((k) => k.id === id)?.status).toBe(status);
   });
 
-  test('allowed cells: rename, disable, enable, rotate on Active and Suspended; delete on every status', async () => {
+  test('allowed cells: rename on Active and Suspended, disable/rotate on Active, enable on Suspended, delete on every status', async () => {
     const cred = u.key.credential;
     const statusOf = async (id: string) => (await listFor(cred)).keys.find((k) => k.id === id);
 
@@ -258,26 +259,24 @@ describe('every status × every action', () => {
     expect(dis.stderr).toMatch(/Next: `thirdloop keys enable tlk_/);
     expect((await statusOf(ids.active))?.status).toBe('suspended');
 
-    // Suspended: rename, rotate (→ a new Active key; room since "act" is suspended), enable, delete.
+    // Suspended: rename, enable (room: "act" is suspended now), then delete it.
     expect((await u.cli(['keys', 'rename', ids.suspended, 'sus2'])).exitCode).toBe(0);
-    const rot = await u.cli(['keys', 'rotate', 'sus2', '--yes']);
-    expect(rot.exitCode, rot.stderr).toBe(0);
-    const newId = /API key ID\s+(tlk_\w+)/.exec(rot.stdout)![1]!;
-    expect(await statusOf(ids.suspended)).toBeUndefined();
-    expect((await statusOf(newId))).toMatchObject({ name: 'sus2', status: 'active' });
-    expect(rot.stdout).toMatch(/Secret key\s+tls_\w+/);
-    expect(rot.stderr).toMatch(/will not be shown again/);
-
-    // Active again at the limit: delete the rotated key, then enable "act".
-    const del = await u.cli(['keys', 'delete', newId, '--yes']);
+    const enS = await u.cli(['keys', 'enable', 'sus2']);
+    expect(enS.exitCode, enS.stderr).toBe(0);
+    expect(await statusOf(ids.suspended)).toMatchObject({ name: 'sus2', status: 'active' });
+    const del = await u.cli(['keys', 'delete', ids.suspended, '--yes']);
     expect(del.exitCode, del.stderr).toBe(0);
     expect(del.stderr).toMatch(/Deleted "sus2"/);
+    expect(await statusOf(ids.suspended)).toBeUndefined();
+
+    // "act" back to Active, then rotate it (the secret shown once) and delete the replacement.
     const en = await u.cli(['keys', 'enable', ids.active]);
     expect(en.exitCode, en.stderr).toBe(0);
     expect((await statusOf(ids.active))?.status).toBe('active');
     // Active: rotate, then delete.
     const rotA = await u.cli(['keys', 'rotate', ids.active, '--yes', '--json']);
     expect(rotA.exitCode, rotA.stderr).toBe(0);
+    expect(rotA.stdout).toMatch(/"secret_key": ?"tls_\w+"/);
     const rotatedA = (JSON.parse(rotA.stdout) as { key: Key }).key;
     expect(rotatedA).toMatchObject({ name: 'act renamed', status: 'active' });
     expect((await u.cli(['keys', 'delete', rotatedA.id, '--yes'])).exitCode).toBe(0);

@@ -50,7 +50,7 @@ export function keyStatus(key: Pick<KeyRecord, 'state' | 'expiresAt'>, now: Date
 /** The status/action table. */
 export const ALLOWED_ACTIONS: Readonly<Record<KeyStatus, readonly KeyAction[]>> = {
   active: ['disable', 'delete', 'rotate', 'rename'],
-  suspended: ['enable', 'delete', 'rotate', 'rename'],
+  suspended: ['enable', 'delete', 'rename'],
   expired: ['delete'],
   compromised: ['delete'],
 };

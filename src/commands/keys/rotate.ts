@@ -9,7 +9,7 @@ import type { Context, StoredSecret } from '../../context.js';
 import type { ApiKey, NewKey } from '../../core/api.js';
 import { UserError } from '../../core/errors.js';
 import { confirmOrRefuse, describeKey, findTarget, withSpinner, type Target } from '../../core/key-commands.js';
-import { assertAllowed, atLimit, expiresIn, limitError } from '../../core/key-actions.js';
+import { assertAllowed, expiresIn } from '../../core/key-actions.js';
 import { createOutput, isoDate, type Output } from '../../core/output.js';
 import { describeStorage } from '../../core/secrets.js';
 import { rewriteEnvFiles } from '../../shells/env-files.js';
@@ -22,10 +22,9 @@ export interface RotateOptions {
 export async function run(ctx: Context, options: RotateOptions = {}): Promise<void> {
   const out = createOutput(ctx);
   const target = await findTarget(ctx, out, options.id);
-  const { session, list, key, thisMachine } = target;
+  const { session, key, thisMachine } = target;
+  // Only Active keys rotate, so the replacement never changes the active count (works at the limit).
   assertAllowed(key, 'rotate');
-  // The new key is Active: replacing an Active key keeps the count, replacing a Suspended one adds to it.
-  if (key.status !== 'active' && atLimit(list)) throw limitError(list, `rotate ${describeKey(key)} (its replacement would be active)`, session.credential.id);
 
   await confirmOrRefuse(ctx, out, {
     question: `Rotate ${describeKey(key)}? Its secret stops working at once${thisMachine ? '; this machine switches to the new one' : ''}.`,
