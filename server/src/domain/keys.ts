@@ -197,8 +197,8 @@ export function planRename(keys: readonly KeyRecord[], id: string, rawName: unkn
 
 /**
  * Rotation: a new Active key with the same name and period replaces the old
- * one in one change. Rotating a Suspended key yields an Active one, so the
- * limit is checked against the other keys.
+ * one in one change. Only Active keys rotate, so the active count stays the
+ * same and rotation works at the limit; the limit check is only a guard.
  */
 export function planRotate(
   keys: readonly KeyRecord[],
