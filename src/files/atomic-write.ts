@@ -17,6 +17,8 @@ export interface AtomicWriteOptions {
   forceMode?: boolean;
   /** Copy the original to `<file>.thirdloop-backup` before the first edit. */
   backup?: boolean;
+  /** Mode for missing parent folders: owner-only by default; 0o755 inside a project others share. */
+  dirMode?: number;
 }
 
 export interface AtomicWriteResult {
@@ -81,7 +83,7 @@ export async function writeFileAtomic(
   }
 
   try {
-    makeDirs(dir, 0o700);
+    makeDirs(dir, options.dirMode ?? 0o700);
   } catch (error) {
     throw describeFsError(error, dir);
   }

@@ -115,3 +115,15 @@ describe('readTextIfExists and removeFile', () => {
     expect(await removeFile(file)).toBe(false);
   });
 });
+
+describe('parent folders', () => {
+  it('are owner-only by default and take dirMode when given (e.g. a project’s .opencode/)', async () => {
+    const own = path.join(dir, 'own', 'env.sh');
+    await writeFileAtomic(own, 'x');
+    expect(await mode(path.dirname(own))).toBe(0o700);
+    const shared = path.join(dir, '.opencode', 'plugins', 'p.ts');
+    await writeFileAtomic(shared, 'x', { dirMode: 0o755 });
+    expect(await mode(path.dirname(shared))).toBe(0o755 & ~process.umask());
+    expect(await mode(path.join(dir, '.opencode'))).toBe(0o755 & ~process.umask());
+  });
+});

@@ -158,7 +158,7 @@ export async function run(ctx: Context, options: SetupOpencodeOptions = {}): Pro
   // Write: config first (the plugin is useless without it), each file atomically.
   for (const change of changes) {
     if (change.action === 'unchanged') continue;
-    const result = await writeFileAtomic(change.path, change.after!, { backup: change.kind !== 'plugin', mode: 0o644 });
+    const result = await writeFileAtomic(change.path, change.after!, { backup: change.kind !== 'plugin', mode: 0o644, dirMode: 0o755 });
     change.backupPath = result.backupPath;
   }
   const written = applied.text;
