@@ -2,8 +2,9 @@
  * The one top-level error handler: a UserError is its message and hint on
  * stderr and its exit code; commander's usage errors exit 2 (commander has
  * printed them); anything else is one sentence, with the stack only under
- * --debug. Kept free of imports so the start path stays light.
+ * --debug. Kept to light imports so the start path stays light.
  */
+import { redactSecrets as redact } from './credential.js';
 import { ExitCode, UserError } from './errors.js';
 
 /** commander's errors (bundling renames its classes, so check the shape). */
@@ -12,20 +13,17 @@ export function isCommanderError(error: unknown): error is Error & { code: strin
   return typeof e?.code === 'string' && e.code.startsWith('commander.') && typeof e.exitCode === 'number';
 }
 
-/** Belt and braces: nothing that looks like a secret key reaches the terminal. */
-const redact = (text: string) => text.replace(/tls_[A-Za-z0-9]+/g, 'tls_***');
 
 /** Prints a failure as one sentence (and its hint); a stack only with --debug. */
 export function reportError(
   error: unknown,
   debug: boolean,
   stderr: NodeJS.WritableStream = process.stderr,
-  argv: string[] = process.argv,
 ): number {
   if (isCommanderError(error)) {
     if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return ExitCode.ok;
-    // commander already printed its message (and the help, when that was the error).
-    return error.code === 'commander.help' && argv.length <= 2 ? ExitCode.ok : ExitCode.usage;
+    // commander already printed its message, or the help of a bare command group (`thirdloop keys`), as gh does.
+    return error.code === 'commander.help' ? ExitCode.ok : ExitCode.usage;
   }
   if (error instanceof UserError) {
     // An empty message: the command already reported (e.g. inside its --json document).
