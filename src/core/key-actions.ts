@@ -12,6 +12,9 @@ export type KeyAction = 'disable' | 'enable' | 'delete' | 'rotate' | 'rename';
 
 export const NAME_MAX_LENGTH = 64;
 
+/** Under this many days left, status and doctor warn about the key's expiry. */
+export const EXPIRY_WARNING_DAYS = 14;
+
 /** The status/action table of the product rules. */
 export const ALLOWED_ACTIONS: Readonly<Record<KeyStatus, readonly KeyAction[]>> = {
   active: ['disable', 'delete', 'rotate', 'rename'],
@@ -97,8 +100,8 @@ export function limitError(list: KeyList, what: string, thisMachineKeyId?: strin
   // The key this machine uses last: freeing its slot costs this machine its access.
   const order = [...active.filter((k) => k.id !== thisMachineKeyId), ...active.filter((k) => k.id === thisMachineKeyId)];
   const lines = order.flatMap((k) => {
-    const here = k.id === thisMachineKeyId ? ', the key this machine uses' : '';
-    return [`  thirdloop keys disable ${ref(k)}   # suspend "${k.name}"${here}; it can be enabled later`, `  thirdloop keys delete ${ref(k)}    # delete "${k.name}"${here} for good`];
+    const here = k.id === thisMachineKeyId ? ' (the key this machine uses)' : '';
+    return [`  thirdloop keys disable ${ref(k)}   # suspend "${k.name}"${here}; it can be enabled later`, `  thirdloop keys delete ${ref(k)}    # delete "${k.name}" for good${here}`];
   });
   return new UserError(
     `Cannot ${what}: you already have ${list.active_count} active keys${names.length ? ` (${joinList(names, 'and')})` : ''}, and at most ${limit} can be active at once. Suspended, expired and compromised keys do not count.`,

@@ -1,10 +1,10 @@
 /** Does the instance accept the stored key, and for how long still? (GET /api/me) */
 import type { Api, Me } from '../core/api.js';
 import { ApiError } from '../core/http.js';
+import { EXPIRY_WARNING_DAYS } from '../core/key-actions.js';
 import { daysUntil, isoDate } from '../core/output.js';
 import { result, type CheckResult } from './types.js';
 
-export const EXPIRY_WARNING_DAYS = 14;
 
 export interface KeyCheck {
   result: CheckResult;

@@ -6,26 +6,10 @@
 import type { Context } from '../../context.js';
 import type { ApiKey, Me } from '../../core/api.js';
 import { ExitCode, UserError } from '../../core/errors.js';
-import { createOutput, daysUntil, isoDate, relativeTime, renderCards, type Colors } from '../../core/output.js';
+import { createOutput, daysUntil, isoDate, relativeTime, renderCards } from '../../core/output.js';
 import { describeStorage } from '../../core/secrets.js';
 import { requireSession } from '../../core/session.js';
-
-export const EXPIRY_WARNING_DAYS = 14;
-
-const STATUS_LABEL: Record<ApiKey['status'], string> = {
-  active: 'Active',
-  suspended: 'Suspended',
-  expired: 'Expired',
-  compromised: 'Compromised',
-};
-
-export function paintStatus(status: ApiKey['status'], c: Colors): string {
-  const label = STATUS_LABEL[status] ?? status;
-  if (status === 'active') return c.green(label);
-  if (status === 'suspended') return c.yellow(label);
-  if (status === 'compromised') return c.red(label);
-  return c.dim(label);
-}
+import { EXPIRY_WARNING_DAYS, STATUS_LABEL, paintStatus } from '../../core/key-actions.js';
 
 export async function run(ctx: Context): Promise<void> {
   const out = createOutput(ctx);
