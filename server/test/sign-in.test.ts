@@ -103,6 +103,34 @@ describe('sign-in', () => {
     }
   });
 
+  it('parallel wrong passwords: at most the limit reach the password check, the rest are 429; the window then forgives', async () => {
+    const user = await server.addUser();
+    const max = server.config.signInMaxFailures;
+    // Each attempt gets its form first, so the POSTs really do arrive together.
+    const browsers = await Promise.all(
+      Array.from({ length: 20 }, async () => {
+        const browser = new Browser(server.url);
+        const { html } = await browser.get('/login');
+        return { browser, csrf: Browser.csrf(html) };
+      }),
+    );
+    const answers = await Promise.all(
+      browsers.map(({ browser, csrf }) =>
+        browser.request('/login', { method: 'POST', form: { csrf, email: user.email, password: 'wrong', next: '/' } }),
+      ),
+    );
+    const statuses = answers.map((r) => r.status);
+    expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(max);
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(20 - max);
+    expect(statuses.every((s) => s === 401 || s === 429)).toBe(true);
+    server.advance(15 * 60 * 1000 + 1000);
+    try {
+      expect((await new Browser(server.url).signIn(user.email, user.password)).status).toBe(303);
+    } finally {
+      server.advance(-(15 * 60 * 1000 + 1000));
+    }
+  });
+
   it('sign-out needs the CSRF token, ends the session, and the cookie no longer works', async () => {
     const user = await server.addUser();
     const browser = new Browser(server.url);

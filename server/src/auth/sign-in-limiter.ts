@@ -2,6 +2,7 @@
  * Failed sign-ins per email and per client address in a sliding window, in
  * memory (one server process; a restart forgives). Only failures count, so
  * a user who signs in correctly is never slowed down by their own history.
+ * Each attempt is counted as it starts and uncounted if it succeeds.
  */
 export class SignInLimiter {
   private readonly failures = new Map<string, number[]>();
@@ -32,15 +33,26 @@ export class SignInLimiter {
     return wait;
   }
 
-  recordFailure(email: string, address: string, now: number): void {
+  /**
+   * Counts this attempt as a failure before the (slow) password check, so parallel attempts
+   * cannot all slip past the limit. Returns the wait in milliseconds (nothing counted) or 0.
+   */
+  reserve(email: string, address: string, now: number): number {
+    const wait = this.retryAfterMs(email, address, now);
+    if (wait > 0) return wait;
     for (const key of [`e:${email.toLowerCase()}`, `a:${address}`]) {
       this.failures.set(key, [...this.recent(key, now), now]);
     }
     if (this.failures.size > 10_000) this.sweep(now);
+    return 0;
   }
 
-  recordSuccess(email: string): void {
+  /** The attempt reserved at `reservedAt` succeeded: it was no failure, and the email's history is forgiven. */
+  recordSuccess(email: string, address: string, reservedAt: number): void {
     this.failures.delete(`e:${email.toLowerCase()}`);
+    const list = this.failures.get(`a:${address}`);
+    const i = list?.indexOf(reservedAt) ?? -1;
+    if (i >= 0) list!.splice(i, 1);
   }
 
   private sweep(now: number): void {

@@ -44,7 +44,7 @@ export default async function sessionRoutes(app: FastifyInstance, ctx: RouteCont
       return again(403, 'Your sign-in form expired. Please try again.');
     }
     const now = clock();
-    const wait = limiter.retryAfterMs(email, request.ip, now.getTime());
+    const wait = limiter.reserve(email, request.ip, now.getTime());
     if (wait > 0) {
       reply.header('retry-after', String(Math.ceil(wait / 1000)));
       await store.audit.insert({ at: now, kind: 'auth', action: 'sign-in-throttled', method: 'POST', path: pathOf(request), status: 429 });
@@ -54,7 +54,6 @@ export default async function sessionRoutes(app: FastifyInstance, ctx: RouteCont
     // Unknown emails cost a full scrypt too, so timing does not reveal which emails exist.
     const ok = (await verifyPassword(password, user?.passwordHash ?? DUMMY_PASSWORD_HASH)) && user !== undefined;
     if (!ok || !user) {
-      limiter.recordFailure(email, request.ip, now.getTime());
       await store.audit.insert({
         at: now,
         kind: 'auth',
@@ -66,7 +65,7 @@ export default async function sessionRoutes(app: FastifyInstance, ctx: RouteCont
       });
       return again(401, 'Email or password is incorrect.');
     }
-    limiter.recordSuccess(email);
+    limiter.recordSuccess(email, request.ip, now.getTime());
     await store.sessions.deleteExpired(now);
     await startSession(store, reply, config, user.id, now);
     await store.audit.insert({ at: now, kind: 'auth', action: 'sign-in', user_id: user.id, method: 'POST', path: pathOf(request), status: 303 });
