@@ -19,15 +19,3 @@ export function loginPage(options: { csrfToken: string; next: string; email?: st
 </div>`,
   );
 }
-
-export function homePage(options: { user: { email: string }; csrfToken: string }): string {
-  return page(
-    { title: 'Home', user: options.user, csrfToken: options.csrfToken },
-    html`<div class="card">
-  <h1>Third Loop</h1>
-  <p>Signed in as <strong>${options.user.email}</strong>.</p>
-  <p><a href="/settings/api-keys">Settings &gt; API Keys</a></p>
-  <p class="muted">Connect a machine with <code>npx thirdloop auth</code>.</p>
-</div>`,
-  );
-}
