@@ -9,7 +9,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { defaultDataDir, makeConfig, urlFor } from './config.js';
 import { DomainError } from './domain/errors.js';
-import { toKeyView } from './domain/keys.js';
+import { expiryDaysFromText, toKeyView } from './domain/keys.js';
 import { hashPassword } from './auth/hashing.js';
 import { createKey, flagCompromised } from './store/key-actions.js';
 import { databasePath, openSqliteStore } from './store/sqlite.js';
@@ -189,7 +189,7 @@ async function cmdKeysCreate(args: string[]): Promise<void> {
     const user = await store.users.findByEmail(values.user);
     if (!user) throw new CommandError(`No user ${values.user}. Add one with: thirdloop-server users add --email ${values.user}`);
     const now = clockFromEnv()();
-    const minted = await createKey({ store, now, userId: user.id }, { name: values.name ?? 'operator key', expiresInDays: values.expires });
+    const minted = await createKey({ store, now, userId: user.id }, { name: values.name ?? 'operator key', expiresInDays: expiryDaysFromText(values.expires) });
     if (values.json) {
       process.stdout.write(JSON.stringify({ key: toKeyView(minted.key, now), secret_key: minted.secret, credential: minted.credential }) + '\n');
     } else {

@@ -3,7 +3,7 @@ import { crc32 as zlibCrc32 } from 'node:zlib';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { checksum, crc32, isWellFormedKeyId, isWellFormedSecret, makeKeyId, makeSecret, parseCredential } from '../src/domain/token.js';
-import { allowedActions, keyStatus, refusal, validateExpiryDays, validateName } from '../src/domain/keys.js';
+import { allowedActions, expiryDaysFromText, keyStatus, refusal, validateExpiryDays, validateName } from '../src/domain/keys.js';
 
 const rand = (n: number) => randomBytes(n);
 
@@ -66,7 +66,12 @@ describe('key rules', () => {
     expect(() => validateName('a'.repeat(65))).toThrow(/64/);
     expect(validateName('🔑'.repeat(64))).toBe('🔑'.repeat(64));
     expect(validateExpiryDays(undefined)).toBe(90);
-    expect(validateExpiryDays('180')).toBe(180);
+    expect(validateExpiryDays(180)).toBe(180);
+    // Text is converted only where text is read (forms, query strings, argv); the JSON API wants a number.
+    expect(() => validateExpiryDays('180')).toThrow(/30, 60, 90, 180, 365/);
+    expect(validateExpiryDays(expiryDaysFromText('180'))).toBe(180);
+    expect(validateExpiryDays(expiryDaysFromText(''))).toBe(90);
+    expect(() => validateExpiryDays(expiryDaysFromText('180 days'))).toThrow(/30, 60, 90, 180, 365/);
     expect(() => validateExpiryDays(14)).toThrow(/30, 60, 90, 180, 365/);
   });
 });

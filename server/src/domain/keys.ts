@@ -111,13 +111,19 @@ export function validateName(raw: unknown): string {
   return name;
 }
 
+/** A number in the JSON API; text from forms, query strings and argv goes through expiryDaysFromText first. */
 export function validateExpiryDays(raw: unknown): ExpiryDays {
   if (raw === undefined || raw === null) return DEFAULT_EXPIRY_DAYS;
-  const n = typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : raw;
-  if (typeof n !== 'number' || !(EXPIRY_DAYS as readonly number[]).includes(n)) {
+  if (typeof raw !== 'number' || !(EXPIRY_DAYS as readonly number[]).includes(raw)) {
     throw new DomainError('invalid', `expires_in_days must be one of ${EXPIRY_DAYS.join(', ')}.`);
   }
-  return n as ExpiryDays;
+  return raw as ExpiryDays;
+}
+
+/** Forms, query strings and argv carry text: digits become a number, empty is "not given", anything else fails validation. */
+export function expiryDaysFromText(raw: string | undefined): unknown {
+  if (raw === undefined || raw === '') return undefined;
+  return /^\d+$/.test(raw) ? Number(raw) : raw;
 }
 
 export function expiryFrom(now: Date, days: number): Date {

@@ -8,7 +8,7 @@ import { randomToken, sha256Hex } from '../auth/hashing.js';
 import { CHALLENGE_RE, isValidVerifier, loopbackRedirectUri, verifierMatches } from '../auth/pkce.js';
 import { csrfValid, currentSession, requireSignIn, type SignedIn } from '../auth/session.js';
 import { DomainError } from '../domain/errors.js';
-import { activeCount, countsTowardLimit, expiryFrom, keyStatus, validateExpiryDays, validateName, ACTIVE_KEY_LIMIT } from '../domain/keys.js';
+import { activeCount, countsTowardLimit, expiryDaysFromText, expiryFrom, keyStatus, validateExpiryDays, validateName, ACTIVE_KEY_LIMIT } from '../domain/keys.js';
 import { isWellFormedKeyId } from '../domain/token.js';
 import { createKey, transitionKey } from '../store/key-actions.js';
 import { codePage, consentErrorPage, consentPage, deniedPage } from '../web/consent.js';
@@ -78,7 +78,7 @@ function parseConsent(input: Record<string, unknown>): ParseResult {
   try {
     const rawName = str(input.key_name);
     keyName = validateName(rawName === undefined || rawName.trim() === '' ? `thirdloop CLI${machine ? ` on ${machine}` : ''}`.slice(0, 64) : rawName);
-    expiresInDays = validateExpiryDays(str(input.expires_in_days) || undefined);
+    expiresInDays = validateExpiryDays(expiryDaysFromText(str(input.expires_in_days)));
   } catch (err) {
     if (err instanceof DomainError) return fail(err.message.replace(/^name/, 'key_name'));
     throw err;

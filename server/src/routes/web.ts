@@ -7,7 +7,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { csrfValid, currentSession, requireSignIn, type SignedIn } from '../auth/session.js';
 import { DomainError } from '../domain/errors.js';
-import { ACTIVE_KEY_LIMIT, activeCount, keyStatus, type KeyRecord } from '../domain/keys.js';
+import { ACTIVE_KEY_LIMIT, activeCount, expiryDaysFromText, keyStatus, type KeyRecord } from '../domain/keys.js';
 import { createKey, transitionKey, type Actor } from '../store/key-actions.js';
 import { aboutPage } from '../web/about.js';
 import { apiKeysPage, confirmDeletePage, newKeyPage, type CreatedKey, type KeyCardView } from '../web/api-keys.js';
@@ -133,7 +133,7 @@ export default async function webRoutes(app: FastifyInstance, ctx: RouteContext)
     const { s, form } = caller;
     const now = clock();
     const name = typeof form.name === 'string' ? form.name : '';
-    const days = typeof form.expires_in_days === 'string' && form.expires_in_days !== '' ? form.expires_in_days : undefined;
+    const days = expiryDaysFromText(typeof form.expires_in_days === 'string' ? form.expires_in_days : undefined);
     try {
       const minted = await createKey(actorFor(s, request, now), { name, expiresInDays: days });
       flashes.put(
