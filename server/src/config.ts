@@ -36,6 +36,8 @@ export interface ServerConfig {
   modelAliases?: Record<string, string>;
   /** Gateway: how long "last used" and audit writes may wait to be batched (default 200 ms). */
   writeBehindMs?: number;
+  /** Gateway: how long answers still streaming get to finish when the server stops, before they are cut (default 10 s). */
+  closeGraceMs?: number;
 }
 
 export const DEFAULT_MODELS: ModelInfo[] = [
@@ -77,6 +79,7 @@ export function makeConfig(overrides: Partial<ServerConfig> = {}, env: NodeJS.Pr
     upstreamTimeoutMs: overrides.upstreamTimeoutMs ?? envNumber(env.THIRDLOOP_UPSTREAM_TIMEOUT_MS),
     modelAliases: overrides.modelAliases ?? parseModelAliases(env.THIRDLOOP_MODEL_ALIASES),
     writeBehindMs: overrides.writeBehindMs,
+    closeGraceMs: overrides.closeGraceMs,
   };
 }
 

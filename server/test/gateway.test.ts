@@ -626,6 +626,27 @@ describe('shutdown', () => {
     expect((await lazy.store.audit.list()).some((r) => r.kind === 'gateway' && r.key_id === key.id)).toBe(true);
     await lazy.close();
   });
+
+  it('a stream still running at close gets the grace period, is then cut, and its audit row is written', async () => {
+    const graceful = await startGatewayServer({ upstream: upstream.url, upstreamApiKey: ORG_API_KEY, closeGraceMs: 300 });
+    const user = await makeUser(graceful);
+    const { key, credential } = await user.mint();
+    // 40 words, 100 ms apart: about 4 s of streaming if nothing cuts it.
+    upstream.handle((_req, res) => sendStream(res, streamEvents(Array.from({ length: 40 }, (_, i) => `w${i} `)), 100));
+    const res = await post(`${graceful.url}/v1/messages`, credential, messageRequest({ stream: true }));
+    expect(res.status).toBe(200);
+    const body = res.text().catch(() => 'cut');
+    const started = Date.now();
+    await graceful.app.close();
+    const took = Date.now() - started;
+    expect(took).toBeGreaterThanOrEqual(250);
+    expect(took).toBeLessThan(2_000);
+    // Cut, not finished: the client never saw the end of the answer.
+    expect(await body).not.toContain('message_stop');
+    const rows = await graceful.store.audit.list({ limit: 1000 });
+    expect(rows.some((r) => r.kind === 'gateway' && r.key_id === key.id && r.action === 'messages')).toBe(true);
+    await graceful.close();
+  });
 });
 
 /**

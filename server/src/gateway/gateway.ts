@@ -2,7 +2,6 @@
  * The gateway's state for one app: where it forwards, the rate limiter, and the write-behind for
  * "last used" and audit rows. Made once in the route plugin and closed with the app.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { ServerConfig } from '../config.js';
 import type { AuditInput, Store } from '../store/store.js';
 import { mockCountTokens, mockMessages, type KnowsModel } from './mock-model.js';
@@ -12,17 +11,18 @@ import { RateLimiter } from './rate-limit.js';
 import { parseUpstream } from './upstreams.js';
 import { WriteBehind } from './write-behind.js';
 
-/** The gateway reads the core settings plus its optional ones (upstreamTimeoutMs, modelAliases, writeBehindMs). */
+/** The gateway reads the core settings plus its optional ones (upstreamTimeoutMs, modelAliases, writeBehindMs, closeGraceMs). */
 export type GatewayServerConfig = ServerConfig;
 
 export const DEFAULT_UPSTREAM_TIMEOUT_MS = 600_000;
-const CLOSE_GRACE_MS = 10_000;
+export const DEFAULT_CLOSE_GRACE_MS = 10_000;
 
 export class Gateway {
   readonly upstream: UpstreamClient | undefined;
   readonly limiter: RateLimiter;
   readonly writes: WriteBehind<AuditInput>;
   private readonly aliases: Record<string, string>;
+  private graceTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly store: Store,
@@ -70,19 +70,21 @@ export class Gateway {
     return mockCountTokens(body, this.knowsModel);
   }
 
+  /**
+   * The server is stopping: answers still running get the grace period, then the provider's requests
+   * are abandoned and `cutConnections` ends what is left, so the server can close and their rows be written.
+   */
+  beginClose(cutConnections: () => void): void {
+    if (this.graceTimer) return;
+    this.graceTimer = setTimeout(() => {
+      void (this.upstream?.destroy() ?? Promise.resolve()).finally(cutConnections);
+    }, this.config.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS);
+  }
+
+  /** After the HTTP server has closed: every answer has ended, so only the writes are left. */
   async close(): Promise<void> {
-    await this.writes.flush();
-    if (this.upstream) {
-      // Answers still streaming get a grace period to finish, then are cut; their rows go too.
-      const grace = new AbortController();
-      await Promise.race([
-        this.upstream.close(),
-        sleep(CLOSE_GRACE_MS, undefined, { signal: grace.signal })
-          .then(() => this.upstream!.destroy())
-          .catch(() => undefined),
-      ]);
-      grace.abort();
-    }
+    clearTimeout(this.graceTimer);
+    await this.upstream?.destroy();
     await this.writes.flush();
   }
 }

@@ -77,6 +77,11 @@ const gatewayRoutes: FastifyPluginAsync<GatewayPluginOptions> = async (app, opti
   const { store, config } = options;
   const clock = options.clock ?? (() => new Date());
   const gateway = new Gateway(store, config, (error) => app.log.error({ err: error }, 'gateway write failed'));
+  // Fastify closes the HTTP server (waiting for every connection) before onClose runs, so the grace
+  // period has to start here, or one long stream would hold the shutdown for as long as it lasts.
+  app.addHook('preClose', async () => {
+    gateway.beginClose(() => app.server.closeAllConnections());
+  });
   app.addHook('onClose', async () => {
     await gateway.close();
   });
