@@ -121,6 +121,24 @@ describe('authentication', () => {
     expect(stored!.lastUsedAt).not.toBeNull();
   });
 
+  it('last_used_at moves only for a request that succeeded: a 409 leaves it, a 200 moves it', async () => {
+    const c = await caller();
+    expect((await c.call('POST', '/api/keys', { name: 'two' })).status).toBe(201);
+    const before = (await server.store.keys.findById(c.key.id))!.lastUsedAt;
+    expect(before).not.toBeNull();
+    await withClockMoved(3_600_000, async () => {
+      expect((await c.call('POST', '/api/keys', { name: 'three' })).status).toBe(409);
+      expect((await c.call('GET', '/api/keys/tlk_nope')).status).toBe(404);
+      expect((await c.call('POST', '/api/keys', { name: '' })).status).toBe(400);
+      expect((await server.store.keys.findById(c.key.id))!.lastUsedAt).toEqual(before);
+      const list = await c.call('GET', '/api/keys');
+      expect(list.status).toBe(200);
+      const after = (await server.store.keys.findById(c.key.id))!.lastUsedAt!;
+      expect(after.getTime()).toBeGreaterThanOrEqual(before!.getTime() + 3_600_000);
+      expect(Date.parse(list.json.keys.find((k: any) => k.id === c.key.id).last_used_at)).toBe(after.getTime());
+    });
+  });
+
   it('missing, malformed, disagreeing headers → 401 with the reason', async () => {
     const c = await caller();
     const cases: Array<[Record<string, string>, RegExp]> = [

@@ -24,8 +24,15 @@ export default async function apiKeysRoutes(app: FastifyInstance, ctx: RouteCont
       reply.header('www-authenticate', 'Bearer realm="thirdloop"');
       return apiError(reply, 401, result.message);
     }
-    await store.keys.touchLastUsed(result.key.id, now);
     callers.set(request, { user: result.user, key: { ...result.key, lastUsedAt: now }, now });
+  });
+
+  // "Last used" is recorded only for a call that succeeded (a refused one changes nothing), and
+  // before the answer leaves, so the caller's next request already sees it.
+  app.addHook('onSend', async (request, reply, payload) => {
+    const c = callers.get(request);
+    if (c && reply.statusCode < 400) await store.keys.touchLastUsed(c.key.id, c.now);
+    return payload;
   });
 
   const caller = (request: FastifyRequest) => callers.get(request)!;
