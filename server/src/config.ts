@@ -23,6 +23,11 @@ export interface ServerConfig {
   models: ModelInfo[];
   /** Gateway requests per minute per key. */
   rateLimitPerMinute: number;
+  /**
+   * Gateway: failed authentications allowed per client address per minute (token bucket, default 60);
+   * past it /v1 answers 429 without an audit row, so strangers cannot grow the audit log without bound.
+   */
+  authFailuresPerMinute?: number;
   /** Largest request body accepted, in bytes. */
   bodyLimitBytes: number;
   /** Web sign-in session lifetime. */
@@ -39,6 +44,8 @@ export interface ServerConfig {
   /** Gateway: how long answers still streaming get to finish when the server stops, before they are cut (default 10 s). */
   closeGraceMs?: number;
 }
+
+export const DEFAULT_AUTH_FAILURES_PER_MINUTE = 60;
 
 export const DEFAULT_MODELS: ModelInfo[] = [
   { id: 'claude-sonnet-4-5', display_name: 'Claude Sonnet 4.5' },
@@ -72,6 +79,8 @@ export function makeConfig(overrides: Partial<ServerConfig> = {}, env: NodeJS.Pr
     upstreamApiKey: overrides.upstreamApiKey ?? (env.THIRDLOOP_UPSTREAM_API_KEY || undefined),
     models: overrides.models ?? DEFAULT_MODELS,
     rateLimitPerMinute: overrides.rateLimitPerMinute ?? envNumber(env.THIRDLOOP_RATE_LIMIT_PER_MINUTE) ?? 600,
+    authFailuresPerMinute:
+      overrides.authFailuresPerMinute ?? envNumber(env.THIRDLOOP_AUTH_FAILURES_PER_MINUTE) ?? DEFAULT_AUTH_FAILURES_PER_MINUTE,
     bodyLimitBytes: overrides.bodyLimitBytes ?? 10 * 1024 * 1024,
     sessionTtlMs: overrides.sessionTtlMs ?? 12 * 60 * 60 * 1000,
     signInMaxFailures: overrides.signInMaxFailures ?? 5,

@@ -441,6 +441,40 @@ describe('limits', () => {
     expect((await post(`${limited.url}/v1/messages`, second.credential, messageRequest())).status).toBe(200);
   });
 
+  it('limits failed authentications per client address: 429 with retry-after and no audit row past it; a valid key still works', async () => {
+    const N = 5;
+    const guarded = await startGatewayServer({ upstream: upstream.url, upstreamApiKey: ORG_API_KEY, authFailuresPerMinute: N });
+    try {
+      const user = await makeUser(guarded);
+      const { credential } = await user.mint();
+      const wrong = credential.replace(/;.*/, ';tls_' + 'x'.repeat(40));
+      const denied = async () => (await guarded.store.audit.list({ limit: 1000 })).filter((r) => r.action.startsWith('denied:'));
+      const statuses: number[] = [];
+      for (let i = 0; i < N + 5; i++) {
+        const res = await post(`${guarded.url}/v1/messages`, i % 2 ? wrong : undefined, messageRequest());
+        statuses.push(res.status);
+        const body = (await res.json()) as { type: string; error: { type: string } };
+        if (res.status === 429) {
+          expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+          expect(body).toMatchObject({ type: 'error', error: { type: 'rate_limit_error' } });
+        } else {
+          expect(body.error.type).toBe('authentication_error');
+        }
+      }
+      expect(statuses).toEqual([...Array(N).fill(401), ...Array(5).fill(429)]);
+
+      upstream.handle((_req, res) => sendJson(res, 200, messageBody()));
+      expect((await post(`${guarded.url}/v1/messages`, credential, messageRequest())).status).toBe(200);
+      // Rows are written in order, so once the success is in, every earlier row is too.
+      await waitForAudit(guarded.store, (r) => r.action === 'messages' && r.status === 200);
+      const rows = await denied();
+      expect(rows).toHaveLength(N);
+      expect(rows.every((r) => r.status === 401)).toBe(true);
+    } finally {
+      await guarded.close();
+    }
+  });
+
   it('answers 413 request_too_large for a body over the cap', async () => {
     const { credential } = await (await makeUser(limited)).mint();
     const res = await post(`${limited.url}/v1/messages`, credential, messageRequest({ system: 'x'.repeat(8192) }));

@@ -2,7 +2,7 @@
  * The gateway's state for one app: where it forwards, the rate limiter, and the write-behind for
  * "last used" and audit rows. Made once in the route plugin and closed with the app.
  */
-import type { ServerConfig } from '../config.js';
+import { DEFAULT_AUTH_FAILURES_PER_MINUTE, type ServerConfig } from '../config.js';
 import type { AuditInput, Store } from '../store/store.js';
 import { mockCountTokens, mockMessages, type KnowsModel } from './mock-model.js';
 import { findModel, type FoundModel } from './models.js';
@@ -20,6 +20,8 @@ export const DEFAULT_CLOSE_GRACE_MS = 10_000;
 export class Gateway {
   readonly upstream: UpstreamClient | undefined;
   readonly limiter: RateLimiter;
+  /** Failed authentications per client address (the key limiter only sees keys that exist). */
+  readonly authFailures: RateLimiter;
   readonly writes: WriteBehind<AuditInput>;
   private readonly aliases: Record<string, string>;
   private graceTimer: NodeJS.Timeout | undefined;
@@ -40,6 +42,7 @@ export class Gateway {
           })
         : undefined;
     this.limiter = new RateLimiter(config.rateLimitPerMinute);
+    this.authFailures = new RateLimiter(config.authFailuresPerMinute ?? DEFAULT_AUTH_FAILURES_PER_MINUTE);
     this.writes = new WriteBehind<AuditInput>(
       {
         touchLastUsed: (keyId, at) => store.keys.touchLastUsed(keyId, at),

@@ -8,6 +8,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { authenticateCredential, credentialFromHeaders, type AuthFailureReason } from '../auth/credential.js';
 import { parseCredential } from '../domain/token.js';
 import type { Store } from '../store/store.js';
+import { DEFAULT_AUTH_FAILURES_PER_MINUTE } from '../config.js';
 import { anthropicError, errorTypeForStatus, GatewayError } from '../gateway/errors.js';
 import { Gateway, type GatewayServerConfig } from '../gateway/gateway.js';
 import { listModels, modelNotOffered, modelView } from '../gateway/models.js';
@@ -176,6 +177,22 @@ async function registerV1(v1: FastifyInstance, gateway: Gateway, store: Store, c
     const credential = credentialFromHeaders(request.headers);
     const result = await authenticateCredential(store, credential, at);
     if (!result.ok) {
+      // Counted per client address, after the check so a valid key from the same address still
+      // works. Past the limit the refusal is not audited: one row per attempt is what an attacker
+      // would use to grow the log.
+      const failures = gateway.authFailures.take(request.ip);
+      if (!failures.allowed) {
+        state.audited = true;
+        return sendError(
+          reply,
+          new GatewayError(
+            429,
+            'rate_limit_error',
+            `Too many failed authentications from this address (limit ${config.authFailuresPerMinute ?? DEFAULT_AUTH_FAILURES_PER_MINUTE} per minute). Retry in ${failures.retryAfterSeconds} s.`,
+            { 'retry-after': String(failures.retryAfterSeconds) },
+          ),
+        );
+      }
       state.action = `denied:${result.reason satisfies AuthFailureReason}`;
       // The ID is recorded only for a well-formed credential, so the log shows attempts on real keys.
       state.keyId = (credential && parseCredential(credential)?.keyId) ?? null;
