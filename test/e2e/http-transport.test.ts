@@ -8,13 +8,14 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { spawn } from 'node:child_process';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { connect, type AddressInfo, type Socket } from 'node:net';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { CLI_BIN, cliEnv, ensureCliBuilt, makeHome } from '../helpers/cli.js';
 import { startReferenceServer, type ReferenceServer } from '../helpers/reference-server.js';
+import { tunnelHandler } from '../helpers/connect-proxy.js';
 
 let server: ReferenceServer;
 let credential: string;
@@ -39,18 +40,7 @@ beforeAll(async () => {
 
   // A CONNECT proxy, as a corporate one would be.
   proxy = createServer();
-  proxy.on('connect', (req: IncomingMessage, client: Socket, head: Buffer) => {
-    tunnels.push(req.url ?? '');
-    const [host, port] = (req.url ?? '').split(':');
-    const upstream = connect(Number(port), host, () => {
-      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-      upstream.write(head);
-      upstream.pipe(client);
-      client.pipe(upstream);
-    });
-    upstream.on('error', () => client.destroy());
-    client.on('error', () => upstream.destroy());
-  });
+  proxy.on('connect', tunnelHandler(tunnels));
   await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
   proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
 }, 120_000);

@@ -5,9 +5,10 @@
  * is loaded only when a proxy applies.
  */
 import { afterEach, describe, expect, test, vi } from 'vitest';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { connect, type AddressInfo, type Socket } from 'node:net';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import * as http from '../../src/core/http.js';
+import { tunnelHandler } from '../helpers/connect-proxy.js';
 
 const { proxyFor } = http;
 const PROXY = 'http://proxy.corp:3128';
@@ -92,17 +93,7 @@ describe('undici is loaded only for a proxied request', () => {
       res.end('{"ok":true}');
     });
     // The same server is the proxy too: a CONNECT tunnel to whatever host comes back to it.
-    server.on('connect', (req: IncomingMessage, client: Socket, head: Buffer) => {
-      tunnels.push(req.url ?? '');
-      const upstream = connect(port, '127.0.0.1', () => {
-        client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-        upstream.write(head);
-        upstream.pipe(client);
-        client.pipe(upstream);
-      });
-      upstream.on('error', () => client.destroy());
-      client.on('error', () => upstream.destroy());
-    });
+    server.on('connect', tunnelHandler(tunnels, () => ({ host: '127.0.0.1', port })));
     await new Promise<void>((r) => server!.listen(0, '127.0.0.1', () => r()));
     const port = (server.address() as AddressInfo).port;
     const url = `http://127.0.0.1:${port}`;

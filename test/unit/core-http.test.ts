@@ -5,7 +5,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
-import { connect, type AddressInfo, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +13,7 @@ import path from 'node:path';
 import { ApiError, closeHttp, createHttp, normalizeApiUrl } from '../../src/core/http.js';
 import { createApi } from '../../src/core/api.js';
 import { needs } from '../helpers/components.js';
+import { tunnelHandler } from '../helpers/connect-proxy.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, n: number) => void;
 
@@ -188,18 +189,7 @@ describe('requests', () => {
     const target = await serve((_, res) => json(res, 200, { via: 'target' }));
     const tunnels: string[] = [];
     const proxy = createServer();
-    proxy.on('connect', (req: IncomingMessage, client: Socket, head: Buffer) => {
-      tunnels.push(req.url ?? '');
-      const [host, port] = (req.url ?? '').split(':');
-      const upstream = connect(Number(port), host, () => {
-        client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-        upstream.write(head);
-        upstream.pipe(client);
-        client.pipe(upstream);
-      });
-      upstream.on('error', () => client.destroy());
-      client.on('error', () => upstream.destroy());
-    });
+    proxy.on('connect', tunnelHandler(tunnels));
     servers.push(proxy);
     const proxyUrl = await listen(proxy);
     const host = new URL(target.url).host;
