@@ -34,15 +34,15 @@ export function posixSetsVariable(line: string): string | undefined {
   return posixAssignment.exec(line)?.[1];
 }
 
+// macOS terminals open login shells, which read ~/.bash_profile rather than ~/.bashrc.
+const bashProfile = (e: ShellEnv) => pathFor(e.platform).join(e.homedir, e.platform === 'darwin' ? '.bash_profile' : '.bashrc');
+
 export const bash: ProfileShell = {
   kind: 'profile',
   name: 'bash',
   label: 'bash',
-  profilePath: (e) => pathFor(e.platform).join(e.homedir, e.platform === 'darwin' ? '.bash_profile' : '.bashrc'),
-  usageHints: (e) => {
-    const p = pathFor(e.platform);
-    return [p.join(e.homedir, e.platform === 'darwin' ? '.bash_profile' : '.bashrc')];
-  },
+  profilePath: (e) => bashProfile(e),
+  usageHints: (e) => [bashProfile(e)],
   envFileName: 'env.sh',
   envFileContent: posixEnvFile,
   sourceBlock: posixSourceBlock,

@@ -8,12 +8,14 @@ const zdotdir = (e: ShellEnv) => {
   return dir && pathFor(e.platform).isAbsolute(dir) ? dir : e.homedir;
 };
 
+const zshrc = (e: ShellEnv) => pathFor(e.platform).join(zdotdir(e), '.zshrc');
+
 export const zsh: ProfileShell = {
   kind: 'profile',
   name: 'zsh',
   label: 'zsh',
-  profilePath: (e) => pathFor(e.platform).join(zdotdir(e), '.zshrc'),
-  usageHints: (e) => [pathFor(e.platform).join(zdotdir(e), '.zshrc')],
+  profilePath: (e) => zshrc(e),
+  usageHints: (e) => [zshrc(e)],
   envFileName: 'env.sh',
   envFileContent: posixEnvFile,
   sourceBlock: posixSourceBlock,
