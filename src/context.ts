@@ -9,6 +9,7 @@
  */
 import { homedir as osHomedir, hostname as osHostname } from 'node:os';
 import type { Writable, Readable } from 'node:stream';
+import type { OpenOutcome } from './core/browser.js';
 
 export interface GlobalOptions {
   /** --api-url or THIRDLOOP_API_URL; undefined means "use the profile's". */
@@ -92,8 +93,8 @@ export interface Context {
   globals: GlobalOptions;
   config(): Promise<ConfigStore>;
   secrets(): Promise<SecretStore>;
-  /** Opens a URL in the user's browser; resolves false when none could be opened. */
-  openBrowser(url: string): Promise<boolean>;
+  /** Starts the user's browser on a URL (BROWSER, else the platform's opener); never waits for the browser. */
+  openBrowser(url: string): Promise<OpenOutcome>;
   /** This machine's name (default key names, the consent page). */
   hostname: string;
 }

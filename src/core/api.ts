@@ -33,6 +33,8 @@ export interface NewKey {
   secret_key: string;
   /** `<id>;<secret>` */
   credential: string;
+  /** The account the key belongs to: sent by the CLI sign-in exchange (POST /api/cli-auth/token). */
+  user?: { email: string };
 }
 
 export interface Me {

@@ -58,12 +58,18 @@ export class ApiError extends UserError {
   readonly status: number;
   readonly type: string | undefined;
   readonly url: string;
-  constructor(message: string, options: { status: number; type?: string; url: string; exitCode?: number; hint?: string; cause?: unknown }) {
+  /** The fields of the server's error object besides type and message (e.g. attempts_left). */
+  readonly details: Record<string, unknown> | undefined;
+  constructor(
+    message: string,
+    options: { status: number; type?: string; url: string; exitCode?: number; hint?: string; cause?: unknown; details?: Record<string, unknown> },
+  ) {
     super(message, { exitCode: options.exitCode, hint: options.hint, cause: options.cause });
     this.name = 'ApiError';
     this.status = options.status;
     this.type = options.type;
     this.url = options.url;
+    this.details = options.details;
   }
 }
 
@@ -428,13 +434,15 @@ function notJson(url: string, status: number, headers: Record<string, string | s
 }
 
 /** The server's `{"error": {"type", "message"}}` body, when it is one. */
-function parseServerError(text: string): { type?: string; message?: string } {
+function parseServerError(text: string): { type?: string; message?: string; details?: Record<string, unknown> } {
   try {
     const data = JSON.parse(text) as { error?: { type?: unknown; message?: unknown } | string; message?: unknown };
     if (data && typeof data.error === 'object' && data.error) {
+      const { type, message, ...details } = data.error as Record<string, unknown>;
       return {
-        type: typeof data.error.type === 'string' ? data.error.type : undefined,
-        message: typeof data.error.message === 'string' ? data.error.message : undefined,
+        type: typeof type === 'string' ? type : undefined,
+        message: typeof message === 'string' ? message : undefined,
+        details,
       };
     }
     if (typeof data?.message === 'string') return { message: data.message };
@@ -451,7 +459,7 @@ function sentence(text: string): string {
 
 function httpError(status: number, text: string, headers: Record<string, string | string[] | undefined>, url: string, baseUrl: string): ApiError {
   const server = parseServerError(text);
-  const base = { status, url, type: server.type };
+  const base = { status, url, type: server.type, details: server.details };
   const said = server.message ? ` ${sentence(server.message)}` : '';
   if (status === 401) {
     return new ApiError(`${baseUrl} did not accept the stored key (401 from ${url}).${said}`, {

@@ -9,6 +9,7 @@ import { ExitCode, UserError } from './errors.js';
 import { checkKeyRef, resolveKey } from './key-resolve.js';
 import type { Output } from './output.js';
 import { requireSession, type Session } from './session.js';
+import { loadPrompts } from './prompt.js';
 
 export interface Target {
   session: Session;
@@ -64,7 +65,7 @@ export async function confirmOrRefuse(
       hint: 'Pass --yes to go ahead without asking.',
     });
   }
-  const { default: prompts } = await import('prompts');
+  const prompts = await loadPrompts();
   let cancelled = false;
   const answer = (await prompts(
     { type: 'confirm', name: 'ok', message: args.question, initial: false, stdin: ctx.io.stdin, stdout: ctx.io.stderr },

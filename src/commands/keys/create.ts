@@ -11,6 +11,7 @@ import { describeKey, listKeys, withSpinner } from '../../core/key-commands.js';
 import { atLimit, expiresIn, limitError, validateExpiry, validateKeyName } from '../../core/key-actions.js';
 import { createOutput, isoDate, type Output } from '../../core/output.js';
 import { requireSession } from '../../core/session.js';
+import { loadPrompts } from '../../core/prompt.js';
 
 export interface CreateOptions {
   name?: string;
@@ -21,7 +22,7 @@ export const defaultKeyName = (hostname: string, now: Date) => `${hostname || 't
 
 /** Asks for the name and the expiry on a terminal; `prompts` is loaded only here. */
 async function ask(ctx: Context, need: { name: boolean; expires: boolean }, defaultName: string): Promise<{ name?: string; expires?: number }> {
-  const { default: prompts } = await import('prompts');
+  const prompts = await loadPrompts();
   const questions: import('prompts').PromptObject[] = [];
   const io = { stdin: ctx.io.stdin, stdout: ctx.io.stderr };
   if (need.name) {

@@ -39,6 +39,7 @@ import {
   type Scope,
 } from '../../clients/opencode.js';
 import { parseJsoncObject } from '../../files/jsonc-edit.js';
+import { loadPrompts } from '../../core/prompt.js';
 
 export interface SetupOpencodeOptions {
   global?: boolean;
@@ -275,7 +276,7 @@ async function envStep(ctx: Context, out: Output, session: Session, options: Set
     if (ctx.io.stdinIsTTY && ctx.io.stderrIsTTY) {
       if (options.yes) go = true;
       else {
-        const { default: prompts } = await import('prompts');
+        const prompts = await loadPrompts();
         const answer = await prompts(
           {
             type: 'confirm',
