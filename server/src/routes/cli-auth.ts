@@ -4,11 +4,13 @@
  * the limit), POST /api/cli-auth/token (code → key).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { randomInt } from 'node:crypto';
 import { randomToken, sha256Hex } from '../auth/hashing.js';
-import { CHALLENGE_RE, isValidVerifier, loopbackRedirectUri, verifierMatches } from '../auth/pkce.js';
+import { CHALLENGE_RE, isValidVerifier, loopbackRedirectUri, s256, verifierMatches } from '../auth/pkce.js';
 import { csrfValid, currentSession, requireSignIn, type SignedIn } from '../auth/session.js';
 import { DomainError } from '../domain/errors.js';
 import { activeCount, countsTowardLimit, expiryDaysFromText, expiryFrom, keyStatus, validateExpiryDays, validateName, ACTIVE_KEY_LIMIT } from '../domain/keys.js';
+import { CODE_ATTEMPTS, displayUserCode, makeUserCode, normalizeCode } from '../domain/one-time-code.js';
 import { isWellFormedKeyId } from '../domain/token.js';
 import { createKey, transitionKey } from '../store/key-actions.js';
 import { codePage, consentErrorPage, consentPage, deniedPage } from '../web/consent.js';
@@ -188,7 +190,8 @@ export default async function cliAuthRoutes(app: FastifyInstance, ctx: RouteCont
     if (others.length >= ACTIVE_KEY_LIMIT) {
       return renderConsent(request, reply, signedIn, params, fields, 409, 'You still have 2 active keys. Disable or delete one below, then approve.');
     }
-    const code = randomToken(32);
+    // The loopback flow carries a long random code in the redirect; a person types the short one.
+    const code = params.redirectUri ? randomToken(32) : makeUserCode(randomInt);
     await store.authCodes.deleteExpired(now);
     await store.authCodes.insert({
       codeHash: sha256Hex(code),
@@ -203,7 +206,7 @@ export default async function cliAuthRoutes(app: FastifyInstance, ctx: RouteCont
     });
     await store.audit.insert({ ...auditBase, action: 'cli-auth-approve', key_id: replaced?.id ?? null, status: params.redirectUri ? 302 : 200 });
     if (!params.redirectUri) {
-      return send(reply, 200, codePage({ user: signedIn.user, csrfToken: signedIn.session.csrfToken, code, minutes: CODE_TTL_MS / 60_000 }));
+      return send(reply, 200, codePage({ user: signedIn.user, csrfToken: signedIn.session.csrfToken, code: displayUserCode(code), minutes: CODE_TTL_MS / 60_000 }));
     }
     return reply.redirect(withParams(params.redirectUri, { code, state: params.state }), 302);
   });
@@ -230,7 +233,7 @@ export default async function cliAuthRoutes(app: FastifyInstance, ctx: RouteCont
   });
 
   app.post('/api/cli-auth/token', { bodyLimit: API_BODY_LIMIT }, async (request, reply) => {
-    const invalidGrant = (message: string) => apiError(reply, 400, message, 'invalid_grant');
+    const invalidGrant = (message: string, details?: Record<string, unknown>) => apiError(reply, 400, message, 'invalid_grant', details);
     const body = request.body;
     if (!isPlainObject(body)) return apiError(reply, 400, 'Expected a JSON object: {"code", "code_verifier", "redirect_uri"}.');
     const { code, code_verifier: verifier, redirect_uri: redirectUri } = body;
@@ -241,7 +244,14 @@ export default async function cliAuthRoutes(app: FastifyInstance, ctx: RouteCont
     }
     const now = clock();
     // Consumed before checking: a code is tried once, whatever the outcome.
-    const grant = await store.authCodes.consume(sha256Hex(code.trim()));
+    const grant = await store.authCodes.consume(sha256Hex(normalizeCode(code)));
+    if (!grant) {
+      // A wrong code from the CLI that holds the verifier counts against its pending sign-in:
+      // a few typos are forgiven, guessing is not.
+      const left = await store.authCodes.recordFailure(s256(verifier), now, CODE_ATTEMPTS);
+      if (left === 0) return invalidGrant('Too many wrong codes: this sign-in was cancelled. Run thirdloop auth again.', { attempts_left: 0 });
+      if (left !== undefined) return invalidGrant(`The code is not right; ${left} ${left === 1 ? 'try' : 'tries'} left.`, { attempts_left: left });
+    }
     if (!grant || grant.expiresAt.getTime() <= now.getTime()) {
       return invalidGrant('The code is invalid, expired or already used. Run thirdloop auth again.');
     }
@@ -256,7 +266,9 @@ export default async function cliAuthRoutes(app: FastifyInstance, ctx: RouteCont
         { store, now, userId: grant.userId, request: { method: 'POST', path: pathOf(request) } },
         { name: grant.keyName, expiresInDays: grant.expiresInDays, replaces, action: 'cli-auth' },
       );
-      return reply.code(201).header('cache-control', 'no-store').send(mintedBody(minted, now));
+      // The account too, so the CLI can say whom it signed in as without another request.
+      const user = await store.users.findById(grant.userId);
+      return reply.code(201).header('cache-control', 'no-store').send({ ...mintedBody(minted, now), user: { email: user?.email ?? null } });
     } catch (err) {
       if (err instanceof DomainError) return apiError(reply, err.kind === 'conflict' ? 409 : 400, err.message);
       throw err;

@@ -34,11 +34,12 @@ export const ERROR_TYPE_BY_STATUS: Record<number, ApiErrorType> = {
   500: 'api_error',
 };
 
-export function apiError(reply: FastifyReply, status: number, message: string, type?: ApiErrorType): FastifyReply {
+/** `details` are extra fields of the error object, e.g. `attempts_left` of a wrong one-time code. */
+export function apiError(reply: FastifyReply, status: number, message: string, type?: ApiErrorType, details?: Record<string, unknown>): FastifyReply {
   return reply
     .code(status)
     .header('cache-control', 'no-store')
-    .send({ error: { type: type ?? ERROR_TYPE_BY_STATUS[status] ?? 'invalid_request_error', message } });
+    .send({ error: { type: type ?? ERROR_TYPE_BY_STATUS[status] ?? 'invalid_request_error', message, ...details } });
 }
 
 /** A refused rule → 400/404/409. Anything else is rethrown to the 500 handler. */

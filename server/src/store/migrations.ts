@@ -57,4 +57,9 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX audit_at ON audit(at);
   CREATE INDEX audit_user_at ON audit(user_id, at);
   `,
+  // Wrong one-time codes tried against a pending sign-in (found by its PKCE challenge).
+  `
+  ALTER TABLE auth_codes ADD COLUMN failed_attempts INTEGER NOT NULL DEFAULT 0;
+  CREATE INDEX auth_codes_challenge ON auth_codes(code_challenge);
+  `,
 ];

@@ -90,6 +90,10 @@ export function openSqliteStore(file: string): Store {
     ),
     codeConsume: db.prepare<[string], Record<string, unknown>>('DELETE FROM auth_codes WHERE code_hash = ? RETURNING *'),
     codeExpire: db.prepare('DELETE FROM auth_codes WHERE expires_at <= ?'),
+    codeFail: db.prepare<[string, number], { failed_attempts: number }>(
+      'UPDATE auth_codes SET failed_attempts = failed_attempts + 1 WHERE code_challenge = ? AND expires_at > ? RETURNING failed_attempts',
+    ),
+    codeRemoveFailed: db.prepare('DELETE FROM auth_codes WHERE code_challenge = ? AND failed_attempts >= ?'),
     auditInsert: db.prepare(
       `INSERT INTO audit (at, user_id, key_id, session_id, kind, action, method, path, model, status, latency_ms, input_tokens, output_tokens)
        VALUES (@at, @user_id, @key_id, @session_id, @kind, @action, @method, @path, @model, @status, @latency_ms, @input_tokens, @output_tokens)`,
@@ -207,6 +211,14 @@ export function openSqliteStore(file: string): Store {
           machine: c.machine,
           expires_at: c.expiresAt.getTime(),
         });
+      },
+      async recordFailure(codeChallenge, now, limit) {
+        return db.transaction(() => {
+          const rows = q.codeFail.all(codeChallenge, now.getTime());
+          if (rows.length === 0) return undefined;
+          q.codeRemoveFailed.run(codeChallenge, limit);
+          return Math.max(0, limit - Math.max(...rows.map((r) => r.failed_attempts)));
+        })();
       },
       async consume(codeHash) {
         const r = q.codeConsume.get(codeHash);

@@ -96,6 +96,12 @@ export interface Store {
     insert(code: AuthCode): Promise<void>;
     /** Removes and returns the code (single use); the caller checks expiry and bindings. */
     consume(codeHash: string): Promise<AuthCode | undefined>;
+    /**
+     * Counts a wrong code against the pending sign-ins with this PKCE challenge
+     * (not expired at `now`) and removes those that reach `limit`. Returns the
+     * tries left (0: it was just removed), or undefined when none is pending.
+     */
+    recordFailure(codeChallenge: string, now: Date, limit: number): Promise<number | undefined>;
     deleteExpired(now: Date): Promise<void>;
   };
   audit: {

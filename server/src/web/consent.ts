@@ -90,9 +90,9 @@ export function codePage(options: { user: { email: string }; csrfToken: string; 
     { title: 'Your one-time code', user: options.user, csrfToken: options.csrfToken },
     html`<div class="card">
   <h1>Approved</h1>
-  <p>Paste this one-time code into the terminal where <code>thirdloop auth</code> is waiting:</p>
+  <p>Type this code in the terminal where <code>thirdloop auth --no-browser</code> is waiting:</p>
   <p><code class="one-time-code" id="one-time-code">${options.code}</code></p>
-  <p class="muted">It works once and expires in ${options.minutes} minutes.</p>
+  <p class="muted">Upper or lower case, with or without the dash. It works once and expires in ${options.minutes} minutes.</p>
 </div>`,
   );
 }

@@ -187,7 +187,8 @@ async function withCode(ctx: Context, out: Output, flow: Flow, signal: AbortSign
         return await exchange(flow.api, { code, code_verifier: flow.pkce.verifier });
       } catch (error) {
         const left = error instanceof ApiError && error.type === 'invalid_grant' ? error.details?.attempts_left : undefined;
-        if (last || typeof left !== 'number' || left <= 0) throw error;
+        if (typeof left !== 'number' || left <= 0) throw error;
+        if (last) throw new UserError(`No code was accepted after ${CODE_TRIES} tries; ${flow.keeps}.`, { hint: 'Run `thirdloop auth --no-browser` again, and type the code exactly as the page shows it.' });
         out.warn(`That code was not accepted. Check it on the page and type it again (${CODE_TRIES - attempt} ${CODE_TRIES - attempt === 1 ? 'try' : 'tries'} left).`);
       }
     }
