@@ -14,6 +14,8 @@ import type { OpenOutcome } from './core/browser.js';
 export interface GlobalOptions {
   /** --api-url or THIRDLOOP_API_URL; undefined means "use the profile's". */
   apiUrl?: string;
+  /** Which of the two gave apiUrl, for messages: "--api-url" or "THIRDLOOP_API_URL". */
+  apiUrlFrom?: string;
   /** --profile or THIRDLOOP_PROFILE; default "default". */
   profile: string;
   json: boolean;
@@ -127,6 +129,7 @@ export function createContext(globals: Partial<GlobalOptions> = {}, overrides: C
   const colorAllowed = globals.colorAllowed ?? (globals.color !== false && !env.NO_COLOR);
   const fullGlobals: GlobalOptions = {
     apiUrl: globals.apiUrl,
+    apiUrlFrom: globals.apiUrlFrom,
     profile: globals.profile ?? 'default',
     json: globals.json ?? false,
     debug: globals.debug ?? false,

@@ -47,6 +47,7 @@ function lazy(module: string, argNames: string[] = []): Handler {
     const { createContext } = await import('./context.js');
     const ctx = createContext({
       apiUrl: globals.apiUrl,
+      apiUrlFrom: cmd.getOptionValueSourceWithGlobals('apiUrl') === 'env' ? 'THIRDLOOP_API_URL' : '--api-url',
       profile: globals.profile,
       json: Boolean(globals.json),
       debug: Boolean(globals.debug),

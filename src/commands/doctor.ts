@@ -13,7 +13,7 @@ import { parseCredential } from '../core/credential.js';
 import { UserError } from '../core/errors.js';
 import { closeHttp } from '../core/http.js';
 import { createOutput } from '../core/output.js';
-import { debugWriter, resolveApiUrl } from '../core/session.js';
+import { debugWriter, ownInstanceError, resolveApiUrl } from '../core/session.js';
 import { checkEnvironment } from '../doctor/environment.js';
 import { checkGateway } from '../doctor/gateway.js';
 import { checkInstance } from '../doctor/instance.js';
@@ -54,13 +54,22 @@ export async function collect(ctx: Context): Promise<CheckResult[]> {
   let secret: StoredSecret | undefined;
   let unreadable = false;
   try {
-    secret = await secrets.get(profileName);
+    // A profile never signed in has no key, whatever a keychain still holds under its name.
+    secret = profile.keyId || ctx.env.THIRDLOOP_API_KEY?.trim() ? await secrets.get(profileName) : undefined;
   } catch (error) {
     if (!(error instanceof UserError)) throw error;
     unreadable = true;
     results.push(result('signed-in', 'fail', error.message, error.hint ?? signIn));
   }
   let credential: string | undefined;
+  // The stored key is only ever sent to its own instance: against another URL, doctor checks that one without it.
+  const elsewhere = secret && secret.source !== 'env' && apiUrl ? ownInstanceError(ctx, { profileName, profile, baseUrl: apiUrl }) : undefined;
+  if (elsewhere) {
+    // Nothing is asked of that other URL: the fix comes first.
+    results.push(result('instance', 'fail', elsewhere.message, elsewhere.hint ?? signIn));
+    results.push(await checkStorage(secrets, secret!, profileName, ctx.platform));
+    return results;
+  }
   if (secret) {
     try {
       const parsed = parseCredential(secret.credential, secret.source === 'env' ? 'THIRDLOOP_API_KEY' : 'The stored credential');
