@@ -10,7 +10,7 @@
 import type { Command } from 'commander';
 import pkg from '../package.json' with { type: 'json' };
 import { ExitCode, UserError } from './core/errors.js';
-import { reportError } from './core/report-error.js';
+import { colorize, reportError } from './core/report-error.js';
 import { readFileSync } from 'node:fs';
 
 type Commander = typeof import('commander');
@@ -90,6 +90,12 @@ export function buildProgram(commander: Commander): Command {
     .option('--no-color', 'no colours (also NO_COLOR)')
     .option('--debug', 'print requests and timings on stderr (secrets redacted)')
     .showSuggestionAfterError(true)
+    // Every subcommand's help lists the global options it accepts too.
+    .configureHelp({ showGlobalOptions: true })
+    // commander's own errors read like ours: "Error: Unknown option '--bogus'".
+    .configureOutput({
+      outputError: (text, write) => write(text.replace(/^error: (.)/, (_, first: string) => `${colorize('Error:', process.stderr)} ${first.toUpperCase()}`)),
+    })
     .exitOverride()
     .addHelpText(
       'after',

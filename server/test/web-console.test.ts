@@ -231,10 +231,15 @@ describe.skipIf(needs('chromium'))('web console in Chromium', () => {
     await page.goto(`${server.url}/settings/api-keys`);
     expect(await page.content()).not.toContain(secret);
 
-    // Using the key moves "Last used".
+    // Managing keys is not using them; a model request moves "Last used" (written behind, so look again).
     await api(server.url, credential)('GET', '/api/keys');
     await page.reload();
-    expect(await card(page, 'work laptop').locator('.last-used').textContent()).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d UTC$/);
+    expect(await card(page, 'work laptop').locator('.last-used').textContent()).toBe('Never used');
+    const model = await api(server.url, credential)('POST', '/v1/messages', { model: 'claude-sonnet-4-5', max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] });
+    expect(model.status).toBe(200);
+    await expect
+      .poll(async () => (await page.reload(), await card(page, 'work laptop').locator('.last-used').textContent()), { timeout: 10_000 })
+      .toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d UTC$/);
     expect(problems).toEqual([]);
   });
 

@@ -40,6 +40,13 @@ const PAST: Record<KeyAction, string> = {
 
 export const isAllowed = (status: KeyStatus, action: KeyAction) => (ALLOWED_ACTIONS[status] ?? []).includes(action);
 
+/**
+ * Asking for the state a key is already in (disable a Suspended key, enable an
+ * Active one) succeeds and changes nothing, as gh treats idempotent changes.
+ */
+export const isNoOp = (status: KeyStatus, action: KeyAction) =>
+  (action === 'disable' && status === 'suspended') || (action === 'enable' && status === 'active');
+
 /** Active green, Suspended yellow, Expired dim, Compromised red. */
 export function paintStatus(status: KeyStatus, c: Colors): string {
   const label = STATUS_LABEL[status] ?? String(status);
@@ -65,11 +72,10 @@ export function actionCommand(action: KeyAction, key: Pick<ApiKey, 'id'>): strin
  * only be deleted."), or undefined when the status allows it.
  */
 export function refusalSentence(status: KeyStatus, action: KeyAction): string | undefined {
-  if (isAllowed(status, action)) return undefined;
+  if (isAllowed(status, action) || isNoOp(status, action)) return undefined;
   const allowed = ALLOWED_ACTIONS[status] ?? [];
   if (allowed.length === 1 && allowed[0] === 'delete') return `${STATUS_LABEL[status]} keys can only be deleted.`;
-  const already = (action === 'enable' && status === 'active') || (action === 'disable' && status === 'suspended');
-  return `${already ? `The key is already ${status}. ` : ''}${STATUS_LABEL[status]} keys can only be ${joinList(allowed.map((a) => PAST[a]), 'or')}.`;
+  return `${STATUS_LABEL[status]} keys can only be ${joinList(allowed.map((a) => PAST[a]), 'or')}.`;
 }
 
 /** Throws the refusal, with the allowed commands as the hint, when `status` does not allow `action`. */

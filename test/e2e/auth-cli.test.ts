@@ -54,17 +54,23 @@ describe('program', () => {
       expect(auth.stdout).toContain(flag);
     }
     expect(auth.stdout).toContain('$ thirdloop auth --no-browser');
+    // Every subcommand's help also lists the global options it accepts.
+    for (const args of [['auth'], ['status'], ['keys', 'list'], ['setup', 'claude'], ['doctor']]) {
+      const help = await runCli([...args, '--help'], { home: home() });
+      const globals = help.stdout.slice(help.stdout.indexOf('Global Options:'));
+      for (const flag of ['--api-url <url>', '--profile <name>', '--json', '--no-color', '--debug']) expect(globals, args.join(' ')).toContain(flag);
+    }
     const bare = await runCli([], { home: home() });
     expect(bare.exitCode).toBe(0);
   });
 
   test.each([
-    [['frobnicate'], /unknown command 'frobnicate'/],
-    [['auth', '--bogus'], /unknown option '--bogus'/],
+    [['frobnicate'], /^Error: Unknown command 'frobnicate'/],
+    [['auth', '--bogus'], /^Error: Unknown option '--bogus'/],
     [['auth', '--expires', '7'], /Expiry must be one of 30, 60, 90, 180, 365 \(days\)\./],
     [['auth', '--timeout', 'soon'], /Give a whole number of seconds between 1 and 3600\./],
-    [['auth', '--name'], /argument missing/],
-    [['keys', 'rename', 'tlk_x'], /missing required argument 'name'/],
+    [['auth', '--name'], /^Error: Option '--name <name>' argument missing/],
+    [['keys', 'rename', 'tlk_x'], /^Error: Missing required argument 'name'/],
     [['--profile', '../etc', 'token'], /Invalid profile name "\.\.\/etc"/],
     [['--api-url', 'ftp://example.com', 'auth'], /--api-url must start with https:\/\//],
     [['--api-url', 'not a url', 'auth'], /is not a URL/],
@@ -117,16 +123,15 @@ describe('program', () => {
 });
 
 describe('not signed in', () => {
-  test('status and token exit 4 and say what to run; token prints nothing on stdout', async () => {
+  test('status and token exit 4 on a fresh HOME (no Secret Service) and say what to run; token prints nothing on stdout', async () => {
     const h = home();
     const status = await runCli(['status'], { home: h });
     expect(status.exitCode).toBe(4);
-    expect(status.stderr).toContain('Not signed in.');
-    expect(status.stderr).toContain('Run `thirdloop auth` first.');
+    expect(status.stderr).toBe('Error: Not signed in.\nRun `thirdloop auth --api-url URL`.\n');
     const token = await runCli(['--profile', 'work', 'token'], { home: h });
     expect(token.exitCode).toBe(4);
     expect(token.stdout).toBe('');
-    expect(token.stderr).toContain('Run `thirdloop auth --profile work` first.');
+    expect(token.stderr).toContain('Run `thirdloop auth --profile work --api-url URL`.');
   });
 
   test('logout is a no-op that says so', async () => {
@@ -159,6 +164,30 @@ describe('against instances', () => {
     expect(r.exitCode, r.stderr).toBe(0);
     return { h, id: key.id, credential: key.credential };
   }
+
+  test('"Last used" means a model request: status twice leaves it, a /v1/messages request moves it', async () => {
+    const { h, credential } = await signedInHome('used');
+    const lastUsed = async () => {
+      const r = await runCli(['status', '--json'], { home: h });
+      expect(r.exitCode, r.stderr).toBe(0);
+      return JSON.parse(r.stdout).key.last_used_at as string | null;
+    };
+    expect(await lastUsed()).toBeNull();
+    expect(await lastUsed()).toBeNull();
+    expect((await runCli(['keys', 'list'], { home: h })).stdout).toMatch(/^used .*Never used$/m);
+    const model = await fetch(`${server.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'x-api-key': credential, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+      body: JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(model.status).toBe(200);
+    await model.text();
+    await expect.poll(lastUsed, { timeout: 10_000 }).not.toBeNull();
+    const used = await lastUsed();
+    expect(await lastUsed()).toBe(used);
+    expect((await runCli(['status'], { home: h })).stdout).toMatch(/Last used\s+just now/);
+    expect((await runCli(['logout', '--revoke', '--yes'], { home: h })).exitCode).toBe(0);
+  });
 
   test('auth --json prints one document on stdout without the secret', async () => {
     const h = home();

@@ -150,7 +150,8 @@ describe('create on a terminal (in-process, real prompts)', () => {
     prompts.inject([new Error('cancelled')]);
     const cancelled = await runCommand('create', ttyContext(u).ctx, {}).catch((e: unknown) => e);
     expect(cancelled).toBeInstanceOf(UserError);
-    expect((cancelled as UserError).message).toMatch(/Cancelled; no key was created/);
+    expect((cancelled as UserError).message).toBe('Cancelled.');
+    expect((cancelled as UserError).exitCode).toBe(1);
     prompts.inject(['   ', 90]);
     const empty = await runCommand('create', ttyContext(u).ctx, {}).catch((e: unknown) => e);
     expect((empty as UserError).exitCode).toBe(2);
@@ -168,7 +169,7 @@ describe('confirmations on a terminal (in-process, real prompts)', () => {
     const refused = runCommand('delete', no.ctx, { id: 'old laptop' }).catch((e: unknown) => e);
     await no.stderr.waitFor(/Delete "old laptop" \(tlk_\w+\) permanently\? This cannot be undone\./);
     no.stdin.write('n');
-    expect(((await refused) as UserError).message).toMatch(/Cancelled; nothing was changed/);
+    expect(((await refused) as UserError).message).toBe('Cancelled.');
     expect((await h.listFor(u.key.credential)).keys.map((k) => k.id)).toContain(victim.id);
 
     const yes = ttyContext(u);

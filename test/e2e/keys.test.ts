@@ -221,8 +221,6 @@ describe('every status × every action', () => {
   });
 
   const refused: Array<[keyof typeof ids, string[], RegExp]> = [
-    ['active', ['enable'], /The key is already active\. Active keys can only be disabled, deleted, rotated or renamed\./],
-    ['suspended', ['disable'], /The key is already suspended\. Suspended keys can only be enabled, deleted or renamed\./],
     ['suspended', ['rotate', '--yes'], /Suspended keys can only be enabled, deleted or renamed\./],
     ['expired', ['disable'], /Expired keys can only be deleted\./],
     ['expired', ['enable'], /Expired keys can only be deleted\./],
@@ -241,6 +239,22 @@ describe('every status × every action', () => {
     expect(r.stderr).toMatch(message);
     expect(r.stderr).toMatch(/Allowed: .*`thirdloop keys delete tlk_\w+`/);
     noWrites(r);
+    expect((await listFor(u.key.credential)).keys.find((k) => k.id === id)?.status).toBe(status);
+  });
+
+  test.concurrent.each([
+    ['active', 'enable'],
+    ['suspended', 'disable'],
+  ] as const)('%s: %s is a no-op that says so and exits 0, without a change request', async (status, verb) => {
+    const id = ids[status];
+    const r = await u.cli(['keys', verb, id, '--debug']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(new RegExp(`"\\w+" \\(${id}\\) is already ${status}; nothing to do\\.`));
+    expect(r.stderr).not.toContain('Error');
+    noWrites(r);
+    const json = await u.cli(['keys', verb, id, '--json']);
+    expect(json.exitCode).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({ key: { id, status }, changed: false });
     expect((await listFor(u.key.credential)).keys.find((k) => k.id === id)?.status).toBe(status);
   });
 

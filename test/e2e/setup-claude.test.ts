@@ -39,7 +39,7 @@ describe('setup claude', () => {
     const error = (await run(ctx, { shell: 'bash' }).catch((e) => e)) as UserError;
     expect(error).toBeInstanceOf(UserError);
     expect(error.exitCode).toBe(4);
-    expect(error.hint).toMatch(/Run `thirdloop auth` first/);
+    expect(error.hint).toMatch(/Run `thirdloop auth --api-url URL`/);
     expect(readFileSync(h('.bashrc'), 'utf8')).toBe('x\n');
     expect(existsSync(h('.config', 'thirdloop', 'env.sh'))).toBe(false);
   });
@@ -139,7 +139,8 @@ describe('setup claude', () => {
     const no = signedIn({ stdinIsTTY: true });
     no.stdin.write('n\n');
     const error = (await run(no.ctx, { shell: 'bash' }).catch((e) => e)) as UserError;
-    expect(error.message).toBe('Cancelled; nothing was changed.');
+    expect(error.message).toBe('Cancelled.');
+    expect(error.exitCode).toBe(1);
     expect(no.stderr.text).toMatch(/thirdloop will change:\n {2}create +~\/\.config\/thirdloop\/env\.sh\n {2}update +~\/\.bashrc\n[^\n]*Continue\? \[Y\/n\]/);
     expect(readFileSync(h('.bashrc'), 'utf8')).toBe('x\n');
     expect(existsSync(h('.config', 'thirdloop', 'env.sh'))).toBe(false);
@@ -152,7 +153,7 @@ describe('setup claude', () => {
     // --undo on a terminal asks too, defaulting to no.
     const undo = signedIn({ stdinIsTTY: true });
     undo.stdin.write('\n');
-    await expect(run(undo.ctx, { undo: true })).rejects.toThrow('Cancelled; nothing was changed.');
+    await expect(run(undo.ctx, { undo: true })).rejects.toThrow('Cancelled.');
     expect(undo.stderr.text).toContain('Continue? [y/N]');
     expect(readFileSync(h('.bashrc'), 'utf8')).toContain('# >>> thirdloop >>>');
   });

@@ -63,7 +63,7 @@ const needsChattr = canChattr() ? undefined : 'chattr is not usable (not root, o
 const atBad = (mode: Misbehaviour) => (e: Env) => ({ THIRDLOOP_API_KEY: e.credential, THIRDLOOP_API_URL: e.bad.url(mode) });
 
 function usageCases(): Case[] {
-  const unknownFlag = (args: string[]): Case => ({ name: `unknown flag: ${args.join(' ')}`, args, exit: 2, says: /unknown option/ });
+  const unknownFlag = (args: string[]): Case => ({ name: `unknown flag: ${args.join(' ')}`, args, exit: 2, says: /^Error: Unknown option/m });
   return [
     unknownFlag(['--bogus']),
     unknownFlag(['auth', '--bogus']),
@@ -76,16 +76,16 @@ function usageCases(): Case[] {
     unknownFlag(['setup', 'claude', '--bogus']),
     unknownFlag(['setup', 'opencode', '--bogus']),
     unknownFlag(['doctor', '--bogus']),
-    { name: 'unknown command', args: ['frobnicate'], exit: 2, says: /unknown command/ },
-    { name: 'unknown keys subcommand', args: ['keys', 'frobnicate'], exit: 2, says: /unknown command/ },
-    { name: 'unknown setup target', args: ['setup', 'vim'], exit: 2, says: /unknown command/ },
-    { name: 'missing value: --api-url', args: ['auth', '--api-url'], exit: 2, says: /argument missing/ },
-    { name: 'missing value: --profile', args: ['status', '--profile'], exit: 2, says: /argument missing/ },
-    { name: 'missing value: auth --name', args: ['auth', '--name'], exit: 2, says: /argument missing/ },
-    { name: 'missing value: keys create --expires', args: ['keys', 'create', '--expires'], exit: 2, says: /argument missing/ },
-    { name: 'missing value: setup claude --shell', args: ['setup', 'claude', '--shell'], exit: 2, says: /argument missing/ },
-    { name: 'missing argument: keys disable', args: ['keys', 'disable'], exit: 2, says: /missing required argument/ },
-    { name: 'missing argument: keys rename <id> only', args: ['keys', 'rename', 'laptop'], exit: 2, says: /missing required argument/ },
+    { name: 'unknown command', args: ['frobnicate'], exit: 2, says: /^Error: Unknown command/m },
+    { name: 'unknown keys subcommand', args: ['keys', 'frobnicate'], exit: 2, says: /^Error: Unknown command/m },
+    { name: 'unknown setup target', args: ['setup', 'vim'], exit: 2, says: /^Error: Unknown command/m },
+    { name: 'missing value: --api-url', args: ['auth', '--api-url'], exit: 2, says: /^Error: Option .* argument missing/m },
+    { name: 'missing value: --profile', args: ['status', '--profile'], exit: 2, says: /^Error: Option .* argument missing/m },
+    { name: 'missing value: auth --name', args: ['auth', '--name'], exit: 2, says: /^Error: Option .* argument missing/m },
+    { name: 'missing value: keys create --expires', args: ['keys', 'create', '--expires'], exit: 2, says: /^Error: Option .* argument missing/m },
+    { name: 'missing value: setup claude --shell', args: ['setup', 'claude', '--shell'], exit: 2, says: /^Error: Option .* argument missing/m },
+    { name: 'missing argument: keys disable', args: ['keys', 'disable'], exit: 2, says: /^Error: Missing required argument/m },
+    { name: 'missing argument: keys rename <id> only', args: ['keys', 'rename', 'laptop'], exit: 2, says: /^Error: Missing required argument/m },
     { name: 'too many arguments: keys rename', args: ['keys', 'rename', 'a', 'b', 'c'], exit: 2, says: /too many arguments/ },
     { name: 'invalid expiry: 45', args: ['keys', 'create', '--expires', '45'], exit: 2, says: /Expiry must be one of/ },
     { name: 'invalid expiry: abc', args: ['keys', 'create', '--expires', 'abc'], exit: 2, says: /Expiry must be one of/ },

@@ -59,6 +59,15 @@ export function allowedActions(status: KeyStatus): readonly KeyAction[] {
   return ALLOWED_ACTIONS[status];
 }
 
+/**
+ * Asking for the state a key is already in is not a conflict (as gh treats
+ * idempotent changes): disabling a Suspended key or enabling an Active one
+ * succeeds and changes nothing.
+ */
+export function isNoOp(status: KeyStatus, action: KeyAction): boolean {
+  return (action === 'disable' && status === 'suspended') || (action === 'enable' && status === 'active');
+}
+
 const STATUS_LABEL: Record<KeyStatus, string> = {
   active: 'Active',
   suspended: 'Suspended',
@@ -81,8 +90,7 @@ export function refusal(status: KeyStatus, action: KeyAction): string | undefine
   if (allowed.length === 1) return `${STATUS_LABEL[status]} keys can only be deleted.`;
   const words = allowed.map((a) => PAST[a]);
   const list = words.slice(0, -1).join(', ') + ' or ' + words[words.length - 1];
-  const already = (action === 'enable' && status === 'active') || (action === 'disable' && status === 'suspended');
-  return `${already ? `The key is already ${status}. ` : ''}${STATUS_LABEL[status]} keys can only be ${list}.`;
+  return `${STATUS_LABEL[status]} keys can only be ${list}.`;
 }
 
 export function countsTowardLimit(key: Pick<KeyRecord, 'state' | 'expiresAt'>, now: Date): boolean {
@@ -182,6 +190,7 @@ export function planTransition(
   now: Date,
 ): { plan: KeyPlan; key: KeyRecord } {
   const key = findKey(keys, id);
+  if (action !== 'delete' && isNoOp(keyStatus(key, now), action)) return { plan: {}, key };
   const why = refusal(keyStatus(key, now), action);
   if (why) throw new DomainError('conflict', why);
   if (action === 'delete') return { plan: { remove: [id] }, key };

@@ -24,15 +24,9 @@ export default async function apiKeysRoutes(app: FastifyInstance, ctx: RouteCont
       reply.header('www-authenticate', 'Bearer realm="thirdloop"');
       return apiError(reply, 401, result.message);
     }
-    callers.set(request, { user: result.user, key: { ...result.key, lastUsedAt: now }, now });
-  });
-
-  // "Last used" is recorded only for a call that succeeded (a refused one changes nothing), and
-  // before the answer leaves, so the caller's next request already sees it.
-  app.addHook('onSend', async (request, reply, payload) => {
-    const c = callers.get(request);
-    if (c && reply.statusCode < 400) await store.keys.touchLastUsed(c.key.id, c.now);
-    return payload;
+    // "Last used" is not touched here: it means a model request (/v1), which is what tells a
+    // member their client is routed through the instance; managing keys is not using them.
+    callers.set(request, { user: result.user, key: result.key, now });
   });
 
   const caller = (request: FastifyRequest) => callers.get(request)!;
@@ -56,7 +50,7 @@ export default async function apiKeysRoutes(app: FastifyInstance, ctx: RouteCont
     const keys = await store.keys.listForUser(c.user.id);
     reply.header('cache-control', 'no-store');
     return {
-      keys: keys.map((k) => toKeyView(k.id === c.key.id ? { ...k, lastUsedAt: c.now } : k, c.now)),
+      keys: keys.map((k) => toKeyView(k, c.now)),
       active_count: activeCount(keys, c.now),
       active_limit: ACTIVE_KEY_LIMIT,
     };

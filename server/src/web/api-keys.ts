@@ -151,7 +151,8 @@ ${v.created ? createdCard(v.created, v.baseUrl) : ''}
 ${
   v.keys.length === 0
     ? html`<div class="card" id="no-keys"><p>You have no API keys yet.</p><p class="muted">Create one here, or run <code>npx thirdloop auth</code> on your machine.</p></div>`
-    : html`<ul class="key-cards" aria-label="Your API keys">${v.keys.map((k) => keyCard(k, v.csrfToken, atLimit))}</ul>`
+    : html`<ul class="key-cards" aria-label="Your API keys">${v.keys.map((k) => keyCard(k, v.csrfToken, atLimit))}</ul>
+<p class="muted" id="last-used-note">“Last used” is a key’s last model request (Claude Code, opencode or any other client of <code>/v1</code>); managing keys does not count.</p>`
 }`,
   );
 }

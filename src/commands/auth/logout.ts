@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { Context } from '../../context.js';
 import { checkProfileName } from '../../core/profile-name.js';
 import { parseCredential } from '../../core/credential.js';
-import { UserError } from '../../core/errors.js';
+import { Cancelled, UserError } from '../../core/errors.js';
 import { ApiError } from '../../core/http.js';
 import { createOutput } from '../../core/output.js';
 import { confirm } from '../../core/prompt.js';
@@ -50,7 +50,7 @@ export async function run(ctx: Context, options: LogoutOptions = {}): Promise<vo
     const { id } = parseCredential(stored.credential, 'The stored credential');
     if (!options.yes) {
       const ok = await confirm(ctx, `Delete key "${profile?.keyName ?? id}" (${id}) on ${baseUrl} permanently?`, '--yes');
-      if (!ok) throw new UserError('Nothing changed.');
+      if (!ok) throw new Cancelled();
     }
     try {
       await apiFor(ctx, { baseUrl, credential: stored.credential }).deleteKey(id);

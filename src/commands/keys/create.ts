@@ -6,7 +6,7 @@
 import type { Context } from '../../context.js';
 import { DEFAULT_EXPIRY_DAYS, EXPIRY_DAYS, type ExpiryDays, type KeyList, type NewKey } from '../../core/api.js';
 import { ApiError } from '../../core/http.js';
-import { ExitCode, UserError } from '../../core/errors.js';
+import { Cancelled, UserError } from '../../core/errors.js';
 import { describeKey, listKeys, withSpinner } from '../../core/key-commands.js';
 import { atLimit, expiresIn, limitError, validateExpiry, validateKeyName } from '../../core/key-actions.js';
 import { createOutput, isoDate, type Output } from '../../core/output.js';
@@ -54,7 +54,7 @@ async function ask(ctx: Context, need: { name: boolean; expires: boolean }, defa
   }
   let cancelled = false;
   const answers = (await prompts(questions, { onCancel: () => (cancelled = true) })) as { name?: string; expires?: number };
-  if (cancelled) throw new UserError('Cancelled; no key was created.', { exitCode: ExitCode.failure });
+  if (cancelled) throw new Cancelled();
   return answers;
 }
 
