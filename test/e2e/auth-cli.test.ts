@@ -112,7 +112,7 @@ describe('program', () => {
     cli.write('\u0003');
     const r = await cli.exited;
     expect(r.exitCode).toBe(130);
-    expect(r.stdout).toContain('Cancelled; nothing was stored.');
+    expect(r.stdout).toContain('Sign-in cancelled; nothing was stored.');
   });
 
   test('THIRDLOOP_API_URL and THIRDLOOP_PROFILE are read from the environment', async () => {
@@ -208,8 +208,11 @@ describe('against instances', () => {
     const r = await cli.exited;
     expect(r.exitCode).toBe(1);
     expect(r.stdout).toContain('Already signed in to');
-    expect(r.stdout).toMatch(/\nCancelled\.\r?\n/);
+    expect(r.stdout).toMatch(/Cancelled\.\r?\n/);
     expect(r.stdout).not.toContain('Error:');
+    // The answered question carries the same tick as every other line.
+    expect(r.stdout).toContain('✓');
+    expect(r.stdout).not.toContain('✔');
     expect((await runCli(['token'], { home: h })).stdout).toBe(`${credential}\n`);
     expect((await runCli(['logout', '--revoke', '--yes'], { home: h })).exitCode).toBe(0);
   });
