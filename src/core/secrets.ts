@@ -24,16 +24,44 @@ interface Keytar {
 
 export type KeytarLoader = () => Promise<Keytar>;
 
-// A variable specifier keeps the bundler from inlining the addon's loader: the
-// native binary must be found next to the installed package, not under dist/.
-const KEYTAR_MODULE = '@github/keytar';
+/**
+ * The keychain addon: the prebuilt N-API binary that the build copies into
+ * <dist>/keytar/<platform>-<arch>/ (tsup.config.ts), so installing the CLI runs
+ * no install script. Alpine and other musl systems use the linuxmusl build.
+ * From a source checkout (tests importing src/), the @github/keytar package.
+ */
+const KEYTAR_MODULE = '@github/keytar'; // a variable specifier: never bundled
+
+function addonCandidates(): URL[] {
+  const dirs = process.platform === 'linux' ? [`linux-${process.arch}`, `linuxmusl-${process.arch}`] : [`${process.platform}-${process.arch}`];
+  // The bundled chunk sits in dist/; look a level or two up too, wherever the bundler puts this code.
+  return ['./', '../', '../../'].flatMap((up) => dirs.map((dir) => new URL(`${up}keytar/${dir}/keytar.node`, import.meta.url)));
+}
 
 const defaultLoader: KeytarLoader = async () => {
+  const { createRequire } = await import('node:module');
+  const { existsSync } = await import('node:fs');
+  const { fileURLToPath } = await import('node:url');
+  const require = createRequire(import.meta.url);
+  let failure: unknown;
+  for (const candidate of addonCandidates()) {
+    const file = fileURLToPath(candidate);
+    if (!existsSync(file)) continue;
+    try {
+      return checked(require(file) as Keytar);
+    } catch (error) {
+      failure ??= error; // e.g. the glibc build on a musl system: try the next
+    }
+  }
+  if (failure) throw failure;
   const mod = (await import(KEYTAR_MODULE)) as Keytar & { default?: Keytar };
-  const keytar = mod.default ?? mod;
-  if (typeof keytar.getPassword !== 'function') throw new Error('keytar has no getPassword');
-  return keytar;
+  return checked(mod.default ?? mod);
 };
+
+function checked(keytar: Keytar): Keytar {
+  if (typeof keytar?.getPassword !== 'function') throw new Error('keytar has no getPassword');
+  return keytar;
+}
 
 export interface SecretStoreOptions {
   dir: string;

@@ -45,7 +45,7 @@ describe.concurrent('keys list', () => {
     const lines = r.stdout.split('\n');
     expect(lines[0]).toBe('2 / 2 active keys');
     const laptop = lines.find((l) => l.includes(u.key.id))!;
-    expect(laptop).toMatch(/^laptop \(this machine\)\s+tlk_\w{24}\s+Active\s+\d{4}-\d{2}-\d{2}\s+in 90 days\s+just now$/);
+    expect(laptop).toMatch(/^laptop \(this machine\)\s+tlk_\w{24}\s+Active\s+\d{4}-\d{2}-\d{2}\s+in 90 days\s+Never used$/);
     const ci = lines.find((l) => l.startsWith('ci runner'))!;
     expect(ci).toMatch(/Active\s+\d{4}-\d{2}-\d{2}\s+in 30 days\s+Never used$/);
     expect(ci).not.toContain('this machine');
