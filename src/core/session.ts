@@ -15,7 +15,7 @@ export { missingSecret };
 
 /** --api-url / THIRDLOOP_API_URL first, then the profile's; undefined when neither. */
 export function resolveApiUrl(ctx: Context, profile?: ProfileConfig): string | undefined {
-  if (ctx.globals.apiUrl) return normalizeApiUrl(ctx.globals.apiUrl);
+  if (ctx.globals.apiUrl) return normalizeApiUrl(ctx.globals.apiUrl, ctx.globals.apiUrlFrom ?? '--api-url');
   if (profile?.apiUrl) return normalizeApiUrl(profile.apiUrl, `The profile's API URL`);
   return undefined;
 }
@@ -81,6 +81,7 @@ export async function requireSession(ctx: Context): Promise<Session> {
   const profileName = checkProfileName(ctx.globals.profile);
   const config = await ctx.config();
   const profile = config.getProfile(profileName) ?? {};
+  resolveApiUrl(ctx); // a malformed --api-url is a usage error first, signed in or not
   const secrets = await ctx.secrets();
   // A profile that was never signed in is not signed in, whatever a keychain may still hold
   // under its name (left by an earlier install): that secret belongs to no known instance.

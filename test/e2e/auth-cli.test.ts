@@ -108,7 +108,7 @@ describe('program', () => {
   test('THIRDLOOP_API_URL and THIRDLOOP_PROFILE are read from the environment', async () => {
     const r = await runCli(['auth'], { home: home(), env: { THIRDLOOP_API_URL: 'gopher://x', THIRDLOOP_PROFILE: 'ci' } });
     expect(r.exitCode).toBe(2);
-    expect(r.stderr).toContain('--api-url must start with https://');
+    expect(r.stderr).toContain('THIRDLOOP_API_URL must start with https://');
   });
 });
 

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { browserMissing, decideConsent, launchBrowser } from '../helpers/browser.js';
 import { ensureCliBuilt, makeHome, runCli, startCli, type CliProcess } from '../helpers/cli.js';
+import { needs } from '../helpers/components.js';
 import { noOpenerEnv, startFakeOpener, type FakeOpener } from '../helpers/opener.js';
 import { startReferenceServer, type ReferenceServer } from '../helpers/reference-server.js';
 
@@ -231,6 +232,20 @@ describe.skipIf(missing)('thirdloop auth (browser, real server)', () => {
     await page.context().close();
     expect(result.exitCode, result.stderr).toBe(0);
     expect(result.stderr.match(/Could not open a browser/g)).toHaveLength(1);
+    expect((await runCli(['logout', '--revoke', '--yes'], { home: h })).exitCode).toBe(0);
+  });
+
+  test.skipIf(needs('xdg-open'))('the real xdg-open on a machine without a display finds no browser: one line, and the wait goes on', async () => {
+    const h = home();
+    // What SSH sessions and servers look like: no X11 or Wayland display.
+    const cli = startCli(['auth', '--api-url', server.url, '--timeout', '60'], { home: h, env: { DISPLAY: undefined, WAYLAND_DISPLAY: undefined } });
+    const [, url] = await cli.waitFor(URL_LINE);
+    await cli.waitFor(/! Could not open a browser: xdg-open exited with status \d+; open the URL above in any browser\./);
+    expect(cli.child.exitCode).toBeNull();
+    const page = await decideConsent(browser, url!, user, 'approve');
+    const result = await cli.exited;
+    await page.context().close();
+    expect(result.exitCode, result.stderr).toBe(0);
     expect((await runCli(['logout', '--revoke', '--yes'], { home: h })).exitCode).toBe(0);
   });
 

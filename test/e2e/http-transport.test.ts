@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { CLI_BIN, cliEnv, ensureCliBuilt, makeHome } from '../helpers/cli.js';
+import { CLI_BIN, cliEnv, ensureCliBuilt, makeHome, runCli } from '../helpers/cli.js';
 import { startReferenceServer, type ReferenceServer } from '../helpers/reference-server.js';
 import { tunnelHandler } from '../helpers/connect-proxy.js';
 
@@ -31,6 +31,8 @@ beforeAll(async () => {
   const { email } = await server.addUser('transport@example.com');
   ({ credential, id: keyId } = await server.createKey(email, { name: 'transport' }));
   home = makeHome('thirdloop-transport-');
+  const signIn = await runCli(['auth', '--with-key', '--api-url', server.url], { home: home.home, input: credential });
+  if (signIn.exitCode !== 0) throw new Error(`sign-in failed: ${signIn.stderr}`);
   const hooks = join(home.home, 'hooks.mjs');
   writeFileSync(
     hooks,
@@ -56,7 +58,6 @@ async function keysList(extraEnv: Record<string, string | undefined>) {
   const log = join(home.home, 'loaded.txt');
   rmSync(log, { force: true });
   const env = cliEnv(home.home, {
-    THIRDLOOP_API_KEY: credential,
     LOADED_LOG: log,
     HTTP_PROXY: undefined,
     HTTPS_PROXY: undefined,
@@ -66,7 +67,7 @@ async function keysList(extraEnv: Record<string, string | undefined>) {
     no_proxy: undefined,
     ...extraEnv,
   });
-  const child = spawn(process.execPath, ['--import', join(home.home, 'register.mjs'), CLI_BIN, 'keys', 'list', '--json', '--api-url', server.url], {
+  const child = spawn(process.execPath, ['--import', join(home.home, 'register.mjs'), CLI_BIN, 'keys', 'list', '--json'], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -68,12 +68,10 @@ function runServerCommand(args: string[], dataDir: string, env: NodeJS.ProcessEn
 export async function startReferenceServer(options: ReferenceServerOptions = {}): Promise<ReferenceServer> {
   ensureServerBuilt();
   const dataDir = mkdtempSync(join(tmpdir(), 'thirdloop-server-'));
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    ...options.env,
-    THIRDLOOP_SERVER_NOW_OFFSET_MS: String(options.nowOffsetMs ?? 0),
-  };
-  delete env.THIRDLOOP_PUBLIC_URL;
+  // The server as `npm start` runs it: none of the developer's THIRDLOOP_* settings, only what a test asks for.
+  const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('THIRDLOOP_')));
+  Object.assign(env, options.env);
+  if (options.nowOffsetMs) env.THIRDLOOP_SERVER_NOW_OFFSET_MS = String(options.nowOffsetMs);
   const child = spawn(process.execPath, [BIN, 'start', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, '--upstream', 'mock'], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

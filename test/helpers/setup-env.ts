@@ -1,7 +1,8 @@
 /**
- * A temporary HOME and a real Context for the setup tests: real config
- * store, the credential from THIRDLOOP_API_KEY (the real secret store reads
- * it), captured stdout/stderr, and the real shells run on what was written.
+ * A temporary HOME and a real Context for the setup tests: real config and
+ * secret stores, the HOME signed in as `thirdloop auth` leaves it (profile and
+ * 0600 credentials file), captured stdout/stderr, and the real shells run on
+ * what was written.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -11,6 +12,7 @@ import { PassThrough, Writable } from 'node:stream';
 import { createContext } from '../../src/context.js';
 import type { Context } from '../../src/context.js';
 import { secretChecksum } from '../../src/core/credential.js';
+import { writeSignedInHome } from './signed-in-home.js';
 
 /** A well-formed credential (checksum included); it contains ";" like every real one. */
 export function makeCredential(seed = 'a'): string {
@@ -54,6 +56,7 @@ export function testContext(
     env?: NodeJS.ProcessEnv;
     platform?: NodeJS.Platform;
     json?: boolean;
+    /** Signs the HOME in with this credential, at `apiUrl` (the profile's instance). */
     credential?: string;
     apiUrl?: string;
     stdinIsTTY?: boolean;
@@ -67,15 +70,18 @@ export function testContext(
     PATH: process.env.PATH,
     SHELL: '/bin/bash',
     NO_COLOR: '1',
-    ...(options.credential ? { THIRDLOOP_API_KEY: options.credential } : {}),
     ...options.env,
   };
+  const platform = options.platform ?? process.platform;
+  if (options.credential) {
+    writeSignedInHome(home, { apiUrl: options.apiUrl ?? 'https://thirdloop.example.com', credential: options.credential, env, platform });
+  }
   const ctx = createContext(
-    { json: options.json ?? false, apiUrl: options.apiUrl, profile: 'default', color: false },
+    { json: options.json ?? false, profile: 'default', color: false },
     {
       env,
       homedir: home,
-      platform: options.platform ?? process.platform,
+      platform,
       io: { stdout, stderr, stdin, stdinIsTTY: options.stdinIsTTY ?? false, stdoutIsTTY: false, stderrIsTTY: false },
     },
   );

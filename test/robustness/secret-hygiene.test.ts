@@ -10,7 +10,7 @@
  * (recorded by a preload that wraps node:child_process).
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +18,7 @@ import type { Browser } from 'playwright-core';
 import { CLI_BIN, cliEnv, ensureCliBuilt } from '../helpers/cli.js';
 import { browserMissing, decideConsent, launchBrowser } from '../helpers/browser.js';
 import { keyringMissing, startKeyring, type Keyring } from '../helpers/keyring.js';
+import { startFakeOpener, type FakeOpener } from '../helpers/opener.js';
 import { startReferenceServer, type ReferenceServer } from '../helpers/reference-server.js';
 import { runCliSafe, type Run } from './tree.js';
 
@@ -50,8 +51,7 @@ describe.skipIf(missing)('secret hygiene across a full --debug run', () => {
   let project: string;
   let scratch: string;
   let argvLog: string;
-  let browserLog: string;
-  let opener: string;
+  let opener: FakeOpener;
   const steps: Step[] = [];
   /** Every secret the run saw, by where it came from. */
   const secrets = new Map<string, string>();
@@ -61,7 +61,7 @@ describe.skipIf(missing)('secret hygiene across a full --debug run', () => {
     ...keyring.env,
     NODE_OPTIONS: `--require ${PRELOAD}`,
     THIRDLOOP_TEST_ARGV_LOG: argvLog,
-    BROWSER: opener,
+    ...opener.env, // BROWSER unset: `open` runs the xdg-open found first on PATH
     SHELL: '/bin/bash',
     NO_COLOR: '1',
   });
@@ -73,7 +73,7 @@ describe.skipIf(missing)('secret hygiene across a full --debug run', () => {
     return run;
   }
 
-  /** `thirdloop auth --rotate` through the browser: BROWSER is a script that records its argv; Chromium approves. */
+  /** `thirdloop auth --rotate` through the browser, the default way: xdg-open hands the page to Chromium, which approves. */
   async function browserRotate(user: { email: string; password: string }): Promise<Run> {
     const args = ['auth', '--rotate', '--debug'];
     const started = performance.now();
@@ -86,13 +86,10 @@ describe.skipIf(missing)('secret hygiene across a full --debug run', () => {
     const exited = new Promise<Run>((resolve) =>
       child.once('close', (exitCode, signal) => resolve({ exitCode, signal, stdout, stderr, ms: Math.round(performance.now() - started) })),
     );
-    const deadline = Date.now() + 15_000;
-    while (!existsSync(browserLog) || !readFileSync(browserLog, 'utf8').includes('\n')) {
-      if (Date.now() > deadline) throw new Error(`the browser was not opened:\n${stderr}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    const url = readFileSync(browserLog, 'utf8').trim().split('\n')[0]!;
-    const page = await decideConsent(browser, url, user, 'approve');
+    const argv = await opener.next().catch((error: Error) => {
+      throw new Error(`${error.message}:\n${stderr}`);
+    });
+    const page = await decideConsent(browser, argv[argv.length - 1]!, user, 'approve');
     const run = await exited;
     await page.context().close();
     steps.push({ name: 'auth --rotate (browser)', args, run });
@@ -108,9 +105,7 @@ describe.skipIf(missing)('secret hygiene across a full --debug run', () => {
     mkdirSync(project);
     scratch = mkdtempSync(path.join(tmpdir(), 'thirdloop-hygiene-log-'));
     argvLog = path.join(scratch, 'argv.jsonl');
-    browserLog = path.join(scratch, 'browser-argv.txt');
-    opener = path.join(scratch, 'fake-browser.sh');
-    writeFileSync(opener, `#!/bin/sh\nfor a in "$@"; do printf '%s\\n' "$a" >> '${browserLog}'; done\n`, { mode: 0o755 });
+    opener = await startFakeOpener();
 
     const user = await server.addUser('hygiene@example.com', 'correct horse battery staple');
     const first = await server.createKey(user.email, { name: 'laptop' });
@@ -138,7 +133,7 @@ describe.skipIf(missing)('secret hygiene across a full --debug run', () => {
 
   afterAll(async () => {
     await browser?.close();
-    await Promise.all([server?.stop(), keyring?.stop()]);
+    await Promise.all([server?.stop(), keyring?.stop(), opener?.close()]);
     for (const dir of [home, scratch]) if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -187,8 +182,9 @@ describe.skipIf(missing)('secret hygiene across a full --debug run', () => {
 
   it('no secret in the argv of any child process; the recorder saw the children', () => {
     const lines = readFileSync(argvLog, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { file: string; args: string[] });
-    // The browser opener ran with the consent URL (so the recorder was live in the CLI).
-    expect(lines.some((l) => l.file === opener && l.args.length === 1 && l.args[0]!.startsWith(server.url))).toBe(true);
+    // The browser opener ran with the consent URL (so the recorder was live in the CLI), and got only that.
+    expect(lines.some((l) => l.file === 'xdg-open' && l.args.length === 1 && l.args[0]!.startsWith(server.url))).toBe(true);
+    expect(opener.calls.map((argv) => argv.length)).toEqual([1]);
     const text = readFileSync(argvLog, 'utf8');
     for (const [what, secret] of secrets) expect(text.includes(secret), what).toBe(false);
     // Nor in the CLI's own argv (the secret only ever went in on stdin).

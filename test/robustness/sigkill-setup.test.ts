@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureCliBuilt } from '../helpers/cli.js';
 import { corpusDir } from '../helpers/corpus.js';
 import { makeCredential } from '../helpers/setup-env.js';
+import { writeSignedInHome } from '../helpers/signed-in-home.js';
 import { spawn } from 'node:child_process';
 import { CLI_BIN, cliEnv } from '../helpers/cli.js';
 import { pool, runCliSafe } from './tree.js';
@@ -55,7 +56,7 @@ const read = (home: string, rel: string) => (existsSync(path.join(home, rel)) ? 
 describe.skipIf(!corpus)('setup claude killed with SIGKILL at random points', () => {
   const roots: string[] = [];
   let base: string;
-  const env = { THIRDLOOP_API_KEY: makeCredential('sigkill'), THIRDLOOP_API_URL: 'https://thirdloop.example.com', SHELL: '/bin/bash' };
+  const env = { SHELL: '/bin/bash' };
   const before = new Map<string, Buffer | undefined>();
   const after = new Map<string, Buffer | undefined>();
   let durationMs = 0;
@@ -76,6 +77,8 @@ describe.skipIf(!corpus)('setup claude killed with SIGKILL at random points', ()
       cpSync(path.join(corpus!, from), path.join(base, to));
       chmodSync(path.join(base, to), 0o644); // the corpus is kept read-only
     }
+    // Signed in as `thirdloop auth` leaves a HOME (setup writes files only, it asks the instance nothing).
+    writeSignedInHome(base, { apiUrl: 'https://thirdloop.example.com', credential: makeCredential('sigkill'), env: { XDG_CONFIG_HOME: path.join(base, '.config') } });
     for (const rel of WATCHED) before.set(rel, read(base, rel));
 
     // The reference: what a complete run leaves, and how long it takes (median of 3).
