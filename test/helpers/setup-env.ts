@@ -1,8 +1,9 @@
 /**
- * A temporary HOME and a real Context for the setup tests: real config and
- * secret stores, the HOME signed in as `thirdloop auth` leaves it (profile and
- * 0600 credentials file), captured stdout/stderr, and the real shells run on
- * what was written.
+ * A temporary HOME and a real Context for the setup tests: the real config and
+ * secret stores, the HOME signed in as `thirdloop auth` leaves it on a desktop
+ * (the profile in config.json, the secret in the keychain: here an in-memory
+ * one behind the real secret store; keychain.test.ts runs the real Secret
+ * Service), captured stdout/stderr, and the real shells run on what was written.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -10,6 +11,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { createContext } from '../../src/context.js';
+import { configDir } from '../../src/core/paths.js';
+import { FileAndKeychainSecretStore, type KeytarLoader } from '../../src/core/secrets.js';
 import type { Context } from '../../src/context.js';
 import { secretChecksum } from '../../src/core/credential.js';
 import { writeSignedInHome } from './signed-in-home.js';
@@ -73,13 +76,22 @@ export function testContext(
     ...options.env,
   };
   const platform = options.platform ?? process.platform;
+  const keychain = new Map<string, string>();
   if (options.credential) {
-    writeSignedInHome(home, { apiUrl: options.apiUrl ?? 'https://thirdloop.example.com', credential: options.credential, env, platform });
+    writeSignedInHome(home, { apiUrl: options.apiUrl ?? 'https://thirdloop.example.com', credential: options.credential, env, platform, storage: 'keychain' });
+    keychain.set('thirdloop/default', options.credential);
   }
+  const loadKeytar: KeytarLoader = async () => ({
+    getPassword: async (service, account) => keychain.get(`${service}/${account}`) ?? null,
+    setPassword: async (service, account, password) => void keychain.set(`${service}/${account}`, password),
+    deletePassword: async (service, account) => keychain.delete(`${service}/${account}`),
+  });
+  const secrets = new FileAndKeychainSecretStore({ dir: configDir({ env, platform, homedir: home }), env, loadKeytar });
   const ctx = createContext(
     { json: options.json ?? false, profile: 'default', color: false },
     {
       env,
+      secrets: async () => secrets,
       homedir: home,
       platform,
       io: { stdout, stderr, stdin, stdinIsTTY: options.stdinIsTTY ?? false, stdoutIsTTY: false, stderrIsTTY: false },

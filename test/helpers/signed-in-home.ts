@@ -19,6 +19,8 @@ export interface SignedInHomeOptions {
   /** As the CLI would see it (THIRDLOOP_CONFIG_DIR, XDG_CONFIG_HOME, APPDATA); default: nothing but HOME. */
   env?: NodeJS.ProcessEnv;
   platform?: NodeJS.Platform;
+  /** 'keychain': only the profile is written; the caller's keychain holds the secret. Default 'file'. */
+  storage?: 'keychain' | 'file';
 }
 
 /** Writes the sign-in; returns the config directory. */
@@ -45,12 +47,14 @@ export function writeSignedInHome(home: string, options: SignedInHomeOptions): s
       keyId: options.credential.split(';')[0],
       keyName: options.keyName ?? 'laptop',
       expiresAt: options.expiresAt ?? new Date(Date.now() + 90 * 86_400_000).toISOString(),
-      storage: 'file',
+      storage: options.storage ?? 'file',
     };
     data.profiles = profiles;
   });
-  merge(path.join(dir, 'credentials.json'), (data) => {
-    data[profile] = options.credential;
-  });
+  if (options.storage !== 'keychain') {
+    merge(path.join(dir, 'credentials.json'), (data) => {
+      data[profile] = options.credential;
+    });
+  }
   return dir;
 }

@@ -58,6 +58,8 @@ describe.skipIf(!corpus)('setup claude killed with SIGKILL at random points', ()
   let base: string;
   const env = { SHELL: '/bin/bash' };
   const before = new Map<string, Buffer | undefined>();
+  /** What the HOME holds before setup runs (the profiles, the signed-in config). */
+  const baseFiles = new Set<string>();
   const after = new Map<string, Buffer | undefined>();
   let durationMs = 0;
 
@@ -79,6 +81,7 @@ describe.skipIf(!corpus)('setup claude killed with SIGKILL at random points', ()
     }
     // Signed in as `thirdloop auth` leaves a HOME (setup writes files only, it asks the instance nothing).
     writeSignedInHome(base, { apiUrl: 'https://thirdloop.example.com', credential: makeCredential('sigkill'), env: { XDG_CONFIG_HOME: path.join(base, '.config') } });
+    for (const rel of allFiles(base)) baseFiles.add(rel);
     for (const rel of WATCHED) before.set(rel, read(base, rel));
 
     // The reference: what a complete run leaves, and how long it takes (median of 3).
@@ -149,7 +152,7 @@ describe.skipIf(!corpus)('setup claude killed with SIGKILL at random points', ()
         }
         states[rel] = same(now, before.get(rel)) ? 'old' : same(now, after.get(rel)) ? 'new' : 'BAD';
       }
-      const extra = allFiles(home).filter((rel) => !WATCHED.includes(rel));
+      const extra = allFiles(home).filter((rel) => !WATCHED.includes(rel) && !baseFiles.has(rel));
       // A temp file left beside an env file may hold the key: it must be owner-only like the file.
       const openTemps = extra.filter((rel) => rel.startsWith('.config/thirdloop/') && (statSync(path.join(home, rel)).mode & 0o077) !== 0);
       const modeOk = ['.config/thirdloop/env.sh', '.config/thirdloop/env.fish'].every((rel) => {

@@ -86,7 +86,7 @@ const PAST: Record<KeyAction, string> = {
 /** Undefined when allowed, else the sentence for the 409 naming what is allowed. */
 export function refusal(status: KeyStatus, action: KeyAction): string | undefined {
   const allowed = ALLOWED_ACTIONS[status];
-  if (allowed.includes(action)) return undefined;
+  if (allowed.includes(action) || isNoOp(status, action)) return undefined;
   if (allowed.length === 1) return `${STATUS_LABEL[status]} keys can only be deleted.`;
   const words = allowed.map((a) => PAST[a]);
   const list = words.slice(0, -1).join(', ') + ' or ' + words[words.length - 1];
@@ -190,10 +190,10 @@ export function planTransition(
   now: Date,
 ): { plan: KeyPlan; key: KeyRecord } {
   const key = findKey(keys, id);
-  if (action !== 'delete' && isNoOp(keyStatus(key, now), action)) return { plan: {}, key };
   const why = refusal(keyStatus(key, now), action);
   if (why) throw new DomainError('conflict', why);
   if (action === 'delete') return { plan: { remove: [id] }, key };
+  if (isNoOp(keyStatus(key, now), action)) return { plan: {}, key };
   if (action === 'enable') {
     const others = keys.filter((k) => k.id !== id && countsTowardLimit(k, now));
     if (others.length >= ACTIVE_KEY_LIMIT) throw new DomainError('conflict', limitMessage(others.map((k) => k.id)));
