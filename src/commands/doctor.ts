@@ -54,8 +54,9 @@ export async function collect(ctx: Context): Promise<CheckResult[]> {
   let secret: StoredSecret | undefined;
   let unreadable = false;
   try {
-    // A profile never signed in has no key, whatever a keychain still holds under its name.
-    secret = profile.keyId || ctx.env.THIRDLOOP_API_KEY?.trim() ? await secrets.get(profileName) : undefined;
+    // A profile never signed in has no key, whatever a keychain still holds under its name
+    // (when the config cannot be read, what is stored is still worth diagnosing).
+    secret = !config || profile.keyId || ctx.env.THIRDLOOP_API_KEY?.trim() ? await secrets.get(profileName) : undefined;
   } catch (error) {
     if (!(error instanceof UserError)) throw error;
     unreadable = true;

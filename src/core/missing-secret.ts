@@ -16,6 +16,16 @@ export function missingSecret(profileName: string, profile: ProfileConfig | unde
   }
   return notAuthenticated(
     profileName === 'default' ? 'Not signed in.' : `Not signed in (profile "${profileName}").`,
-    `Run \`thirdloop auth${flag} --api-url ${apiUrl ?? profile?.apiUrl ?? 'URL'}\`.`,
+    `Run \`thirdloop auth${flag} --api-url ${usableUrl(apiUrl) ?? usableUrl(profile?.apiUrl) ?? 'URL'}\`.`,
   );
+}
+
+/** A stored URL worth repeating in a command to run: one that parses as http(s). */
+function usableUrl(url: unknown): string | undefined {
+  if (typeof url !== 'string') return undefined;
+  try {
+    return /^https?:$/.test(new URL(url).protocol) ? url : undefined;
+  } catch {
+    return undefined;
+  }
 }
