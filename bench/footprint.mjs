@@ -73,9 +73,14 @@ export function measureFootprint({ log = () => {} } = {}) {
     mkdirSync(project);
     writeFileSync(join(project, 'package.json'), '{"name":"footprint-probe","version":"1.0.0","private":true}\n');
     log('  installing the tarball into an empty project…');
-    // The keychain addon ships inside the package: nothing comes from the registry.
-    const installNote = '';
-    run('npm', ['install', tarball, '--no-audit', '--no-fund', '--offline', '--loglevel=error'], project, 150_000);
+    let installNote = '';
+    try {
+      run('npm', ['install', tarball, '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], project, 150_000);
+    } catch (error) {
+      // No registry reachable: the optional keychain addon cannot come; measure without it and say so.
+      run('npm', ['install', tarball, '--no-audit', '--no-fund', '--offline', '--omit=optional', '--loglevel=error'], project, 60_000);
+      installNote = `optional @napi-rs/keyring not installed (${error.message.slice(0, 80)})`;
+    }
     const nodeModules = join(project, 'node_modules');
     const { count, names } = countPackages(nodeModules);
     return {

@@ -12,7 +12,8 @@ import path from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { createContext } from '../../src/context.js';
 import { configDir } from '../../src/core/paths.js';
-import { FileAndKeychainSecretStore, type KeytarLoader } from '../../src/core/secrets.js';
+import type { KeychainLoader } from '../../src/core/keychain.js';
+import { FileAndKeychainSecretStore } from '../../src/core/secrets.js';
 import type { Context } from '../../src/context.js';
 import { secretChecksum } from '../../src/core/credential.js';
 import { writeSignedInHome } from './signed-in-home.js';
@@ -81,12 +82,13 @@ export function testContext(
     writeSignedInHome(home, { apiUrl: options.apiUrl ?? 'https://thirdloop.example.com', credential: options.credential, env, platform, storage: 'keychain' });
     keychain.set('thirdloop/default', options.credential);
   }
-  const loadKeytar: KeytarLoader = async () => ({
+  const loadKeychain: KeychainLoader = async () => ({
     getPassword: async (service, account) => keychain.get(`${service}/${account}`) ?? null,
     setPassword: async (service, account, password) => void keychain.set(`${service}/${account}`, password),
     deletePassword: async (service, account) => keychain.delete(`${service}/${account}`),
   });
-  const secrets = new FileAndKeychainSecretStore({ dir: configDir({ env, platform, homedir: home }), env, loadKeytar });
+  const legacy = { read: async () => undefined, clear: async () => {} }; // no thirdloop 0.1 items in this keychain
+  const secrets = new FileAndKeychainSecretStore({ dir: configDir({ env, platform, homedir: home }), env, loadKeychain, legacy });
   const ctx = createContext(
     { json: options.json ?? false, profile: 'default', color: false },
     {
