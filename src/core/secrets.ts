@@ -8,7 +8,7 @@
  * deadline, because a half-configured D-Bus can make libsecret hang.
  */
 import { promises as fs } from 'node:fs';
-import type { SecretStore, StoredSecret } from '../context.js';
+import type { SecretStore, StoredSecret } from './stores.js';
 import { readTextIfExists, writeFileAtomic } from '../files/atomic-write.js';
 import { UserError } from './errors.js';
 import { FILE_MODE, credentialsFilePath, ensurePrivateDir } from './paths.js';
