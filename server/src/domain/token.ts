@@ -5,21 +5,7 @@
  */
 import { checkCredential } from 'thirdloop-protocol';
 
-export {
-  CHECKSUM_LENGTH,
-  KEY_ID_PREFIX,
-  KEY_ID_RANDOM_LENGTH,
-  SECRET_PREFIX,
-  SECRET_RANDOM_LENGTH,
-  checksum,
-  crc32,
-  formatCredential,
-  isWellFormedKeyId,
-  isWellFormedSecret,
-  makeKeyId,
-  makeSecret,
-  randomBase62,
-} from 'thirdloop-protocol';
+export { formatCredential, isWellFormedKeyId, makeKeyId, makeSecret } from 'thirdloop-protocol';
 
 /** Splits a credential; undefined when it is not two well-formed parts (which part, the server never says). */
 export function parseCredential(value: string): { keyId: string; secret: string } | undefined {
