@@ -4,6 +4,7 @@
  * one-time code rules, and the token exchange. The CLI builds the request
  * from these and the server parses it with them.
  */
+import { randomString } from './credential.js';
 
 /** The consent page: `GET /cli-auth?…`, and its form `POST /cli-auth`. */
 export const CLI_AUTH_PATH = '/cli-auth';
@@ -52,15 +53,24 @@ export const CODE_VERIFIER_SHAPE = /^[A-Za-z0-9\-._~]{43,128}$/;
 /** base64url(SHA-256(verifier)) without padding is exactly 43 characters. */
 export const CODE_CHALLENGE_SHAPE = /^[A-Za-z0-9_-]{43}$/;
 
-/** A one-time code is valid this long, and once. */
+/**
+ * The one-time code approval mints: sent to the loopback callback, or shown
+ * on the page for the user to type (code mode). Valid this long, and once.
+ */
 export const CODE_TTL_MINUTES = 5;
+export const CODE_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+export const CODE_LENGTH = 43;
 /** The longest code the token endpoint reads. */
 export const CODE_MAX_LENGTH = 256;
 
+export function makeCode(randomBytes: (n: number) => Uint8Array): string {
+  return randomString(CODE_ALPHABET, CODE_LENGTH, randomBytes);
+}
+
 /**
- * The one-time code as the server looks it up, from what arrived: the
- * callback's `code`, or what the user typed or pasted. The CLI sends it in
- * this form and the server applies it again, so either side may be old.
+ * The code as the server looks it up, from what arrived: the callback's
+ * `code`, or what the user typed or pasted. The CLI sends it in this form and
+ * the server applies it again, so either side may be the older.
  */
 export function normalizeCode(code: string): string {
   return code.trim();

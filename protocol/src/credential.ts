@@ -48,20 +48,23 @@ export function checksum(randomPart: string): string {
 }
 
 /**
- * `length` base62 characters from random bytes. Bytes >= 248 are skipped so
- * every character is equally likely (248 = 4 * 62); `randomBytes` is asked
- * again when too many were skipped.
+ * `length` characters of `alphabet` from random bytes, each equally likely:
+ * bytes at or above the largest multiple of the alphabet's size (248 for
+ * base62) are skipped, and `randomBytes` is asked again when too many were.
  */
-export function randomBase62(length: number, randomBytes: (n: number) => Uint8Array): string {
+export function randomString(alphabet: string, length: number, randomBytes: (n: number) => Uint8Array): string {
+  const limit = 256 - (256 % alphabet.length);
   let out = '';
   while (out.length < length) {
     for (const byte of randomBytes(length * 2)) {
-      if (byte < 248) out += BASE62[byte % 62];
+      if (byte < limit) out += alphabet[byte % alphabet.length];
       if (out.length === length) break;
     }
   }
   return out;
 }
+
+export const randomBase62 = (length: number, randomBytes: (n: number) => Uint8Array): string => randomString(BASE62, length, randomBytes);
 
 export function makeKeyId(randomBytes: (n: number) => Uint8Array): string {
   return KEY_ID_PREFIX + randomBase62(KEY_ID_RANDOM_LENGTH, randomBytes);

@@ -4,8 +4,8 @@
  * the limit), POST /api/cli-auth/token (code → key).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ACCESS_DENIED, CODE_CHALLENGE_METHOD, CODE_MAX_LENGTH, CODE_MODE, CODE_TTL_MINUTES, CONSENT_PARAMS, MACHINE_MAX_LENGTH, STATE_MAX_LENGTH, normalizeCode } from 'thirdloop-protocol';
-import { randomToken, sha256Hex } from '../auth/hashing.js';
+import { ACCESS_DENIED, CODE_CHALLENGE_METHOD, CODE_MAX_LENGTH, CODE_MODE, CODE_TTL_MINUTES, CONSENT_PARAMS, MACHINE_MAX_LENGTH, STATE_MAX_LENGTH, makeCode, normalizeCode } from 'thirdloop-protocol';
+import { randomBytesFn, sha256Hex } from '../auth/hashing.js';
 import { CHALLENGE_RE, isValidVerifier, loopbackRedirectUri, verifierMatches } from '../auth/pkce.js';
 import { csrfValid, currentSession, requireSignIn, type SignedIn } from '../auth/session.js';
 import { DomainError } from '../domain/errors.js';
@@ -189,7 +189,7 @@ export default async function cliAuthRoutes(app: FastifyInstance, ctx: RouteCont
     if (others.length >= ACTIVE_KEY_LIMIT) {
       return renderConsent(request, reply, signedIn, params, fields, 409, `You still have ${ACTIVE_KEY_LIMIT} active keys. Disable or delete one below, then approve.`);
     }
-    const code = randomToken(32);
+    const code = makeCode(randomBytesFn);
     await store.authCodes.deleteExpired(now);
     await store.authCodes.insert({
       codeHash: sha256Hex(code),
