@@ -58,7 +58,7 @@ export async function readLine(
  * also how tests answer it (keystrokes on `ctx.io.stdin` with `stdinIsTTY`).
  * Resolves undefined when the person cancels (Ctrl+C, Ctrl+D, Esc).
  */
-async function ask<T>(ctx: Context, question: PromptObject): Promise<T | undefined> {
+async function ask<T>(ctx: Context, question: Omit<PromptObject, 'name' | 'stdin' | 'stdout'>): Promise<T | undefined> {
   const { default: prompts } = await import('prompts');
   let cancelled = false;
   const answers = (await prompts(
@@ -79,15 +79,15 @@ export async function confirm(ctx: Context, question: string, flag: string, init
       hint: `Pass ${flag} to go ahead without asking.`,
     });
   }
-  return (await ask<boolean>(ctx, { type: 'confirm', name: 'answer', message: question, initial })) === true;
+  return (await ask<boolean>(ctx, { type: 'confirm', message: question, initial })) === true;
 }
 
 /** A line of text on a terminal, checked as it is typed (`validate` returns true or the problem); undefined when cancelled. */
 export function askText(ctx: Context, question: { message: string; initial?: string; validate?: (value: string) => true | string }) {
-  return ask<string>(ctx, { type: 'text', name: 'answer', ...question });
+  return ask<string>(ctx, { type: 'text', ...question });
 }
 
 /** One of `choices` on a terminal (arrow keys, Enter); undefined when cancelled. */
 export function askChoice<T>(ctx: Context, question: { message: string; choices: { title: string; value: T }[]; initial?: number }) {
-  return ask<T>(ctx, { type: 'select', name: 'answer', ...question });
+  return ask<T>(ctx, { type: 'select', ...question });
 }
