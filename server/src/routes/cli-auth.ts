@@ -192,7 +192,7 @@ export default async function cliAuthRoutes(app: FastifyInstance, ctx: RouteCont
     const code = makeCode(randomBytesFn);
     await store.authCodes.deleteExpired(now);
     await store.authCodes.insert({
-      codeHash: sha256Hex(code),
+      codeHash: sha256Hex(normalizeCode(code)), // stored as it will be looked up
       userId: signedIn.user.id,
       codeChallenge: params.codeChallenge,
       redirectUri: params.redirectUri,
