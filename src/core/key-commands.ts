@@ -9,8 +9,8 @@ import { Cancelled, ExitCode, UserError } from './errors.js';
 import { STATUS_LABEL } from './key-actions.js';
 import { checkKeyRef, resolveKey } from './key-resolve.js';
 import type { Output } from './output.js';
+import { confirm } from './prompt.js';
 import { requireSession, type Session } from './session.js';
-import { loadPrompts } from './prompt.js';
 
 export interface Target {
   session: Session;
@@ -72,11 +72,5 @@ export async function confirmOrRefuse(
       hint: 'Pass --yes to go ahead without asking.',
     });
   }
-  const prompts = await loadPrompts();
-  let cancelled = false;
-  const answer = (await prompts(
-    { type: 'confirm', name: 'ok', message: args.question, initial: false, stdin: ctx.io.stdin, stdout: ctx.io.stderr },
-    { onCancel: () => (cancelled = true) },
-  )) as { ok?: boolean };
-  if (cancelled || !answer.ok) throw new Cancelled();
+  if (!(await confirm(ctx, args.question, '--yes'))) throw new Cancelled();
 }

@@ -6,6 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { normalizeCode } from 'thirdloop-protocol';
 import type { Context, ProfileConfig, StoredSecret } from '../../context.js';
 import type { Api, ApiKey, NewKey } from '../../core/api.js';
 import { DEFAULT_EXPIRY_DAYS } from '../../core/api.js';
@@ -176,7 +177,8 @@ async function withCode(ctx: Context, out: Output, flow: Flow, signal: AbortSign
   const reader = await openLineReader(ctx);
   try {
     for (let attempt = 1; ; attempt++) {
-      const code = (await reader.ask('One-time code: ', { timeoutMs: flow.deadline - Date.now(), signal })).trim();
+      // Sent as the instance looks it up (any case, dash or not): the protocol's form.
+      const code = normalizeCode(await reader.ask('One-time code: ', { timeoutMs: flow.deadline - Date.now(), signal }));
       const last = attempt >= CODE_TRIES;
       if (!code) {
         if (last) throw usageError(`No code was entered; ${flow.keeps}.`, 'Run `thirdloop auth --no-browser` again.');
