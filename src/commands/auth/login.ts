@@ -182,7 +182,7 @@ async function withCode(ctx: Context, out: Output, flow: Flow, signal: AbortSign
       const last = attempt >= CODE_TRIES;
       if (!code) {
         if (last) throw usageError(`No code was entered; ${flow.keeps}.`, 'Run `thirdloop auth --no-browser` again.');
-        out.warn('Type the code shown on the page after you approved (like ABCD-EFGH).');
+        out.warn('Type the code the page shows after you approve: 8 characters, like K7MB-Q2XD.');
         continue;
       }
       try {
