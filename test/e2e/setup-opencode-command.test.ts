@@ -276,7 +276,7 @@ describe('setup opencode (project)', () => {
     await writeFile(plugin, 'export const Mine = async () => ({})\n');
     await run(h.ctx, { undo: true });
     expect(await readFile(plugin, 'utf8')).toBe('export const Mine = async () => ({})\n');
-    expect(h.stderr()).toMatch(/not written by thirdloop; left alone/);
+    expect(h.stderr()).toMatch(/not the plugin thirdloop wrote.*left alone/);
   });
 });
 
