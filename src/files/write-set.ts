@@ -67,7 +67,11 @@ interface Planned {
 /** Checks one target; throws a sentence ending in "Nothing was changed." when it cannot be written. */
 async function plan(write: FileWrite, proc: Process): Promise<Planned> {
   const { label } = write;
-  const target = write.before?.realPath ?? (await resolveTarget(write.path));
+  const target =
+    write.before?.realPath ??
+    (await resolveTarget(write.path).catch((error: unknown) => {
+      throw describeFsError(error instanceof UserError && error.cause ? error.cause : error, label);
+    }));
   const blocked = (reason: string, hint?: string) => new UserError(`Cannot write ${label}: ${reason}. Nothing was changed.`, { hint });
   const root = proc.uid === 0;
 
