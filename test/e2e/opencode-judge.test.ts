@@ -73,7 +73,8 @@ interface Outcome {
   doctor: { status: string; message: string };
 }
 
-async function judge(base: string, fixture: Fixture): Promise<Outcome> {
+/** Lays the fixture out under `base`; returns where opencode starts and what our model is given. */
+function build(base: string, fixture: Fixture) {
   const root = path.join(base, fixture.name.replace(/[^a-z0-9]+/gi, '-'));
   for (const dir of ['home', 'repo']) mkdirSync(path.join(root, dir), { recursive: true });
   execFileSync('git', ['init', '-q', path.join(root, 'repo')]);
@@ -86,6 +87,11 @@ async function judge(base: string, fixture: Fixture): Promise<Outcome> {
   const home = path.join(root, 'home');
   const managed = env.OPENCODE_TEST_MANAGED_CONFIG_DIR ?? path.join(root, 'no-managed');
   const where = { cwd, homedir: home, env: { ...env, OPENCODE_TEST_MANAGED_CONFIG_DIR: managed }, platform: 'linux' as const };
+  return { cwd, home, env, where };
+}
+
+async function judge(base: string, fixture: Fixture): Promise<Outcome> {
+  const { cwd, home, env, where } = build(base, fixture);
   const real = await opencodeLoadsThirdloop(cwd, home, env);
   const modelled = providerLoaded(await effectiveConfig(configLayers(where))).loaded;
   const [verdict] = await checkOpencode(where, URL_);
@@ -125,16 +131,7 @@ describe('what opencode loads: our model of it on every fixture', () => {
   afterAll(() => rmSync(base, { recursive: true, force: true }));
 
   it.each(fixtures)('$name', async (fixture) => {
-    const root = path.join(base, fixture.name.replace(/[^a-z0-9]+/gi, '-'));
-    for (const dir of ['home', 'repo']) mkdirSync(path.join(root, dir), { recursive: true });
-    execFileSync('git', ['init', '-q', path.join(root, 'repo')]);
-    for (const [rel, text] of Object.entries(fixture.files)) {
-      mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
-      writeFileSync(path.join(root, rel), text);
-    }
-    const env = Object.fromEntries(Object.entries(fixture.env ?? {}).map(([k, v]) => [k, path.join(root, v)]));
-    const managed = env.OPENCODE_TEST_MANAGED_CONFIG_DIR ?? path.join(root, 'no-managed');
-    const where = { cwd: path.join(root, fixture.cwd ?? 'repo'), homedir: path.join(root, 'home'), env: { ...env, OPENCODE_TEST_MANAGED_CONFIG_DIR: managed }, platform: 'linux' as const };
+    const { where } = build(base, fixture);
     expect(providerLoaded(await effectiveConfig(configLayers(where))).loaded).toBe(fixture.loaded);
     const [verdict] = await checkOpencode(where, URL_);
     expect(verdict!.status === 'fail', verdict!.message).toBe(!fixture.loaded);
