@@ -80,7 +80,8 @@ async function plan(write: FileWrite, proc: Process): Promise<Planned> {
   if (stat) {
     const mode = stat.mode & 0o7777;
     if ((mode & 0o200) === 0) throw blocked(`it is read-only (mode ${octal(mode)})`, `Make it writable (chmod u+w ${label}) and run again.`);
-    if (!root && stat.uid !== proc.uid) {
+    // No uid on Windows (-1): ownership is not ours to check there.
+    if (!root && proc.uid !== -1 && stat.uid !== proc.uid) {
       throw blocked(`it belongs to another user (uid ${stat.uid}), and replacing it would make it yours`, 'Run as its owner.');
     }
     if (!root) {
@@ -196,7 +197,15 @@ async function apply(p: Planned, done: Done, proc: Process): Promise<void> {
     }
   }
   const mode = now ? now.mode : (write.mode ?? 0o644);
-  const owner = proc.uid === 0 ? (now ? { uid: now.uid, gid: now.gid } : p.owner) : undefined;
+  // As root, the file keeps its owner; as its owner, it keeps its group when that is one of ours (a shared project).
+  const owner =
+    proc.uid === 0
+      ? now
+        ? { uid: now.uid, gid: now.gid }
+        : p.owner
+      : now && proc.uid !== -1 && proc.groups.includes(now.gid)
+        ? { uid: proc.uid, gid: now.gid }
+        : undefined;
   await writeBytes(realPath, write.after, mode, owner);
   done.wrote = true;
 }
@@ -206,7 +215,8 @@ async function undoOne(done: Done, proc: Process): Promise<void> {
   if (done.wrote) {
     const before = write.before;
     if (before) {
-      await writeBytes(realPath, before.bytes, before.mode, proc.uid === 0 ? { uid: before.uid, gid: before.gid } : undefined);
+      const keep = proc.uid === 0 || (proc.uid !== -1 && proc.groups.includes(before.gid));
+      await writeBytes(realPath, before.bytes, before.mode, keep ? { uid: proc.uid === 0 ? before.uid : proc.uid, gid: before.gid } : undefined);
     } else {
       await fs.rm(realPath, { force: true });
     }
