@@ -211,11 +211,13 @@ export function buildProgram(commander: Commander): Command {
     .option('--global', 'configure opencode for this user instead of the current project')
     .option('--model <id>', 'the default model')
     .option('--agents-md', 'add a Third Loop section to AGENTS.md')
+    .option('--keep-providers', 'add Third Loop without switching the project’s other providers off (no enabled_providers of ours)')
+    .option('--force', 'replace a session plugin you edited (your version is kept as a backup)')
     .option('--with-env', 'also configure the shells to export ANTHROPIC_API_KEY (as setup claude)')
     .option('--dry-run', 'show the changes as a diff and write nothing')
     .option('--undo', 'remove what setup opencode added')
     .option('-y, --yes', 'do not ask for confirmation')
-    .addHelpText('after', examples('thirdloop setup opencode', 'thirdloop setup opencode --global --model claude-sonnet-4-5', 'thirdloop setup opencode --undo'))
+    .addHelpText('after', examples('thirdloop setup opencode', 'thirdloop setup opencode --keep-providers', 'thirdloop setup opencode --global --model claude-sonnet-4-5', 'thirdloop setup opencode --undo'))
     .action(action(lazy('setup/opencode')));
 
   program

@@ -1,11 +1,11 @@
 /** doctor's local checks on their own: this shell's environment, opencode.json, the result table and exit codes. */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { colors } from '../../src/core/output.js';
 import { checkEnvironment } from '../../src/doctor/environment.js';
-import { checkOpencode, checkOpencodeFile } from '../../src/doctor/opencode.js';
+import { checkOpencode } from '../../src/doctor/opencode.js';
 import { exitCodeFor, renderResults, summary } from '../../src/doctor/report.js';
 import { result } from '../../src/doctor/types.js';
 
@@ -51,7 +51,9 @@ describe('checkOpencode', () => {
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
   const where = () => ({ cwd: join(dir, 'project'), homedir: dir, env: { XDG_CONFIG_HOME: join(dir, '.config') }, platform: 'linux' as const });
   const config = (baseURL: string, apiKey = '{env:ANTHROPIC_API_KEY}') =>
-    JSON.stringify({ provider: { thirdloop: { npm: '@ai-sdk/anthropic', options: { baseURL, apiKey } } }, model: 'thirdloop/claude-sonnet-4-5' });
+    JSON.stringify({ provider: { thirdloop: { npm: '@ai-sdk/anthropic', options: { baseURL, apiKey }, models: { 'claude-sonnet-4-5': { name: 'Claude Sonnet 4.5' } } } }, model: 'thirdloop/claude-sonnet-4-5' });
+  // The session plugin as setup writes it.
+  const plugin = { 'project/.opencode/plugins/thirdloop-session.ts': readFileSync(new URL('../../templates/thirdloop-session.ts', import.meta.url), 'utf8') };
 
   function setup(files: Record<string, string>) {
     dir = mkdtempSync(join(tmpdir(), 'doctor-opencode-'));
@@ -63,7 +65,7 @@ describe('checkOpencode', () => {
   }
 
   it('accepts exactly one /v1 on this instance', async () => {
-    setup({ 'project/opencode.json': config(`${URL_}/v1`) });
+    setup({ 'project/opencode.json': config(`${URL_}/v1`), ...plugin });
     const [r] = await checkOpencode(where(), URL_);
     expect(r).toMatchObject({ check: 'opencode:project', status: 'ok' });
   });
@@ -91,6 +93,7 @@ describe('checkOpencode', () => {
   it('checks the project file, then the global one (the .jsonc, with comments)', async () => {
     setup({
       'project/opencode.json': config(`${URL_}/v1`),
+      ...plugin,
       '.config/opencode/opencode.jsonc': `// mine\n${config(`${URL_}/v1/v1`)}`,
     });
     const results = await checkOpencode(where(), URL_);
@@ -103,10 +106,10 @@ describe('checkOpencode', () => {
 
   it('gives the line and column of a broken file', async () => {
     setup({ 'project/opencode.json': '{\n  "provider": {,\n}' });
-    const r = await checkOpencodeFile(join(dir, 'project', 'opencode.json'), 'project', where(), URL_);
-    expect(r.status).toBe('fail');
-    expect(r.message).toMatch(/line 2, column \d+/);
-    expect(r.message).not.toMatch(/Nothing was changed/);
+    const [r] = await checkOpencode(where(), URL_);
+    expect(r!.status).toBe('fail');
+    expect(r!.message).toMatch(/line 2, column \d+/);
+    expect(r!.message).not.toMatch(/Nothing was changed/);
   });
 
   it('skips when opencode is not set up, and warns on a file without our provider', async () => {
