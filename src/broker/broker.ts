@@ -8,7 +8,7 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { sendError } from './errors.js';
+import { sendError, type BrokerErrorType } from './errors.js';
 import { upstreamRequestHeaders } from './headers.js';
 import { route } from './routes.js';
 import { presentedToken, type RunToken } from './token.js';
@@ -52,22 +52,26 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     const done = debug
       ? (status: number) => debug(`run broker: ${method} ${(req.url ?? '').replace(/\?.*$/, '').slice(0, 200)} -> ${status || 'cut'} (${Math.round(performance.now() - started)} ms)`)
       : undefined;
+    const refuse = (status: number, type: BrokerErrorType, message: string) => {
+      const sent = sendError(res, status, type, message);
+      done?.(sent);
+    };
     // A page that rebinds its own name to 127.0.0.1 sends its own Host: it gets nothing here.
     const host = req.headers.host;
     if (host !== undefined && !hosts.has(host.toLowerCase())) {
-      done?.(sendError(res, 403, 'permission_error', `This is the \`thirdloop run\` broker; it answers only requests for ${LOOPBACK}.`));
+      refuse(403, 'permission_error', `This is the \`thirdloop run\` broker; it answers only requests for ${LOOPBACK}.`);
       return;
     }
     const target = route(method, req.url ?? '/');
     if (target.kind === 'refused') {
-      done?.(sendError(res, target.status, target.status === 404 ? 'not_found_error' : 'invalid_request_error', target.message));
+      refuse(target.status, target.status === 404 ? 'not_found_error' : 'invalid_request_error', target.message);
       return;
     }
     let key: string | undefined;
     if (target.kind === 'model') {
       const presented = presentedToken(req.headers);
       if (!token.matches(presented)) {
-        done?.(sendError(res, 401, 'authentication_error', presented === undefined ? MISSING_TOKEN : WRONG_TOKEN));
+        refuse(401, 'authentication_error', presented === undefined ? MISSING_TOKEN : WRONG_TOKEN);
         return;
       }
       key = credential;
