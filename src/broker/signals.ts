@@ -74,10 +74,15 @@ export interface ForwardingOptions {
   /** Where the group information comes from (tests pass their own). */
   groups?: (pid: number) => GroupInfo | undefined;
   /** Where signal handlers are installed (tests pass an EventEmitter). */
-  target?: Pick<NodeJS.Process, 'on' | 'off' | 'pid'>;
+  target?: Pick<NodeJS.Process, 'on' | 'off' | 'rawListeners' | 'pid'>;
 }
 
-/** Installs the handlers; `stop()` removes them. `child` needs `pid`, `kill` and its exit state. */
+/**
+ * Installs the handlers; `stop()` removes them. `child` needs `pid`, `kill` and its exit state.
+ * Listeners other modules installed for these signals are set aside meanwhile: the config
+ * module's atomic writer (conf, through when-exit) cleans up on a signal and then sends the same
+ * signal to this process again, which would be forwarded a second time. run writes no files.
+ */
 export function forwardSignals(
   child: { pid?: number; kill(signal: NodeJS.Signals): boolean; exitCode: number | null; signalCode: NodeJS.Signals | null },
   options: ForwardingOptions,
@@ -85,8 +90,12 @@ export function forwardSignals(
   const target = options.target ?? process;
   const groups = options.groups ?? groupInfo;
   const handlers = new Map<NodeJS.Signals, () => void>();
+  const setAside = new Map<NodeJS.Signals, Array<(...args: unknown[]) => void>>();
   const windows = options.platform === 'win32';
   for (const signal of windows ? WINDOWS_HELD : POSIX_FORWARDED) {
+    const others = target.rawListeners(signal) as Array<(...args: unknown[]) => void>;
+    for (const listener of others) target.off(signal, listener);
+    setAside.set(signal, others);
     const handler = () => {
       if (windows || child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
       if (FROM_TERMINAL.has(signal) && terminalDelivered(groups(target.pid), groups(child.pid))) return;
@@ -103,6 +112,8 @@ export function forwardSignals(
     stop() {
       for (const [signal, handler] of handlers) target.off(signal, handler);
       handlers.clear();
+      for (const [signal, others] of setAside) for (const listener of others) target.on(signal, listener);
+      setAside.clear();
     },
   };
 }

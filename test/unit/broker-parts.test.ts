@@ -221,6 +221,21 @@ describe('signals', () => {
     expect(killedByName.sent).toEqual(['SIGINT', 'SIGQUIT', 'SIGTERM']);
   });
 
+  it('a module that re-raises the signal on itself (conf’s atomic writer does) does not make it arrive twice', () => {
+    const target = Object.assign(new EventEmitter(), { pid: 1 });
+    // when-exit: once(signal) → clean up → send the same signal to this process again.
+    const reraise = () => target.emit('SIGTERM');
+    target.once('SIGTERM', reraise);
+    const sent: string[] = [];
+    const child = { pid: 2, exitCode: null, signalCode: null, kill: (s: NodeJS.Signals) => (sent.push(s), true) };
+    const forwarding = forwardSignals(child, { platform: 'linux', groups: () => undefined, target: target as unknown as NodeJS.Process });
+    target.emit('SIGTERM');
+    expect(sent).toEqual(['SIGTERM']);
+    forwarding.stop();
+    // Put back as it was.
+    expect(target.listeners('SIGTERM')).toHaveLength(1);
+  });
+
   it('nothing is forwarded to a command that has exited, or after stop(), or on Windows', () => {
     const h = harness(() => undefined);
     h.child.exitCode = 0;
