@@ -240,9 +240,9 @@ export function buildProgram(commander: Commander, argv: readonly string[] = pro
         'thirdloop run -- node agent.mjs         # any Anthropic SDK client',
         'thirdloop run -- env | grep ANTHROPIC   # what the command gets',
       )}
-The command gets ANTHROPIC_BASE_URL=http://127.0.0.1:<port> and ANTHROPIC_API_KEY
-set to a token for this run only; the broker on that port adds your key to the
-command's /v1 requests, and closes when the command exits.
+The command gets ANTHROPIC_BASE_URL=http://127.0.0.1:<port>, and in
+ANTHROPIC_API_KEY a token for this run only; the broker on that port adds your
+key to the command's /v1 requests, and closes when the command exits.
 Exit status: the command's (128 + N when signal N ended it), 4 when not signed
 in, 127 when the command is not found.
 `,
