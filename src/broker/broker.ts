@@ -80,6 +80,9 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   };
 
   const server = createServer({ noDelay: true }, handle);
+  // Longer than clients keep an idle connection (the SDKs: a few seconds), so it is the client that
+  // closes it: a request never lands on a connection the broker is closing at that moment.
+  server.keepAliveTimeout = 65_000;
   server.listen({ host: LOOPBACK, port: 0, exclusive: true });
   await Promise.race([once(server, 'listening'), once(server, 'error').then(([error]) => Promise.reject(error))]);
   const { port } = server.address() as AddressInfo;
