@@ -39,11 +39,16 @@ export async function run(ctx: Context, options: RunOptions): Promise<void> {
   }
   const warn = (line: string) => ctx.io.stderr.write(`thirdloop run: ${line}\n`);
 
+  // Claude Code settings that would send the session past the broker, or another key to it: stop
+  // here rather than start a session that cannot work (or is not protected).
   const { isClaudeCommand, claudeBypasses } = await import('../broker/claude-bypass.js');
   if (isClaudeCommand(command[0])) {
     const bypasses = await claudeBypasses({ env: ctx.env, homedir: ctx.homedir, cwd: ctx.cwd, platform: ctx.platform });
-    for (const line of bypasses) warn(`warning: ${line}`);
-    if (bypasses.length > 0) warn('If `thirdloop setup claude --key-helper` wrote it, `thirdloop setup claude --undo` takes it out.');
+    if (bypasses.length > 0) {
+      throw new UserError(`Claude Code's settings would take this session out of \`thirdloop run\`: ${bypasses.join(' ')}`, {
+        hint: 'Remove those settings (`thirdloop setup claude --undo` removes what `setup claude --key-helper` wrote), then run again.',
+      });
+    }
   }
 
   const token = createRunToken();

@@ -14,6 +14,7 @@ import { makeHome, ROOT, runCli, startCli, type CliResult } from '../helpers/cli
 import { needs } from '../helpers/components.js';
 import { keyringMissing, startKeyring, type Keyring } from '../helpers/keyring.js';
 import { startReferenceServer, type ReferenceServer } from '../helpers/reference-server.js';
+import { runCliSafe } from '../robustness/tree.js';
 
 const CHILD = path.join(ROOT, 'test', 'fixtures', 'run', 'child.mjs');
 const node = process.execPath;
@@ -63,6 +64,8 @@ describe.skipIf(missing)('thirdloop run', () => {
 
   const env = (extra: Record<string, string | undefined> = {}) => ({ ...keyring.env, ...extra });
   const cli = (args: string[], extra: Record<string, string | undefined> = {}) => runCli(args, { home: home.home, env: env(extra) });
+  const runCliIn = (cwd: string, args: string[], extra: Record<string, string | undefined> = {}) =>
+    runCliSafe(args, { home: home.home, cwd, env: env(extra) });
   const noSecret = (r: CliResult) => {
     expect(r.stdout).not.toContain(key.secret);
     expect(r.stderr).not.toContain(key.secret);
@@ -240,7 +243,7 @@ describe.skipIf(missing)('thirdloop run', () => {
     }
   });
 
-  it('`run -- claude` warns when Claude Code’s settings would take the session past the broker', async () => {
+  it('`run -- claude` stops before starting when Claude Code’s settings would take the session past the broker', async () => {
     const bin = path.join(scratch, 'bin');
     mkdirSync(bin, { recursive: true });
     // A stand-in for Claude Code that shows what it was given.
@@ -255,14 +258,26 @@ describe.skipIf(missing)('thirdloop run', () => {
       expect(clean.stderr).toBe('');
       expect(clean.stdout).toMatch(/^claude got http:\/\/127\.0\.0\.1:\d+$/m);
 
-      writeFileSync(settings, `{\n  // from setup claude --key-helper\n  "apiKeyHelper": "thirdloop token",\n  "env": { "ANTHROPIC_BASE_URL": "${server.url}" }\n}\n`);
-      const warned = await cli(['run', '--', 'claude'], { PATH });
-      expect(warned.exitCode, warned.stderr).toBe(0);
-      expect(warned.stderr).toContain(`${settings} sets env.ANTHROPIC_BASE_URL`);
-      expect(warned.stderr).toContain(`${settings} sets apiKeyHelper`);
-      expect(warned.stderr).toContain('thirdloop setup claude --undo');
-      // Another command is not Claude Code: no warning.
-      expect((await cli(['run', '--', 'true'])).stderr).toBe('');
+      // What `setup claude --key-helper` writes (a comment as users keep them: the file is JSONC).
+      writeFileSync(settings, `{\n  // mine\n  "apiKeyHelper": "thirdloop token",\n  "env": { "ANTHROPIC_BASE_URL": "${server.url}" }\n}\n`);
+      const stopped = await cli(['run', '--', 'claude'], { PATH });
+      expect(stopped.exitCode).toBe(1);
+      expect(stopped.stdout).toBe('');
+      expect(stopped.stderr).toContain(`${settings} sets env.ANTHROPIC_BASE_URL`);
+      expect(stopped.stderr).toContain(`${settings} sets apiKeyHelper`);
+      expect(stopped.stderr).toContain('thirdloop setup claude --undo');
+      // In the project's own settings too.
+      rmSync(settings);
+      const project = path.join(scratch, 'project');
+      mkdirSync(path.join(project, '.claude'), { recursive: true });
+      writeFileSync(path.join(project, '.claude', 'settings.local.json'), '{"env": {"ANTHROPIC_AUTH_TOKEN": "sk-x"}}');
+      // Outside the project nothing is wrong; inside it, the project's settings count.
+      expect((await cli(['run', '--', 'claude'], { PATH })).exitCode).toBe(0);
+      const there = await runCliIn(project, ['run', '--', 'claude'], { PATH });
+      expect(there.exitCode).toBe(1);
+      expect(there.stderr).toContain('settings.local.json sets env.ANTHROPIC_AUTH_TOKEN');
+      // Another command is not Claude Code: nothing is checked.
+      expect((await runCliIn(project, ['run', '--', 'true'], { PATH })).exitCode).toBe(0);
     } finally {
       rmSync(path.join(home.home, '.claude'), { recursive: true, force: true });
     }
