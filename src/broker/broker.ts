@@ -49,8 +49,13 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const method = req.method ?? 'GET';
     const started = debug ? performance.now() : 0;
+    let logged = false;
     const done = debug
-      ? (status: number) => debug(`run broker: ${method} ${(req.url ?? '').replace(/\?.*$/, '').slice(0, 200)} -> ${status || 'cut'} (${Math.round(performance.now() - started)} ms)`)
+      ? (status: number) => {
+          if (logged) return;
+          logged = true;
+          debug(`run broker: ${method} ${(req.url ?? '').replace(/\?.*$/, '').slice(0, 200)} -> ${status || 'cut'} (${Math.round(performance.now() - started)} ms)`);
+        }
       : undefined;
     const refuse = (status: number, type: BrokerErrorType, message: string) => {
       const sent = sendError(res, status, type, message);
