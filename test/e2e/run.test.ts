@@ -55,7 +55,8 @@ function post(url: string, key: string): Promise<{ status: number; body: string 
   });
 }
 
-describe.skipIf(missing)('thirdloop run', () => {
+// Most tests start the CLI several times; each start is a Node process, slow on a loaded machine.
+describe.skipIf(missing)('thirdloop run', { timeout: 90_000 }, () => {
   let server: ReferenceServer;
   let keyring: Keyring;
   let home: { home: string; cleanup(): void };
@@ -281,5 +282,5 @@ describe.skipIf(missing)('thirdloop run', () => {
     } finally {
       rmSync(path.join(home.home, '.claude'), { recursive: true, force: true });
     }
-  });
+  }, 120_000);
 });
