@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { colors } from '../../src/core/output.js';
+import { createRunToken } from '../../src/broker/token.js';
 import { checkEnvironment } from '../../src/doctor/environment.js';
 import { checkOpencode } from '../../src/doctor/opencode.js';
 import { exitCodeFor, renderResults, summary } from '../../src/doctor/report.js';
@@ -34,6 +35,16 @@ describe('checkEnvironment', () => {
     const r = checkEnvironment({ ANTHROPIC_API_KEY: 'sk-ant-api03-private', ANTHROPIC_BASE_URL: URL_ }, { credential: KEY, apiUrl: URL_ });
     expect(r.status).toBe('fail');
     expect(r.message).not.toContain('sk-ant');
+  });
+
+  it('recognises a shell inside `thirdloop run`: a run token and its loopback broker', () => {
+    const token = createRunToken().value;
+    const inside = checkEnvironment({ ANTHROPIC_API_KEY: token, ANTHROPIC_BASE_URL: 'http://127.0.0.1:40123' }, { credential: KEY, apiUrl: URL_ });
+    expect(inside.status).toBe('ok');
+    expect(inside.message).toContain('thirdloop run');
+    expect(inside.message).not.toContain(token);
+    // A run token pointed anywhere else is not a run.
+    expect(checkEnvironment({ ANTHROPIC_API_KEY: token, ANTHROPIC_BASE_URL: URL_ }, { credential: KEY, apiUrl: URL_ }).status).toBe('fail');
   });
 
   it('warns when neither is set, fails when only one is or the URL differs', () => {
