@@ -13,7 +13,7 @@
  *   honours HTTP_PROXY would otherwise send its requests for the broker to the proxy, which
  *   cannot reach this machine's loopback (and would see the token).
  */
-import { isSecret } from '../core/credential.js';
+import { isWellFormedSecret } from 'thirdloop-protocol';
 
 export const BASE_URL_VAR = 'ANTHROPIC_BASE_URL';
 export const API_KEY_VAR = 'ANTHROPIC_API_KEY';
@@ -33,7 +33,7 @@ export interface ChildEnvironment {
 /** True when `value` holds a Third Loop secret: the given one, or any with a valid checksum. */
 function holdsSecret(value: string, secret: string): boolean {
   if (value.includes(secret)) return true;
-  for (const match of value.matchAll(SECRET_LIKE)) if (isSecret(match[0])) return true;
+  for (const match of value.matchAll(SECRET_LIKE)) if (isWellFormedSecret(match[0])) return true;
   return false;
 }
 

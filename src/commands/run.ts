@@ -11,7 +11,7 @@ import { startBroker } from '../broker/broker.js';
 import { childEnvironment } from '../broker/child-env.js';
 import { runCommand } from '../broker/command.js';
 import { createRunToken } from '../broker/token.js';
-import { formatCredential } from '../core/credential.js';
+import { formatCredential } from 'thirdloop-protocol';
 import { ExitCode, UserError, usageError } from '../core/errors.js';
 import { closeHttp } from '../core/http.js';
 import { debugWriter, requireSession } from '../core/session.js';
@@ -53,7 +53,7 @@ export async function run(ctx: Context, options: RunOptions): Promise<void> {
 
   const token = createRunToken();
   const debug = debugWriter(ctx);
-  const broker = await startBroker({ instance: session.baseUrl, credential: formatCredential(session.credential), token, env: ctx.env, debug });
+  const broker = await startBroker({ instance: session.baseUrl, credential: formatCredential(session.credential.id, session.credential.secret), token, env: ctx.env, debug });
   let status: number;
   try {
     const child = childEnvironment(ctx.env, { baseUrl: broker.url, token: token.value, secret: session.credential.secret }, ctx.platform);

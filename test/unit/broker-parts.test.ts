@@ -9,7 +9,7 @@ import { clientResponseHeaders, upstreamRequestHeaders, VIA } from '../../src/br
 import { route } from '../../src/broker/routes.js';
 import { exitStatus, forwardSignals, terminalDelivered, type GroupInfo } from '../../src/broker/signals.js';
 import { createRunToken, isRunToken, presentedToken, RUN_TOKEN_TAIL } from '../../src/broker/token.js';
-import { secretChecksum } from '../../src/core/credential.js';
+import { checksum as secretChecksum } from 'thirdloop-protocol';
 
 const secretFrom = (random: string) => `tls_${random}${secretChecksum(random)}`;
 const SECRET = secretFrom('A'.repeat(16) + 'b'.repeat(16));

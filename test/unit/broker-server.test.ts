@@ -13,7 +13,7 @@ import { connect, type AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startBroker, type Broker } from '../../src/broker/broker.js';
 import { createRunToken, type RunToken } from '../../src/broker/token.js';
-import { secretChecksum } from '../../src/core/credential.js';
+import { checksum as secretChecksum } from 'thirdloop-protocol';
 import { closeHttp } from '../../src/core/http.js';
 import { tunnelHandler } from '../helpers/connect-proxy.js';
 
