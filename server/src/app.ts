@@ -17,7 +17,9 @@ export interface BuildAppOptions {
   store: Store;
   config: ServerConfig;
   clock?: () => Date;
+  /** A JSON log on stderr (pino), at `logLevel` (default info: one line per request). */
   logger?: boolean;
+  logLevel?: 'info' | 'warn';
 }
 
 export async function buildApp(options: BuildAppOptions): Promise<FastifyInstance> {
@@ -25,7 +27,12 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   const clock = options.clock ?? (() => new Date());
   const app = Fastify({
     logger: options.logger
-      ? { level: 'info', redact: ['req.headers.authorization', 'req.headers["x-api-key"]', 'req.headers.cookie'] }
+      ? {
+          level: options.logLevel ?? 'info',
+          // stdout is the start-up lines a script reads (the address, the demo account); logs are diagnostics.
+          stream: process.stderr,
+          redact: ['req.headers.authorization', 'req.headers["x-api-key"]', 'req.headers.cookie'],
+        }
       : false,
     bodyLimit: config.bodyLimitBytes,
     // Closing must not wait for idle keep-alive sockets (the CLI's agent, browsers).

@@ -22,6 +22,7 @@ import type { Agent as HttpAgent, ClientRequest, IncomingMessage } from 'node:ht
 import type { Dispatcher } from 'undici';
 import { ExitCode, UserError } from './errors.js';
 import { redactSecrets } from './credential.js';
+import { isTlsCode, proxySentence, showProxy, tlsSentence } from './transport-errors.js';
 
 export interface HttpOptions {
   baseUrl: string;
@@ -282,7 +283,10 @@ export function createHttp(options: HttpOptions) {
     }
     const canRetry = req.idempotent ?? IDEMPOTENT.has(req.method);
     const target = new URL(url);
-    const viaProxy = proxyFor(target, env) !== undefined;
+    const proxy = proxyFor(target, env);
+    const viaProxy = proxy !== undefined;
+    // The route in --debug lines: which proxy carried it, never its user name or password.
+    const via = proxy ? ` via proxy ${showProxy(proxy)}` : '';
     const attemptInit: Attempt = { method: req.method, headers, body, connectTimeoutMs, readTimeoutMs };
 
     for (let attempt = 0; ; attempt++) {
@@ -298,15 +302,15 @@ export function createHttp(options: HttpOptions) {
       } catch (error) {
         const ms = Math.round(performance.now() - started);
         const code = errorCode(error);
-        debug?.(`${req.method} ${url} -> ${code ?? 'error'} (${ms} ms)`);
+        debug?.(`${req.method} ${url}${via} -> ${code ?? 'error'} (${ms} ms)`);
         if (canRetry && attempt < retries && code && RETRYABLE_CODES.has(code)) {
           await sleep(backoff(attempt));
           continue;
         }
-        throw networkError(error, url, options.baseUrl);
+        throw networkError(error, url, options.baseUrl, proxy);
       }
       const ms = Math.round(performance.now() - started);
-      debug?.(`${req.method} ${url} -> ${status} (${ms} ms)`);
+      debug?.(`${req.method} ${url}${via} -> ${status} (${ms} ms)`);
 
       if (status >= 200 && status < 300) {
         if (status === 204 || text === '' || req.method === 'HEAD') return { status, data: undefined as T, headers: responseHeaders };
@@ -355,10 +359,16 @@ function errorCode(error: unknown): string | undefined {
   return undefined;
 }
 
-function networkError(error: unknown, url: string, baseUrl: string): ApiError {
+function networkError(error: unknown, url: string, baseUrl: string, proxy?: string): ApiError {
   const code = errorCode(error);
   const host = safeHost(baseUrl);
   const base = { status: 0, url, cause: error };
+  const proxied = proxy ? proxySentence(error, code, url, proxy) : undefined;
+  if (proxied) return new ApiError(proxied.message, { ...base, hint: proxied.hint });
+  if (code && isTlsCode(code)) {
+    const tls = tlsSentence(code, url);
+    return new ApiError(tls.message, { ...base, hint: tls.hint });
+  }
   const checkUrl = 'Check the instance URL (--api-url) and your network.';
   switch (code) {
     case 'ECONNREFUSED':
@@ -383,14 +393,6 @@ function networkError(error: unknown, url: string, baseUrl: string): ApiError {
     case 'ENETUNREACH':
       return new ApiError(`Cannot reach ${host} (requesting ${url}): the network is unreachable.`, { ...base, hint: checkUrl });
     default:
-      // node's codes (DEPTH_ZERO_SELF_SIGNED_CERT, SELF_SIGNED_CERT_IN_CHAIN, UNABLE_TO_VERIFY_LEAF_SIGNATURE,
-      // CERT_HAS_EXPIRED, ERR_TLS_CERT_ALTNAME_INVALID, ERR_SSL_…), the same over a direct socket or undici's.
-      if (code && /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ERR_TLS/.test(code)) {
-        return new ApiError(`TLS error talking to ${url} (${code}): the certificate could not be verified.`, {
-          ...base,
-          hint: 'If your organization uses its own certificate authority, set NODE_EXTRA_CA_CERTS to its PEM file.',
-        });
-      }
       return new ApiError(
         `Request to ${url} failed${code ? ` (${code})` : ''}: ${redactSecrets(firstLine(error))}.`,
         { ...base, hint: checkUrl },

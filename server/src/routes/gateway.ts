@@ -13,6 +13,7 @@ import { anthropicError, errorTypeForStatus, GatewayError } from '../gateway/err
 import { Gateway, type GatewayServerConfig } from '../gateway/gateway.js';
 import { listModels, modelNotOffered, modelView } from '../gateway/models.js';
 import { SSE_HEADERS, type Usage } from '../gateway/sse.js';
+import { errorCode } from '../gateway/upstreams.js';
 
 export interface GatewayPluginOptions {
   store: Store;
@@ -77,7 +78,12 @@ const sendError = (reply: FastifyReply, error: GatewayError) =>
 const gatewayRoutes: FastifyPluginAsync<GatewayPluginOptions> = async (app, options) => {
   const { store, config } = options;
   const clock = options.clock ?? (() => new Date());
-  const gateway = new Gateway(store, config, (error) => app.log.error({ err: error }, 'gateway write failed'));
+  const gateway = new Gateway(
+    store,
+    config,
+    (error) => app.log.error({ err: error }, 'gateway write failed'),
+    (sentence, error) => app.log.error({ upstream: config.upstream, code: errorCode(error) }, sentence),
+  );
   // Fastify closes the HTTP server (waiting for every connection) before onClose runs, so the grace
   // period has to start here, or one long stream would hold the shutdown for as long as it lasts.
   app.addHook('preClose', async () => {
