@@ -26,7 +26,8 @@ export interface HttpsInstance {
 
 export async function startHttpsInstance(options: ReferenceServerOptions = {}): Promise<HttpsInstance> {
   const ca = makeTestCa();
-  const cert = ca.issue();
+  // The chain (leaf, then CA), as servers send it: a browser pinning the CA finds it there.
+  const cert = ca.issue({ fullChain: true });
   let lastError: unknown;
   // The public URL names nginx's port before nginx runs; if another process takes that port in
   // between, start both again on another.
