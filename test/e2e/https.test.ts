@@ -10,10 +10,10 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
-import { CHROMIUM, CHROMIUM_ARGS, browserMissing, signInIfAsked } from '../helpers/browser.js';
+import { browserMissing } from '../helpers/browser.js';
+import { approveInChromium, fakeXdgOpen } from '../helpers/default-opener.js';
 import { ROOT, ensureCliBuilt, makeHome, runCli, startCli, type CliResult } from '../helpers/cli.js';
 import { needs } from '../helpers/components.js';
 import { startHttpsInstance, type HttpsInstance } from '../helpers/https-instance.js';
@@ -124,50 +124,28 @@ describe.skipIf(missing)('the CLI and an https instance behind nginx', () => {
   test('browser sign-in through the default opener: consent pages stay on the public https URL, cookies are Secure', async () => {
     const h = home();
     const user = await member();
-    // The opener the `open` package runs on Linux, first on PATH: it hands the URL over to Chromium.
-    const bin = join(h, 'bin');
-    mkdirSync(bin);
-    const opened = join(h, 'opened.txt');
-    writeFileSync(join(bin, 'xdg-open'), `#!/bin/sh\nprintf '%s\\n' "$1" >> '${opened}'\n`);
-    chmodSync(join(bin, 'xdg-open'), 0o755);
+    const opener = fakeXdgOpen(h);
     const cli = startCli(['auth', '--api-url', instance.url, '--insecure-storage', '--timeout', '60'], {
       home: h,
-      env: { ...trusted(), BROWSER: undefined, PATH: `${bin}:${process.env.PATH}` },
+      env: { ...trusted(), ...opener.env },
       timeoutMs: 90_000,
     });
-    const url = await waitForFile(opened, 20_000).then((text) => text.trim().split('\n')[0]!);
-    expect(url.startsWith(`${instance.url}/cli-auth?`), url).toBe(true);
-
-    // Chromium trusts the organization's CA (nginx sends it in the chain), as a managed machine would.
-    const browser: Browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [...CHROMIUM_ARGS, `--ignore-certificate-errors-spki-list=${instance.ca.spki}`],
-      headless: true,
-    });
     try {
-      const context = await browser.newContext();
-      const page = await context.newPage();
-      const visited: string[] = [];
-      page.on('framenavigated', (frame) => frame === page.mainFrame() && visited.push(frame.url()));
-      await page.goto(url);
-      await signInIfAsked(page, user.email, user.password);
-      const approve = page.locator('button[name=decision][value=approve]');
-      await approve.waitFor({ timeout: 15_000 });
-      await Promise.all([page.waitForURL(/^http:\/\/127\.0\.0\.1:\d+\/callback/), approve.click()]);
+      const url = await opener.nextUrl();
+      expect(url.startsWith(`${instance.url}/cli-auth?`), url).toBe(true);
+      // Chromium trusts the organization's CA (nginx sends it in the chain), as a managed machine would.
+      const consent = await approveInChromium(url, user, { trustSpki: instance.ca.spki });
       const result = await cli.exited;
       expect(result.exitCode, result.stderr).toBe(0);
       expect(result.stderr).toContain(`Signed in to ${instance.url}`);
 
       // Every page before the hand-back to the CLI's loopback listener was on the public https URL.
-      const callback = visited.findIndex((u) => u.startsWith('http://127.0.0.1:') && u.includes('/callback'));
-      expect(callback, visited.join('\n')).toBeGreaterThan(0);
-      for (const u of visited.slice(0, callback)) expect(u.startsWith(`${instance.url}/`), u).toBe(true);
-      const cookies = await context.cookies(instance.url);
-      expect(cookies.length).toBeGreaterThan(0);
-      for (const cookie of cookies) expect(cookie, cookie.name).toMatchObject({ secure: true, httpOnly: true });
-      await context.close();
+      const callback = consent.visited.findIndex((u) => /^http:\/\/127\.0\.0\.1:\d+\/callback/.test(u));
+      expect(callback, consent.visited.join('\n')).toBeGreaterThan(0);
+      for (const u of consent.visited.slice(0, callback)) expect(u.startsWith(`${instance.url}/`), u).toBe(true);
+      expect(consent.cookies.length).toBeGreaterThan(0);
+      for (const cookie of consent.cookies) expect(cookie, cookie.name).toMatchObject({ secure: true, httpOnly: true });
     } finally {
-      await browser.close();
       cli.child.kill('SIGKILL');
     }
     const status = await runCli(['status'], { home: h, env: trusted() });
@@ -209,15 +187,3 @@ describe.skipIf(missing)('the CLI and an https instance behind nginx', () => {
     expect(served(instance).join('\n')).toContain('POST /v1/messages');
   });
 });
-
-async function waitForFile(file: string, timeoutMs: number): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (existsSync(file)) {
-      const text = readFileSync(file, 'utf8');
-      if (text.endsWith('\n')) return text;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`nothing was written to ${file} in ${timeoutMs} ms`);
-}
