@@ -95,7 +95,7 @@ describe.skipIf(missing)('the CLI through a real forward proxy (tinyproxy) to an
     // --debug names the proxy that carried each request.
     const debug = await run(['status', '--debug']);
     expect(debug.stderr).toMatch(new RegExp(`GET ${instance.url}/api/me via proxy ${proxy.url} -> 200`));
-  });
+  }, 120_000);
 
   test('browser sign-in with HTTPS_PROXY: the code exchange goes through the tunnel', async () => {
     const h = home();
@@ -111,7 +111,7 @@ describe.skipIf(missing)('the CLI through a real forward proxy (tinyproxy) to an
       await approveInChromium(await opener.nextUrl(), user, { trustSpki: instance.ca.spki });
       const result = await cli.exited;
       expect(result.exitCode, result.stderr).toBe(0);
-      expect(result.stderr).toContain(`Signed in to ${instance.url} as ${user.email}.`);
+      expect(result.stderr).toContain(`Signed in to ${instance.url}`);
     } finally {
       cli.child.kill('SIGKILL');
     }
@@ -160,7 +160,7 @@ describe.skipIf(missing)('the CLI through a real forward proxy (tinyproxy) to an
       expect(result.exitCode, `${JSON.stringify(extra)}: ${result.stderr}`).toBe(0);
       expect(proxy.tunnels().slice(before), JSON.stringify(extra)).toEqual([target]);
     }
-  });
+  }, 60_000);
 
   test('a proxy that needs credentials: http://user:pass@… works, and the password is never printed or stored', async () => {
     const h = home();
@@ -205,7 +205,7 @@ describe.skipIf(missing)('the CLI through a real forward proxy (tinyproxy) to an
     // Nor in any file the CLI wrote.
     const walk = (dir: string): string[] => readdirSync(dir).flatMap((n) => (statSync(join(dir, n)).isDirectory() ? walk(join(dir, n)) : [join(dir, n)]));
     for (const file of walk(h)) expect(readFileSync(file, 'utf8'), file).not.toContain(proxyPassword);
-  });
+  }, 60_000);
 
   test('a proxy that refuses the tunnel, or is not there: one sentence naming the proxy and the fix', async () => {
     const h = home();
