@@ -53,10 +53,10 @@ export interface ReferenceServer {
 export interface ReferenceServerOptions {
   /** Moves the server's clock (a test-only preload: shiftedClock()), e.g. to see keys expire. */
   nowOffsetMs?: number;
-  /** Extra environment for the server and its commands. */
-  env?: Record<string, string>;
-  /** The provider's URL (default: the offline model, `mock`). */
-  upstream?: string;
+  /** Extra environment for the server and its commands; `undefined` removes a variable. */
+  env?: Record<string, string | undefined>;
+  /** The provider's URL (default: the offline model, `mock`); false passes no --upstream (the environment decides). */
+  upstream?: string | false;
   /** More `start` flags, e.g. ['--public-url', 'https://…']. */
   args?: string[];
 }
@@ -91,8 +91,10 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
   const dataDir = mkdtempSync(join(tmpdir(), 'thirdloop-server-'));
   const clock = shiftedClock(options.nowOffsetMs ?? 0);
   const env: NodeJS.ProcessEnv = { ...process.env, ...options.env, ...clock.env };
-  delete env.THIRDLOOP_PUBLIC_URL;
-  const startArgs = ['start', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, '--upstream', options.upstream ?? 'mock', ...(options.args ?? [])];
+  // The developer's own instance URL must not leak in; a test that is about it passes it.
+  if (!options.env || !('THIRDLOOP_PUBLIC_URL' in options.env)) delete env.THIRDLOOP_PUBLIC_URL;
+  for (const [name, value] of Object.entries(env)) if (value === undefined) delete env[name];
+  const startArgs = ['start', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, ...(options.upstream === false ? [] : ['--upstream', options.upstream ?? 'mock']), ...(options.args ?? [])];
   const child = spawn(process.execPath, [...clock.execArgv, BIN, ...startArgs], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
