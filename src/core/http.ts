@@ -59,12 +59,15 @@ export class ApiError extends UserError {
   readonly status: number;
   readonly type: string | undefined;
   readonly url: string;
-  constructor(message: string, options: { status: number; type?: string; url: string; exitCode?: number; hint?: string; cause?: unknown }) {
+  /** The action that fixes it, when the message already says it and no hint line is printed (doctor's fix column). */
+  readonly fix: string | undefined;
+  constructor(message: string, options: { status: number; type?: string; url: string; exitCode?: number; hint?: string; fix?: string; cause?: unknown }) {
     super(message, { exitCode: options.exitCode, hint: options.hint, cause: options.cause });
     this.name = 'ApiError';
     this.status = options.status;
     this.type = options.type;
     this.url = options.url;
+    this.fix = options.fix ?? options.hint;
   }
 }
 
@@ -364,10 +367,10 @@ function networkError(error: unknown, url: string, baseUrl: string, proxy?: stri
   const host = safeHost(baseUrl);
   const base = { status: 0, url, cause: error };
   const proxied = proxy ? proxySentence(error, code, url, proxy) : undefined;
-  if (proxied) return new ApiError(proxied.message, { ...base, hint: proxied.hint });
+  if (proxied) return new ApiError(proxied.message, { ...base, hint: proxied.hint, fix: proxied.fix });
   if (code && isTlsCode(code)) {
     const tls = tlsSentence(code, url);
-    return new ApiError(tls.message, { ...base, hint: tls.hint });
+    return new ApiError(tls.message, { ...base, hint: tls.hint, fix: tls.fix });
   }
   const checkUrl = 'Check the instance URL (--api-url) and your network.';
   switch (code) {

@@ -8,7 +8,10 @@
 
 export interface Sentence {
   message: string;
+  /** A second line, printed under the message. */
   hint?: string;
+  /** The fix alone, for reports that show it apart (doctor); the message already says it. */
+  fix?: string;
 }
 
 /** Certificate authorities this machine does not trust (an organization's own CA, a self-signed certificate). */
@@ -30,16 +33,17 @@ export function tlsSentence(code: string, url: string): Sentence {
   if (UNTRUSTED.has(code)) {
     return {
       message: `${at}: its certificate is signed by a certificate authority this machine does not trust; if your organization uses its own, set NODE_EXTRA_CA_CERTS to that authority's PEM file and run the command again.`,
+      fix: "export NODE_EXTRA_CA_CERTS=<your organization's CA certificate, PEM>",
     };
   }
   if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') {
-    return { message: `${at}: its certificate is out of date; the instance's administrators must renew it, unless this machine's clock is wrong.` };
+    return { message: `${at}: its certificate is out of date; the instance's administrators must renew it, unless this machine's clock is wrong.`, fix: "Ask the instance's administrators to renew its certificate, or correct this machine's clock." };
   }
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
-    return { message: `${at}: its certificate was issued for another host name; use the instance's address as its certificate names it in --api-url.` };
+    return { message: `${at}: its certificate was issued for another host name; use the instance's address as its certificate names it in --api-url.`, fix: 'thirdloop auth --api-url <the address the certificate names>' };
   }
   if (code.startsWith('ERR_SSL_')) {
-    return { message: `${at}: the server did not complete a TLS handshake; if the instance serves plain HTTP, use an http:// URL.` };
+    return { message: `${at}: the server did not complete a TLS handshake; if the instance serves plain HTTP, use an http:// URL.`, fix: 'Check the scheme of --api-url (https:// or http://).' };
   }
   return {
     message: `${at}: the certificate could not be verified.`,
@@ -85,24 +89,36 @@ export function proxySentence(error: unknown, code: string | undefined, url: str
       const given = hasCredentials(proxy);
       return {
         message: `The proxy ${shown} (${variable}) refused to open a tunnel to ${target}: ${said}; ${given ? 'it did not accept the user name and password' : 'it needs a user name and password'} in ${variable} (http://USER:PASSWORD@HOST:PORT).`,
+        fix: `export ${variable}=http://USER:PASSWORD@${hostOf(proxy)}`,
       };
     }
     if (status === 403) {
       return {
         message: `The proxy ${shown} (${variable}) refused to open a tunnel to ${target}: ${said}; ask your network administrators to allow it, or list the host in NO_PROXY if it is reachable directly.`,
+        fix: `Ask your network administrators to allow ${target} through the proxy, or export NO_PROXY=${target.replace(/:\d+$/, '')}`,
       };
     }
     return {
       message: `The proxy ${shown} (${variable}) could not open a tunnel to ${target}: ${said}; check that the instance is up, or list the host in NO_PROXY if the proxy cannot reach it.`,
+      fix: `Check that ${target} is up, or export NO_PROXY=${target.replace(/:\d+$/, '')}`,
     };
   }
   if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH') {
     const why = code === 'ECONNREFUSED' ? 'connection refused' : code === 'ENOTFOUND' || code === 'EAI_AGAIN' ? 'its host name was not found' : 'it is unreachable';
     return {
       message: `Could not connect to the proxy ${shown} (${variable}) to reach ${target}: ${why}; check ${variable}, or list the host in NO_PROXY to connect directly.`,
+      fix: `Check ${variable}, or export NO_PROXY=${target.replace(/:\d+$/, '')}`,
     };
   }
   return undefined;
+}
+
+function hostOf(proxy: string): string {
+  try {
+    return new URL(proxy).host;
+  } catch {
+    return 'HOST:PORT';
+  }
 }
 
 function hasCredentials(proxy: string): boolean {

@@ -119,6 +119,12 @@ describe.skipIf(missing)('the CLI and an https instance behind nginx', () => {
       expect(result.exitCode, args.join(' ')).toBe(1);
       expect(result.stderr).toContain('certificate authority this machine does not trust; if your organization uses its own, set NODE_EXTRA_CA_CERTS');
     }
+    // doctor names the same problem, with the fix in its own column.
+    const doctor = await runCli(['doctor', '--json'], { home: h });
+    expect(doctor.exitCode).toBe(1);
+    const check = (JSON.parse(doctor.stdout) as Array<{ check: string; status: string; message: string; fix: string }>).find((c) => c.check === 'instance');
+    expect(check).toMatchObject({ status: 'fail', fix: "export NODE_EXTRA_CA_CERTS=<your organization's CA certificate, PEM>" });
+    expect(check!.message).toContain('certificate authority this machine does not trust');
   });
 
   test('browser sign-in through the default opener: consent pages stay on the public https URL, cookies are Secure', async () => {

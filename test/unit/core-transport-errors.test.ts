@@ -18,6 +18,7 @@ describe('TLS', () => {
         `TLS error talking to ${URL_} (${code}): its certificate is signed by a certificate authority this machine does not trust; if your organization uses its own, set NODE_EXTRA_CA_CERTS to that authority's PEM file and run the command again.`,
       );
       expect(s.hint).toBeUndefined();
+      expect(s.fix).toBe("export NODE_EXTRA_CA_CERTS=<your organization's CA certificate, PEM>");
     },
   );
 
@@ -55,6 +56,7 @@ describe('proxies', () => {
       const given = proxySentence(abort(status), 'UND_ERR_ABORTED', URL_, 'http://alice:s3cret@proxy.corp:3128')!;
       expect(given.message).toContain('it did not accept the user name and password in HTTPS_PROXY');
       expect(given.message).not.toMatch(/alice|s3cret/);
+      expect(given.fix).toBe('export HTTPS_PROXY=http://USER:PASSWORD@proxy.corp:3128');
     }
   });
 
