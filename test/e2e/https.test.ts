@@ -12,7 +12,9 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { browserMissing } from '../helpers/browser.js';
+import { request } from 'node:https';
+import { chromium } from 'playwright-core';
+import { CHROMIUM, CHROMIUM_ARGS, browserMissing, signInIfAsked } from '../helpers/browser.js';
 import { approveInChromium, fakeXdgOpen } from '../helpers/default-opener.js';
 import { ROOT, ensureCliBuilt, makeHome, runCli, startCli, type CliResult } from '../helpers/cli.js';
 import { needs } from '../helpers/components.js';
@@ -159,6 +161,40 @@ describe.skipIf(missing)('the CLI and an https instance behind nginx', () => {
     expect(status.stdout).toContain(instance.url);
   }, 90_000);
 
+  test('the web console through nginx: Secure cookies, and every redirect and page stays on the public https URL', async () => {
+    const user = await member();
+    // Over the wire: the cookie carries Secure, redirects are relative to (or on) the public origin.
+    const login = await get(instance, '/login');
+    expect(login.status).toBe(200);
+    expect(login.setCookie.length).toBeGreaterThan(0);
+    for (const cookie of login.setCookie) expect(cookie).toMatch(/; Secure/);
+    for (const path of ['/', '/settings', '/settings/api-keys', '/cli-auth?mode=code&code_challenge_method=S256&code_challenge=' + 'a'.repeat(43)]) {
+      const res = await get(instance, path, { accept: 'text/html' });
+      expect([302, 303], path).toContain(res.status);
+      const next = new URL(res.location!, instance.url);
+      expect(next.origin, `${path} → ${res.location}`).toBe(instance.url);
+    }
+
+    // In Chromium: signed-out visit, sign-in, the keys page; every page on the public URL.
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_ARGS, `--ignore-certificate-errors-spki-list=${instance.ca.spki}`] });
+    try {
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      const visited: string[] = [];
+      page.on('framenavigated', (frame) => frame === page.mainFrame() && visited.push(frame.url()));
+      await page.goto(`${instance.url}/settings/about`);
+      await signInIfAsked(page, user.email, user.password);
+      await page.waitForURL(`${instance.url}/settings/about`);
+      expect(await page.getByRole('textbox', { name: 'API domain' }).inputValue()).toBe(instance.url);
+      for (const u of visited) expect(u.startsWith(`${instance.url}/`), u).toBe(true);
+      const cookies = await context.cookies(instance.url);
+      expect(cookies.length).toBeGreaterThan(0);
+      for (const cookie of cookies) expect(cookie, cookie.name).toMatchObject({ secure: true, httpOnly: true });
+    } finally {
+      await browser.close();
+    }
+  }, 60_000);
+
   test('setup claude, then the official SDK reaches the gateway over https, plain and streaming', async () => {
     const h = home();
     const user = await member();
@@ -193,3 +229,15 @@ describe.skipIf(missing)('the CLI and an https instance behind nginx', () => {
     expect(served(instance).join('\n')).toContain('POST /v1/messages');
   });
 });
+
+/** A GET through nginx trusting the test CA, without following redirects. */
+function get(instance: HttpsInstance, path: string, headers: Record<string, string> = {}): Promise<{ status: number; location?: string; setCookie: string[] }> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${instance.url}${path}`, { ca: instance.ca.cert, headers }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, location: res.headers.location, setCookie: res.headers['set-cookie'] ?? [] }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
