@@ -143,7 +143,8 @@ async function cmdStart(args: string[]): Promise<void> {
   if (config.publicUrl !== url) process.stdout.write(`public URL (ANTHROPIC_BASE_URL): ${config.publicUrl}\n`);
   process.stdout.write(`upstream: ${config.upstream === 'mock' ? 'mock (built-in offline model)' : config.upstream}\n`);
   if (demo) {
-    process.stdout.write(`demo sign-in: ${url}/login  email: ${demo.email}  password: ${demo.password}\n`);
+    // Behind a reverse proxy the public URL is where a browser can sign in (its cookies are Secure there).
+    process.stdout.write(`demo sign-in: ${config.publicUrl}/login  email: ${demo.email}  password: ${demo.password}\n`);
   }
 
   let closing = false;

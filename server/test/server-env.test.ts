@@ -56,8 +56,8 @@ describe.skipIf(missing)('the server reads each documented environment variable'
   const ORG_KEY = 'sk-ant-api03-FAKE-env-test';
 
   /** The real server started with `env` only (start flags: --port 0 and a data dir, unless the case is about it). */
-  async function serverWith(env: Record<string, string>, options: { upstream?: string | false } = {}) {
-    const server = await startReferenceServer({ env: cleanEnv(env), ...(options.upstream !== undefined ? { upstream: options.upstream } : {}) });
+  async function serverWith(env: Record<string, string>, options: { upstream?: string | false; args?: string[] } = {}) {
+    const server = await startReferenceServer({ env: cleanEnv(env), args: options.args, ...(options.upstream !== undefined ? { upstream: options.upstream } : {}) });
     servers.push(server);
     return server;
   }
@@ -113,8 +113,9 @@ describe.skipIf(missing)('the server reads each documented environment variable'
       expect(existsSync(join(home, '.local'))).toBe(false);
     },
     async THIRDLOOP_PUBLIC_URL() {
-      const server = await serverWith({ THIRDLOOP_PUBLIC_URL: 'https://llm.example.com' });
+      const server = await serverWith({ THIRDLOOP_PUBLIC_URL: 'https://llm.example.com' }, { args: ['--demo'] });
       expect(server.stdout()).toContain('public URL (ANTHROPIC_BASE_URL): https://llm.example.com\n');
+      expect(server.stdout()).toMatch(/^demo sign-in: https:\/\/llm\.example\.com\/login {2}email: demo@example\.com/m);
       // Cookies follow the public URL's scheme.
       const login = await fetch(`${server.url}/login`);
       expect(login.headers.get('set-cookie')).toMatch(/; Secure/);
