@@ -88,13 +88,16 @@ describe.skipIf(missing)('the CLI through a real forward proxy (tinyproxy) to an
     const created = await run(['keys', 'create', '--name', 'second', '--json']);
     const second = JSON.parse(created.stdout).key.id as string;
     await run(['keys', 'disable', second]);
+    await run(['keys', 'enable', second]);
     await run(['keys', 'rename', second, 'spare']);
     await run(['keys', 'delete', second, '--yes']);
     await run(['keys', 'rotate', id, '--yes']);
+    await run(['setup', 'opencode', '--global']); // reads the instance's models
     await run(['doctor']);
     // --debug names the proxy that carried each request.
     const debug = await run(['status', '--debug']);
     expect(debug.stderr).toMatch(new RegExp(`GET ${instance.url}/api/me via proxy ${proxy.url} -> 200`));
+    await run(['logout', '--revoke', '--yes']);
   }, 120_000);
 
   test('browser sign-in with HTTPS_PROXY: the code exchange goes through the tunnel', async () => {
@@ -118,7 +121,7 @@ describe.skipIf(missing)('the CLI through a real forward proxy (tinyproxy) to an
     expect(proxy.tunnels().slice(before)).toContain(target);
   }, 90_000);
 
-  test('a model request through the proxy: the official SDK with the proxy agent Claude Code uses', async () => {
+  test('a model request through the proxy: the official SDK on undici\'s EnvHttpProxyAgent, as a client that honours HTTPS_PROXY sends it', async () => {
     const h = home();
     const user = await member();
     const { credential } = await instance.server.createKey(user.email, { name: 'sdk' });
