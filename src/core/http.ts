@@ -190,11 +190,40 @@ export const transportSeam = {
   },
 };
 
-async function sendViaProxy(url: URL, attempt: Attempt, env: NodeJS.ProcessEnv): Promise<RawResponse> {
+/** The proxy variables as undici gets them: each checked, a bare `host:port` read as http:// (as curl does). */
+interface ProxySettings {
+  httpProxy: string | undefined;
+  httpsProxy: string | undefined;
+  noProxy: string;
+}
+
+export function proxySettings(env: NodeJS.ProcessEnv): ProxySettings {
+  const pick = (upper: string, lower: string) => (env[upper] !== undefined ? { name: upper, value: env[upper] } : { name: lower, value: env[lower] });
+  const http = pick('HTTP_PROXY', 'http_proxy');
+  const https = pick('HTTPS_PROXY', 'https_proxy');
+  return { httpProxy: proxyUrl(http.value, http.name), httpsProxy: proxyUrl(https.value, https.name), noProxy: env.NO_PROXY ?? env.no_proxy ?? '' };
+}
+
+function proxyUrl(value: string | undefined, variable: string): string | undefined {
+  if (!value) return undefined;
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `http://${value}`;
+  // The value is never echoed: it may hold the proxy's password.
+  const fix = `set it as http://HOST:PORT, with USER:PASSWORD@ before the host if the proxy asks for them`;
+  let url: URL;
+  try {
+    url = new URL(withScheme);
+  } catch {
+    throw new UserError(`${variable} is not a proxy address; ${fix}.`, { exitCode: ExitCode.usage });
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new UserError(`${variable} must be an http:// or https:// proxy, not ${url.protocol}//; ${fix}.`, { exitCode: ExitCode.usage });
+  }
+  return withScheme;
+}
+
+async function sendViaProxy(url: URL, attempt: Attempt, settings: ProxySettings): Promise<RawResponse> {
   const { EnvHttpProxyAgent, request } = await transportSeam.loadUndici();
-  const httpProxy = env.HTTP_PROXY ?? env.http_proxy;
-  const httpsProxy = env.HTTPS_PROXY ?? env.https_proxy;
-  const noProxy = env.NO_PROXY ?? env.no_proxy ?? '';
+  const { httpProxy, httpsProxy, noProxy } = settings;
   const key = [httpsProxy, httpProxy, noProxy, attempt.connectTimeoutMs, attempt.readTimeoutMs].join('|');
   if (!proxyAgent || proxyAgentKey !== key) {
     // Another environment (tests): the old agent finishes what it carries, then closes.
@@ -286,8 +315,9 @@ export function createHttp(options: HttpOptions) {
     }
     const canRetry = req.idempotent ?? IDEMPOTENT.has(req.method);
     const target = new URL(url);
-    const proxy = proxyFor(target, env);
-    const viaProxy = proxy !== undefined;
+    // Checked before the first attempt: a malformed proxy variable is a usage error, not a network one.
+    const settings = proxyFor(target, env) !== undefined ? proxySettings(env) : undefined;
+    const proxy = settings && (target.protocol === 'https:' ? settings.httpsProxy || settings.httpProxy : settings.httpProxy);
     // The route in --debug lines: which proxy carried it, never its user name or password.
     const via = proxy ? ` via proxy ${showProxy(proxy)}` : '';
     const attemptInit: Attempt = { method: req.method, headers, body, connectTimeoutMs, readTimeoutMs };
@@ -298,7 +328,7 @@ export function createHttp(options: HttpOptions) {
       let text: string;
       let responseHeaders: Record<string, string | string[] | undefined>;
       try {
-        const res = viaProxy ? await sendViaProxy(target, attemptInit, env) : await sendDirect(target, attemptInit);
+        const res = settings ? await sendViaProxy(target, attemptInit, settings) : await sendDirect(target, attemptInit);
         status = res.status;
         responseHeaders = res.headers;
         text = res.text;

@@ -187,6 +187,15 @@ describe.skipIf(missing)('the CLI through a real forward proxy (tinyproxy) to an
       expect(result.stderr).toContain(`via proxy ${locked.url}`);
     }
     expect(locked.tunnels().length - before).toBeGreaterThanOrEqual(4);
+    // Written without a scheme, as many set it (curl reads it as http://).
+    const bareValue = await run(['keys', 'list'], env({ HTTPS_PROXY: `${proxyUser}:${proxyPassword}@127.0.0.1:${locked.port}` }));
+    expect(bareValue.exitCode, bareValue.stderr).toBe(0);
+    // A value that is no URL at all: a usage error naming the variable, not its value.
+    const garbled = await run(['keys', 'list'], env({ HTTPS_PROXY: `http://${proxyUser}:${proxyPassword}@not a host:1` }));
+    expect(garbled.exitCode).toBe(2);
+    expect(oneSentence(garbled)).toBe(
+      'Error: HTTPS_PROXY is not a proxy address; set it as http://HOST:PORT, with USER:PASSWORD@ before the host if the proxy asks for them.',
+    );
 
     // Without credentials, and with a wrong password: one sentence each, naming the fix.
     const bare = await run(['keys', 'list'], env({ HTTPS_PROXY: locked.url }));

@@ -5,6 +5,8 @@
  * user name or password.
  */
 import { describe, expect, test } from 'vitest';
+import { UserError } from '../../src/core/errors.js';
+import { proxySettings } from '../../src/core/http.js';
 import { isTlsCode, proxySentence, showProxy, tlsSentence } from '../../src/core/transport-errors.js';
 
 const URL_ = 'https://thirdloop.example.com/api/me';
@@ -75,5 +77,39 @@ describe('proxies', () => {
     expect(proxySentence(reset, 'ECONNRESET', URL_, 'http://p:1')).toBeUndefined();
     const tls = Object.assign(new Error('unable to verify the first certificate'), { code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' });
     expect(proxySentence(tls, 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', URL_, 'http://p:1')).toBeUndefined();
+  });
+});
+
+describe('the proxy variables', () => {
+  test('a bare host:port is read as http://, as curl reads it; the values reach undici checked', () => {
+    expect(proxySettings({ HTTPS_PROXY: 'proxy.corp:3128', NO_PROXY: 'localhost' })).toEqual({
+      httpProxy: undefined,
+      httpsProxy: 'http://proxy.corp:3128',
+      noProxy: 'localhost',
+    });
+    expect(proxySettings({ https_proxy: 'u:p@proxy.corp:3128', http_proxy: 'https://proxy.corp:443' })).toEqual({
+      httpProxy: 'https://proxy.corp:443',
+      httpsProxy: 'http://u:p@proxy.corp:3128',
+      noProxy: '',
+    });
+  });
+
+  test('a malformed value or another scheme is a usage error that names the variable, never its value', () => {
+    for (const [env, says] of [
+      [{ HTTPS_PROXY: 'http://u:pw-secret@bad host:1' }, 'HTTPS_PROXY is not a proxy address;'],
+      [{ https_proxy: 'socks5://u:pw-secret@127.0.0.1:1080' }, 'https_proxy must be an http:// or https:// proxy, not socks5://;'],
+      [{ HTTP_PROXY: 'ftp://pw-secret@x' }, 'HTTP_PROXY must be an http:// or https:// proxy, not ftp://;'],
+    ] as const) {
+      let error: unknown;
+      try {
+        proxySettings(env);
+      } catch (e) {
+        error = e;
+      }
+      expect(error, JSON.stringify(env)).toBeInstanceOf(UserError);
+      expect((error as UserError).exitCode).toBe(2);
+      expect((error as Error).message).toContain(says);
+      expect((error as Error).message).not.toContain('pw-secret');
+    }
   });
 });
