@@ -38,4 +38,13 @@ describe('defaults without overrides', () => {
     expect(status.exitCode, status.stderr).toBe(0);
     expect(JSON.parse(status.stdout).key.id).toBe(id);
   });
+
+  test('--help documents the environment people set: BROWSER, the proxy, their CA, the timeout', async () => {
+    const help = await runCli(['--help'], { home: home.home });
+    const section = help.stdout.slice(help.stdout.indexOf('Environment:'));
+    for (const name of ['THIRDLOOP_API_KEY', 'THIRDLOOP_CONFIG_DIR', 'THIRDLOOP_HTTP_TIMEOUT', 'BROWSER', 'HTTPS_PROXY', 'NO_PROXY', 'NODE_EXTRA_CA_CERTS']) {
+      expect(section).toMatch(new RegExp(`^  (\\S+, )?${name}\\b`, 'm'));
+    }
+    expect(section).toContain('(default 30)');
+  });
 });
