@@ -90,7 +90,7 @@ describe.skipIf(missing)('the gateway to an https provider', () => {
       expect(r.url).toBe('/v1/messages');
     }
     expect(upstream.connections() - connectionsBefore).toBe(1);
-  });
+  }, 90_000);
 
   test('streams: the first event reaches the client while the provider is still sending', async () => {
     let release!: () => void;
@@ -125,7 +125,7 @@ describe.skipIf(missing)('the gateway to an https provider', () => {
     }
     const names = [...text.matchAll(/^event: (\w+)$/gm)].map((m) => m[1]);
     expect(names).toEqual(events.map(([name]) => name));
-  });
+  }, 90_000);
 
   test('--upstream-ca FILE: trusted without NODE_EXTRA_CA_CERTS; with both, both authorities are trusted', async () => {
     upstream.handle((_req, res) => sendJson(res, 200, messageBody('explicit ca')));
@@ -136,7 +136,7 @@ describe.skipIf(missing)('the gateway to an https provider', () => {
     // The flag adds to what Node trusts (its own list and NODE_EXTRA_CA_CERTS), it does not replace it.
     const both = await gatewayTo(upstream.url, { env: { NODE_EXTRA_CA_CERTS: ca.certFile }, args: ['--upstream-ca', otherCa.certFile] });
     expect((await both.send({})).status).toBe(200);
-  });
+  }, 90_000);
 
   test('an untrusted provider certificate: 502 in Anthropic\'s shape, one clear log line, nothing sent', async () => {
     upstream.handle((_req, res) => sendJson(res, 200, messageBody('must not arrive')));
@@ -157,7 +157,7 @@ describe.skipIf(missing)('the gateway to an https provider', () => {
       new RegExp(`^The model provider at ${upstream.url} presented a TLS certificate this server does not trust \\((UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)\\): give the certificate authority that signed it with --upstream-ca FILE \\(or NODE_EXTRA_CA_CERTS=FILE\\), or fix the provider URL\\.$`),
     );
     expect(server.stderr()).not.toContain(ORG_KEY);
-  });
+  }, 90_000);
 
   test('a certificate for another host name: 502, and the log line says so', async () => {
     const wrongName = ca.issue({ names: ['provider.example'] });
@@ -173,7 +173,7 @@ describe.skipIf(missing)('the gateway to an https provider', () => {
     } finally {
       await other.close();
     }
-  });
+  }, 90_000);
 
   test('HTTPS_PROXY for the server: the provider is reached through a CONNECT tunnel, kept alive; NO_PROXY goes direct', async () => {
     upstream.handle((_req, res) => sendJson(res, 200, messageBody('via proxy')));
@@ -191,7 +191,7 @@ describe.skipIf(missing)('the gateway to an https provider', () => {
     const requestsBefore = proxy.connectRequests().length;
     expect((await direct.send({})).status).toBe(200);
     expect(proxy.connectRequests().length).toBe(requestsBefore);
-  });
+  }, 90_000);
 
   test('--upstream-ca naming a missing file or one without a certificate: exit 2, one sentence', () => {
     for (const [file, says] of [
@@ -205,5 +205,5 @@ describe.skipIf(missing)('the gateway to an https provider', () => {
       expect(run.stderr).toBe(`error: ${says}\nRun thirdloop-server --help for usage.\n`);
       expect(run.stdout).toBe('');
     }
-  });
+  }, 60_000);
 });

@@ -211,7 +211,7 @@ describe.skipIf(missing)('the server reads each documented environment variable'
   });
 
   for (const name of Object.keys(cases)) {
-    test(`${name}`, () => cases[name]!(), 60_000);
+    test(`${name}`, () => cases[name]!(), 120_000);
   }
 
   test('defaults, with none of them set: the XDG data directory under HOME, the listening URL, the offline model, no request log', async () => {
@@ -232,7 +232,7 @@ describe.skipIf(missing)('the server reads each documented environment variable'
     await fetch(`${server.url}/healthz`);
     await server.stop();
     expect(server.stderr()).toBe('');
-  });
+  }, 120_000);
 
   /**
    * `start` with no flag but --port 0 (and --data-dir when given), so nothing but the environment
@@ -293,5 +293,5 @@ describe('no test hook in the shipped server', () => {
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }
-  });
+  }, 120_000);
 });

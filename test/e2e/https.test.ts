@@ -16,7 +16,7 @@ import { request } from 'node:https';
 import { chromium } from 'playwright-core';
 import { CHROMIUM, CHROMIUM_ARGS, browserMissing, signInIfAsked } from '../helpers/browser.js';
 import { approveInChromium, fakeXdgOpen } from '../helpers/default-opener.js';
-import { ROOT, ensureCliBuilt, makeHome, runCli, startCli, type CliResult } from '../helpers/cli.js';
+import { ROOT, ensureCliBuilt, makeHome, oneErrorSentence, runCli, startCli } from '../helpers/cli.js';
 import { needs } from '../helpers/components.js';
 import { startHttpsInstance, type HttpsInstance } from '../helpers/https-instance.js';
 
@@ -24,15 +24,6 @@ const missing = needs('openssl', 'nginx', 'bash') ?? browserMissing();
 
 /** Requests nginx served so far: one access-log line each. */
 const served = (instance: HttpsInstance) => instance.nginx.accessLog().split('\n').filter(Boolean);
-
-/** One sentence on stderr: a single "Error:" line and nothing else. */
-function oneSentence(result: CliResult): string {
-  const lines = result.stderr.trim().split('\n');
-  expect(lines, result.stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(/^Error: [^\n]+\.$/);
-  expect(result.stderr).not.toMatch(/\n\s+at /);
-  return lines[0]!;
-}
 
 describe.skipIf(missing)('the CLI and an https instance behind nginx', () => {
   let instance: HttpsInstance;
@@ -55,7 +46,7 @@ describe.skipIf(missing)('the CLI and an https instance behind nginx', () => {
   afterAll(async () => {
     await instance?.stop();
     cleanups.forEach((fn) => fn());
-  });
+  }, 120_000);
 
   test('auth --with-key, status, keys list, keys rotate and doctor all work over https, through nginx', async () => {
     const h = home();
@@ -99,7 +90,7 @@ describe.skipIf(missing)('the CLI and an https instance behind nginx', () => {
     // nginx saw the requests under their own paths, over TLS only (it listens for nothing else).
     const log = served(instance).join('\n');
     for (const path of ['GET /api/me', 'GET /api/keys', `POST /api/keys/${id}/rotate`, 'GET /healthz']) expect(log).toContain(path);
-  });
+  }, 120_000);
 
   test('without NODE_EXTRA_CA_CERTS: one sentence naming the untrusted certificate and the fix; nothing is stored', async () => {
     const h = home();
@@ -107,7 +98,7 @@ describe.skipIf(missing)('the CLI and an https instance behind nginx', () => {
     const { credential } = await instance.server.createKey(user.email, { name: 'untrusted' });
     const auth = await runCli(['auth', '--with-key', '--insecure-storage', '--api-url', instance.url], { home: h, input: `${credential}\n` });
     expect(auth.exitCode).toBe(1);
-    const sentence = oneSentence(auth);
+    const sentence = oneErrorSentence(auth);
     expect(sentence).toContain(`${instance.url}/api/me`);
     expect(sentence).toContain('certificate authority this machine does not trust');
     expect(sentence).toContain('set NODE_EXTRA_CA_CERTS');
@@ -127,7 +118,7 @@ describe.skipIf(missing)('the CLI and an https instance behind nginx', () => {
     const check = (JSON.parse(doctor.stdout) as Array<{ check: string; status: string; message: string; fix: string }>).find((c) => c.check === 'instance');
     expect(check).toMatchObject({ status: 'fail', fix: "export NODE_EXTRA_CA_CERTS=<your organization's CA certificate, PEM>" });
     expect(check!.message).toContain('certificate authority this machine does not trust');
-  });
+  }, 120_000);
 
   test('browser sign-in through the default opener: consent pages stay on the public https URL, cookies are Secure', async () => {
     const h = home();

@@ -12,7 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { browserMissing } from '../helpers/browser.js';
-import { ROOT, ensureCliBuilt, makeHome, runCli, startCli, type CliResult } from '../helpers/cli.js';
+import { ROOT, ensureCliBuilt, makeHome, oneErrorSentence, runCli, startCli } from '../helpers/cli.js';
 import { needs } from '../helpers/components.js';
 import { approveInChromium, fakeXdgOpen } from '../helpers/default-opener.js';
 import { startHttpsInstance, type HttpsInstance } from '../helpers/https-instance.js';
@@ -24,12 +24,6 @@ const missing = needs('openssl', 'nginx', 'tinyproxy', 'bash') ?? browserMissing
 /** Every variable a proxy can come from, cleared: each test says exactly which it sets. */
 const NO_PROXY_ENV = { HTTP_PROXY: undefined, HTTPS_PROXY: undefined, NO_PROXY: undefined, http_proxy: undefined, https_proxy: undefined, no_proxy: undefined };
 
-function oneSentence(result: CliResult): string {
-  const lines = result.stderr.trim().split('\n');
-  expect(lines, result.stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(/^Error: [^\n]+\.$/);
-  return lines[0]!;
-}
 
 describe.skipIf(missing)('the CLI through a real forward proxy (tinyproxy) to an https instance', () => {
   let instance: HttpsInstance;
@@ -142,7 +136,7 @@ describe.skipIf(missing)('the CLI through a real forward proxy (tinyproxy) to an
     });
     expect(text).toContain('You said: "through the proxy"');
     expect(proxy.tunnels().slice(before)).toEqual([target]);
-  });
+  }, 90_000);
 
   test('NO_PROXY exceptions are honoured: by host, and by host and port', async () => {
     const h = home();
@@ -193,14 +187,14 @@ describe.skipIf(missing)('the CLI through a real forward proxy (tinyproxy) to an
     // A value that is no URL at all: a usage error naming the variable, not its value.
     const garbled = await run(['keys', 'list'], env({ HTTPS_PROXY: `http://${proxyUser}:${proxyPassword}@not a host:1` }));
     expect(garbled.exitCode).toBe(2);
-    expect(oneSentence(garbled)).toBe(
+    expect(oneErrorSentence(garbled)).toBe(
       'Error: HTTPS_PROXY is not a proxy address; set it as http://HOST:PORT, with USER:PASSWORD@ before the host if the proxy asks for them.',
     );
 
     // Without credentials, and with a wrong password: one sentence each, naming the fix.
     const bare = await run(['keys', 'list'], env({ HTTPS_PROXY: locked.url }));
     expect(bare.exitCode).toBe(1);
-    expect(oneSentence(bare)).toBe(
+    expect(oneErrorSentence(bare)).toBe(
       `Error: The proxy ${locked.url} (HTTPS_PROXY) refused to open a tunnel to ${target}: 407 Proxy Authentication Required; it needs a user name and password in HTTPS_PROXY (http://USER:PASSWORD@HOST:PORT).`,
     );
     const wrong = new URL(authed);
@@ -235,8 +229,8 @@ describe.skipIf(missing)('the CLI through a real forward proxy (tinyproxy) to an
     const gone = `http://127.0.0.1:${proxy.port === 1 ? 2 : 1}`;
     const down = await runCli(['keys', 'list'], { home: h, env: env({ HTTPS_PROXY: gone, ...key }) });
     expect(down.exitCode).toBe(1);
-    expect(oneSentence(down)).toBe(
+    expect(oneErrorSentence(down)).toBe(
       `Error: Could not connect to the proxy ${gone} (HTTPS_PROXY) to reach ${target}: connection refused; check HTTPS_PROXY, or list the host in NO_PROXY to connect directly.`,
     );
-  });
+  }, 90_000);
 });

@@ -11,12 +11,11 @@
  *   proxy.accessLog()
  *   await proxy.stop();
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir, userInfo } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { which } from './components.js';
-import { freePort, waitForPort } from './free-port.js';
+import { startDaemon } from './daemon.js';
 import type { IssuedCertificate } from './tls.js';
 
 export interface Nginx {
@@ -81,61 +80,26 @@ http {
 const NGINX = () => which('nginx') ?? '/usr/sbin/nginx';
 
 export async function startNginx(options: NginxOptions): Promise<Nginx> {
-  let lastError: unknown;
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      return await startOnce(options);
-    } catch (error) {
-      // Another process took the free port between the probe and nginx's bind: try another.
-      lastError = error;
-      if (options.port || !/Address already in use/.test(String((error as Error).message))) throw error;
-    }
-  }
-  throw lastError;
-}
-
-async function startOnce(options: NginxOptions): Promise<Nginx> {
-  const dir = mkdtempSync(join(tmpdir(), 'thirdloop-nginx-'));
-  mkdirSync(join(dir, 'tmp'));
-  const port = options.port ?? (await freePort());
-  const conf = join(dir, 'nginx.conf');
-  writeFileSync(conf, nginxConfig(dir, port, options));
-  const errorLog = join(dir, 'error.log');
-  const child: ChildProcess = spawn(NGINX(), ['-p', dir, '-c', conf, '-e', errorLog], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout!.on('data', (d) => (output += d));
-  child.stderr!.on('data', (d) => (output += d));
   const read = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8') : '');
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM'); // nginx's fast shutdown: the master stops its workers, then itself
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(timer);
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
-  try {
-    await waitForPort(port, {
-      failed: () =>
-        child.exitCode !== null || child.signalCode !== null
-          ? `nginx exited (${child.exitCode ?? child.signalCode}): ${output}${read(errorLog)}`
-          : undefined,
-    });
-  } catch (error) {
-    await stop();
-    throw error;
-  }
+  const daemon = await startDaemon({
+    name: 'nginx',
+    command: NGINX(),
+    port: options.port,
+    configure(dir, port) {
+      mkdirSync(join(dir, 'tmp'));
+      writeFileSync(join(dir, 'nginx.conf'), nginxConfig(dir, port, options));
+      // -e: the error log from the very start, before the config is read (else /var/log/nginx).
+      return ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')];
+    },
+    logs: (dir) => read(join(dir, 'error.log')),
+    portTaken: /Address already in use/,
+  });
   return {
-    url: `https://127.0.0.1:${port}`,
-    port,
-    dir,
-    accessLog: () => read(join(dir, 'access.log')),
-    errorLog: () => read(errorLog),
-    stop,
+    url: `https://127.0.0.1:${daemon.port}`,
+    port: daemon.port,
+    dir: daemon.dir,
+    accessLog: () => read(join(daemon.dir, 'access.log')),
+    errorLog: () => read(join(daemon.dir, 'error.log')),
+    stop: daemon.stop,
   };
 }

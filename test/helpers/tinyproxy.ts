@@ -10,12 +10,10 @@
  *   proxy.tunnels()             // ['127.0.0.1:8443', …], one per CONNECT it established
  *   await proxy.stop();
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { which } from './components.js';
-import { freePort, waitForPort } from './free-port.js';
+import { startDaemon } from './daemon.js';
 
 export interface Tinyproxy {
   /** `http://127.0.0.1:<port>`, without credentials. */
@@ -39,65 +37,35 @@ export interface TinyproxyOptions {
 const TINYPROXY = () => which('tinyproxy') ?? '/usr/bin/tinyproxy';
 
 export async function startTinyproxy(options: TinyproxyOptions = {}): Promise<Tinyproxy> {
-  let lastError: unknown;
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      return await startOnce(options);
-    } catch (error) {
-      lastError = error;
-      if (!/Address already in use|Could not create listening socket/i.test(String((error as Error).message))) throw error;
-    }
-  }
-  throw lastError;
-}
-
-async function startOnce(options: TinyproxyOptions): Promise<Tinyproxy> {
-  const dir = mkdtempSync(join(tmpdir(), 'thirdloop-tinyproxy-'));
-  const port = await freePort();
-  const logFile = join(dir, 'tinyproxy.log');
-  const lines = [
-    `Port ${port}`,
-    'Listen 127.0.0.1',
-    'Timeout 120',
-    `LogFile "${logFile}"`,
-    // Connect level is what records each tunnel; Info adds the "Established connection" lines.
-    'LogLevel Info',
-    `PidFile "${join(dir, 'tinyproxy.pid')}"`,
-    'MaxClients 50',
-    'Allow 127.0.0.1',
-    'DisableViaHeader Yes',
-    ...(options.basicAuth ? [`BasicAuth ${options.basicAuth.user} ${options.basicAuth.password}`] : []),
-    ...(options.connectPorts ?? []).map((p) => `ConnectPort ${p}`),
-  ];
-  const conf = join(dir, 'tinyproxy.conf');
-  writeFileSync(conf, lines.join('\n') + '\n');
-  const child: ChildProcess = spawn(TINYPROXY(), ['-d', '-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout!.on('data', (d) => (output += d));
-  child.stderr!.on('data', (d) => (output += d));
+  let logFile = '';
   const read = () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : '');
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(timer);
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
-  try {
-    await waitForPort(port, {
-      failed: () =>
-        child.exitCode !== null || child.signalCode !== null ? `tinyproxy exited (${child.exitCode ?? child.signalCode}): ${output}${read()}` : undefined,
-    });
-  } catch (error) {
-    await stop();
-    throw error;
-  }
+  const daemon = await startDaemon({
+    name: 'tinyproxy',
+    command: TINYPROXY(),
+    configure(dir, port) {
+      logFile = join(dir, 'tinyproxy.log');
+      const lines = [
+        `Port ${port}`,
+        'Listen 127.0.0.1',
+        'Timeout 120',
+        `LogFile "${logFile}"`,
+        // Connect level records each CONNECT request; Info adds the "Established connection" lines.
+        'LogLevel Info',
+        `PidFile "${join(dir, 'tinyproxy.pid')}"`,
+        'MaxClients 50',
+        'Allow 127.0.0.1',
+        'DisableViaHeader Yes',
+        ...(options.basicAuth ? [`BasicAuth ${options.basicAuth.user} ${options.basicAuth.password}`] : []),
+        ...(options.connectPorts ?? []).map((p) => `ConnectPort ${p}`),
+      ];
+      writeFileSync(join(dir, 'tinyproxy.conf'), lines.join('\n') + '\n');
+      return ['-d', '-c', join(dir, 'tinyproxy.conf')];
+    },
+    logs: read,
+    portTaken: /Address already in use|Could not create listening socket/i,
+  });
+  const port = daemon.port;
+  const stop = daemon.stop;
 
   /** The request lines and outcomes per file descriptor, in log order. */
   const connects = () => {
