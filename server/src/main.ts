@@ -123,8 +123,9 @@ async function cmdStart(args: string[]): Promise<void> {
   if (values.demo) demo = await ensureDemoUser(store, config.dataDir, clock());
 
   const { buildApp } = await import('./app.js');
-  // Warnings and errors always reach stderr; THIRDLOOP_SERVER_LOG=1 adds one line per request.
-  const app = await buildApp({ store, config, clock, logger: true, logLevel: process.env.THIRDLOOP_SERVER_LOG === '1' ? 'info' : 'warn' });
+  // Errors always reach stderr; THIRDLOOP_SERVER_LOG=1 adds a line per request (Fastify's logger, off otherwise).
+  const { stderrLog } = await import('./operator-log.js');
+  const app = await buildApp({ store, config, clock, logger: process.env.THIRDLOOP_SERVER_LOG === '1', errorLog: stderrLog() });
   await app.listen({ host: config.host, port: config.port });
   const address = app.server.address();
   const actualPort = typeof address === 'object' && address ? address.port : config.port;

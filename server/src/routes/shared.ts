@@ -2,12 +2,15 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerConfig } from '../config.js';
 import { DomainError } from '../domain/errors.js';
+import type { OperatorLog } from '../operator-log.js';
 import type { Store } from '../store/store.js';
 
 export interface RouteContext {
   store: Store;
   config: ServerConfig;
   clock: () => Date;
+  /** Errors the operator must see whether or not the request log is on. */
+  errorLog?: OperatorLog;
 }
 
 export type ApiErrorType =
