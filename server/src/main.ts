@@ -110,7 +110,7 @@ async function cmdStart(args: string[]): Promise<void> {
   if (config.upstreamCaFile) {
     const { checkUpstreamCaFile } = await import('./gateway/upstream-dispatcher.js');
     try {
-      checkUpstreamCaFile(config.upstreamCaFile);
+      checkUpstreamCaFile(config.upstreamCaFile, values['upstream-ca'] ? '--upstream-ca' : 'THIRDLOOP_UPSTREAM_CA');
     } catch (error) {
       throw new UsageError((error as Error).message);
     }

@@ -30,20 +30,29 @@ export function proxyEnv(env: NodeJS.ProcessEnv): { httpProxy?: string; httpsPro
  */
 export function upstreamCa(caFile: string | undefined, env: NodeJS.ProcessEnv): string[] | undefined {
   if (!caFile) return undefined;
-  const extra = env.NODE_EXTRA_CA_CERTS ? [readFileSync(env.NODE_EXTRA_CA_CERTS, 'utf8')] : [];
+  // Node warns once at start and goes on without an unreadable NODE_EXTRA_CA_CERTS; so does this.
+  const extra = env.NODE_EXTRA_CA_CERTS ? [readIfPossible(env.NODE_EXTRA_CA_CERTS)].filter((pem): pem is string => pem !== undefined) : [];
   return [...rootCertificates, ...extra, readFileSync(caFile, 'utf8')];
 }
 
+function readIfPossible(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
 /** Reads the CA file once at start-up, so a wrong path is an error then, not a 502 per request. */
-export function checkUpstreamCaFile(caFile: string): void {
+export function checkUpstreamCaFile(caFile: string, origin = '--upstream-ca'): void {
   let text: string;
   try {
     text = readFileSync(caFile, 'utf8');
   } catch (error) {
-    throw new Error(`--upstream-ca ${caFile} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}).`);
+    throw new Error(`${origin} ${caFile} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}).`);
   }
   if (!text.includes('-----BEGIN CERTIFICATE-----')) {
-    throw new Error(`--upstream-ca ${caFile} holds no PEM certificate (-----BEGIN CERTIFICATE-----).`);
+    throw new Error(`${origin} ${caFile} holds no PEM certificate (-----BEGIN CERTIFICATE-----).`);
   }
 }
 
