@@ -1,5 +1,6 @@
 /** What every route plugin receives, and the JSON error shape of /api. */
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ERROR_TYPE_BY_STATUS, type ApiErrorBody, type ApiErrorType } from 'thirdloop-protocol';
 import type { ServerConfig } from '../config.js';
 import { DomainError } from '../domain/errors.js';
 import type { OperatorLog } from '../operator-log.js';
@@ -13,35 +14,11 @@ export interface RouteContext {
   errorLog?: OperatorLog;
 }
 
-export type ApiErrorType =
-  | 'invalid_request_error'
-  | 'authentication_error'
-  | 'permission_error'
-  | 'not_found_error'
-  | 'conflict_error'
-  | 'request_too_large'
-  | 'unsupported_media_type'
-  | 'rate_limit_error'
-  | 'invalid_grant'
-  | 'api_error';
-
-export const ERROR_TYPE_BY_STATUS: Record<number, ApiErrorType> = {
-  400: 'invalid_request_error',
-  401: 'authentication_error',
-  403: 'permission_error',
-  404: 'not_found_error',
-  409: 'conflict_error',
-  413: 'request_too_large',
-  415: 'unsupported_media_type',
-  429: 'rate_limit_error',
-  500: 'api_error',
-};
-
 export function apiError(reply: FastifyReply, status: number, message: string, type?: ApiErrorType): FastifyReply {
   return reply
     .code(status)
     .header('cache-control', 'no-store')
-    .send({ error: { type: type ?? ERROR_TYPE_BY_STATUS[status] ?? 'invalid_request_error', message } });
+    .send({ error: { type: type ?? ERROR_TYPE_BY_STATUS[status] ?? 'invalid_request_error', message } } satisfies ApiErrorBody);
 }
 
 /** A refused rule → 400/404/409. Anything else is rethrown to the 500 handler. */

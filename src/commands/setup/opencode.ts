@@ -11,6 +11,7 @@ import path from 'node:path';
 import type { Context } from '../../context.js';
 import { UserError, notAuthenticated } from '../../core/errors.js';
 import { createOutput, type Output } from '../../core/output.js';
+import { confirm } from '../../core/prompt.js';
 import { ApiError } from '../../core/http.js';
 import { requireSession, type Session } from '../../core/session.js';
 import { backupPathFor, describeFsError, readTextIfExists, removeFile, resolveTarget, writeFileAtomic } from '../../files/atomic-write.js';
@@ -275,19 +276,7 @@ async function envStep(ctx: Context, out: Output, session: Session, options: Set
     if (ctx.io.stdinIsTTY && ctx.io.stderrIsTTY) {
       if (options.yes) go = true;
       else {
-        const { default: prompts } = await import('prompts');
-        const answer = await prompts(
-          {
-            type: 'confirm',
-            name: 'ok',
-            message: 'opencode needs ANTHROPIC_API_KEY in your terminals. Set it (and ANTHROPIC_BASE_URL) in your shell profiles now?',
-            initial: true,
-            stdin: ctx.io.stdin as NodeJS.ReadStream,
-            stdout: ctx.io.stderr as NodeJS.WriteStream,
-          },
-          { onCancel: () => true },
-        );
-        go = answer.ok === true;
+        go = await confirm(ctx, 'opencode needs ANTHROPIC_API_KEY in your terminals. Set it (and ANTHROPIC_BASE_URL) in your shell profiles now?', '--with-env', true);
       }
     }
   }
