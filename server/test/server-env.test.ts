@@ -114,8 +114,9 @@ describe.skipIf(missing)('the server reads each documented environment variable'
     },
     async THIRDLOOP_PUBLIC_URL() {
       const server = await serverWith({ THIRDLOOP_PUBLIC_URL: 'https://llm.example.com' }, { args: ['--demo'] });
+      // The start-up lines after the first may still be on their way.
+      await expect.poll(() => server.stdout()).toMatch(/^demo sign-in: https:\/\/llm\.example\.com\/login {2}email: demo@example\.com/m);
       expect(server.stdout()).toContain('public URL (ANTHROPIC_BASE_URL): https://llm.example.com\n');
-      expect(server.stdout()).toMatch(/^demo sign-in: https:\/\/llm\.example\.com\/login {2}email: demo@example\.com/m);
       // Cookies follow the public URL's scheme.
       const login = await fetch(`${server.url}/login`);
       expect(login.headers.get('set-cookie')).toMatch(/; Secure/);
@@ -123,7 +124,7 @@ describe.skipIf(missing)('the server reads each documented environment variable'
     async THIRDLOOP_UPSTREAM() {
       // No --upstream flag at all: the variable alone picks the provider.
       const server = await serverWith({ THIRDLOOP_UPSTREAM: plain.url }, { upstream: false });
-      expect(server.stdout()).toContain(`upstream: ${plain.url}\n`);
+      await expect.poll(() => server.stdout()).toContain(`upstream: ${plain.url}\n`);
       const before = plain.received.length;
       expect((await ask(server, await keyFor(server))).status).toBe(200);
       expect(plain.received.length).toBe(before + 1);

@@ -106,7 +106,8 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
   child.stdout.on('data', (d) => (stdout += d));
 
   const url = await new Promise<string>((resolveUrl, reject) => {
-    const timer = setTimeout(() => reject(new Error(`reference server did not start in 20s: ${stderr}`)), 20_000);
+    // Generous: on a loaded two-core machine a start (node, SQLite, Fastify) has taken over 20 s.
+    const timer = setTimeout(() => reject(new Error(`reference server did not start in 60 s: ${stderr}`)), 60_000);
     const lines = createInterface({ input: child.stdout });
     lines.once('line', (line) => {
       clearTimeout(timer);
