@@ -150,8 +150,9 @@ describe.skipIf(missing)('the gateway to an https provider', () => {
       error: { type: 'api_error', message: "This instance does not trust the model provider's TLS certificate. Ask your Third Loop administrator to check it." },
     });
     expect(upstream.received.length).toBe(receivedBefore);
+    // The log line leaves the server before the answer, but comes over another pipe.
+    await expect.poll(() => logLines(server).filter((l) => l.msg.includes('TLS certificate')).length, { timeout: 20_000 }).toBe(1);
     const lines = logLines(server).filter((l) => l.msg.includes('TLS certificate'));
-    expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({ level: 50, upstream: upstream.url });
     expect(lines[0]!.msg).toMatch(
       new RegExp(`^The model provider at ${upstream.url} presented a TLS certificate this server does not trust \\((UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)\\): give the certificate authority that signed it with --upstream-ca FILE \\(or NODE_EXTRA_CA_CERTS=FILE\\), or fix the provider URL\\.$`),
@@ -167,7 +168,7 @@ describe.skipIf(missing)('the gateway to an https provider', () => {
       const res = await send({});
       expect(res.status).toBe(502);
       expect(((await res.json()) as { error: { type: string } }).error.type).toBe('api_error');
-      expect(logLines(server).map((l) => l.msg)).toContain(
+      await expect.poll(() => logLines(server).map((l) => l.msg), { timeout: 20_000 }).toContain(
         `The model provider at ${other.url} presented a TLS certificate for another host name (ERR_TLS_CERT_ALTNAME_INVALID); check the provider URL (--upstream).`,
       );
     } finally {

@@ -115,7 +115,7 @@ describe.skipIf(missing)('the server reads each documented environment variable'
     async THIRDLOOP_PUBLIC_URL() {
       const server = await serverWith({ THIRDLOOP_PUBLIC_URL: 'https://llm.example.com' }, { args: ['--demo'] });
       // The start-up lines after the first may still be on their way.
-      await expect.poll(() => server.stdout()).toMatch(/^demo sign-in: https:\/\/llm\.example\.com\/login {2}email: demo@example\.com/m);
+      await expect.poll(() => server.stdout(), { timeout: 20_000 }).toMatch(/^demo sign-in: https:\/\/llm\.example\.com\/login {2}email: demo@example\.com/m);
       expect(server.stdout()).toContain('public URL (ANTHROPIC_BASE_URL): https://llm.example.com\n');
       // Cookies follow the public URL's scheme.
       const login = await fetch(`${server.url}/login`);
@@ -124,7 +124,7 @@ describe.skipIf(missing)('the server reads each documented environment variable'
     async THIRDLOOP_UPSTREAM() {
       // No --upstream flag at all: the variable alone picks the provider.
       const server = await serverWith({ THIRDLOOP_UPSTREAM: plain.url }, { upstream: false });
-      await expect.poll(() => server.stdout()).toContain(`upstream: ${plain.url}\n`);
+      await expect.poll(() => server.stdout(), { timeout: 20_000 }).toContain(`upstream: ${plain.url}\n`);
       const before = plain.received.length;
       expect((await ask(server, await keyFor(server))).status).toBe(200);
       expect(plain.received.length).toBe(before + 1);
@@ -195,7 +195,7 @@ describe.skipIf(missing)('the server reads each documented environment variable'
     async THIRDLOOP_SERVER_LOG() {
       const logged = await serverWith({ THIRDLOOP_SERVER_LOG: '1' });
       await fetch(`${logged.url}/healthz`);
-      await expect.poll(() => logged.stderr()).toMatch(/"url":"\/healthz".*"msg":"incoming request"/);
+      await expect.poll(() => logged.stderr(), { timeout: 20_000 }).toMatch(/"url":"\/healthz".*"msg":"incoming request"/);
       expect(logged.stdout()).not.toContain('incoming request');
       const quiet = await serverWith({});
       await fetch(`${quiet.url}/healthz`);

@@ -62,7 +62,7 @@ describe.skipIf(needs('chromium'))('the server log (THIRDLOOP_SERVER_LOG=1) hold
     await signInIfAsked(page, user.email, WRONG_PASSWORD);
     expect(await page.locator('body').innerText()).toContain('Email or password is incorrect.');
     await signInIfAsked(page, user.email, PASSWORD);
-    await expect.poll(() => new URL(page.url()).pathname).toBe('/settings/api-keys');
+    await expect.poll(() => new URL(page.url()).pathname, { timeout: 20_000 }).toBe('/settings/api-keys');
 
     // A key created in the web console: its secret is shown once, on the page.
     await page.goto(`${server.url}/settings/api-keys/new`);
