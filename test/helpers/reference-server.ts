@@ -146,7 +146,8 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
       if (stopped) return;
       stopped = true;
       if (child.exitCode === null) {
-        const exited = new Promise<void>((r) => child.once('exit', () => r()));
+        // 'close': the process has exited and its output has all been read.
+        const exited = new Promise<void>((r) => child.once('close', () => r()));
         child.kill('SIGTERM');
         const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
         await exited;
