@@ -126,7 +126,8 @@ function bypassesProxy(noProxy: string, hostname: string, port: number): boolean
 /** Direct connections: one keep-alive Agent per protocol, loaded on first use. */
 const directAgents = new Map<string, HttpAgent>();
 
-async function directAgent(protocol: string): Promise<{ agent: HttpAgent; request: typeof import('node:http').request }> {
+/** The shared keep-alive Agent and request function for `protocol` (the CLI's requests and `thirdloop run`'s broker). */
+export async function directAgent(protocol: string): Promise<{ agent: HttpAgent; request: typeof import('node:http').request }> {
   // node:https loads node:tls; a plain-http instance never pays for it.
   const mod = protocol === 'https:' ? await import('node:https') : await import('node:http');
   let agent = directAgents.get(protocol);
@@ -142,28 +143,37 @@ const timeoutError = (code: string, message: string) => Object.assign(new Error(
 const CONNECT_TIMEOUT = 'THIRDLOOP_CONNECT_TIMEOUT';
 const READ_TIMEOUT = 'THIRDLOOP_READ_TIMEOUT';
 
+/**
+ * Gives a new connection `ms` to be established (TLS included), then destroys the request with a
+ * connect-timeout error; a reused keep-alive socket is connected already. Returns a function that
+ * cancels the timer (call it when the response starts).
+ */
+export function connectDeadline(req: ClientRequest, secure: boolean, ms: number): () => void {
+  let timer: NodeJS.Timeout | undefined;
+  req.on('socket', (socket) => {
+    if (!socket.connecting) return;
+    timer = setTimeout(() => req.destroy(timeoutError(CONNECT_TIMEOUT, 'connect timeout')), ms);
+    socket.once(secure ? 'secureConnect' : 'connect', () => clearTimeout(timer));
+  });
+  return () => clearTimeout(timer);
+}
+
 async function sendDirect(url: URL, attempt: Attempt): Promise<RawResponse> {
   const { agent, request } = await directAgent(url.protocol);
   return new Promise<RawResponse>((resolve, reject) => {
-    let connectTimer: NodeJS.Timeout | undefined;
-    const fail = (error: unknown) => {
-      clearTimeout(connectTimer);
-      reject(error);
-    };
     const headers = { ...attempt.headers };
     if (attempt.body !== undefined) headers['content-length'] = String(Buffer.byteLength(attempt.body));
     const req: ClientRequest = request(url, { method: attempt.method, headers, agent });
+    const connected = connectDeadline(req, url.protocol === 'https:', attempt.connectTimeoutMs);
+    const fail = (error: unknown) => {
+      connected();
+      reject(error);
+    };
     req.on('error', fail);
-    req.on('socket', (socket) => {
-      // A reused keep-alive socket is connected already; a new one gets the connect timeout.
-      if (!socket.connecting) return;
-      connectTimer = setTimeout(() => req.destroy(timeoutError(CONNECT_TIMEOUT, 'connect timeout')), attempt.connectTimeoutMs);
-      socket.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', () => clearTimeout(connectTimer));
-    });
     // Idle time on the connected socket: waiting for the headers, then between body chunks.
     req.setTimeout(attempt.readTimeoutMs, () => req.destroy(timeoutError(READ_TIMEOUT, 'read timeout')));
     req.on('response', (res: IncomingMessage) => {
-      clearTimeout(connectTimer);
+      connected();
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('error', fail);
@@ -204,6 +214,13 @@ export function proxySettings(env: NodeJS.ProcessEnv): ProxySettings {
   return { httpProxy: proxyUrl(http.value, http.name), httpsProxy: proxyUrl(https.value, https.name), noProxy: env.NO_PROXY ?? env.no_proxy ?? '' };
 }
 
+/** The proxy that carries requests to `target` (checked, with its scheme), or undefined for a direct connection. */
+export function proxyUrlFor(target: URL, env: NodeJS.ProcessEnv): string | undefined {
+  if (proxyFor(target, env) === undefined) return undefined;
+  const settings = proxySettings(env);
+  return target.protocol === 'https:' ? settings.httpsProxy || settings.httpProxy : settings.httpProxy;
+}
+
 function proxyUrl(value: string | undefined, variable: string): string | undefined {
   if (!value) return undefined;
   const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `http://${value}`;
@@ -221,25 +238,38 @@ function proxyUrl(value: string | undefined, variable: string): string | undefin
   return withScheme;
 }
 
-async function sendViaProxy(url: URL, attempt: Attempt, settings: ProxySettings): Promise<RawResponse> {
-  const { EnvHttpProxyAgent, request } = await transportSeam.loadUndici();
-  const { httpProxy, httpsProxy, noProxy } = settings;
-  const key = [httpsProxy, httpProxy, noProxy, attempt.connectTimeoutMs, attempt.readTimeoutMs].join('|');
+/**
+ * undici's EnvHttpProxyAgent for the proxy settings in `env`, made once and kept while they stay
+ * the same. A timeout of 0 disables it (the broker leaves waiting for a model to its client).
+ */
+export async function proxyDispatcher(
+  env: NodeJS.ProcessEnv,
+  timeouts: { connectTimeoutMs: number; readTimeoutMs: number },
+): Promise<{ dispatcher: Dispatcher; undici: typeof import('undici') }> {
+  // Checked first (a usage error names the variable), then loaded.
+  const { httpProxy, httpsProxy, noProxy } = proxySettings(env);
+  const undici = await transportSeam.loadUndici();
+  const key = [httpsProxy, httpProxy, noProxy, timeouts.connectTimeoutMs, timeouts.readTimeoutMs].join('|');
   if (!proxyAgent || proxyAgentKey !== key) {
     // Another environment (tests): the old agent finishes what it carries, then closes.
     void proxyAgent?.close().catch(() => {});
     proxyAgentKey = key;
-    proxyAgent = new EnvHttpProxyAgent({
+    proxyAgent = new undici.EnvHttpProxyAgent({
       httpProxy,
       httpsProxy,
       noProxy,
-      connect: { timeout: attempt.connectTimeoutMs },
-      headersTimeout: attempt.readTimeoutMs,
-      bodyTimeout: attempt.readTimeoutMs,
+      connect: { timeout: timeouts.connectTimeoutMs },
+      headersTimeout: timeouts.readTimeoutMs,
+      bodyTimeout: timeouts.readTimeoutMs,
       keepAliveTimeout: 4_000,
     });
   }
-  const res = await request(url, { method: attempt.method as Dispatcher.HttpMethod, headers: attempt.headers, body: attempt.body, dispatcher: proxyAgent });
+  return { dispatcher: proxyAgent, undici };
+}
+
+async function sendViaProxy(url: URL, attempt: Attempt, env: NodeJS.ProcessEnv): Promise<RawResponse> {
+  const { dispatcher, undici } = await proxyDispatcher(env, attempt);
+  const res = await undici.request(url, { method: attempt.method as Dispatcher.HttpMethod, headers: attempt.headers, body: attempt.body, dispatcher });
   return { status: res.statusCode, headers: res.headers, text: await res.body.text() };
 }
 
@@ -316,8 +346,7 @@ export function createHttp(options: HttpOptions) {
     const canRetry = req.idempotent ?? IDEMPOTENT.has(req.method);
     const target = new URL(url);
     // Checked before the first attempt: a malformed proxy variable is a usage error, not a network one.
-    const settings = proxyFor(target, env) !== undefined ? proxySettings(env) : undefined;
-    const proxy = settings && (target.protocol === 'https:' ? settings.httpsProxy || settings.httpProxy : settings.httpProxy);
+    const proxy = proxyUrlFor(target, env);
     // The route in --debug lines: which proxy carried it, never its user name or password.
     const via = proxy ? ` via proxy ${showProxy(proxy)}` : '';
     const attemptInit: Attempt = { method: req.method, headers, body, connectTimeoutMs, readTimeoutMs };
@@ -328,7 +357,7 @@ export function createHttp(options: HttpOptions) {
       let text: string;
       let responseHeaders: Record<string, string | string[] | undefined>;
       try {
-        const res = settings ? await sendViaProxy(target, attemptInit, settings) : await sendDirect(target, attemptInit);
+        const res = proxy ? await sendViaProxy(target, attemptInit, env) : await sendDirect(target, attemptInit);
         status = res.status;
         responseHeaders = res.headers;
         text = res.text;
@@ -392,7 +421,11 @@ function errorCode(error: unknown): string | undefined {
   return undefined;
 }
 
-function networkError(error: unknown, url: string, baseUrl: string, proxy?: string): ApiError {
+/**
+ * One sentence for a failure to reach `url` (refused, DNS, timeout, TLS…), with what to check;
+ * `proxy` (the one that carried the request) for the proxy's own refusals.
+ */
+export function networkError(error: unknown, url: string, baseUrl: string, proxy?: string): ApiError {
   const code = errorCode(error);
   const host = safeHost(baseUrl);
   const base = { status: 0, url, cause: error };
