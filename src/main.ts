@@ -35,6 +35,17 @@ const parseSeconds = (commander: Commander) => (value: string): number => {
 
 const examples = (...lines: string[]) => `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`;
 
+/** The variables people set for the CLI (beyond the options' own), shown under the main help. */
+const ENVIRONMENT = `Environment:
+  THIRDLOOP_API_KEY       <id>;<secret> to use instead of the stored key (CI)
+  THIRDLOOP_CONFIG_DIR    where the config lives (default: ~/.config/thirdloop, or $XDG_CONFIG_HOME)
+  THIRDLOOP_HTTP_TIMEOUT  seconds to wait for the instance to answer (default 30)
+  BROWSER                 the program auth opens the consent page with; "none" prints the URL only
+  HTTPS_PROXY, NO_PROXY   a proxy to the instance (http://USER:PASSWORD@HOST:PORT), and exceptions
+  NODE_EXTRA_CA_CERTS     a PEM file of your organization's certificate authority, if it signs the
+                          instance's certificate
+`;
+
 /** What a command's action gets from commander: its options, then its arguments. */
 type Handler = (args: unknown[], cmd: Command) => Promise<void>;
 
@@ -110,6 +121,7 @@ export function buildProgram(commander: Commander, argv: readonly string[] = pro
       'after',
       examples('thirdloop auth --api-url https://thirdloop.example.com', 'thirdloop setup claude', 'thirdloop status', 'thirdloop keys list'),
     );
+  program.addHelpText('after', ENVIRONMENT);
 
   program
     .command('auth')

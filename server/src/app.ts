@@ -10,6 +10,7 @@ import gatewayRoutes from './routes/gateway.js';
 import sessionRoutes from './routes/session.js';
 import webRoutes from './routes/web.js';
 import { apiError, pathOf, type RouteContext } from './routes/shared.js';
+import { silentLog, type OperatorLog } from './operator-log.js';
 import type { Store } from './store/store.js';
 import { errorPage, securityHeaders } from './web/layout.js';
 
@@ -17,7 +18,10 @@ export interface BuildAppOptions {
   store: Store;
   config: ServerConfig;
   clock?: () => Date;
+  /** The request log: one JSON line per request on stderr (pino); THIRDLOOP_SERVER_LOG=1. */
   logger?: boolean;
+  /** Where errors go while the request log is off (the server: stderr; tests: nowhere, or a capture). */
+  errorLog?: OperatorLog;
 }
 
 export async function buildApp(options: BuildAppOptions): Promise<FastifyInstance> {
@@ -25,13 +29,19 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   const clock = options.clock ?? (() => new Date());
   const app = Fastify({
     logger: options.logger
-      ? { level: 'info', redact: ['req.headers.authorization', 'req.headers["x-api-key"]', 'req.headers.cookie'] }
+      ? {
+          level: 'info',
+          // stdout is the start-up lines a script reads (the address, the demo account); logs are diagnostics.
+          stream: process.stderr,
+          redact: ['req.headers.authorization', 'req.headers["x-api-key"]', 'req.headers.cookie'],
+        }
       : false,
     bodyLimit: config.bodyLimitBytes,
     // Closing must not wait for idle keep-alive sockets (the CLI's agent, browsers).
     forceCloseConnections: 'idle',
     return503OnClosing: true,
   });
+  const errorLog: OperatorLog = options.logger ? (fields, message) => app.log.error(fields, message) : (options.errorLog ?? silentLog);
 
   // JSON: an empty body is "no body" (POST /api/keys/:id/disable with a JSON content type).
   app.removeContentTypeParser('application/json');
@@ -53,7 +63,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
-    if (status === 500) request.log.error({ err: error }, 'request failed');
+    if (status === 500) errorLog({ err: error, method: request.method, url: pathOf(request) }, 'request failed');
     const message =
       status === 413
         ? `The request body is larger than ${request.routeOptions.bodyLimit ?? config.bodyLimitBytes} bytes.`
@@ -75,7 +85,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
       .send(errorPage(404, 'There is no page at this address.'));
   });
 
-  const ctx: RouteContext = { store, config, clock };
+  const ctx: RouteContext = { store, config, clock, errorLog };
   await app.register(apiKeysRoutes, ctx);
   await app.register(cliAuthRoutes, ctx);
   await app.register(sessionRoutes, ctx);

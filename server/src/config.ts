@@ -37,6 +37,8 @@ export interface ServerConfig {
   signInWindowMs: number;
   /** Gateway: longest wait for the provider's first byte, and between two chunks (THIRDLOOP_UPSTREAM_TIMEOUT_MS; default 10 min). */
   upstreamTimeoutMs?: number;
+  /** Gateway: a PEM file of extra certificate authorities trusted for the provider (--upstream-ca, THIRDLOOP_UPSTREAM_CA). */
+  upstreamCaFile?: string;
   /** Gateway: model ids clients send mapped to offered ones (THIRDLOOP_MODEL_ALIASES="from=to,from2=to2"). */
   modelAliases?: Record<string, string>;
   /** Gateway: how long "last used" and audit writes may wait to be batched (default 200 ms). */
@@ -86,6 +88,7 @@ export function makeConfig(overrides: Partial<ServerConfig> = {}, env: NodeJS.Pr
     signInMaxFailures: overrides.signInMaxFailures ?? 5,
     signInWindowMs: overrides.signInWindowMs ?? 15 * 60 * 1000,
     upstreamTimeoutMs: overrides.upstreamTimeoutMs ?? envNumber(env.THIRDLOOP_UPSTREAM_TIMEOUT_MS),
+    upstreamCaFile: overrides.upstreamCaFile ?? (env.THIRDLOOP_UPSTREAM_CA || undefined),
     modelAliases: overrides.modelAliases ?? parseModelAliases(env.THIRDLOOP_MODEL_ALIASES),
     writeBehindMs: overrides.writeBehindMs,
     closeGraceMs: overrides.closeGraceMs,

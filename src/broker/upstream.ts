@@ -10,7 +10,7 @@
  */
 import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
-import { connectDeadline, directAgent, networkError, proxyDispatcher, proxyFor } from '../core/http.js';
+import { connectDeadline, directAgent, networkError, proxyDispatcher, proxyUrlFor } from '../core/http.js';
 import { clientResponseHeaders, rawFromObject } from './headers.js';
 import { sendError } from './errors.js';
 
@@ -42,9 +42,10 @@ export interface Upstream {
 export async function createUpstream(options: UpstreamOptions): Promise<Upstream> {
   const base = new URL(options.instance);
   const origin = base.origin;
-  const proxied = proxyFor(base, options.env) !== undefined;
+  const proxy = proxyUrlFor(base, options.env);
+  const proxied = proxy !== undefined;
   const fail = (exchange: Exchange, error: unknown) => {
-    const ended = sendError(exchange.res, failureStatus(error), failureType(error), networkError(error, origin + exchange.path, options.instance).message);
+    const ended = sendError(exchange.res, failureStatus(error), failureType(error), networkError(error, origin + exchange.path, options.instance, proxy).message);
     exchange.done?.(ended);
   };
 

@@ -22,6 +22,7 @@ import type { Agent as HttpAgent, ClientRequest, IncomingMessage } from 'node:ht
 import type { Dispatcher } from 'undici';
 import { ExitCode, UserError } from './errors.js';
 import { redactSecrets } from './credential.js';
+import { isTlsCode, proxySentence, showProxy, tlsSentence } from './transport-errors.js';
 
 export interface HttpOptions {
   baseUrl: string;
@@ -60,9 +61,20 @@ export class ApiError extends UserError {
   readonly url: string;
   /** The fields of the server's error object besides type and message (e.g. attempts_left). */
   readonly details: Record<string, unknown> | undefined;
+  /** The action that fixes it, when the message already says it and no hint line is printed (doctor's fix column). */
+  readonly fix: string | undefined;
   constructor(
     message: string,
-    options: { status: number; type?: string; url: string; exitCode?: number; hint?: string; cause?: unknown; details?: Record<string, unknown> },
+    options: {
+      status: number;
+      type?: string;
+      url: string;
+      exitCode?: number;
+      hint?: string;
+      fix?: string;
+      cause?: unknown;
+      details?: Record<string, unknown>;
+    },
   ) {
     super(message, { exitCode: options.exitCode, hint: options.hint, cause: options.cause });
     this.name = 'ApiError';
@@ -70,6 +82,7 @@ export class ApiError extends UserError {
     this.type = options.type;
     this.url = options.url;
     this.details = options.details;
+    this.fix = options.fix ?? options.hint;
   }
 }
 
@@ -202,6 +215,44 @@ export const transportSeam = {
   },
 };
 
+/** The proxy variables as undici gets them: each checked, a bare `host:port` read as http:// (as curl does). */
+interface ProxySettings {
+  httpProxy: string | undefined;
+  httpsProxy: string | undefined;
+  noProxy: string;
+}
+
+export function proxySettings(env: NodeJS.ProcessEnv): ProxySettings {
+  const pick = (upper: string, lower: string) => (env[upper] !== undefined ? { name: upper, value: env[upper] } : { name: lower, value: env[lower] });
+  const http = pick('HTTP_PROXY', 'http_proxy');
+  const https = pick('HTTPS_PROXY', 'https_proxy');
+  return { httpProxy: proxyUrl(http.value, http.name), httpsProxy: proxyUrl(https.value, https.name), noProxy: env.NO_PROXY ?? env.no_proxy ?? '' };
+}
+
+/** The proxy that carries requests to `target` (checked, with its scheme), or undefined for a direct connection. */
+export function proxyUrlFor(target: URL, env: NodeJS.ProcessEnv): string | undefined {
+  if (proxyFor(target, env) === undefined) return undefined;
+  const settings = proxySettings(env);
+  return target.protocol === 'https:' ? settings.httpsProxy || settings.httpProxy : settings.httpProxy;
+}
+
+function proxyUrl(value: string | undefined, variable: string): string | undefined {
+  if (!value) return undefined;
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `http://${value}`;
+  // The value is never echoed: it may hold the proxy's password.
+  const fix = `set it as http://HOST:PORT, with USER:PASSWORD@ before the host if the proxy asks for them`;
+  let url: URL;
+  try {
+    url = new URL(withScheme);
+  } catch {
+    throw new UserError(`${variable} is not a proxy address; ${fix}.`, { exitCode: ExitCode.usage });
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new UserError(`${variable} must be an http:// or https:// proxy, not ${url.protocol}//; ${fix}.`, { exitCode: ExitCode.usage });
+  }
+  return withScheme;
+}
+
 /**
  * undici's EnvHttpProxyAgent for the proxy settings in `env`, made once and kept while they stay
  * the same. A timeout of 0 disables it (the broker leaves waiting for a model to its client).
@@ -210,10 +261,9 @@ export async function proxyDispatcher(
   env: NodeJS.ProcessEnv,
   timeouts: { connectTimeoutMs: number; readTimeoutMs: number },
 ): Promise<{ dispatcher: Dispatcher; undici: typeof import('undici') }> {
+  // Checked first (a usage error names the variable), then loaded.
+  const { httpProxy, httpsProxy, noProxy } = proxySettings(env);
   const undici = await transportSeam.loadUndici();
-  const httpProxy = env.HTTP_PROXY ?? env.http_proxy;
-  const httpsProxy = env.HTTPS_PROXY ?? env.https_proxy;
-  const noProxy = env.NO_PROXY ?? env.no_proxy ?? '';
   const key = [httpsProxy, httpProxy, noProxy, timeouts.connectTimeoutMs, timeouts.readTimeoutMs].join('|');
   if (!proxyAgent || proxyAgentKey !== key) {
     // Another environment (tests): the old agent finishes what it carries, then closes.
@@ -310,7 +360,10 @@ export function createHttp(options: HttpOptions) {
     }
     const canRetry = req.idempotent ?? IDEMPOTENT.has(req.method);
     const target = new URL(url);
-    const viaProxy = proxyFor(target, env) !== undefined;
+    // Checked before the first attempt: a malformed proxy variable is a usage error, not a network one.
+    const proxy = proxyUrlFor(target, env);
+    // The route in --debug lines: which proxy carried it, never its user name or password.
+    const via = proxy ? ` via proxy ${showProxy(proxy)}` : '';
     const attemptInit: Attempt = { method: req.method, headers, body, connectTimeoutMs, readTimeoutMs };
 
     for (let attempt = 0; ; attempt++) {
@@ -319,22 +372,22 @@ export function createHttp(options: HttpOptions) {
       let text: string;
       let responseHeaders: Record<string, string | string[] | undefined>;
       try {
-        const res = viaProxy ? await sendViaProxy(target, attemptInit, env) : await sendDirect(target, attemptInit);
+        const res = proxy ? await sendViaProxy(target, attemptInit, env) : await sendDirect(target, attemptInit);
         status = res.status;
         responseHeaders = res.headers;
         text = res.text;
       } catch (error) {
         const ms = Math.round(performance.now() - started);
         const code = errorCode(error);
-        debug?.(`${req.method} ${url} -> ${code ?? 'error'} (${ms} ms)`);
+        debug?.(`${req.method} ${url}${via} -> ${code ?? 'error'} (${ms} ms)`);
         if (canRetry && attempt < retries && code && RETRYABLE_CODES.has(code)) {
           await sleep(backoff(attempt));
           continue;
         }
-        throw networkError(error, url, options.baseUrl);
+        throw networkError(error, url, options.baseUrl, proxy);
       }
       const ms = Math.round(performance.now() - started);
-      debug?.(`${req.method} ${url} -> ${status} (${ms} ms)`);
+      debug?.(`${req.method} ${url}${via} -> ${status} (${ms} ms)`);
 
       if (status >= 200 && status < 300) {
         if (status === 204 || text === '' || req.method === 'HEAD') return { status, data: undefined as T, headers: responseHeaders };
@@ -383,11 +436,20 @@ function errorCode(error: unknown): string | undefined {
   return undefined;
 }
 
-/** One sentence for a failure to reach `url` (refused, DNS, timeout, TLS…), with what to check. */
-export function networkError(error: unknown, url: string, baseUrl: string): ApiError {
+/**
+ * One sentence for a failure to reach `url` (refused, DNS, timeout, TLS…), with what to check;
+ * `proxy` (the one that carried the request) for the proxy's own refusals.
+ */
+export function networkError(error: unknown, url: string, baseUrl: string, proxy?: string): ApiError {
   const code = errorCode(error);
   const host = safeHost(baseUrl);
   const base = { status: 0, url, cause: error };
+  const proxied = proxy ? proxySentence(error, code, url, proxy) : undefined;
+  if (proxied) return new ApiError(proxied.message, { ...base, hint: proxied.hint, fix: proxied.fix });
+  if (code && isTlsCode(code)) {
+    const tls = tlsSentence(code, url);
+    return new ApiError(tls.message, { ...base, hint: tls.hint, fix: tls.fix });
+  }
   const checkUrl = 'Check the instance URL (--api-url) and your network.';
   switch (code) {
     case 'ECONNREFUSED':
@@ -412,14 +474,6 @@ export function networkError(error: unknown, url: string, baseUrl: string): ApiE
     case 'ENETUNREACH':
       return new ApiError(`Cannot reach ${host} (requesting ${url}): the network is unreachable.`, { ...base, hint: checkUrl });
     default:
-      // node's codes (DEPTH_ZERO_SELF_SIGNED_CERT, SELF_SIGNED_CERT_IN_CHAIN, UNABLE_TO_VERIFY_LEAF_SIGNATURE,
-      // CERT_HAS_EXPIRED, ERR_TLS_CERT_ALTNAME_INVALID, ERR_SSL_…), the same over a direct socket or undici's.
-      if (code && /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ERR_TLS/.test(code)) {
-        return new ApiError(`TLS error talking to ${url} (${code}): the certificate could not be verified.`, {
-          ...base,
-          hint: 'If your organization uses its own certificate authority, set NODE_EXTRA_CA_CERTS to its PEM file.',
-        });
-      }
       return new ApiError(
         `Request to ${url} failed${code ? ` (${code})` : ''}: ${redactSecrets(firstLine(error))}.`,
         { ...base, hint: checkUrl },

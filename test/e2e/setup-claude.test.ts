@@ -10,7 +10,7 @@ import { parse } from 'jsonc-parser';
 import { run } from '../../src/commands/setup/claude.js';
 import { UserError } from '../../src/core/errors.js';
 import { needs } from '../helpers/components.js';
-import { corpusDir } from '../helpers/corpus.js';
+import { corpusFiles } from '../helpers/corpus.js';
 import { makeCredential, shellSees, tempHome, testContext, type TempHome } from '../helpers/setup-env.js';
 
 /** What a terminal shows, without the prompt's colours and cursor moves. */
@@ -250,12 +250,13 @@ describe('setup claude --key-helper', () => {
     await expect(run(signedIn().ctx, { keyHelper: true, shell: 'bash' })).rejects.toThrow(/drop --shell/);
   });
 
-  const corpus = corpusDir();
-  it.skipIf(!corpus)('merges into every corpus settings.json without losing keys, and undo restores it', async () => {
-    for (const name of readdirSync(path.join(corpus!, 'claude'))) {
+  const claudeFiles = corpusFiles('claude');
+  it.skipIf(claudeFiles.length === 0)('merges into every corpus settings.json without losing keys, and undo restores it', async () => {
+    for (const source of claudeFiles) {
+      const name = path.basename(source);
       const file = h('.claude', 'settings.json');
       mkdirSync(path.dirname(file), { recursive: true });
-      copyFileSync(path.join(corpus!, 'claude', name), file);
+      copyFileSync(source, file);
       chmodSync(file, 0o644); // the corpus is read-only
       const original = readFileSync(file, 'utf8');
       const { ctx, stderr } = signedIn();

@@ -174,3 +174,12 @@ export async function runCli(args: string[], options: CliOptions): Promise<CliRe
   const proc = startCli(args, { ...options, input: options.input ?? '' });
   return proc.exited;
 }
+
+/** The failure is one sentence on stderr: a single `Error: ….` line, no stack; returns that line. */
+export function oneErrorSentence(result: CliResult): string {
+  const lines = result.stderr.trim().split('\n');
+  if (lines.length !== 1 || !/^Error: [^\n]+\.$/.test(lines[0]!) || /\n\s+at /.test(result.stderr)) {
+    throw new Error(`expected one "Error: …." sentence on stderr, got:\n${result.stderr}`);
+  }
+  return lines[0]!;
+}

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureCliBuilt, runCli } from '../helpers/cli.js';
-import { which } from '../helpers/components.js';
+import { needs, needsThat } from '../helpers/components.js';
 import { startReferenceServer, type ReferenceServer } from '../helpers/reference-server.js';
 import { startMisbehavingServer, type MisbehavingServer, type Misbehaviour } from '../helpers/misbehaving-server.js';
 import { canChattr, clearImmutable, diffSnapshots, makeImmutable, pool, runCliSafe, snapshot, stderrProblems, type Run } from './tree.js';
@@ -59,7 +59,7 @@ const write = (file: string, data: string | Buffer, mode?: number) => {
 const NUL_BYTES = Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0x02, 0x01, 0x01, 0x00, 0x00, 0x00, 0xff, 0xfe, 0x00, 0x0a, 0x00, 0x00, 0x41, 0x00]);
 const HUGE_ARG = 'x'.repeat(100_000); // argv strings stop at 128 KiB on Linux
 const ONE_MB = 'A'.repeat(1024 * 1024);
-const needsChattr = canChattr() ? undefined : 'chattr is not usable (not root, or not installed)';
+const needsChattr = needsThat(canChattr(), 'chattr +i (root, e2fsprogs, and a file system that keeps immutable files)');
 
 /** A HOME signed in to a given (misbehaving) instance, as `thirdloop auth` leaves it. */
 const atBad = (mode: Misbehaviour) => (e: Env) => e.bad.url(mode);
@@ -539,7 +539,7 @@ let env: Env;
 let template: string;
 const roots: string[] = [];
 const outcomes = new Map<string, Outcome>();
-const TLS = Boolean(which('openssl'));
+const TLS = !needs('openssl');
 const cases = allCases(TLS);
 
 /** Points the signed-in profile at another instance, as if `thirdloop auth` had signed in there. */

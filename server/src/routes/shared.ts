@@ -3,12 +3,15 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ERROR_TYPE_BY_STATUS, type ApiErrorBody, type ApiErrorType } from 'thirdloop-protocol';
 import type { ServerConfig } from '../config.js';
 import { DomainError } from '../domain/errors.js';
+import type { OperatorLog } from '../operator-log.js';
 import type { Store } from '../store/store.js';
 
 export interface RouteContext {
   store: Store;
   config: ServerConfig;
   clock: () => Date;
+  /** Errors the operator must see whether or not the request log is on. */
+  errorLog?: OperatorLog;
 }
 
 /** `extra` are the error's other fields: `attempts_left` of a wrong one-time code. */
