@@ -9,6 +9,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { defaultDataDir, makeConfig, urlFor } from './config.js';
 import { DomainError } from './domain/errors.js';
+import { parseTrustProxy, TrustProxyError } from './http/client-address.js';
 import { expiryDaysFromText, toKeyView } from './domain/keys.js';
 import { hashPassword } from './auth/hashing.js';
 import { createKey, flagCompromised } from './store/key-actions.js';
@@ -18,7 +19,8 @@ import type { Store } from './store/store.js';
 const HELP = `thirdloop-server: the reference Third Loop instance
 
 Usage:
-  thirdloop-server start [--host 127.0.0.1] [--port 8787] [--data-dir DIR] [--upstream URL|mock] [--public-url URL] [--demo]
+  thirdloop-server start [--host 127.0.0.1] [--port 8787] [--data-dir DIR] [--upstream URL|mock] [--public-url URL]
+                         [--trust-proxy CIDR[,CIDR…]] [--demo]
   thirdloop-server users add --email E [--password-stdin]
   thirdloop-server keys create --user E [--name N] [--expires DAYS] [--json]
   thirdloop-server keys flag-compromised <key id>
@@ -26,9 +28,12 @@ Usage:
 
 Every command takes --data-dir (default: ${defaultDataDir()}, or $THIRDLOOP_SERVER_DATA_DIR).
 The organization's provider credential comes from $THIRDLOOP_UPSTREAM_API_KEY.
+--trust-proxy (or $THIRDLOOP_TRUST_PROXY) names the reverse proxies in front of the server:
+client addresses, which every limit counts by, then come from X-Forwarded-For through them.
 
 Examples:
   thirdloop-server start --port 0 --upstream mock --demo
+  thirdloop-server start --public-url https://thirdloop.example.com --trust-proxy 10.0.0.0/8
   printf '%s' "$PASSWORD" | thirdloop-server users add --email ada@example.com --password-stdin
   thirdloop-server keys create --user ada@example.com --name laptop --expires 30
   thirdloop-server audit --since 1h
@@ -85,6 +90,7 @@ async function cmdStart(args: string[]): Promise<void> {
     port: { type: 'string' },
     upstream: { type: 'string' },
     'public-url': { type: 'string' },
+    'trust-proxy': { type: 'string' },
     demo: { type: 'boolean' },
   });
   if (values.help) return void process.stdout.write(HELP);
@@ -98,6 +104,7 @@ async function cmdStart(args: string[]): Promise<void> {
     dataDir: values['data-dir'] ?? defaultDataDir(),
     upstream,
     ...(values['public-url'] ? { publicUrl: values['public-url'].replace(/\/+$/, '') } : {}),
+    ...(values['trust-proxy'] !== undefined ? { trustProxy: parseTrustProxy(values['trust-proxy']) } : {}),
   });
   const explicitPublicUrl = Boolean(values['public-url'] ?? process.env.THIRDLOOP_PUBLIC_URL);
   const clock = clockFromEnv();
@@ -283,7 +290,7 @@ async function main(argv: string[]): Promise<number> {
     else throw new UsageError(`unknown command: ${argv.slice(0, 2).join(' ')}`);
     return 0;
   } catch (err) {
-    if (err instanceof UsageError) {
+    if (err instanceof UsageError || err instanceof TrustProxyError) {
       process.stderr.write(`error: ${err.message}\nRun thirdloop-server --help for usage.\n`);
       return 2;
     }

@@ -402,7 +402,7 @@ describe.skipIf(needs('chromium'))('web console in Chromium', () => {
     await page.bringToFront();
     await page.evaluate('window.focus(); document.activeElement && document.activeElement.blur && document.activeElement.blur()');
     const focusOrder: string[] = [];
-    for (let i = 0; i < 8; i++) {
+    for (let i = 0; i < 9; i++) {
       await page.keyboard.press('Tab');
       focusOrder.push(
         await page.evaluate<string>(
@@ -417,13 +417,14 @@ describe.skipIf(needs('chromium'))('web console in Chromium', () => {
       'A:API Keys',
       'A:About',
       'A:Audit log',
+      'A:Sessions',
       'BUTTON:Create API Key',
       'SUMMARY:Actions for first',
     ]);
 
     // Every visible control has an accessible name, on every page.
     await createThroughForm(page, 'second');
-    for (const path of ['/settings/api-keys', '/settings/api-keys/new', '/settings/about', '/settings/audit']) {
+    for (const path of ['/settings/api-keys', '/settings/api-keys/new', '/settings/about', '/settings/audit', '/settings/sessions']) {
       if (path !== '/settings/api-keys') await page.goto(server.url + path);
       const unnamed = await page.evaluate<string[]>(`[...document.querySelectorAll('input:not([type=hidden]), select, textarea, button, summary, a[href]')]
         .filter((e) => e.offsetParent !== null)

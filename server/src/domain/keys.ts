@@ -98,7 +98,10 @@ export function limitMessage(activeKeyIds: readonly string[]): string {
   return `You already have ${ACTIVE_KEY_LIMIT} active keys, the limit. Disable or delete a key first: thirdloop keys disable ${example}`;
 }
 
-/** Names: 1–64 printable characters after trimming. */
+/** Unicode general category Cf: bidirectional controls, zero-width characters, soft hyphen, BOM. */
+export const FORMAT_CHARACTER = /\p{Cf}/u;
+
+/** Names: 1–64 printable characters after trimming, no control or format characters. */
 export function validateName(raw: unknown): string {
   if (typeof raw !== 'string') throw new DomainError('invalid', 'name must be a string.');
   const name = raw.trim();
@@ -107,6 +110,11 @@ export function validateName(raw: unknown): string {
   // Control characters (C0, DEL, C1) and line/paragraph separators are not printable.
   if (/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(name)) {
     throw new DomainError('invalid', 'name must contain only printable characters.');
+  }
+  // Unicode format characters are invisible and can reorder what is shown (U+202E turns
+  // "laptop\u202Egnp.exe" into "laptopexe.png"); a name is read by people, so none of them.
+  if (FORMAT_CHARACTER.test(name)) {
+    throw new DomainError('invalid', 'name must not contain invisible formatting characters (bidirectional overrides, zero-width characters).');
   }
   return name;
 }

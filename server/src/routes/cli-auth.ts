@@ -8,7 +8,7 @@ import { randomToken, sha256Hex } from '../auth/hashing.js';
 import { CHALLENGE_RE, isValidVerifier, loopbackRedirectUri, verifierMatches } from '../auth/pkce.js';
 import { csrfValid, currentSession, requireSignIn, type SignedIn } from '../auth/session.js';
 import { DomainError } from '../domain/errors.js';
-import { activeCount, countsTowardLimit, expiryDaysFromText, expiryFrom, keyStatus, validateExpiryDays, validateName, ACTIVE_KEY_LIMIT } from '../domain/keys.js';
+import { activeCount, countsTowardLimit, expiryDaysFromText, expiryFrom, keyStatus, validateExpiryDays, validateName, ACTIVE_KEY_LIMIT, FORMAT_CHARACTER } from '../domain/keys.js';
 import { isWellFormedKeyId } from '../domain/token.js';
 import { createKey, transitionKey } from '../store/key-actions.js';
 import { codePage, consentErrorPage, consentPage, deniedPage } from '../web/consent.js';
@@ -71,7 +71,9 @@ function parseConsent(input: Record<string, unknown>): ParseResult {
   const codeChallenge = str(input.code_challenge);
   if (!codeChallenge || !CHALLENGE_RE.test(codeChallenge)) return fail('code_challenge must be base64url(SHA-256(code_verifier)), 43 characters.');
   const machineRaw = str(input.machine)?.trim();
-  if (machineRaw !== undefined && (machineRaw.length > 255 || !PRINTABLE.test(machineRaw))) return fail('machine must be at most 255 printable characters.');
+  if (machineRaw !== undefined && (machineRaw.length > 255 || !PRINTABLE.test(machineRaw) || FORMAT_CHARACTER.test(machineRaw))) {
+    return fail('machine must be at most 255 printable characters, without invisible formatting characters.');
+  }
   const machine = machineRaw || null;
   let keyName: string;
   let expiresInDays: number;

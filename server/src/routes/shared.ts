@@ -1,5 +1,6 @@
 /** What every route plugin receives, and the JSON error shape of /api. */
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Signer } from '../auth/signing.js';
 import type { ServerConfig } from '../config.js';
 import { DomainError } from '../domain/errors.js';
 import type { Store } from '../store/store.js';
@@ -8,6 +9,8 @@ export interface RouteContext {
   store: Store;
   config: ServerConfig;
   clock: () => Date;
+  /** Signs and checks what the server hands out without storing it (login CSRF, device cookies). */
+  signer: Signer;
 }
 
 export type ApiErrorType =
@@ -34,11 +37,13 @@ export const ERROR_TYPE_BY_STATUS: Record<number, ApiErrorType> = {
   500: 'api_error',
 };
 
+/** The documented `/api` error body. */
+export function apiErrorBody(status: number, message: string, type?: ApiErrorType) {
+  return { error: { type: type ?? ERROR_TYPE_BY_STATUS[status] ?? (status >= 500 ? 'api_error' : 'invalid_request_error'), message } };
+}
+
 export function apiError(reply: FastifyReply, status: number, message: string, type?: ApiErrorType): FastifyReply {
-  return reply
-    .code(status)
-    .header('cache-control', 'no-store')
-    .send({ error: { type: type ?? ERROR_TYPE_BY_STATUS[status] ?? 'invalid_request_error', message } });
+  return reply.code(status).header('cache-control', 'no-store').send(apiErrorBody(status, message, type));
 }
 
 /** A refused rule → 400/404/409. Anything else is rethrown to the 500 handler. */
