@@ -6,7 +6,7 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerConfig } from '../config.js';
-import { clearCookie, cookieName, parseCookies, setCookie } from './cookies.js';
+import { cookieName, parseCookies, setCookie } from './cookies.js';
 import { randomToken } from './hashing.js';
 import type { Signer } from './signing.js';
 
@@ -21,10 +21,9 @@ export const presessionCookie = (config: ServerConfig) => cookieName('tl_presess
 export function loginCsrfToken(request: FastifyRequest, reply: FastifyReply, config: ServerConfig, signer: Signer, now: Date): string {
   const name = presessionCookie(config);
   let id = parseCookies(request.headers.cookie)[name];
-  if (!id || !ID_RE.test(id)) {
-    id = randomToken(32);
-    setCookie(reply, config, name, id, LOGIN_FORM_TTL_MS / 1000);
-  }
+  if (!id || !ID_RE.test(id)) id = randomToken(32);
+  // Set again each time, so the cookie lives as long as the newest form's token.
+  setCookie(reply, config, name, id, LOGIN_FORM_TTL_MS / 1000);
   const issued = now.getTime().toString(36);
   return `${issued}.${signer.sign(PURPOSE, id, issued)}`;
 }
@@ -40,6 +39,3 @@ export function loginCsrfValid(request: FastifyRequest, token: unknown, config: 
   if (!/^[0-9a-z]{1,12}$/.test(issued) || !(age >= -60_000 && age <= LOGIN_FORM_TTL_MS)) return false;
   return signer.verify(token.slice(dot + 1), PURPOSE, id, issued);
 }
-
-/** After sign-in the session takes over. */
-export const endPresession = (reply: FastifyReply, config: ServerConfig) => clearCookie(reply, config, presessionCookie(config));

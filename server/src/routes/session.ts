@@ -2,7 +2,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { issueDeviceCookie, knownDevice } from '../auth/device-cookie.js';
 import { DUMMY_PASSWORD_HASH, verifyPassword } from '../auth/hashing.js';
-import { endPresession, loginCsrfToken, loginCsrfValid } from '../auth/login-csrf.js';
+import { loginCsrfToken, loginCsrfValid } from '../auth/login-csrf.js';
 import { csrfValid, currentSession, endSession, safeNext, startSession } from '../auth/session.js';
 import { SignInThrottle } from '../auth/sign-in-throttle.js';
 import { limiterAddress } from '../http/client-address.js';
@@ -75,8 +75,8 @@ export default async function sessionRoutes(app: FastifyInstance, ctx: RouteCont
     await throttle.succeeded(reserved.buckets, now);
     await store.sessions.deleteExpired(now);
     await startSession(store, request, reply, config, user.id, now);
+    // The pre-session cookie stays: a login form still open in another tab of this browser keeps working.
     issueDeviceCookie(reply, config, signer, user.id, now);
-    endPresession(reply, config);
     await store.audit.insert({ ...audit, action: 'sign-in', user_id: user.id, status: 303 });
     return reply.redirect(next, 303);
   });
