@@ -68,7 +68,15 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     },
   });
 
-  app.decorate('connectionGuard', guardIdleConnections(app.server, { maxIdlePerAddress: config.maxIdleConnectionsPerAddress, exempt: isTrustedProxy }));
+  app.decorate(
+    'connectionGuard',
+    guardIdleConnections(app.server, {
+      maxIdlePerAddress: config.maxIdleConnectionsPerAddress,
+      exempt: isTrustedProxy,
+      // After Node's headersTimeout, which answers a request begun but not finished with 408 first.
+      firstRequestTimeoutMs: config.headersTimeoutMs + 2000,
+    }),
+  );
   app.server.on('request', (request) => {
     if (request.url) lastUrl.set(request.socket, request.url);
   });

@@ -15,7 +15,8 @@ export function enforceBodyDeadline(app: FastifyInstance, deadlineFor: (request:
     const ms = deadlineFor(request);
     const timer = setTimeout(() => {
       if (request.raw.complete || reply.sent) return;
-      const error = Object.assign(new Error(`The request body did not arrive within ${ms / 1000} seconds.`), {
+      const seconds = ms / 1000;
+      const error = Object.assign(new Error(`The request body did not arrive within ${seconds} second${seconds === 1 ? '' : 's'}.`), {
         statusCode: 408,
         code: BODY_TIMEOUT_CODE,
       });

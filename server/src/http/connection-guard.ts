@@ -9,8 +9,9 @@
  * - connections that never carried a request go first (what a flood of silent sockets is made
  *   of), oldest first; keep-alive connections of real clients only after those.
  *
- * Trusted proxies, which carry many clients' connections, are exempt. Keyed like the limiters
- * (limiterAddress).
+ * Trusted proxies, which carry many clients' connections, are exempt from the bound. Keyed like
+ * the limiters (limiterAddress). Whatever its address, a connection that never completes a
+ * request is closed after `firstRequestTimeoutMs`.
  */
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
@@ -18,6 +19,12 @@ import { limiterAddress } from './client-address.js';
 
 export interface ConnectionGuardOptions {
   maxIdlePerAddress: number;
+  /**
+   * A connection that has not completed its first request by then is closed. (Node's own
+   * headersTimeout only starts at a request's first byte, so a connection that says nothing at
+   * all would otherwise stay open until the client leaves.)
+   */
+  firstRequestTimeoutMs: number;
   exempt: (address: string | undefined) => boolean;
   /** How long a connection must have been idle before it may be closed (default 2 s). */
   minIdleMs?: number;
@@ -96,12 +103,20 @@ export function guardIdleConnections(server: Server, options: ConnectionGuardOpt
     if (sockets.size > options.maxIdlePerAddress) enforce(k);
   };
 
+  const silent = new WeakMap<Socket, NodeJS.Timeout>();
   server.on('connection', (socket: Socket) => {
     enter(socket, false);
-    socket.once('close', () => leave(socket));
+    const timer = setTimeout(() => socket.destroy(), options.firstRequestTimeoutMs);
+    timer.unref();
+    silent.set(socket, timer);
+    socket.once('close', () => {
+      clearTimeout(timer);
+      leave(socket);
+    });
   });
   server.on('request', (request, response) => {
     const socket = request.socket;
+    clearTimeout(silent.get(socket));
     inFlight.set(socket, (inFlight.get(socket) ?? 0) + 1);
     leave(socket);
     response.once('close', () => {

@@ -83,6 +83,8 @@ export async function silentSockets(url: string, count: number, localAddress?: s
           const socket = connect({ port: Number(port), host: hostname, ...(localAddress ? { localAddress } : {}) });
           socket.once('connect', () => resolve(socket));
           socket.once('error', reject);
+          // Read (and drop) whatever arrives, so that the server closing the connection is seen ('end', 'close').
+          socket.resume();
         }),
     ),
   );
