@@ -254,7 +254,7 @@ async function cmdAudit(args: string[]): Promise<void> {
       process.stderr.write('No audit entries' + (since ? ` since ${since.toISOString()}` : '') + '.\n');
       return;
     }
-    const header = ['TIME', 'KIND', 'ACTION', 'USER', 'KEY', 'SESSION', 'REQUEST', 'MODEL', 'STATUS', 'MS', 'TOKENS IN/OUT'];
+    const header = ['TIME', 'KIND', 'ACTION', 'USER', 'KEY', 'SESSION', 'REQUEST', 'MODEL', 'STATUS', 'MS', 'TOKENS IN/OUT', 'SOURCE'];
     const lines = rows.map((r) => [
       r.at.toISOString(),
       r.kind,
@@ -267,6 +267,7 @@ async function cmdAudit(args: string[]): Promise<void> {
       r.status === null ? '-' : String(r.status),
       r.latency_ms === null ? '-' : String(Math.round(r.latency_ms)),
       r.input_tokens === null && r.output_tokens === null ? '-' : `${r.input_tokens ?? '-'}/${r.output_tokens ?? '-'}`,
+      r.source ?? '-',
     ]);
     const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
     for (const l of [header, ...lines]) process.stdout.write(l.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd() + '\n');

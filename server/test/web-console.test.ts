@@ -557,6 +557,25 @@ describe.skipIf(needs('chromium'))('web console in Chromium', () => {
     expect(problems).toEqual([]);
   });
 
+  it('Settings > Sessions: two browsers listed; Sign out everywhere signs both out, the API key keeps working', async () => {
+    const user = await server.addUser();
+    const key = await server.mintKey(user.id, { name: 'survives' });
+    const laptop = await open(user);
+    const phone = await open(user, { width: 390 });
+    await Promise.all([laptop.page.waitForEvent('load'), laptop.page.getByRole('navigation', { name: 'Settings' }).getByRole('link', { name: 'Sessions' }).click()]);
+    expect(new URL(laptop.page.url()).pathname).toBe('/settings/sessions');
+    expect(await laptop.page.locator('#sessions-summary').innerText()).toMatch(/^You are signed in on 2 browsers \(this one and 1 other\)\./);
+    expect(await laptop.page.locator('#sessions-table tbody tr').count()).toBe(2);
+    await laptop.page.screenshot({ path: join(ARTIFACTS, 'web-console-sessions.png'), fullPage: true });
+    await Promise.all([laptop.page.waitForEvent('load'), laptop.page.getByRole('button', { name: 'Sign out everywhere' }).click()]);
+    expect(new URL(laptop.page.url()).pathname).toBe('/login');
+    // The other browser is signed out too: its next page asks for a sign-in.
+    await phone.page.goto(`${server.url}/settings/api-keys`);
+    expect(new URL(phone.page.url()).pathname).toBe('/login');
+    expect((await fetch(`${server.url}/api/me`, { headers: { 'x-api-key': key.credential } })).status).toBe(200);
+    expect([...laptop.problems, ...phone.problems]).toEqual([]);
+  });
+
   it('is readable on a narrow screen; screenshots of the key page and the consent page', async () => {
     const user = await server.addUser();
     await server.mintKey(user.id, { name: 'phone key with a rather long descriptive name' });
