@@ -574,7 +574,8 @@ describe.skipIf(needs('chromium'))('web console in Chromium', () => {
     expect(new URL(phone.page.url()).pathname).toBe('/login');
     expect((await fetch(`${server.url}/api/me`, { headers: { 'x-api-key': key.credential } })).status).toBe(200);
     expect([...laptop.problems, ...phone.problems]).toEqual([]);
-  });
+    // Two sign-ins and four page loads in Chromium: long on a loaded two-core machine.
+  }, 120_000);
 
   it('is readable on a narrow screen; screenshots of the key page and the consent page', async () => {
     const user = await server.addUser();
