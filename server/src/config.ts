@@ -53,9 +53,9 @@ export interface ServerConfig {
   /** How long the request line and headers may take to arrive (default 10 s). */
   headersTimeoutMs: number;
   /**
-   * Idle connections (open, no request in progress) kept per client address; past it idle ones are
-   * closed, never-used first (THIRDLOOP_MAX_IDLE_CONNECTIONS_PER_ADDRESS, default 64; http/connection-guard.ts).
-   * Trusted proxies are exempt.
+   * Idle connections (open, no request in progress) kept per client address; past it never-used ones
+   * are closed and keep-alive ones end with their answer (THIRDLOOP_MAX_IDLE_CONNECTIONS_PER_ADDRESS,
+   * default 64; http/connection-guard.ts). Trusted proxies are exempt.
    */
   maxIdleConnectionsPerAddress: number;
   /** Gateway: longest wait for the provider's first byte, and between two chunks (THIRDLOOP_UPSTREAM_TIMEOUT_MS; default 10 min). */

@@ -4,6 +4,7 @@
  * number of idle connections. Deadlines are shortened here so the suite stays fast; the real
  * binary's defaults are checked in server-cli.test.ts.
  */
+import { Agent, get as httpGet } from 'node:http';
 import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeConfig } from '../src/config.js';
@@ -107,6 +108,32 @@ describe('idle connections per address', () => {
     expect(await openAfter(neighbours, 0)).toBe(5);
     console.info(`200 silent connections from one address: ${flood.filter((s) => !s.destroyed && !s.readableEnded).length} left open (bound ${MAX_IDLE})`);
     for (const s of [...flood, ...neighbours]) s.destroy();
+  });
+
+  it(`keep-alive connections past ${MAX_IDLE} from one address are closed cleanly, by their answer (Connection: close)`, async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 3 * MAX_IDLE, localAddress: '127.0.0.3' });
+    try {
+      // All at once, so each needs its own connection; each answer then says whether it stays open.
+      const answers = await Promise.all(
+        Array.from(
+          { length: 3 * MAX_IDLE },
+          () =>
+            new Promise<{ status: number; connection: string | undefined }>((resolve, reject) => {
+              httpGet(`${server.url}/healthz`, { agent }, (res) => {
+                res.resume();
+                res.on('end', () => resolve({ status: res.statusCode!, connection: res.headers.connection }));
+              }).on('error', reject);
+            }),
+        ),
+      );
+      expect(answers.every((a) => a.status === 200)).toBe(true);
+      const kept = answers.filter((a) => a.connection === 'keep-alive').length;
+      expect(kept).toBeLessThanOrEqual(MAX_IDLE);
+      expect(answers.filter((a) => a.connection === 'close').length).toBe(3 * MAX_IDLE - kept);
+      await expect.poll(() => server.app.connectionGuard.idleCount('127.0.0.3')).toBeLessThanOrEqual(MAX_IDLE);
+    } finally {
+      agent.destroy();
+    }
   });
 
   it('a trusted proxy carries many clients: its connections are not bounded', async () => {

@@ -1,13 +1,13 @@
 /**
  * Bounds the idle connections one client address may hold: open sockets with no request in
- * progress (before their first request has arrived, or between keep-alive requests). Past the
- * bound, idle connections are closed, so a client opening thousands of silent connections cannot
- * exhaust the server, while connections doing work are never touched:
+ * progress, before their first request or between keep-alive requests. Connections doing work
+ * are never touched, and no connection is closed under a client that may be sending on it:
  *
- * - only a connection idle for at least `minIdleMs` is closed, so a request already on its way
- *   over a just-opened (or just-reused) connection is not cut;
- * - connections that never carried a request go first (what a flood of silent sockets is made
- *   of), oldest first; keep-alive connections of real clients only after those.
+ * - a keep-alive connection that would take its address past the bound is told so in the answer
+ *   that ends its request (`Connection: close`), so the client knows not to reuse it;
+ * - connections that never carried a request (what a flood of silent sockets is made of) are
+ *   closed oldest first once the address is past the bound, but only after `minIdleMs` idle, so a
+ *   request already on its way over a just-opened connection is not cut.
  *
  * Trusted proxies, which carry many clients' connections, are exempt from the bound. Keyed like
  * the limiters (limiterAddress). Whatever its address, a connection that never completes a
@@ -26,7 +26,7 @@ export interface ConnectionGuardOptions {
    */
   firstRequestTimeoutMs: number;
   exempt: (address: string | undefined) => boolean;
-  /** How long a connection must have been idle before it may be closed (default 2 s). */
+  /** How long a never-used connection must have been idle before it may be closed (default 2 s). */
   minIdleMs?: number;
   now?: () => number;
 }
@@ -36,20 +36,21 @@ export interface ConnectionGuard {
   idleCount(address: string): number;
 }
 
-interface Idle {
-  since: number;
-  /** Has carried a request (a keep-alive connection) rather than none yet. */
-  used: boolean;
+interface AddressState {
+  /** Never carried a request, in the order they connected, with when. */
+  fresh: Map<Socket, number>;
+  /** Keep-alive connections between requests. */
+  reusable: Set<Socket>;
+  timer?: NodeJS.Timeout;
 }
 
 export function guardIdleConnections(server: Server, options: ConnectionGuardOptions): ConnectionGuard {
   const minIdleMs = options.minIdleMs ?? 2000;
   const now = options.now ?? (() => performance.now());
-  /** Per address, its idle sockets in the order they became idle. */
-  const idle = new Map<string, Map<Socket, Idle>>();
-  const timers = new Map<string, NodeJS.Timeout>();
+  const addresses = new Map<string, AddressState>();
   const inFlight = new WeakMap<Socket, number>();
   const keyOf = new WeakMap<Socket, string | null>();
+  const silent = new WeakMap<Socket, NodeJS.Timeout>();
 
   const key = (socket: Socket): string | null => {
     let k = keyOf.get(socket);
@@ -60,74 +61,86 @@ export function guardIdleConnections(server: Server, options: ConnectionGuardOpt
     }
     return k;
   };
-
-  const leave = (socket: Socket) => {
-    const k = key(socket);
-    const sockets = k === null ? undefined : idle.get(k);
-    if (!sockets) return;
-    sockets.delete(socket);
-    if (sockets.size === 0) idle.delete(k!);
+  const stateOf = (k: string): AddressState => {
+    let state = addresses.get(k);
+    if (!state) addresses.set(k, (state = { fresh: new Map(), reusable: new Set() }));
+    return state;
   };
+  const forget = (k: string, state: AddressState) => {
+    if (state.fresh.size === 0 && state.reusable.size === 0) {
+      clearTimeout(state.timer);
+      addresses.delete(k);
+    }
+  };
+  const idle = (state: AddressState) => state.fresh.size + state.reusable.size;
 
-  /** Closes idle sockets of `k` past the bound; if the rest are too young yet, comes back when one is not. */
+  /** Closes never-used connections past the bound, oldest first; comes back for those too young yet. */
   const enforce = (k: string) => {
-    clearTimeout(timers.get(k));
-    timers.delete(k);
-    const sockets = idle.get(k);
-    if (!sockets) return;
+    const state = addresses.get(k);
+    if (!state) return;
+    clearTimeout(state.timer);
+    state.timer = undefined;
     const t = now();
-    // A Map iterates in insertion order, which is the order the sockets became idle: the first
-    // too young to close ends each pass.
-    for (const used of [false, true]) {
-      for (const [socket, state] of sockets) {
-        if (sockets.size <= options.maxIdlePerAddress || t - state.since < minIdleMs) break;
-        if (state.used !== used) continue;
-        sockets.delete(socket);
-        socket.destroy();
-      }
+    // A Map iterates in insertion order, so the first too young to close ends the pass.
+    for (const [socket, since] of state.fresh) {
+      if (idle(state) <= options.maxIdlePerAddress || t - since < minIdleMs) break;
+      state.fresh.delete(socket);
+      socket.destroy();
     }
-    if (sockets.size > options.maxIdlePerAddress) {
-      const oldest = sockets.values().next().value!.since;
-      const timer = setTimeout(() => enforce(k), Math.max(10, oldest + minIdleMs - t));
-      timer.unref();
-      timers.set(k, timer);
+    if (idle(state) > options.maxIdlePerAddress && state.fresh.size > 0) {
+      const oldest = state.fresh.values().next().value!;
+      state.timer = setTimeout(() => enforce(k), Math.max(10, oldest + minIdleMs - t));
+      state.timer.unref();
     }
+    forget(k, state);
   };
 
-  const enter = (socket: Socket, used: boolean) => {
-    const k = key(socket);
-    if (k === null || socket.destroyed) return;
-    let sockets = idle.get(k);
-    if (!sockets) idle.set(k, (sockets = new Map()));
-    sockets.set(socket, { since: now(), used });
-    if (sockets.size > options.maxIdlePerAddress) enforce(k);
-  };
-
-  const silent = new WeakMap<Socket, NodeJS.Timeout>();
   server.on('connection', (socket: Socket) => {
-    enter(socket, false);
     const timer = setTimeout(() => socket.destroy(), options.firstRequestTimeoutMs);
     timer.unref();
     silent.set(socket, timer);
+    const k = key(socket);
     socket.once('close', () => {
       clearTimeout(timer);
-      leave(socket);
+      if (k === null) return;
+      const state = addresses.get(k);
+      if (!state) return;
+      state.fresh.delete(socket);
+      state.reusable.delete(socket);
+      forget(k, state);
     });
+    if (k === null) return;
+    const state = stateOf(k);
+    state.fresh.set(socket, now());
+    if (idle(state) > options.maxIdlePerAddress) enforce(k);
   });
-  server.on('request', (request, response) => {
+
+  // Before Fastify's own listener, so the Connection header is in place before any answer starts.
+  server.prependListener('request', (request, response) => {
     const socket = request.socket;
     clearTimeout(silent.get(socket));
     inFlight.set(socket, (inFlight.get(socket) ?? 0) + 1);
-    leave(socket);
+    const k = key(socket);
+    if (k === null) return;
+    const state = stateOf(k);
+    state.fresh.delete(socket);
+    state.reusable.delete(socket);
+    // Kept alive after this answer, it would be one idle connection too many: say so now.
+    if (idle(state) >= options.maxIdlePerAddress) response.setHeader('connection', 'close');
     response.once('close', () => {
       const left = (inFlight.get(socket) ?? 1) - 1;
       inFlight.set(socket, left);
-      if (left === 0 && !socket.destroyed) enter(socket, true);
+      if (left === 0 && !socket.destroyed && response.getHeader('connection') !== 'close') stateOf(k).reusable.add(socket);
     });
   });
   server.once('close', () => {
-    for (const timer of timers.values()) clearTimeout(timer);
+    for (const state of addresses.values()) clearTimeout(state.timer);
   });
 
-  return { idleCount: (address) => idle.get(limiterAddress(address))?.size ?? 0 };
+  return {
+    idleCount: (address) => {
+      const state = addresses.get(limiterAddress(address));
+      return state ? idle(state) : 0;
+    },
+  };
 }
