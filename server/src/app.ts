@@ -83,8 +83,9 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
 
   // Every answer, JSON ones included, is read as what its content type says (on the raw response,
   // so the gateway's own writes carry it too).
-  app.addHook('onRequest', async (_request, reply) => {
+  app.addHook('onRequest', (_request, reply, done) => {
     reply.raw.setHeader('x-content-type-options', 'nosniff');
+    done();
   });
   enforceBodyDeadline(app, (request) => (routeFamily(request.url) === 'v1' ? config.gatewayBodyTimeoutMs : config.bodyTimeoutMs));
 

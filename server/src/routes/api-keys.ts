@@ -21,8 +21,9 @@ export default async function apiKeysRoutes(app: FastifyInstance, ctx: RouteCont
   const failuresPerMinute = config.authFailuresPerMinute ?? DEFAULT_AUTH_FAILURES_PER_MINUTE;
 
   // Keys and who holds them: no cache may keep any of it.
-  app.addHook('onRequest', async (_request, reply) => {
+  app.addHook('onRequest', (_request, reply, done) => {
     reply.header('cache-control', 'no-store');
+    done();
   });
 
   app.addHook('preHandler', async (request, reply) => {
