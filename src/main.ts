@@ -38,10 +38,13 @@ const examples = (...lines: string[]) => `\nExamples:\n${lines.map((l) => `  $ $
 /** What a command's action gets from commander: its options, then its arguments. */
 type Handler = (args: unknown[], cmd: Command) => Promise<void>;
 
-/** Runs `commands/<module>.js`'s `run(ctx, options)`; a module not built yet is a clear error. */
-function lazy(module: string, argNames: string[] = []): Handler {
+/**
+ * Runs `commands/<module>.js`'s `run(ctx, options)`; a module not built yet is a clear error.
+ * `extra` adds options commander does not parse (run's command words).
+ */
+function lazy(module: string, argNames: string[] = [], extra?: () => Record<string, unknown>): Handler {
   return async (args, cmd) => {
-    const options: Record<string, unknown> = { ...cmd.opts() };
+    const options: Record<string, unknown> = { ...cmd.opts(), ...extra?.() };
     argNames.forEach((name, i) => (options[name] = args[i]));
     const globals = cmd.optsWithGlobals() as { apiUrl?: string; profile?: string; json?: boolean; debug?: boolean; color?: boolean };
     const { createContext } = await import('./context.js');
@@ -75,7 +78,13 @@ function action(handler: Handler) {
   };
 }
 
-export function buildProgram(commander: Commander): Command {
+/** Every word after the first `--`, exactly as typed (undefined when there is no `--`). */
+function afterDoubleDash(argv: readonly string[]): string[] | undefined {
+  const at = argv.indexOf('--', 2);
+  return at === -1 ? undefined : argv.slice(at + 1);
+}
+
+export function buildProgram(commander: Commander, argv: readonly string[] = process.argv): Command {
   const { Command, Option } = commander;
   const expiry = parseExpiry(commander);
   const program = new Command('thirdloop');
@@ -211,12 +220,36 @@ export function buildProgram(commander: Commander): Command {
     .option('--global', 'configure opencode for this user instead of the current project')
     .option('--model <id>', 'the default model')
     .option('--agents-md', 'add a Third Loop section to AGENTS.md')
+    .option('--keep-providers', 'add Third Loop without switching the project’s other providers off (no enabled_providers of ours)')
+    .option('--force', 'replace a session plugin you edited (your version is kept as a backup)')
     .option('--with-env', 'also configure the shells to export ANTHROPIC_API_KEY (as setup claude)')
     .option('--dry-run', 'show the changes as a diff and write nothing')
     .option('--undo', 'remove what setup opencode added')
     .option('-y, --yes', 'do not ask for confirmation')
-    .addHelpText('after', examples('thirdloop setup opencode', 'thirdloop setup opencode --global --model claude-sonnet-4-5', 'thirdloop setup opencode --undo'))
+    .addHelpText('after', examples('thirdloop setup opencode', 'thirdloop setup opencode --keep-providers', 'thirdloop setup opencode --global --model claude-sonnet-4-5', 'thirdloop setup opencode --undo'))
     .action(action(lazy('setup/opencode')));
+
+  program
+    .command('run')
+    .description('run a command (e.g. claude) through a local broker, so it gets a one-time token and never your key')
+    .usage('[--profile NAME] -- <command> [args...]')
+    .argument('<command...>', 'the command to run and its arguments, after --')
+    .addHelpText(
+      'after',
+      `${examples(
+        'thirdloop run -- claude',
+        'thirdloop run --profile work -- claude --resume',
+        'thirdloop run -- node agent.mjs         # any Anthropic SDK client',
+        'thirdloop run -- env | grep ANTHROPIC   # what the command gets',
+      )}
+The command gets ANTHROPIC_BASE_URL=http://127.0.0.1:<port>, and in
+ANTHROPIC_API_KEY a token for this run only; the broker on that port adds your
+key to the command's /v1 requests, and closes when the command exits.
+Exit status: the command's (128 + N when signal N ended it), 4 when not signed
+in, 127 when the command is not found.
+`,
+    )
+    .action(action(lazy('run', [], () => ({ command: afterDoubleDash(argv) }))));
 
   program
     .command('doctor')
@@ -255,7 +288,7 @@ async function main(argv: string[]): Promise<number> {
     }
   }
   try {
-    const program = buildProgram(await import('commander'));
+    const program = buildProgram(await import('commander'), argv);
     await program.parseAsync(argv);
     return ExitCode.ok;
   } catch (error) {

@@ -122,7 +122,8 @@ function bypassesProxy(noProxy: string, hostname: string, port: number): boolean
 /** Direct connections: one keep-alive Agent per protocol, loaded on first use. */
 const directAgents = new Map<string, HttpAgent>();
 
-async function directAgent(protocol: string): Promise<{ agent: HttpAgent; request: typeof import('node:http').request }> {
+/** The shared keep-alive Agent and request function for `protocol` (the CLI's requests and `thirdloop run`'s broker). */
+export async function directAgent(protocol: string): Promise<{ agent: HttpAgent; request: typeof import('node:http').request }> {
   // node:https loads node:tls; a plain-http instance never pays for it.
   const mod = protocol === 'https:' ? await import('node:https') : await import('node:http');
   let agent = directAgents.get(protocol);
@@ -138,28 +139,37 @@ const timeoutError = (code: string, message: string) => Object.assign(new Error(
 const CONNECT_TIMEOUT = 'THIRDLOOP_CONNECT_TIMEOUT';
 const READ_TIMEOUT = 'THIRDLOOP_READ_TIMEOUT';
 
+/**
+ * Gives a new connection `ms` to be established (TLS included), then destroys the request with a
+ * connect-timeout error; a reused keep-alive socket is connected already. Returns a function that
+ * cancels the timer (call it when the response starts).
+ */
+export function connectDeadline(req: ClientRequest, secure: boolean, ms: number): () => void {
+  let timer: NodeJS.Timeout | undefined;
+  req.on('socket', (socket) => {
+    if (!socket.connecting) return;
+    timer = setTimeout(() => req.destroy(timeoutError(CONNECT_TIMEOUT, 'connect timeout')), ms);
+    socket.once(secure ? 'secureConnect' : 'connect', () => clearTimeout(timer));
+  });
+  return () => clearTimeout(timer);
+}
+
 async function sendDirect(url: URL, attempt: Attempt): Promise<RawResponse> {
   const { agent, request } = await directAgent(url.protocol);
   return new Promise<RawResponse>((resolve, reject) => {
-    let connectTimer: NodeJS.Timeout | undefined;
-    const fail = (error: unknown) => {
-      clearTimeout(connectTimer);
-      reject(error);
-    };
     const headers = { ...attempt.headers };
     if (attempt.body !== undefined) headers['content-length'] = String(Buffer.byteLength(attempt.body));
     const req: ClientRequest = request(url, { method: attempt.method, headers, agent });
+    const connected = connectDeadline(req, url.protocol === 'https:', attempt.connectTimeoutMs);
+    const fail = (error: unknown) => {
+      connected();
+      reject(error);
+    };
     req.on('error', fail);
-    req.on('socket', (socket) => {
-      // A reused keep-alive socket is connected already; a new one gets the connect timeout.
-      if (!socket.connecting) return;
-      connectTimer = setTimeout(() => req.destroy(timeoutError(CONNECT_TIMEOUT, 'connect timeout')), attempt.connectTimeoutMs);
-      socket.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', () => clearTimeout(connectTimer));
-    });
     // Idle time on the connected socket: waiting for the headers, then between body chunks.
     req.setTimeout(attempt.readTimeoutMs, () => req.destroy(timeoutError(READ_TIMEOUT, 'read timeout')));
     req.on('response', (res: IncomingMessage) => {
-      clearTimeout(connectTimer);
+      connected();
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('error', fail);
@@ -186,27 +196,39 @@ export const transportSeam = {
   },
 };
 
-async function sendViaProxy(url: URL, attempt: Attempt, env: NodeJS.ProcessEnv): Promise<RawResponse> {
-  const { EnvHttpProxyAgent, request } = await transportSeam.loadUndici();
+/**
+ * undici's EnvHttpProxyAgent for the proxy settings in `env`, made once and kept while they stay
+ * the same. A timeout of 0 disables it (the broker leaves waiting for a model to its client).
+ */
+export async function proxyDispatcher(
+  env: NodeJS.ProcessEnv,
+  timeouts: { connectTimeoutMs: number; readTimeoutMs: number },
+): Promise<{ dispatcher: Dispatcher; undici: typeof import('undici') }> {
+  const undici = await transportSeam.loadUndici();
   const httpProxy = env.HTTP_PROXY ?? env.http_proxy;
   const httpsProxy = env.HTTPS_PROXY ?? env.https_proxy;
   const noProxy = env.NO_PROXY ?? env.no_proxy ?? '';
-  const key = [httpsProxy, httpProxy, noProxy, attempt.connectTimeoutMs, attempt.readTimeoutMs].join('|');
+  const key = [httpsProxy, httpProxy, noProxy, timeouts.connectTimeoutMs, timeouts.readTimeoutMs].join('|');
   if (!proxyAgent || proxyAgentKey !== key) {
     // Another environment (tests): the old agent finishes what it carries, then closes.
     void proxyAgent?.close().catch(() => {});
     proxyAgentKey = key;
-    proxyAgent = new EnvHttpProxyAgent({
+    proxyAgent = new undici.EnvHttpProxyAgent({
       httpProxy,
       httpsProxy,
       noProxy,
-      connect: { timeout: attempt.connectTimeoutMs },
-      headersTimeout: attempt.readTimeoutMs,
-      bodyTimeout: attempt.readTimeoutMs,
+      connect: { timeout: timeouts.connectTimeoutMs },
+      headersTimeout: timeouts.readTimeoutMs,
+      bodyTimeout: timeouts.readTimeoutMs,
       keepAliveTimeout: 4_000,
     });
   }
-  const res = await request(url, { method: attempt.method as Dispatcher.HttpMethod, headers: attempt.headers, body: attempt.body, dispatcher: proxyAgent });
+  return { dispatcher: proxyAgent, undici };
+}
+
+async function sendViaProxy(url: URL, attempt: Attempt, env: NodeJS.ProcessEnv): Promise<RawResponse> {
+  const { dispatcher, undici } = await proxyDispatcher(env, attempt);
+  const res = await undici.request(url, { method: attempt.method as Dispatcher.HttpMethod, headers: attempt.headers, body: attempt.body, dispatcher });
   return { status: res.statusCode, headers: res.headers, text: await res.body.text() };
 }
 
@@ -355,7 +377,8 @@ function errorCode(error: unknown): string | undefined {
   return undefined;
 }
 
-function networkError(error: unknown, url: string, baseUrl: string): ApiError {
+/** One sentence for a failure to reach `url` (refused, DNS, timeout, TLS…), with what to check. */
+export function networkError(error: unknown, url: string, baseUrl: string): ApiError {
   const code = errorCode(error);
   const host = safeHost(baseUrl);
   const base = { status: 0, url, cause: error };

@@ -8,6 +8,7 @@ import type { ApiKey, KeyList } from './api.js';
 import { ExitCode, UserError } from './errors.js';
 import { checkKeyRef, resolveKey } from './key-resolve.js';
 import type { Output } from './output.js';
+import { confirm } from './prompt.js';
 import { requireSession, type Session } from './session.js';
 
 export interface Target {
@@ -64,11 +65,5 @@ export async function confirmOrRefuse(
       hint: 'Pass --yes to go ahead without asking.',
     });
   }
-  const { default: prompts } = await import('prompts');
-  let cancelled = false;
-  const answer = (await prompts(
-    { type: 'confirm', name: 'ok', message: args.question, initial: false, stdin: ctx.io.stdin, stdout: ctx.io.stderr },
-    { onCancel: () => (cancelled = true) },
-  )) as { ok?: boolean };
-  if (cancelled || !answer.ok) throw new UserError('Cancelled; nothing was changed.', { exitCode: ExitCode.failure });
+  if (!(await confirm(ctx, args.question, '--yes'))) throw new UserError('Cancelled; nothing was changed.', { exitCode: ExitCode.failure });
 }

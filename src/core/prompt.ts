@@ -3,6 +3,7 @@
  * caller fails naming the flag to pass instead. Reading a piped stdin is fine
  * where the flag says so (`--with-key`, the one-time code).
  */
+import type { PromptObject } from 'prompts';
 import type { Context } from '../context.js';
 import { ExitCode, UserError } from './errors.js';
 
@@ -51,7 +52,26 @@ export async function readLine(
   });
 }
 
-/** Yes/no on a TTY; on a non-TTY throws naming the flag that skips the question. */
+/**
+ * The one way a question is put to a person: `prompts` (loaded only when
+ * asking), drawn on stderr and answered on the context's stdin, which is
+ * also how tests answer it (keystrokes on `ctx.io.stdin` with `stdinIsTTY`).
+ * Resolves undefined when the person cancels (Ctrl+C, Ctrl+D, Esc).
+ */
+async function ask<T>(ctx: Context, question: Omit<PromptObject, 'name' | 'stdin' | 'stdout'>): Promise<T | undefined> {
+  const { default: prompts } = await import('prompts');
+  let cancelled = false;
+  const answers = (await prompts(
+    { ...question, name: 'answer', stdin: ctx.io.stdin, stdout: ctx.io.stderr },
+    { onCancel: () => (cancelled = true) },
+  )) as { answer?: T };
+  return cancelled ? undefined : answers.answer;
+}
+
+/**
+ * Yes/no on a terminal: true only for a yes, false for a no or a cancel.
+ * Without a terminal it throws naming `flag`, the option that skips the question.
+ */
 export async function confirm(ctx: Context, question: string, flag: string, initial = false): Promise<boolean> {
   if (!ctx.io.stdinIsTTY) {
     throw new UserError(`${question.replace(/\?$/, '')}: cannot ask without a terminal.`, {
@@ -59,12 +79,15 @@ export async function confirm(ctx: Context, question: string, flag: string, init
       hint: `Pass ${flag} to go ahead without asking.`,
     });
   }
-  const { default: prompts } = await import('prompts');
-  let cancelled = false;
-  const answer = await prompts(
-    { type: 'confirm', name: 'ok', message: question, initial, stdin: ctx.io.stdin, stdout: ctx.io.stderr },
-    { onCancel: () => (cancelled = true) },
-  );
-  if (cancelled) return false;
-  return Boolean(answer.ok);
+  return (await ask<boolean>(ctx, { type: 'confirm', message: question, initial })) === true;
+}
+
+/** A line of text on a terminal, checked as it is typed (`validate` returns true or the problem); undefined when cancelled. */
+export function askText(ctx: Context, question: { message: string; initial?: string; validate?: (value: string) => true | string }) {
+  return ask<string>(ctx, { type: 'text', ...question });
+}
+
+/** One of `choices` on a terminal (arrow keys, Enter); undefined when cancelled. */
+export function askChoice<T>(ctx: Context, question: { message: string; choices: { title: string; value: T }[]; initial?: number }) {
+  return ask<T>(ctx, { type: 'select', ...question });
 }

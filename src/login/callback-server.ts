@@ -8,6 +8,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import { ACCESS_DENIED } from 'thirdloop-protocol';
 import { UserError } from '../core/errors.js';
 
 export const CALLBACK_PATH = '/callback';
@@ -89,7 +90,7 @@ export async function startCallbackServer(options: { state: string; host?: strin
     if (done) return send(res, 409, page(false, 'This sign-in was already completed.'), 'text/html; charset=utf-8');
     const error = url.searchParams.get('error');
     if (error) {
-      const denied = error === 'access_denied';
+      const denied = error === ACCESS_DENIED;
       const description = url.searchParams.get('error_description');
       const message = denied
         ? 'The request was denied in the browser; nothing was stored.'

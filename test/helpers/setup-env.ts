@@ -10,16 +10,16 @@ import path from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { createContext } from '../../src/context.js';
 import type { Context } from '../../src/context.js';
-import { secretChecksum } from '../../src/core/credential.js';
+import { BASE62, checksum } from 'thirdloop-protocol';
 
 /** A well-formed credential (checksum included); it contains ";" like every real one. */
 export function makeCredential(seed = 'a'): string {
-  const base62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+  const base62 = BASE62;
   let random = '';
   let id = '';
   for (let i = 0; i < 32; i++) random += base62[(seed.charCodeAt(i % seed.length) * (i + 7)) % 62];
   for (let i = 0; i < 24; i++) id += base62[(seed.charCodeAt(i % seed.length) * (i + 3)) % 62];
-  return `tlk_${id};tls_${random}${secretChecksum(random)}`;
+  return `tlk_${id};tls_${random}${checksum(random)}`;
 }
 
 export interface TempHome {

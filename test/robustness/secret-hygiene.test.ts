@@ -1,13 +1,15 @@
 /**
- * Secret hygiene: a full auth → keys → setup run, every command with
+ * Secret hygiene: a full auth → keys → setup → run run, every command with
  * --debug, against the real reference server, a real Secret Service
  * (gnome-keyring in its own D-Bus session, its files outside the HOME) and,
  * for the browser sign-in, headless Chromium. Afterwards no secret that ever
  * existed in the run is in any file under the HOME or the project (except the
  * 0600 env files `setup` writes for the shells), in any captured output
  * (`token`, whose job is to print it, and the one-time display of `keys
- * create` aside), or in the argv of any child process the CLI started
- * (recorded by a preload that wraps node:child_process).
+ * create` aside), or in the argv or the environment of any child process the
+ * CLI started (recorded by a preload that wraps node:child_process), the
+ * commands `thirdloop run` started included — though the terminal they run in
+ * exports the key, as `setup claude` makes every new terminal do.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -22,6 +24,7 @@ import { startReferenceServer, type ReferenceServer } from '../helpers/reference
 import { runCliSafe, type Run } from './tree.js';
 
 const PRELOAD = path.join(import.meta.dirname, 'argv-recorder.cjs');
+const CHILD = path.join(import.meta.dirname, '..', 'fixtures', 'run', 'child.mjs');
 const missing = keyringMissing() ?? browserMissing();
 
 interface Step {
@@ -66,8 +69,13 @@ describe.skipIf(missing)('secret hygiene across a full --debug run', () => {
     NO_COLOR: '1',
   });
 
-  async function step(name: string, args: string[], options: { input?: string; cwd?: string; expectExit?: number } = {}): Promise<Run> {
-    const run = await runCliSafe([...args, '--debug'], { home, cwd: options.cwd ?? project, env: env(), input: options.input, timeoutMs: 30_000 });
+  async function step(
+    name: string,
+    args: string[],
+    options: { input?: string; cwd?: string; expectExit?: number; env?: Record<string, string> } = {},
+  ): Promise<Run> {
+    // --debug first: after `run --` every word belongs to the command.
+    const run = await runCliSafe(['--debug', ...args], { home, cwd: options.cwd ?? project, env: { ...env(), ...options.env }, input: options.input, timeoutMs: 30_000 });
     steps.push({ name, args, run });
     expect(run.exitCode, `${name}\n${run.stderr}`).toBe(options.expectExit ?? 0);
     return run;
@@ -134,7 +142,13 @@ describe.skipIf(missing)('secret hygiene across a full --debug run', () => {
     secrets.set('the key the browser sign-in made', secretOf(afterBrowser.stdout));
     await step('status (end)', ['status']);
     await step('keys list (end)', ['keys', 'list', '--json']);
-  }, 120_000);
+    // A terminal `setup claude` configured exports the key; what `thirdloop run` starts must not see it.
+    const exported = { ANTHROPIC_API_KEY: `${afterBrowser.stdout.trim()}`, ANTHROPIC_BASE_URL: server.url };
+    await step('run -- env', ['run', '--', 'env'], { env: exported });
+    await step('run -- environ', ['run', '--', process.execPath, CHILD, 'environ'], { env: exported });
+    const sdk = await step('run -- Anthropic SDK', ['run', '--', process.execPath, CHILD, 'sdk'], { env: exported });
+    expect(JSON.parse(sdk.stdout).plain).toMatch(/offline model/);
+  }, 150_000);
 
   afterAll(async () => {
     await browser?.close();
@@ -150,15 +164,16 @@ describe.skipIf(missing)('secret hygiene across a full --debug run', () => {
   });
 
   it('no secret in any stdout or stderr (keys create shows its own once)', () => {
-    expect(steps.length).toBe(11);
+    expect(steps.length).toBe(14);
     for (const { name, run } of steps) {
       for (const [what, secret] of secrets) {
         const allowed = name === 'keys create' && secret === keysCreateSecret;
         expect(run.stderr.includes(secret), `${what} in the stderr of ${name}`).toBe(false);
         if (!allowed) expect(run.stdout.includes(secret), `${what} in the stdout of ${name}`).toBe(false);
       }
-      // --debug really printed request lines (setup claude asks the instance nothing).
-      if (name !== 'setup claude') expect(run.stderr, `${name} ran with --debug`).toMatch(/\[debug\] (GET|POST|DELETE|PATCH) /);
+      // --debug really printed request lines (setup claude asks the instance nothing; run's broker says what it forwards).
+      if (name.startsWith('run ')) expect(run.stderr, `${name} ran with --debug`).toMatch(/\[debug\] run: broker on http:\/\/127\.0\.0\.1:\d+/);
+      else if (name !== 'setup claude') expect(run.stderr, `${name} ran with --debug`).toMatch(/\[debug\] (GET|POST|DELETE|PATCH) /);
     }
     // The search finds a secret where one is: keys create's one-time display.
     expect(steps.find((s) => s.name === 'keys create')!.run.stdout).toContain(keysCreateSecret);
@@ -185,10 +200,17 @@ describe.skipIf(missing)('secret hygiene across a full --debug run', () => {
     expect(hits).toEqual([]);
   });
 
-  it('no secret in the argv of any child process; the recorder saw the children', () => {
-    const lines = readFileSync(argvLog, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { file: string; args: string[] });
+  it('no secret in the argv or environment of any child process; the recorder saw the children', () => {
+    const lines = readFileSync(argvLog, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { file: string; args: string[]; env: Record<string, string> });
     // The browser opener ran with the consent URL (so the recorder was live in the CLI).
     expect(lines.some((l) => l.file === opener && l.args.length === 1 && l.args[0]!.startsWith(server.url))).toBe(true);
+    // The commands `run` started were recorded, with the broker and a run token in their environment.
+    const started = lines.filter((l) => l.file === 'env' || (l.file === process.execPath && l.args[0] === CHILD));
+    expect(started).toHaveLength(3);
+    for (const l of started) {
+      expect(l.env.ANTHROPIC_BASE_URL).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect(l.env.ANTHROPIC_API_KEY).toMatch(/^tlr_/);
+    }
     const text = readFileSync(argvLog, 'utf8');
     for (const [what, secret] of secrets) expect(text.includes(secret), what).toBe(false);
     // Nor in the CLI's own argv (the secret only ever went in on stdin).

@@ -1,5 +1,6 @@
 /** /api: the key-management API the CLI uses. Thin: parse, call store/key-actions, shape. */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { API_BODY_LIMIT, type KeyList, type Me, type NewKey } from 'thirdloop-protocol';
 import { authenticateCredential, credentialFromHeaders } from '../auth/credential.js';
 import { DEFAULT_AUTH_FAILURES_PER_MINUTE } from '../config.js';
 import { limiterAddress } from '../http/client-address.js';
@@ -8,10 +9,10 @@ import { createKey, renameKey, rotateKey, transitionKey, type Actor, type Minted
 import type { User } from '../store/store.js';
 import { apiError, isPlainObject, pathOf, sendDomainError, type RouteContext } from './shared.js';
 
-/** Small: key-management bodies are a name and a number. */
-export const API_BODY_LIMIT = 16 * 1024;
+// Small: key-management bodies are a name and a number.
+export { API_BODY_LIMIT };
 
-export function mintedBody(minted: MintedKey, now: Date) {
+export function mintedBody(minted: MintedKey, now: Date): NewKey {
   return { key: toKeyView(minted.key, now), secret_key: minted.secret, credential: minted.credential };
 }
 
@@ -68,7 +69,7 @@ export default async function apiKeysRoutes(app: FastifyInstance, ctx: RouteCont
 
   app.get('/api/me', opts, async (request) => {
     const c = caller(request);
-    return { user: { email: c.user.email }, key: toKeyView(c.key, c.now) };
+    return { user: { email: c.user.email }, key: toKeyView(c.key, c.now) } satisfies Me;
   });
 
   app.get('/api/keys', opts, async (request) => {
@@ -78,7 +79,7 @@ export default async function apiKeysRoutes(app: FastifyInstance, ctx: RouteCont
       keys: keys.map((k) => toKeyView(k.id === c.key.id ? { ...k, lastUsedAt: c.now } : k, c.now)),
       active_count: activeCount(keys, c.now),
       active_limit: ACTIVE_KEY_LIMIT,
-    };
+    } satisfies KeyList;
   });
 
   app.get('/api/keys/:id', opts, async (request, reply) => {

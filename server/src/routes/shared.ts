@@ -1,5 +1,6 @@
 /** What every route plugin receives, and the JSON error shape of /api. */
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ERROR_TYPE_BY_STATUS, type ApiErrorBody, type ApiErrorType } from 'thirdloop-protocol';
 import type { Signer } from '../auth/signing.js';
 import type { ServerConfig } from '../config.js';
 import { DomainError } from '../domain/errors.js';
@@ -13,32 +14,8 @@ export interface RouteContext {
   signer: Signer;
 }
 
-export type ApiErrorType =
-  | 'invalid_request_error'
-  | 'authentication_error'
-  | 'permission_error'
-  | 'not_found_error'
-  | 'conflict_error'
-  | 'request_too_large'
-  | 'unsupported_media_type'
-  | 'rate_limit_error'
-  | 'invalid_grant'
-  | 'api_error';
-
-export const ERROR_TYPE_BY_STATUS: Record<number, ApiErrorType> = {
-  400: 'invalid_request_error',
-  401: 'authentication_error',
-  403: 'permission_error',
-  404: 'not_found_error',
-  409: 'conflict_error',
-  413: 'request_too_large',
-  415: 'unsupported_media_type',
-  429: 'rate_limit_error',
-  500: 'api_error',
-};
-
 /** The documented `/api` error body. */
-export function apiErrorBody(status: number, message: string, type?: ApiErrorType) {
+export function apiErrorBody(status: number, message: string, type?: ApiErrorType): ApiErrorBody {
   return { error: { type: type ?? ERROR_TYPE_BY_STATUS[status] ?? (status >= 500 ? 'api_error' : 'invalid_request_error'), message } };
 }
 

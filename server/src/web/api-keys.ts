@@ -3,7 +3,7 @@
  * the once-only secret after creation, and one card per key whose menu holds
  * exactly the actions its status allows (domain/keys.ts decides which).
  */
-import { ACTIVE_KEY_LIMIT, DEFAULT_EXPIRY_DAYS, EXPIRY_DAYS, NAME_MAX_LENGTH, allowedActions, type KeyStatus } from '../domain/keys.js';
+import { ACTIVE_KEY_LIMIT, DEFAULT_EXPIRY_DAYS, EXPIRY_DAYS, NAME_MAX_LENGTH, STATUS_LABEL, allowedActions, type KeyStatus } from '../domain/keys.js';
 import { html, type SafeHtml } from './html.js';
 import { dateCell, dateTimeCell, settingsPage } from './settings.js';
 
@@ -38,13 +38,6 @@ export interface ApiKeysView extends Frame {
   notice?: string;
   error?: string;
 }
-
-const STATUS_LABEL: Record<KeyStatus, string> = {
-  active: 'Active',
-  suspended: 'Suspended',
-  expired: 'Expired',
-  compromised: 'Compromised',
-};
 
 /** Menu actions on this page: the status table's, minus the CLI-only rotate/rename. */
 type MenuAction = 'disable' | 'enable' | 'delete';

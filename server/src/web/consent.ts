@@ -80,7 +80,7 @@ ${keyList}
 <form method="post" action="/cli-auth" class="card">
   ${hidden}
   <input type="hidden" name="csrf" value="${v.csrfToken}">
-  <p class="muted">${v.atLimit ? 'Approve becomes available once you have fewer than 2 active keys.' : 'The secret goes straight to your terminal; this page never shows it.'}</p>
+  <p class="muted">${v.atLimit ? `Approve becomes available once you have fewer than ${ACTIVE_KEY_LIMIT} active keys.` : 'The secret goes straight to your terminal; this page never shows it.'}</p>
   <div class="actions">
     <button type="submit" name="decision" value="approve" class="primary"${v.atLimit ? html` disabled aria-disabled="true"` : ''}>Approve</button>
     <button type="submit" name="decision" value="deny">Deny</button>

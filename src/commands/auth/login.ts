@@ -6,6 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { normalizeCode } from 'thirdloop-protocol';
 import type { Context, ProfileConfig, StoredSecret } from '../../context.js';
 import type { Api, ApiKey, NewKey } from '../../core/api.js';
 import { DEFAULT_EXPIRY_DAYS } from '../../core/api.js';
@@ -86,7 +87,7 @@ export async function run(ctx: Context, options: LoginOptions = {}): Promise<voi
       out.info('Open this URL in a browser on any device, sign in and approve:');
       out.info(`  ${url}`);
       out.info('Then paste the one-time code shown on the page.');
-      const code = (await readLine(ctx, 'One-time code: ', { timeoutMs, signal: controller.signal })).trim();
+      const code = normalizeCode(await readLine(ctx, 'One-time code: ', { timeoutMs, signal: controller.signal }));
       if (!code) throw usageError('No code was entered; nothing was stored.', 'Run `thirdloop auth --no-browser` again.');
       minted = await exchange(api, { code, code_verifier: pkce.verifier });
     } else {
