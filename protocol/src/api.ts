@@ -76,10 +76,13 @@ export const ERROR_TYPE_BY_STATUS: Readonly<Record<number, ApiErrorType>> = {
   401: 'authentication_error',
   403: 'permission_error',
   404: 'not_found_error',
+  408: 'invalid_request_error',
   409: 'conflict_error',
   413: 'request_too_large',
+  414: 'invalid_request_error',
   415: 'unsupported_media_type',
   429: 'rate_limit_error',
+  431: 'invalid_request_error',
   500: 'api_error',
 };
 

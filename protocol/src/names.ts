@@ -1,5 +1,6 @@
 /**
- * Key names: 1–64 printable characters after trimming. Each side words its
+ * Key names: 1–64 printable characters after trimming, none of them an
+ * invisible Unicode format character. Each side words its
  * own sentence for a problem (the server's 400, the CLI's usage error); the
  * rule itself is only here, so tightening it is a change to this file.
  */
@@ -12,7 +13,16 @@ export const NAME_MAX_LENGTH = 64;
  */
 export const NAME_FORBIDDEN_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 
-export type NameProblem = 'not_text' | 'empty' | 'too_long' | 'not_printable';
+/**
+ * Unicode format characters (general category Cf): bidirectional overrides and
+ * isolates (U+202E turns "invoice\u202Egnp.exe" into "invoiceexe.png" on screen),
+ * zero-width characters, the soft hyphen, the BOM. Invisible, or reordering what
+ * people read, so refused in names (and in other text a page shows, such as the
+ * consent page's machine). No `g` flag, so `.test` keeps no state.
+ */
+export const FORMAT_CHARACTERS = /\p{Cf}/u;
+
+export type NameProblem = 'not_text' | 'empty' | 'too_long' | 'not_printable' | 'format_character';
 
 export type NameCheck =
   | { ok: true; name: string }
@@ -30,5 +40,6 @@ export function checkKeyName(raw: unknown): NameCheck {
   if (length === 0) return { ok: false, problem: 'empty', length };
   if (length > NAME_MAX_LENGTH) return { ok: false, problem: 'too_long', length };
   if (NAME_FORBIDDEN_CHARACTERS.test(name)) return { ok: false, problem: 'not_printable', length };
+  if (FORMAT_CHARACTERS.test(name)) return { ok: false, problem: 'format_character', length };
   return { ok: true, name };
 }

@@ -10,6 +10,8 @@ describe('checkKeyName', () => {
     ['ünïcødé ✓', 'ünïcødé ✓'],
     ['😀'.repeat(64), '😀'.repeat(64)],
     ['work laptop (2026)', 'work laptop (2026)'],
+    // Right-to-left text is text; only the invisible controls are refused.
+    ['מחשב נייד', 'מחשב נייד'],
     // Trimming takes line separators at the ends, as it takes spaces; inside a name they are refused.
     ['sep\u2028', 'sep'],
   ])('accepts %j as %j', (raw, name) => {
@@ -29,6 +31,12 @@ describe('checkKeyName', () => {
     ['del\u007f', 'not_printable'],
     ['c1\u0085', 'not_printable'],
     ['para\u2029graph', 'not_printable'],
+    ['invoice\u202Egnp.exe', 'format_character'],
+    ['\u2066isolate\u2069', 'format_character'],
+    ['zero\u200Bwidth', 'format_character'],
+    ['joined\u200Dtext', 'format_character'],
+    ['soft\u00ADhyphen', 'format_character'],
+    ['bom\uFEFFinside', 'format_character'],
   ])('refuses %j: %s', (raw, problem) => {
     const check = checkKeyName(raw);
     expect(check.ok).toBe(false);

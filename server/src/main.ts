@@ -9,6 +9,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { defaultDataDir, makeConfig, urlFor } from './config.js';
 import { DomainError } from './domain/errors.js';
+import { parseTrustProxy, TrustProxyError } from './http/client-address.js';
 import { expiryDaysFromText, toKeyView } from './domain/keys.js';
 import { hashPassword } from './auth/hashing.js';
 import { createKey, flagCompromised } from './store/key-actions.js';
@@ -18,7 +19,8 @@ import type { Store } from './store/store.js';
 const HELP = `thirdloop-server: the reference Third Loop instance
 
 Usage:
-  thirdloop-server start [--host 127.0.0.1] [--port 8787] [--data-dir DIR] [--upstream URL|mock] [--upstream-ca FILE] [--public-url URL] [--demo]
+  thirdloop-server start [--host 127.0.0.1] [--port 8787] [--data-dir DIR] [--upstream URL|mock] [--upstream-ca FILE]
+                         [--public-url URL] [--trust-proxy CIDR[,CIDR…]] [--demo]
   thirdloop-server users add --email E [--password-stdin]
   thirdloop-server keys create --user E [--name N] [--expires DAYS] [--json]
   thirdloop-server keys flag-compromised <key id>
@@ -29,9 +31,12 @@ The organization's provider credential comes from $THIRDLOOP_UPSTREAM_API_KEY.
 The provider is reached through $HTTPS_PROXY when set ($NO_PROXY for exceptions); --upstream-ca
 (or $THIRDLOOP_UPSTREAM_CA) adds a certificate authority to trust for it. Errors are logged on
 stderr; THIRDLOOP_SERVER_LOG=1 also logs one line per request.
+--trust-proxy (or $THIRDLOOP_TRUST_PROXY) names the reverse proxies in front of the server:
+client addresses, which every limit counts by, then come from X-Forwarded-For through them.
 
 Examples:
   thirdloop-server start --port 0 --upstream mock --demo
+  thirdloop-server start --public-url https://thirdloop.example.com --trust-proxy 10.0.0.0/8
   printf '%s' "$PASSWORD" | thirdloop-server users add --email ada@example.com --password-stdin
   thirdloop-server keys create --user ada@example.com --name laptop --expires 30
   thirdloop-server audit --since 1h
@@ -92,6 +97,7 @@ async function cmdStart(args: string[]): Promise<void> {
     upstream: { type: 'string' },
     'upstream-ca': { type: 'string' },
     'public-url': { type: 'string' },
+    'trust-proxy': { type: 'string' },
     demo: { type: 'boolean' },
   });
   if (values.help) return void process.stdout.write(HELP);
@@ -106,6 +112,7 @@ async function cmdStart(args: string[]): Promise<void> {
     upstream,
     ...(values['public-url'] ? { publicUrl: values['public-url'].replace(/\/+$/, '') } : {}),
     ...(values['upstream-ca'] ? { upstreamCaFile: values['upstream-ca'] } : {}),
+    ...(values['trust-proxy'] !== undefined ? { trustProxy: parseTrustProxy(values['trust-proxy']) } : {}),
   });
   if (config.upstreamCaFile) {
     const { checkUpstreamCaFile } = await import('./gateway/upstream-dispatcher.js');
@@ -266,7 +273,7 @@ async function cmdAudit(args: string[]): Promise<void> {
       process.stderr.write('No audit entries' + (since ? ` since ${since.toISOString()}` : '') + '.\n');
       return;
     }
-    const header = ['TIME', 'KIND', 'ACTION', 'USER', 'KEY', 'SESSION', 'REQUEST', 'MODEL', 'STATUS', 'MS', 'TOKENS IN/OUT'];
+    const header = ['TIME', 'KIND', 'ACTION', 'USER', 'KEY', 'SESSION', 'REQUEST', 'MODEL', 'STATUS', 'MS', 'TOKENS IN/OUT', 'SOURCE'];
     const lines = rows.map((r) => [
       r.at.toISOString(),
       r.kind,
@@ -279,6 +286,7 @@ async function cmdAudit(args: string[]): Promise<void> {
       r.status === null ? '-' : String(r.status),
       r.latency_ms === null ? '-' : String(Math.round(r.latency_ms)),
       r.input_tokens === null && r.output_tokens === null ? '-' : `${r.input_tokens ?? '-'}/${r.output_tokens ?? '-'}`,
+      r.source ?? '-',
     ]);
     const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
     for (const l of [header, ...lines]) process.stdout.write(l.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd() + '\n');
@@ -302,7 +310,7 @@ async function main(argv: string[]): Promise<number> {
     else throw new UsageError(`unknown command: ${argv.slice(0, 2).join(' ')}`);
     return 0;
   } catch (err) {
-    if (err instanceof UsageError) {
+    if (err instanceof UsageError || err instanceof TrustProxyError) {
       process.stderr.write(`error: ${err.message}\nRun thirdloop-server --help for usage.\n`);
       return 2;
     }

@@ -87,7 +87,7 @@ export function limitError(list: KeyList, what: string, thisMachineKeyId?: strin
   );
 }
 
-/** Names: the protocol's rule (1–64 printable characters after trimming), refused as a usage error. */
+/** Names: the protocol's rule (1–64 printable characters after trimming, no format characters), refused as a usage error. */
 export function validateKeyName(raw: unknown, origin = 'The key name'): string {
   const check = checkKeyName(raw);
   if (check.ok) return check.name;
@@ -100,6 +100,8 @@ export function validateKeyName(raw: unknown, origin = 'The key name'): string {
       throw usageError(`${origin} is ${check.length} characters long; at most ${NAME_MAX_LENGTH} are allowed.`);
     case 'not_printable':
       throw usageError(`${origin} contains a control character (a tab, newline or similar); use printable characters only.`);
+    case 'format_character':
+      throw usageError(`${origin} contains an invisible formatting character (a bidirectional override or a zero-width character); type the name again without it.`);
   }
 }
 

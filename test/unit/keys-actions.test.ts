@@ -104,7 +104,7 @@ describe('input validation: exit 2 and a sentence, before any request', () => {
     throw new Error('expected a usage error');
   };
 
-  test('names: trimmed; 1–64 characters as people count them; no control characters', () => {
+  test('names: trimmed; 1–64 characters as people count them; no control or format characters', () => {
     expect(validateKeyName('  padded  ')).toBe('padded');
     expect(validateKeyName('😀'.repeat(64))).toBe('😀'.repeat(64));
     expect(validateKeyName('ünïcødé ✓')).toBe('ünïcødé ✓');
@@ -114,6 +114,11 @@ describe('input validation: exit 2 and a sentence, before any request', () => {
     expect(usage(() => validateKeyName('😀'.repeat(65), 'The new name')).message).toBe('The new name is 65 characters long; at most 64 are allowed.');
     for (const bad of ['tab\there', 'new\nline', 'bell\u0007', 'del\u007f', 'c1\u0085']) {
       expect(usage(() => validateKeyName(bad)).message).toBe('The key name contains a control character (a tab, newline or similar); use printable characters only.');
+    }
+    for (const bad of ['invoice\u202Egnp.exe', 'lap\u200Btop', '\u2066laptop\u2069']) {
+      expect(usage(() => validateKeyName(bad)).message).toBe(
+        'The key name contains an invisible formatting character (a bidirectional override or a zero-width character); type the name again without it.',
+      );
     }
   });
 

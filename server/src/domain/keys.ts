@@ -81,6 +81,7 @@ const NAME_PROBLEM: Record<NameProblem, string> = {
   empty: 'name must not be empty.',
   too_long: `name must be at most ${NAME_MAX_LENGTH} characters.`,
   not_printable: 'name must contain only printable characters.',
+  format_character: 'name must not contain invisible formatting characters (bidirectional overrides, zero-width characters).',
 };
 
 /** Names: the protocol's rule, refused with the API's wording. */

@@ -2,6 +2,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { API_BODY_LIMIT, type KeyList, type Me, type NewKey } from 'thirdloop-protocol';
 import { authenticateCredential, credentialFromHeaders } from '../auth/credential.js';
+import { DEFAULT_AUTH_FAILURES_PER_MINUTE } from '../config.js';
+import { limiterAddress } from '../http/client-address.js';
 import { ACTIVE_KEY_LIMIT, activeCount, toKeyView, type KeyRecord } from '../domain/keys.js';
 import { createKey, renameKey, rotateKey, transitionKey, type Actor, type MintedKey } from '../store/key-actions.js';
 import type { User } from '../store/store.js';
@@ -15,13 +17,31 @@ export function mintedBody(minted: MintedKey, now: Date): NewKey {
 }
 
 export default async function apiKeysRoutes(app: FastifyInstance, ctx: RouteContext): Promise<void> {
-  const { store, clock } = ctx;
+  const { store, clock, config } = ctx;
   const callers = new WeakMap<FastifyRequest, { user: User; key: KeyRecord; now: Date }>();
+  const failuresPerMinute = config.authFailuresPerMinute ?? DEFAULT_AUTH_FAILURES_PER_MINUTE;
+
+  // Keys and who holds them: no cache may keep any of it.
+  app.addHook('onRequest', (_request, reply, done) => {
+    reply.header('cache-control', 'no-store');
+    done();
+  });
 
   app.addHook('preHandler', async (request, reply) => {
     const now = clock();
     const result = await authenticateCredential(store, credentialFromHeaders(request.headers), now);
     if (!result.ok) {
+      // Failed authentications per client address, as on /v1: counted after the check, so a valid
+      // key from the same address always works; kept in the store, so replicas share the count.
+      const decision = await store.limits.take(
+        [{ key: `api-auth-failures:${limiterAddress(request.ip)}`, limit: failuresPerMinute, windowMs: 60_000 }],
+        now,
+      );
+      if (!decision.allowed) {
+        const seconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
+        reply.header('retry-after', String(seconds));
+        return apiError(reply, 429, `Too many failed authentications from this address (limit ${failuresPerMinute} per minute). Retry in ${seconds} s.`);
+      }
       reply.header('www-authenticate', 'Bearer realm="thirdloop"');
       return apiError(reply, 401, result.message);
     }
@@ -46,10 +66,9 @@ export default async function apiKeysRoutes(app: FastifyInstance, ctx: RouteCont
     return { user: { email: c.user.email }, key: toKeyView(c.key, c.now) } satisfies Me;
   });
 
-  app.get('/api/keys', opts, async (request, reply) => {
+  app.get('/api/keys', opts, async (request) => {
     const c = caller(request);
     const keys = await store.keys.listForUser(c.user.id);
-    reply.header('cache-control', 'no-store');
     return {
       keys: keys.map((k) => toKeyView(k, c.now)),
       active_count: activeCount(keys, c.now),

@@ -4,7 +4,7 @@
  * the limit), POST /api/cli-auth/token (code → key).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ACCESS_DENIED, CODE_CHALLENGE_METHOD, CODE_MAX_LENGTH, CODE_MODE, CODE_TTL_MINUTES, CONSENT_PARAMS, MACHINE_MAX_LENGTH, STATE_MAX_LENGTH, USER_CODE_ATTEMPTS, displayUserCode, makeCode, makeUserCode, normalizeCode } from 'thirdloop-protocol';
+import { ACCESS_DENIED, CODE_CHALLENGE_METHOD, CODE_MAX_LENGTH, CODE_MODE, CODE_TTL_MINUTES, CONSENT_PARAMS, FORMAT_CHARACTERS, MACHINE_MAX_LENGTH, STATE_MAX_LENGTH, USER_CODE_ATTEMPTS, displayUserCode, makeCode, makeUserCode, normalizeCode } from 'thirdloop-protocol';
 import { randomBytesFn, sha256Hex } from '../auth/hashing.js';
 import { CHALLENGE_RE, isValidVerifier, loopbackRedirectUri, s256, verifierMatches } from '../auth/pkce.js';
 import { csrfValid, currentSession, requireSignIn, type SignedIn } from '../auth/session.js';
@@ -72,7 +72,9 @@ function parseConsent(input: Record<string, unknown>): ParseResult {
   const codeChallenge = str(input.code_challenge);
   if (!codeChallenge || !CHALLENGE_RE.test(codeChallenge)) return fail('code_challenge must be base64url(SHA-256(code_verifier)), 43 characters.');
   const machineRaw = str(input.machine)?.trim();
-  if (machineRaw !== undefined && (machineRaw.length > MACHINE_MAX_LENGTH || !PRINTABLE.test(machineRaw))) return fail(`machine must be at most ${MACHINE_MAX_LENGTH} printable characters.`);
+  if (machineRaw !== undefined && (machineRaw.length > MACHINE_MAX_LENGTH || !PRINTABLE.test(machineRaw) || FORMAT_CHARACTERS.test(machineRaw))) {
+    return fail(`machine must be at most ${MACHINE_MAX_LENGTH} printable characters, without invisible formatting characters.`);
+  }
   const machine = machineRaw || null;
   let keyName: string;
   let expiresInDays: number;

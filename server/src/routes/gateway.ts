@@ -316,7 +316,11 @@ async function registerV1(v1: FastifyInstance, gateway: Gateway, store: Store, c
     return answer;
   });
 
-  v1.get('/models', async (request) => listModels(config.models, request.query as Record<string, unknown>));
+  // Answered per caller (after authentication): no shared cache may keep it.
+  v1.get('/models', async (request, reply) => {
+    reply.header('cache-control', 'no-store');
+    return listModels(config.models, request.query as Record<string, unknown>);
+  });
   v1.get('/models/:id', async (request) => {
     const { id } = request.params as { id: string };
     const found = gateway.findModel(id);

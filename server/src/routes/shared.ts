@@ -1,6 +1,7 @@
 /** What every route plugin receives, and the JSON error shape of /api. */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ERROR_TYPE_BY_STATUS, type ApiErrorBody, type ApiErrorType } from 'thirdloop-protocol';
+import type { Signer } from '../auth/signing.js';
 import type { ServerConfig } from '../config.js';
 import { DomainError } from '../domain/errors.js';
 import type { OperatorLog } from '../operator-log.js';
@@ -12,9 +13,20 @@ export interface RouteContext {
   clock: () => Date;
   /** Errors the operator must see whether or not the request log is on. */
   errorLog?: OperatorLog;
+  /** Signs and checks what the server hands out without storing it (login CSRF, device cookies). */
+  signer: Signer;
 }
 
-/** `extra` are the error's other fields: `attempts_left` of a wrong one-time code. */
+/** The documented `/api` error body; `extra` are the error's other fields: `attempts_left` of a wrong one-time code. */
+export function apiErrorBody(
+  status: number,
+  message: string,
+  type?: ApiErrorType,
+  extra?: Omit<ApiErrorBody['error'], 'type' | 'message'>,
+): ApiErrorBody {
+  return { error: { type: type ?? ERROR_TYPE_BY_STATUS[status] ?? (status >= 500 ? 'api_error' : 'invalid_request_error'), message, ...extra } };
+}
+
 export function apiError(
   reply: FastifyReply,
   status: number,
@@ -22,10 +34,7 @@ export function apiError(
   type?: ApiErrorType,
   extra?: Omit<ApiErrorBody['error'], 'type' | 'message'>,
 ): FastifyReply {
-  return reply
-    .code(status)
-    .header('cache-control', 'no-store')
-    .send({ error: { type: type ?? ERROR_TYPE_BY_STATUS[status] ?? 'invalid_request_error', message, ...extra } } satisfies ApiErrorBody);
+  return reply.code(status).header('cache-control', 'no-store').send(apiErrorBody(status, message, type, extra));
 }
 
 /** A refused rule → 400/404/409. Anything else is rethrown to the 500 handler. */
