@@ -3,7 +3,8 @@
 // medians, ratios and targets. Plain Node and public tools only; loopback only; bounded in count and
 // time (about 2–3 minutes on 2 cores). Exits 1 when a figure misses its target.
 //
-//   node bench/run.mjs [--no-build] [--quick] [--only startup,keys,memory,login,footprint,gateway,broker]
+//   node bench/run.mjs [--no-build] [--quick] [--only everyday,login,footprint,gateway,broker]
+//   BENCH_CLI=<dir>/bin/thirdloop.js node bench/run.mjs --no-build --only everyday   # another build, e.g. before a change
 // Where a figure's time and memory go: node bench/explain.mjs [--server].
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,8 +22,9 @@ const { values: flags } = parseArgs({
 });
 const only = flags.only ? new Set(flags.only.split(',')) : undefined;
 const want = (section) => !only || only.has(section);
+// startup, keys and memory were its parts' names before they became one section.
+const wantEveryday = ['everyday', 'startup', 'keys', 'memory'].some(want);
 const RUNS = flags.quick ? 7 : 15;
-const RATIO_TARGET = 1.3;
 const node = process.execPath;
 const rows = [];
 const notes = [];
@@ -44,19 +46,6 @@ function build() {
   if (server.status !== 0) {
     if (!existsSync(join(ROOT, 'server', 'dist', 'main.js'))) throw new Error(`the server does not build: ${server.stderr.trim().slice(-400)}`);
     notes.push('The server build failed; measured the previous server/dist/.');
-  }
-}
-
-function startup() {
-  log('start-up: thirdloop --version / --help against node -e 0…');
-  const bare = () => timeRun(node, ['-e', '0']);
-  for (const flag of ['--version', '--help']) {
-    const r = sideBySide(bare, () => timeRun(node, [CLI_BIN, flag]), { runs: RUNS, warmup: 3, check: mustSucceed(`thirdloop ${flag}`) });
-    row(`start-up: thirdloop ${flag} vs node -e 0`, `${fmtMs(r.b)} vs ${fmtMs(r.a)}`, fmtRatio(r.ratio), `≤ ${RATIO_TARGET}×`, r.ratio <= RATIO_TARGET);
-  }
-  for (const flag of ['--version', '--help']) {
-    const r = cpuSideBySide(() => cpuRun(['-e', '0']), () => cpuRun([CLI_BIN, flag]), { runs: Math.ceil(RUNS / 2) });
-    row(`  CPU time: thirdloop ${flag} vs node -e 0`, `${fmtMs(r.b)} vs ${fmtMs(r.a)}`, fmtRatio(r.ratio), `≤ ${RATIO_TARGET}×`, r.ratio <= RATIO_TARGET);
   }
 }
 
@@ -90,53 +79,84 @@ async function withServer(fn) {
   }
 }
 
-function keysAndMemory(server) {
+/**
+ * The everyday commands, each against its floor, pair by pair in one run: what bare node costs for the
+ * commands that make no request (`token`, `--version`, `--help` vs `node -e 0`), and what one request
+ * costs for those that make one (`status`, `keys list` vs the same GET in a node:http script,
+ * bench/raw-get.mjs). Then CPU time (steadier on a busy machine) and peak RSS.
+ */
+async function everyday(server) {
   const home = mkdtempSync(join(tmpdir(), 'thirdloop-bench-home-'));
+  const keyringHome = mkdtempSync(join(tmpdir(), 'thirdloop-bench-home-'));
+  let keyring;
   try {
     server.addUser('bench@example.com');
     const key = server.createKey('bench@example.com', 'bench');
     const env = isolatedEnv(home);
-    const auth = spawnSync(node, [CLI_BIN, 'auth', '--with-key', '--insecure-storage', '--api-url', server.url], { env, input: key.credential, encoding: 'utf8' });
-    if (auth.status !== 0) throw new Error(`auth --with-key exited ${auth.status}: ${auth.stderr.trim()}`);
+    const signIn = (signInEnv, extra) => {
+      const r = spawnSync(node, [CLI_BIN, 'auth', '--with-key', ...extra, '--api-url', server.url], { env: signInEnv, input: key.credential, encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`auth --with-key exited ${r.status}: ${r.stderr.trim()}`);
+      return r.stderr;
+    };
+    signIn(env, ['--insecure-storage']);
+    const listed = timeRun(node, [CLI_BIN, 'keys', 'list', '--json'], { env });
+    mustSucceed('keys list --json')(listed, 'probe');
+    if (!JSON.parse(listed.stdout).keys?.some((k) => k.id === key.id)) throw new Error('keys list --json did not list the signed-in key');
 
-    const cli = [CLI_BIN, 'keys', 'list', '--json'];
-    const probe = timeRun(node, cli, { env });
-    if (probe.status !== 0) {
-      const reason = `keys list exited ${probe.status}: ${(probe.stderr || '').trim().split('\n')[0]}`;
-      if (want('keys')) row('keys list --json vs undici script', '—', '—', `≤ ${RATIO_TARGET}×`, undefined);
-      if (want('memory')) row('peak RSS: keys list --json vs node -e 0', '—', '—', `≤ ${RATIO_TARGET}×`, undefined);
-      notes.push(`keys list / memory skipped: ${reason}`);
-      return;
-    }
-    const same = JSON.parse(probe.stdout).keys?.some((k) => k.id === key.id);
-    if (!same) throw new Error('keys list --json did not list the signed-in key');
-
-    if (want('keys')) {
-      log('keys list --json against the undici reference script…');
-      const refEnv = { ...env, BENCH_CREDENTIAL: key.credential };
-      const ref = () => timeRun(node, [join(ROOT, 'bench', 'keys-list-reference.mjs'), server.url], { env: refEnv });
-      const r = sideBySide(ref, () => timeRun(node, cli, { env }), { runs: RUNS, warmup: 3, check: mustSucceed('keys list') });
-      row('keys list --json vs undici script', `${fmtMs(r.b)} vs ${fmtMs(r.a)}`, fmtRatio(r.ratio), `≤ ${RATIO_TARGET}×`, r.ratio <= RATIO_TARGET);
-      const c = cpuSideBySide(() => cpuRun([join(ROOT, 'bench', 'keys-list-reference.mjs'), server.url], { env: refEnv }), () => cpuRun(cli, { env }), {
-        runs: Math.ceil(RUNS / 2),
-      });
-      row('  CPU time: keys list --json vs undici script', `${fmtMs(c.b)} vs ${fmtMs(c.a)}`, fmtRatio(c.ratio), `≤ ${RATIO_TARGET}×`, c.ratio <= RATIO_TARGET);
-    }
-    if (want('memory')) {
-      log('peak RSS of keys list --json against node -e 0…');
-      const bare = [];
-      const list = [];
-      for (let i = 0; i < (flags.quick ? 3 : 7); i++) {
-        bare.push(peakRss(['-e', '0'], env));
-        list.push(peakRss(cli, env));
+    // The same home with the secret in a real keychain (gnome-keyring over D-Bus), for `token`.
+    keyring = await startKeyring();
+    let keychainEnv;
+    if (keyring.skipped) notes.push(`token (keychain) skipped: ${keyring.skipped}`);
+    else {
+      keychainEnv = isolatedEnv(keyringHome, keyring.env);
+      signIn(keychainEnv, []);
+      const stored = timeRun(node, [CLI_BIN, 'status', '--json'], { env: keychainEnv });
+      if (JSON.parse(stored.stdout).storage?.source !== 'keychain') {
+        notes.push('token (keychain) skipped: the secret did not go to the keychain');
+        keychainEnv = undefined;
       }
-      const a = median(bare);
-      const b = median(list);
-      const ratio = median(list.map((v, i) => v / bare[i]));
-      row('peak RSS: keys list --json vs node -e 0', `${(b / 1024).toFixed(1)} MB vs ${(a / 1024).toFixed(1)} MB`, fmtRatio(ratio), `≤ ${RATIO_TARGET}×`, ratio <= RATIO_TARGET);
+    }
+
+    const bare = { label: 'node -e 0', args: ['-e', '0'], env };
+    const raw = (path) => ({ label: `node:http GET ${path}`, args: [join(ROOT, 'bench', 'raw-get.mjs'), `${server.url}${path}`], env: { ...env, BENCH_CREDENTIAL: key.credential } });
+    const pairs = [
+      { what: 'thirdloop --version', cli: ['--version'], env, floor: bare, target: 1.1 },
+      { what: 'thirdloop --help', cli: ['--help'], env, floor: bare, target: 1.1 },
+      { what: 'thirdloop token (0600 file)', cli: ['token'], env, floor: bare, target: 1.15 },
+      ...(keychainEnv ? [{ what: 'thirdloop token (keychain)', cli: ['token'], env: keychainEnv, floor: { ...bare, env: keychainEnv }, target: 1.15 }] : []),
+      { what: 'thirdloop status', cli: ['status'], env, floor: raw('/api/me'), target: 1.2 },
+      { what: 'thirdloop keys list --json', cli: ['keys', 'list', '--json'], env, floor: raw('/api/keys'), target: 1.2 },
+      { what: 'thirdloop keys list (table)', cli: ['keys', 'list'], env, floor: raw('/api/keys'), target: 1.2 },
+    ];
+    log(`everyday commands against their floors: ${pairs.length} pairs, wall time…`);
+    for (const p of pairs) {
+      const r = sideBySide(() => timeRun(node, p.floor.args, { env: p.floor.env }), () => timeRun(node, [CLI_BIN, ...p.cli], { env: p.env }), {
+        runs: RUNS,
+        warmup: 3,
+        check: mustSucceed(p.what),
+      });
+      row(`${p.what} vs ${p.floor.label}`, `${fmtMs(r.b)} vs ${fmtMs(r.a)}`, fmtRatio(r.ratio), `≤ ${p.target}×`, r.ratio <= p.target);
+    }
+    log('…CPU time (user + system)…');
+    for (const p of pairs) {
+      const c = cpuSideBySide(() => cpuRun(p.floor.args, { env: p.floor.env }), () => cpuRun([CLI_BIN, ...p.cli], { env: p.env }), { runs: Math.ceil(RUNS / 2) });
+      row(`  CPU time: ${p.what} vs ${p.floor.label}`, `${fmtMs(c.b)} vs ${fmtMs(c.a)}`, fmtRatio(c.ratio), '(reported)', null);
+    }
+    log('…peak RSS against node -e 0…');
+    for (const p of pairs.filter((q) => q.cli[0] !== '--help')) {
+      const bareRss = [];
+      const cliRss = [];
+      for (let i = 0; i < (flags.quick ? 3 : 7); i++) {
+        bareRss.push(peakRss(['-e', '0'], p.env));
+        cliRss.push(peakRss([CLI_BIN, ...p.cli], p.env));
+      }
+      const ratio = median(cliRss.map((v, i) => v / bareRss[i]));
+      row(`peak RSS: ${p.what} vs node -e 0`, `${(median(cliRss) / 1024).toFixed(1)} MB vs ${(median(bareRss) / 1024).toFixed(1)} MB`, fmtRatio(ratio), '≤ 1.2×', ratio <= 1.2);
     }
   } finally {
+    keyring?.stop?.();
     rmSync(home, { recursive: true, force: true });
+    rmSync(keyringHome, { recursive: true, force: true });
   }
 }
 
@@ -238,10 +258,9 @@ function broker() {
 async function main() {
   if (!flags['no-build']) build();
   if (!existsSync(join(ROOT, 'dist', 'main.js'))) throw new Error('dist/main.js is missing: run `npx tsup` first.');
-  if (want('startup')) startup();
-  if (want('keys') || want('memory') || want('login')) {
+  if (wantEveryday || want('login')) {
     await withServer(async (server) => {
-      if (want('keys') || want('memory')) keysAndMemory(server);
+      if (wantEveryday) await everyday(server);
       if (want('login')) await login(server);
     });
   }

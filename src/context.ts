@@ -74,18 +74,17 @@ const isTTY = (stream: unknown) => Boolean((stream as Stream | undefined)?.isTTY
  */
 export function createContext(globals: Partial<GlobalOptions> = {}, overrides: ContextOverrides = {}): Context {
   const env = overrides.env ?? process.env;
-  const stdout = overrides.io?.stdout ?? process.stdout;
-  const stderr = overrides.io?.stderr ?? process.stderr;
-  const stdin = overrides.io?.stdin ?? process.stdin;
-  const io: IO = {
-    stdout,
-    stderr,
-    stdin,
-    stdinIsTTY: overrides.io?.stdinIsTTY ?? isTTY(stdin),
-    stdoutIsTTY: overrides.io?.stdoutIsTTY ?? isTTY(stdout),
-    stderrIsTTY: overrides.io?.stderrIsTTY ?? isTTY(stderr),
-    columns: overrides.io?.columns ?? ((stdout as { columns?: number }).columns || 80),
-  };
+  // Each stream is made on first use: process.stdin and process.stderr build a stream object
+  // (and load the modules under it) that `thirdloop token` or `keys list --json` never need.
+  const io = lazyIO({
+    stdout: () => overrides.io?.stdout ?? process.stdout,
+    stderr: () => overrides.io?.stderr ?? process.stderr,
+    stdin: () => overrides.io?.stdin ?? process.stdin,
+    stdinIsTTY: () => overrides.io?.stdinIsTTY ?? isTTY(io.stdin),
+    stdoutIsTTY: () => overrides.io?.stdoutIsTTY ?? isTTY(io.stdout),
+    stderrIsTTY: () => overrides.io?.stderrIsTTY ?? isTTY(io.stderr),
+    columns: () => overrides.io?.columns ?? ((io.stdout as { columns?: number }).columns || 80),
+  });
   const colorAllowed = globals.colorAllowed ?? (globals.color !== false && !env.NO_COLOR);
   const fullGlobals: GlobalOptions = {
     apiUrl: globals.apiUrl,
@@ -126,6 +125,26 @@ export function createContext(globals: Partial<GlobalOptions> = {}, overrides: C
   };
   if (!ctx.hostname) ctx.hostname = defaultHostname();
   return ctx;
+}
+
+/** An IO whose fields are computed on first read, then kept. */
+function lazyIO(make: { [K in keyof IO]: () => IO[K] }): IO {
+  const io = {} as IO;
+  for (const name of Object.keys(make) as Array<keyof IO>) {
+    Object.defineProperty(io, name, {
+      enumerable: true,
+      configurable: true,
+      get() {
+        const value = make[name]();
+        Object.defineProperty(io, name, { value, enumerable: true, writable: true, configurable: true });
+        return value;
+      },
+      set(value: unknown) {
+        Object.defineProperty(io, name, { value, enumerable: true, writable: true, configurable: true });
+      },
+    });
+  }
+  return io;
 }
 
 function defaultHostname(): string {

@@ -13,7 +13,7 @@ import pkg from '../package.json' with { type: 'json' };
 import { ExitCode, UserError } from './core/errors.js';
 import { reportError } from './core/report-error.js';
 import { readEverydayLine, type Invocation } from './everyday.js';
-import { readFileSync } from 'node:fs';
+import { fs } from './core/node-fs.js';
 
 /** Runs `commands/<module>.js`'s `run(ctx, options)`; a module not built yet is a clear error. */
 async function runCommand({ module, label, options, globals }: Invocation): Promise<void> {
@@ -44,7 +44,7 @@ async function runCommand({ module, label, options, globals }: Invocation): Prom
 /** dist/help.txt, written by the build (tsup.config.ts); absent when running from src/. */
 function prerenderedHelp(): string | undefined {
   try {
-    return readFileSync(new URL('./help.txt', import.meta.url), 'utf8') || undefined;
+    return fs.readFileSync(new URL('./help.txt', import.meta.url), 'utf8') || undefined;
   } catch {
     return undefined;
   }

@@ -12,7 +12,7 @@
  * command that read the profile; none of its schema, migration or watch
  * features were used.
  */
-import { chmodSync, chownSync, closeSync, fsyncSync, openSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { fs } from './node-fs.js';
 import path from 'node:path';
 import type { ConfigStore, ProfileConfig } from './stores.js';
 import { UserError } from './errors.js';
@@ -23,6 +23,8 @@ type Shape = Record<string, unknown>;
 // Kept in its own module so commands can check a name without loading this one.
 export { PROFILE_NAME, checkProfileName } from './profile-name.js';
 import { checkProfileName } from './profile-name.js';
+
+const { chmodSync, chownSync, closeSync, fsyncSync, openSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } = fs;
 
 const isObject = (value: unknown): value is Record<string, unknown> => Boolean(value) && typeof value === 'object' && !Array.isArray(value);
 
