@@ -36,7 +36,7 @@ export default defineConfig((cli) => {
     sourcemap: false,
     clean: false, // several builds may run while tests read dist/
     shims: false,
-    // `thirdloop --help` prints <outDir>/help.txt instead of loading commander (src/main.ts).
+    // `thirdloop --help` prints <outDir>/help.txt instead of loading the CLI (bin/thirdloop.js).
     onSuccess: () => renderTopLevelHelp(outDir),
     banner: {
       // Bundled CommonJS dependencies (commander, prompts) still call require().

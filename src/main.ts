@@ -1,7 +1,8 @@
 /**
  * The command line. Only Node built-ins and a few small modules load on the
- * start path: `--version` and the top-level `--help` answer at once, and the
- * everyday lines (`status`, `token`, `keys list`) are read by everyday.ts.
+ * start path (`--version` and the top-level `--help` are answered before it, by
+ * bin/thirdloop.js), and the everyday lines (`status`, `token`, `keys list`)
+ * are read by everyday.ts.
  * commander (bundled) and the program (program.ts) load for every other line.
  * Each command's module, and the context with everything it needs, is
  * imported only when that command runs.
@@ -9,11 +10,9 @@
  * Every command module exports `run(ctx, options)`, where `options` are the
  * command's own options plus its arguments by name (`id`, `name`).
  */
-import pkg from '../package.json' with { type: 'json' };
 import { ExitCode, UserError } from './core/errors.js';
 import { reportError } from './core/report-error.js';
 import { readEverydayLine, type Invocation } from './everyday.js';
-import { fs } from './core/node-fs.js';
 
 /** Runs `commands/<module>.js`'s `run(ctx, options)`; a module not built yet is a clear error. */
 async function runCommand({ module, label, options, globals }: Invocation): Promise<void> {
@@ -41,30 +40,8 @@ async function runCommand({ module, label, options, globals }: Invocation): Prom
   await mod.run(ctx, options);
 }
 
-/** dist/help.txt, written by the build (tsup.config.ts); absent when running from src/. */
-function prerenderedHelp(): string | undefined {
-  try {
-    return fs.readFileSync(new URL('./help.txt', import.meta.url), 'utf8') || undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 async function main(argv: string[]): Promise<number> {
-  // The most common probe answers before commander is even loaded.
   const args = argv.slice(2);
-  if (args.length === 1 && (args[0] === '--version' || args[0] === '-v')) {
-    process.stdout.write(`${pkg.version}\n`);
-    return ExitCode.ok;
-  }
-  // So does the top-level help: the build renders it once into dist/help.txt.
-  if (args.length === 1 && (args[0] === '--help' || args[0] === '-h') && !process.env.THIRDLOOP_RENDER_HELP) {
-    const help = prerenderedHelp();
-    if (help) {
-      process.stdout.write(help);
-      return ExitCode.ok;
-    }
-  }
   try {
     // The everyday lines skip commander (everyday.ts); every other line, and every error, is commander's.
     const everyday = readEverydayLine(args, process.env);
