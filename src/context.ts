@@ -5,11 +5,17 @@
  * server, and no module keeps globals.
  *
  * Heavy dependencies are behind async getters so that loading them costs
- * nothing for commands that do not need them.
+ * nothing for commands that do not need them. The two stores are light (they
+ * load their writers and the keychain binding when used) and nearly every
+ * command opens them, so they come with this module: a module loaded apart
+ * costs a file read and a resolution at every start.
  */
 import { homedir as osHomedir, hostname as osHostname } from 'node:os';
 import type { Writable, Readable } from 'node:stream';
 import type { OpenOutcome } from './core/browser.js';
+import { openConfig } from './core/config.js';
+import { configDir } from './core/paths.js';
+import { FileAndKeychainSecretStore } from './core/secrets.js';
 import type { ConfigStore, SecretStore } from './core/stores.js';
 
 // Declared in core/stores.ts, so that core/config.ts and core/secrets.ts need nothing from this factory.
@@ -112,15 +118,11 @@ export function createContext(globals: Partial<GlobalOptions> = {}, overrides: C
     config:
       overrides.config ??
       (() =>
-        (config ??= Promise.all([import('./core/paths.js'), import('./core/config.js')]).then(([paths, conf]) =>
-          conf.openConfig(paths.configDir({ env, platform, homedir })),
-        ))),
+        (config ??= Promise.resolve().then(() => openConfig(configDir({ env, platform, homedir }))))),
     secrets:
       overrides.secrets ??
       (() =>
-        (secrets ??= Promise.all([import('./core/paths.js'), import('./core/secrets.js')]).then(
-          ([paths, store]) => new store.FileAndKeychainSecretStore({ dir: paths.configDir({ env, platform, homedir }), env }),
-        ))),
+        (secrets ??= Promise.resolve().then(() => new FileAndKeychainSecretStore({ dir: configDir({ env, platform, homedir }), env })))),
     openBrowser: overrides.openBrowser ?? ((url) => import('./core/browser.js').then((b) => b.openBrowser(url, env))),
   };
   if (!ctx.hostname) ctx.hostname = defaultHostname();

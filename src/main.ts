@@ -14,9 +14,26 @@ import { ExitCode, UserError } from './core/errors.js';
 import { reportError } from './core/report-error.js';
 import { readEverydayLine, type Invocation } from './everyday.js';
 
-/** Runs `commands/<module>.js`'s `run(ctx, options)`; a module not built yet is a clear error. */
+type CommandModule = { run?: (ctx: unknown, options: unknown) => unknown };
+
+/** `commands/<module>.js`; a module not built yet is a clear error. */
+async function importCommand(module: string, label: string): Promise<CommandModule> {
+  const url = new URL(`./commands/${module}.js`, import.meta.url).href;
+  try {
+    return (await import(url)) as CommandModule;
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException & { url?: string };
+    if (e.code === 'ERR_MODULE_NOT_FOUND' && (e.url === url || String(e.message).includes(`commands/${module}.js`))) {
+      throw new UserError(`\`thirdloop ${label}\` is not available in this build yet.`);
+    }
+    throw error;
+  }
+}
+
+/** Runs `commands/<module>.js`'s `run(ctx, options)`. */
 async function runCommand({ module, label, options, globals }: Invocation): Promise<void> {
-  const { createContext } = await import('./context.js');
+  // Both at once: the command's module does not wait for the context's to load.
+  const [{ createContext }, mod] = await Promise.all([import('./context.js'), importCommand(module, label)]);
   const ctx = createContext({
     apiUrl: globals.apiUrl,
     apiUrlFrom: globals.apiUrlFrom,
@@ -25,17 +42,6 @@ async function runCommand({ module, label, options, globals }: Invocation): Prom
     debug: globals.debug,
     color: globals.color,
   });
-  const url = new URL(`./commands/${module}.js`, import.meta.url).href;
-  let mod: { run?: (ctx: unknown, options: unknown) => unknown };
-  try {
-    mod = await import(url);
-  } catch (error) {
-    const e = error as NodeJS.ErrnoException & { url?: string };
-    if (e.code === 'ERR_MODULE_NOT_FOUND' && (e.url === url || String(e.message).includes(`commands/${module}.js`))) {
-      throw new UserError(`\`thirdloop ${label}\` is not available in this build yet.`);
-    }
-    throw error;
-  }
   if (typeof mod.run !== 'function') throw new Error(`commands/${module}.js has no run()`);
   await mod.run(ctx, options);
 }
