@@ -123,7 +123,13 @@ async function everyday(server) {
       { what: 'thirdloop --version', cli: ['--version'], env, floor: bare, target: 1.1 },
       { what: 'thirdloop --help', cli: ['--help'], env, floor: bare, target: 1.1 },
       { what: 'thirdloop token (0600 file)', cli: ['token'], env, floor: bare, target: 1.15 },
-      ...(keychainEnv ? [{ what: 'thirdloop token (keychain)', cli: ['token'], env: keychainEnv, floor: { ...bare, env: keychainEnv }, target: 1.15 }] : []),
+      ...(keychainEnv
+        ? [
+            { what: 'thirdloop token (keychain)', cli: ['token'], env: keychainEnv, floor: { ...bare, env: keychainEnv }, target: 1.15 },
+            // What the keychain itself costs (a 3 MB native binding, a D-Bus round trip): the same read with the binding alone.
+            { what: 'thirdloop token (keychain)', cli: ['token'], env: keychainEnv, floor: { label: 'the binding alone reading the item', args: [join(ROOT, 'bench', 'keychain-read.mjs')], env: keychainEnv }, target: null },
+          ]
+        : []),
       { what: 'thirdloop status', cli: ['status'], env, floor: raw('/api/me'), target: 1.2 },
       { what: 'thirdloop keys list --json', cli: ['keys', 'list', '--json'], env, floor: raw('/api/keys'), target: 1.2 },
       { what: 'thirdloop keys list (table)', cli: ['keys', 'list'], env, floor: raw('/api/keys'), target: 1.2 },
@@ -135,7 +141,7 @@ async function everyday(server) {
         warmup: 3,
         check: mustSucceed(p.what),
       });
-      row(`${p.what} vs ${p.floor.label}`, `${fmtMs(r.b)} vs ${fmtMs(r.a)}`, fmtRatio(r.ratio), `≤ ${p.target}×`, r.ratio <= p.target);
+      row(`${p.what} vs ${p.floor.label}`, `${fmtMs(r.b)} vs ${fmtMs(r.a)}`, fmtRatio(r.ratio), p.target ? `≤ ${p.target}×` : '(reported)', p.target ? r.ratio <= p.target : null);
     }
     log('…CPU time (user + system)…');
     for (const p of pairs) {
@@ -143,7 +149,7 @@ async function everyday(server) {
       row(`  CPU time: ${p.what} vs ${p.floor.label}`, `${fmtMs(c.b)} vs ${fmtMs(c.a)}`, fmtRatio(c.ratio), '(reported)', null);
     }
     log('…peak RSS against node -e 0…');
-    for (const p of pairs.filter((q) => q.cli[0] !== '--help')) {
+    for (const p of pairs.filter((q, i) => q.cli[0] !== '--help' && pairs.findIndex((o) => o.what === q.what) === i)) {
       const bareRss = [];
       const cliRss = [];
       for (let i = 0; i < (flags.quick ? 3 : 7); i++) {
