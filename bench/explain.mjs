@@ -64,7 +64,7 @@ function packagesIn(file) {
   }
   const parts = [...packages].sort((a, b) => b[1] - a[1]).map(([name, bytes]) => `${name} (${fmtBytes(bytes)})`);
   if (own.length) parts.push(own.join(' '));
-  return parts.join(', ') || '(re-exports only)';
+  return parts.join(', ') || '(the bundler’s runtime helpers or re-exports)';
 }
 
 function peakRss(args, env) {
