@@ -3,10 +3,13 @@
  * Fastify plugin receiving the same RouteContext.
  */
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import type { Server } from 'node:http';
 import type { ServerConfig } from './config.js';
 import apiKeysRoutes from './routes/api-keys.js';
 import cliAuthRoutes from './routes/cli-auth.js';
-import gatewayRoutes from './routes/gateway.js';
+import { clientErrorHandler } from './error-families.js';
+import { HttpFront } from './http-front.js';
+import gatewayRoutes, { V1_ERROR_FAMILY } from './routes/gateway.js';
 import sessionRoutes from './routes/session.js';
 import webRoutes from './routes/web.js';
 import { apiError, pathOf, type RouteContext } from './routes/shared.js';
@@ -23,7 +26,11 @@ export interface BuildAppOptions {
 export async function buildApp(options: BuildAppOptions): Promise<FastifyInstance> {
   const { store, config } = options;
   const clock = options.clock ?? (() => new Date());
-  const app = Fastify({
+  const front = new HttpFront();
+  const app = Fastify<Server>({
+    // /v1 is served below the framework (see http-front.ts); the rest is Fastify's.
+    serverFactory: front.serverFactory,
+    clientErrorHandler: clientErrorHandler([V1_ERROR_FAMILY]),
     logger: options.logger
       ? { level: 'info', redact: ['req.headers.authorization', 'req.headers["x-api-key"]', 'req.headers.cookie'] }
       : false,
@@ -80,6 +87,6 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(cliAuthRoutes, ctx);
   await app.register(sessionRoutes, ctx);
   await app.register(webRoutes, ctx);
-  await app.register(gatewayRoutes, ctx);
+  await app.register(gatewayRoutes, { ...ctx, mountV1: front.mountV1 });
   return app;
 }

@@ -21,7 +21,7 @@ export interface ServerConfig {
   /** The organization's provider credential (THIRDLOOP_UPSTREAM_API_KEY). Never log it. */
   upstreamApiKey: string | undefined;
   models: ModelInfo[];
-  /** Gateway requests per minute per key. */
+  /** Gateway requests per minute per member, across all of the member's keys. */
   rateLimitPerMinute: number;
   /**
    * Gateway: failed authentications allowed per client address per minute (token bucket, default 60);
@@ -39,8 +39,10 @@ export interface ServerConfig {
   upstreamTimeoutMs?: number;
   /** Gateway: model ids clients send mapped to offered ones (THIRDLOOP_MODEL_ALIASES="from=to,from2=to2"). */
   modelAliases?: Record<string, string>;
-  /** Gateway: how long "last used" and audit writes may wait to be batched (default 200 ms). */
+  /** Gateway: how long "last used" and audit writes may wait to be batched (default 100 ms; the crash-loss window). */
   writeBehindMs?: number;
+  /** Gateway: a request body that stops arriving for this long is refused with 408 (default 30 s). */
+  bodyTimeoutMs?: number;
   /** Gateway: how long answers still streaming get to finish when the server stops, before they are cut (default 10 s). */
   closeGraceMs?: number;
 }
@@ -88,6 +90,7 @@ export function makeConfig(overrides: Partial<ServerConfig> = {}, env: NodeJS.Pr
     upstreamTimeoutMs: overrides.upstreamTimeoutMs ?? envNumber(env.THIRDLOOP_UPSTREAM_TIMEOUT_MS),
     modelAliases: overrides.modelAliases ?? parseModelAliases(env.THIRDLOOP_MODEL_ALIASES),
     writeBehindMs: overrides.writeBehindMs,
+    bodyTimeoutMs: overrides.bodyTimeoutMs,
     closeGraceMs: overrides.closeGraceMs,
   };
 }

@@ -5,7 +5,7 @@ import { mockCountTokens, mockMessages } from '../src/gateway/mock-model.js';
 import { findModel, listModels } from '../src/gateway/models.js';
 import { RateLimiter } from '../src/gateway/rate-limit.js';
 import { SseUsageTracker, sseEvent, usageFromJson } from '../src/gateway/sse.js';
-import { applyUpstreamCredential, parseUpstream } from '../src/gateway/upstreams.js';
+import { parseUpstream, upstreamAuth, withBetaFlag } from '../src/gateway/upstreams.js';
 import { WriteBehind } from '../src/gateway/write-behind.js';
 
 describe('SseUsageTracker', () => {
@@ -125,15 +125,12 @@ describe('upstream', () => {
   });
 
   it('puts the org credential in the header its prefix calls for', () => {
-    const api: Record<string, string> = {};
-    applyUpstreamCredential(api, 'sk-ant-api03-abc');
-    expect(api).toEqual({ 'x-api-key': 'sk-ant-api03-abc' });
-    const oauth: Record<string, string> = { 'anthropic-beta': 'oauth-2025-04-20' };
-    applyUpstreamCredential(oauth, 'sk-ant-oat01-abc');
-    expect(oauth).toEqual({ authorization: 'Bearer sk-ant-oat01-abc', 'anthropic-beta': 'oauth-2025-04-20' });
-    const none: Record<string, string> = {};
-    applyUpstreamCredential(none, undefined);
-    expect(none).toEqual({});
+    expect(upstreamAuth('sk-ant-api03-abc')).toEqual({ headers: ['x-api-key', 'sk-ant-api03-abc'], betaFlag: undefined });
+    expect(upstreamAuth('sk-ant-oat01-abc')).toEqual({ headers: ['authorization', 'Bearer sk-ant-oat01-abc'], betaFlag: 'oauth-2025-04-20' });
+    expect(upstreamAuth(undefined)).toEqual({ headers: [], betaFlag: undefined });
+    expect(withBetaFlag(undefined, 'oauth-2025-04-20')).toBe('oauth-2025-04-20');
+    expect(withBetaFlag('a, oauth-2025-04-20', 'oauth-2025-04-20')).toBe('a, oauth-2025-04-20');
+    expect(withBetaFlag('a,b', 'oauth-2025-04-20')).toBe('a,b,oauth-2025-04-20');
   });
 });
 

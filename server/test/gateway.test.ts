@@ -424,7 +424,7 @@ describe('limits', () => {
   });
   afterAll(() => limited?.close());
 
-  it('answers 429 rate_limit_error with retry-after past the per-key limit, per key', async () => {
+  it('answers 429 rate_limit_error with retry-after past the limit, per member: other keys and rotation share it', async () => {
     const user = await makeUser(limited);
     const first = await user.mint('first');
     const second = await user.mint('second');
@@ -436,9 +436,17 @@ describe('limits', () => {
     const res = await post(`${limited.url}/v1/messages`, first.credential, messageRequest());
     expect(res.status).toBe(429);
     expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
-    expect(((await res.json()) as { error: { type: string } }).error.type).toBe('rate_limit_error');
+    expect(await res.json()).toEqual({
+      type: 'error',
+      error: { type: 'rate_limit_error', message: expect.stringMatching(/^Your keys are limited to 3 requests per minute together\. Retry in \d+ s\.$/) },
+    });
+    // The member's other key, and the key that replaces a rotated one, draw on the same allowance.
+    expect((await post(`${limited.url}/v1/messages`, second.credential, messageRequest())).status).toBe(429);
+    const rotated = await user.rotate(first.key.id);
+    expect((await post(`${limited.url}/v1/messages`, rotated.credential, messageRequest())).status).toBe(429);
     expect(upstream.received.length).toBe(before);
-    expect((await post(`${limited.url}/v1/messages`, second.credential, messageRequest())).status).toBe(200);
+    const other = await (await makeUser(limited)).mint();
+    expect((await post(`${limited.url}/v1/messages`, other.credential, messageRequest())).status).toBe(200);
   });
 
   it('limits failed authentications per client address: 429 with retry-after and no audit row past it; a valid key still works', async () => {

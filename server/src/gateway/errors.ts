@@ -2,6 +2,8 @@
  * Errors in the shape Anthropic's API uses, so that Claude Code, opencode and the SDKs show our
  * message and apply their own retry rules (they retry 408/409/429/5xx/529, not 4xx).
  */
+import type { ServerResponse } from 'node:http';
+
 export type AnthropicErrorType =
   | 'invalid_request_error'
   | 'authentication_error'
@@ -53,4 +55,28 @@ export function errorTypeForStatus(status: number): AnthropicErrorType {
   if (status === 529) return 'overloaded_error';
   if (status >= 500) return 'api_error';
   return 'invalid_request_error';
+}
+
+/** Headers on every JSON answer the gateway writes itself. */
+const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'x-content-type-options': 'nosniff' } as const;
+
+/** Writes a JSON answer on a raw response (the gateway serves /v1 below the framework). */
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>, head = false): void {
+  const payload = JSON.stringify(body);
+  res.writeHead(status, { ...JSON_HEADERS, 'content-length': String(Buffer.byteLength(payload)), ...headers });
+  res.end(head ? undefined : payload);
+}
+
+/** Answers `error` in Anthropic's shape, unless an answer has already started (then the connection is cut). */
+export function sendGatewayError(res: ServerResponse, error: GatewayError, headers?: Record<string, string>): void {
+  if (res.headersSent || res.destroyed) {
+    res.destroy();
+    return;
+  }
+  sendJson(res, error.status, error.body(), headers ? { ...error.headers, ...headers } : error.headers);
+}
+
+/** The /v1 family's error body for a status the HTTP layer refuses before any route runs (431, 400, 408). */
+export function anthropicErrorFor(status: number, message: string): AnthropicErrorBody {
+  return anthropicError(status === 408 ? 'timeout_error' : errorTypeForStatus(status), message);
 }

@@ -1,35 +1,63 @@
 /**
- * The gateway's state for one app: where it forwards, the rate limiter, and the write-behind for
- * "last used" and audit rows. Made once in the route plugin and closed with the app.
+ * The gateway's state for one app: where it forwards and with which credential, the key cache, the
+ * limiters, the write-behind for "last used" and audit rows, and the requests whose bodies are still
+ * arriving. Made once in the route plugin and closed with the app; everything a request would
+ * otherwise compute again (the credential headers, model resolutions) is computed here once.
  */
 import { DEFAULT_AUTH_FAILURES_PER_MINUTE, type ServerConfig } from '../config.js';
 import type { AuditInput, Store } from '../store/store.js';
+import { GatewayError } from './errors.js';
+import { KeyCache } from './key-cache.js';
 import { mockCountTokens, mockMessages, type KnowsModel } from './mock-model.js';
 import { findModel, type FoundModel } from './models.js';
 import { UpstreamClient } from './proxy.js';
 import { RateLimiter } from './rate-limit.js';
-import { parseUpstream } from './upstreams.js';
+import { parseUpstream, upstreamAuth, type UpstreamAuth } from './upstreams.js';
 import { WriteBehind } from './write-behind.js';
 
-/** The gateway reads the core settings plus its optional ones (upstreamTimeoutMs, modelAliases, writeBehindMs, closeGraceMs). */
+/** The gateway reads the core settings plus its optional ones (upstreamTimeoutMs, modelAliases, writeBehindMs, closeGraceMs, bodyTimeoutMs). */
 export type GatewayServerConfig = ServerConfig;
 
 export const DEFAULT_UPSTREAM_TIMEOUT_MS = 600_000;
 export const DEFAULT_CLOSE_GRACE_MS = 10_000;
+/** Audit rows and "last used" times wait at most this long to be written (the crash-loss window; docs/api.md). */
+export const DEFAULT_WRITE_BEHIND_MS = 100;
+/** A request body that stops arriving for this long is refused (408). */
+export const DEFAULT_BODY_TIMEOUT_MS = 30_000;
+/** Nesting deeper than this is refused by the offline model's parser (the only place bodies are parsed). */
+export const MAX_JSON_DEPTH = 512;
+
+/** A request whose body is still arriving, as the idle sweep sees it. */
+export interface ArrivingBody {
+  /** `performance.now()` of its last byte (or of its start). */
+  readonly lastByteAt: number;
+  /** The body stopped arriving: refuse it. */
+  bodyTimedOut(): void;
+}
 
 export class Gateway {
   readonly upstream: UpstreamClient | undefined;
+  /** The organization's credential as header pairs, made once. */
+  readonly upstreamAuth: UpstreamAuth;
+  /** Requests per minute per member (all of a member's keys share it, so rotating a key does not reset it). */
   readonly limiter: RateLimiter;
-  /** Failed authentications per client address (the key limiter only sees keys that exist). */
+  /** Failed authentications per client address (the member limiter only sees keys that exist). */
   readonly authFailures: RateLimiter;
   readonly writes: WriteBehind<AuditInput>;
+  readonly keys: KeyCache;
+  readonly bodyTimeoutMs: number;
+  /** Set when the server starts closing: new /v1 requests are refused with 503. */
+  closing = false;
   private readonly aliases: Record<string, string>;
+  private readonly resolved = new Map<string, FoundModel | null>();
+  private readonly arriving = new Set<ArrivingBody>();
+  private sweep: NodeJS.Timeout | undefined;
   private graceTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly store: Store,
     readonly config: GatewayServerConfig,
-    onError: (error: unknown) => void,
+    private readonly onError: (error: unknown) => void,
   ) {
     const target = parseUpstream(config.upstream);
     this.upstream =
@@ -37,10 +65,10 @@ export class Gateway {
         ? new UpstreamClient({
             origin: target.origin,
             basePath: target.basePath,
-            credential: config.upstreamApiKey,
             timeoutMs: config.upstreamTimeoutMs ?? DEFAULT_UPSTREAM_TIMEOUT_MS,
           })
         : undefined;
+    this.upstreamAuth = upstreamAuth(target.kind === 'http' ? config.upstreamApiKey : undefined);
     this.limiter = new RateLimiter(config.rateLimitPerMinute);
     this.authFailures = new RateLimiter(config.authFailuresPerMinute ?? DEFAULT_AUTH_FAILURES_PER_MINUTE);
     this.writes = new WriteBehind<AuditInput>(
@@ -48,36 +76,72 @@ export class Gateway {
         touchLastUsed: (keyId, at) => store.keys.touchLastUsed(keyId, at),
         insertAudit: (rows) => store.audit.insertMany(rows),
       },
-      { flushMs: config.writeBehindMs ?? 200, onError },
+      { flushMs: config.writeBehindMs ?? DEFAULT_WRITE_BEHIND_MS, onError },
     );
+    this.keys = new KeyCache(store);
+    this.bodyTimeoutMs = config.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
     this.aliases = config.modelAliases ?? {};
+  }
+
+  /** A bug: logged, and answered as Anthropic answers its own (500 api_error), without detail. */
+  internalError(error: unknown): GatewayError {
+    this.onError(error);
+    return new GatewayError(500, 'api_error', 'Internal error in the Third Loop gateway.');
   }
 
   get isMock(): boolean {
     return this.upstream === undefined;
   }
 
-  /** The offered model for a client's id (exact, dated or alias); the one lookup every endpoint uses. */
+  /** The offered model for a client's id (exact, dated or alias); the one lookup every endpoint uses, remembered per id. */
   findModel(requested: string): FoundModel | undefined {
-    return findModel(requested, this.config.models, this.aliases);
+    const known = this.resolved.get(requested);
+    if (known !== undefined) return known ?? undefined;
+    const found = findModel(requested, this.config.models, this.aliases);
+    // Clients send a handful of ids; a stranger sending many only resets the memo.
+    if (this.resolved.size >= 1_000) this.resolved.clear();
+    this.resolved.set(requested, found ?? null);
+    return found;
   }
 
   /** What the offline model answers to: anything this instance resolves. */
   readonly knowsModel: KnowsModel = (model) => this.findModel(model) !== undefined;
 
-  mockMessages(body: unknown) {
-    return mockMessages(body, this.knowsModel);
+  mockMessages(body: unknown, bodyHash: string) {
+    return mockMessages(body, this.knowsModel, bodyHash);
   }
 
   mockCountTokens(body: unknown) {
     return mockCountTokens(body, this.knowsModel);
   }
 
+  /** Watches a body until it has arrived: one sweep for all of them, instead of a timer per request. */
+  bodyArriving(body: ArrivingBody): void {
+    this.arriving.add(body);
+    if (this.sweep) return;
+    this.sweep = setInterval(() => {
+      const now = performance.now();
+      for (const waiting of this.arriving) {
+        if (now - waiting.lastByteAt >= this.bodyTimeoutMs) {
+          this.arriving.delete(waiting);
+          waiting.bodyTimedOut();
+        }
+      }
+    }, Math.min(1_000, Math.max(10, this.bodyTimeoutMs / 4)));
+    this.sweep.unref();
+  }
+
+  bodyArrived(body: ArrivingBody): void {
+    this.arriving.delete(body);
+  }
+
   /**
-   * The server is stopping: answers still running get the grace period, then the provider's requests
-   * are abandoned and `cutConnections` ends what is left, so the server can close and their rows be written.
+   * The server is stopping: new requests get 503; answers still running get the grace period, then
+   * the provider's requests are abandoned and `cutConnections` ends what is left, so the server can
+   * close and their rows be written.
    */
   beginClose(cutConnections: () => void): void {
+    this.closing = true;
     if (this.graceTimer) return;
     this.graceTimer = setTimeout(() => {
       void (this.upstream?.destroy() ?? Promise.resolve()).finally(cutConnections);
@@ -87,6 +151,8 @@ export class Gateway {
   /** After the HTTP server has closed: every answer has ended, so only the writes are left. */
   async close(): Promise<void> {
     clearTimeout(this.graceTimer);
+    clearInterval(this.sweep);
+    this.keys.close();
     await this.upstream?.destroy();
     await this.writes.flush();
   }

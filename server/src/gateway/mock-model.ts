@@ -23,24 +23,35 @@ function invalid(message: string): GatewayError {
   return new GatewayError(400, 'invalid_request_error', message);
 }
 
-/** Every piece of text a request carries, in order: what the estimate counts. */
-function textOf(value: unknown, out: string[]): void {
-  if (typeof value === 'string') out.push(value);
-  else if (Array.isArray(value)) for (const item of value) textOf(item, out);
-  else if (isObject(value)) {
-    for (const [key, item] of Object.entries(value)) {
-      // Base64 images and documents would dwarf the estimate; count them as a flat cost instead.
-      if (key === 'data' && typeof item === 'string' && value.type === 'base64') out.push('x'.repeat(1_000));
-      else if (key !== 'type' && key !== 'role' && key !== 'cache_control') textOf(item, out);
+/** Keys whose values are protocol, not text the member sent. */
+const NOT_TEXT = new Set(['type', 'role', 'cache_control']);
+
+/**
+ * The characters of every piece of text a request carries: what the estimate counts. A loop over
+ * an explicit stack, not recursion, so no nesting depth can overflow it (the parser bounds depth
+ * anyway); it only sums lengths, allocating nothing per string.
+ */
+function textLength(parts: unknown[]): number {
+  let chars = 0;
+  const stack: unknown[] = [...parts];
+  while (stack.length > 0) {
+    const value = stack.pop();
+    if (typeof value === 'string') chars += value.length;
+    else if (Array.isArray(value)) for (const item of value) stack.push(item);
+    else if (isObject(value)) {
+      for (const key of Object.keys(value)) {
+        const item = value[key];
+        // Base64 images and documents would dwarf the estimate; count them as a flat cost instead.
+        if (key === 'data' && typeof item === 'string' && value.type === 'base64') chars += 1_000;
+        else if (!NOT_TEXT.has(key)) stack.push(item);
+      }
     }
   }
+  return chars;
 }
 
 export function estimateTokens(parts: unknown[]): number {
-  const out: string[] = [];
-  for (const part of parts) textOf(part, out);
-  const chars = out.reduce((sum, text) => sum + text.length, 0);
-  return Math.max(1, Math.ceil(chars / 4));
+  return Math.max(1, Math.ceil(textLength(parts) / 4));
 }
 
 function checkMessages(body: Json): Json[] {
@@ -90,9 +101,12 @@ function replyPieces(prompt: string): string[] {
   return text.split(/(?<= )/);
 }
 
-function messageId(body: Json): string {
-  return `msg_mock_${createHash('sha256').update(JSON.stringify(body)).digest('hex').slice(0, 24)}`;
+/** The id of the answer to a body: from a hash of its bytes when the caller has them (a stream), else of the value. */
+export function messageId(hashOfBody: string): string {
+  return `msg_mock_${hashOfBody.slice(0, 24)}`;
 }
+
+const hashOf = (body: Json) => createHash('sha256').update(JSON.stringify(body)).digest('hex');
 
 export function mockCountTokens(body: unknown, knows: KnowsModel): { input_tokens: number } {
   if (!isObject(body)) throw invalid('The request body must be a JSON object.');
@@ -101,7 +115,8 @@ export function mockCountTokens(body: unknown, knows: KnowsModel): { input_token
   return { input_tokens: estimateTokens([body.system, body.messages, body.tools]) };
 }
 
-export function mockMessages(body: unknown, knows: KnowsModel): MockAnswer {
+/** `bodyHash`: the SHA-256 (hex) of the request's bytes, which the gateway computes as they arrive. */
+export function mockMessages(body: unknown, knows: KnowsModel, bodyHash?: string): MockAnswer {
   if (!isObject(body)) throw invalid('The request body must be a JSON object.');
   const model = checkModel(body, knows);
   const maxTokens = body.max_tokens;
@@ -117,7 +132,7 @@ export function mockMessages(body: unknown, knows: KnowsModel): MockAnswer {
   const stop_reason = pieces.length < all.length ? 'max_tokens' : 'end_turn';
   const text = pieces.join('');
   const output_tokens = pieces.length;
-  const id = messageId(body);
+  const id = messageId(bodyHash ?? hashOf(body));
   const usage = { input_tokens, output_tokens, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 };
 
   if (body.stream !== true) {

@@ -1,7 +1,7 @@
 /**
- * Requests per minute per key, as a token bucket: a key may burst up to the full minute's allowance,
- * then refills continuously. In memory: one process serves one instance, and a restart forgiving
- * the current minute is harmless.
+ * Requests per minute per name (a member, a client address), as a token bucket: a burst of up to
+ * the full minute's allowance, then a continuous refill. In memory: one process serves one
+ * instance, and a restart forgiving the current minute is harmless.
  */
 export interface RateDecision {
   allowed: boolean;
@@ -20,7 +20,7 @@ export class RateLimiter {
   private readonly perMs: number;
 
   constructor(
-    private readonly perMinute: number,
+    readonly perMinute: number,
     private readonly now: () => number = () => performance.now(),
   ) {
     this.perMs = perMinute / 60_000;

@@ -19,7 +19,7 @@ export default async function apiKeysRoutes(app: FastifyInstance, ctx: RouteCont
 
   app.addHook('preHandler', async (request, reply) => {
     const now = clock();
-    const result = await authenticateCredential(store, credentialFromHeaders(request.headers), now);
+    const result = await authenticateCredential(store, credentialFromHeaders(request.raw.rawHeaders), now);
     if (!result.ok) {
       reply.header('www-authenticate', 'Bearer realm="thirdloop"');
       return apiError(reply, 401, result.message);

@@ -8,7 +8,14 @@ import { chmodSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { KeyRecord, KeyState } from '../domain/keys.js';
 import { MIGRATIONS } from './migrations.js';
-import type { AuditInput, AuditRow, AuthCode, KeyDecision, Session, Store, User } from './store.js';
+import type { AuditInput, AuditRow, AuthCode, KeyDecision, KeyWatcher, Session, Store, User } from './store.js';
+
+/**
+ * How often a watched store asks SQLite whether another process (an operator command on the same
+ * file) committed: `PRAGMA data_version` changes only for other connections' writes. This is the
+ * bound on how long such a change can go unseen by the gateway's key cache.
+ */
+export const OTHER_PROCESS_POLL_MS = 100;
 
 interface KeyRow {
   id: string;
@@ -115,9 +122,12 @@ export function openSqliteStore(file: string): Store {
   const auditInsertMany = db.transaction((entries: AuditInput[]) => {
     for (const e of entries) q.auditInsert.run(auditParams(e));
   });
+  /** The ids the last committed `change` touched, for the watchers. */
+  let changed: string[] = [];
   const change = db.transaction(<T>(userId: string, decide: (keys: KeyRecord[]) => KeyDecision<T>): T => {
     const keys = q.keysForUser.all(userId).map(toKey);
     const decision = decide(keys);
+    changed = [...(decision.remove ?? []), ...(decision.update ?? []).map((u) => u.id), ...(decision.insert ?? []).map((k) => k.id)];
     for (const id of decision.remove ?? []) q.keyDelete.run(id, userId);
     for (const u of decision.update ?? []) {
       if (u.state !== undefined) q.keyState.run(u.state, u.id, userId);
@@ -140,6 +150,22 @@ export function openSqliteStore(file: string): Store {
     for (const e of decision.audit ?? []) q.auditInsert.run(auditParams(e));
     return decision.result;
   });
+
+  const watchers = new Set<KeyWatcher>();
+  const notify = (keyIds: readonly string[] | null) => {
+    for (const watcher of watchers) watcher(keyIds);
+  };
+  const dataVersion = db.prepare('PRAGMA data_version').pluck();
+  let seenVersion = 0;
+  let poll: NodeJS.Timeout | undefined;
+  const pollOtherProcesses = () => {
+    if (!db.open) return;
+    const version = dataVersion.get() as number;
+    if (version !== seenVersion) {
+      seenVersion = version;
+      notify(null);
+    }
+  };
 
   return {
     users: {
@@ -165,7 +191,26 @@ export function openSqliteStore(file: string): Store {
         return q.keysForUser.all(userId).map(toKey);
       },
       async change<T>(userId: string, decide: (keys: KeyRecord[]) => KeyDecision<T>): Promise<T> {
-        return change.immediate(userId, decide) as T;
+        changed = [];
+        const result = change.immediate(userId, decide) as T;
+        if (changed.length > 0) notify(changed);
+        return result;
+      },
+      watch(watcher) {
+        watchers.add(watcher);
+        if (!poll) {
+          seenVersion = dataVersion.get() as number;
+          poll = setInterval(pollOtherProcesses, OTHER_PROCESS_POLL_MS);
+          // Watching must not keep a finished process alive.
+          poll.unref();
+        }
+        return () => {
+          watchers.delete(watcher);
+          if (watchers.size === 0 && poll) {
+            clearInterval(poll);
+            poll = undefined;
+          }
+        };
       },
       async touchLastUsed(keyId, at) {
         q.keyTouch.run(at.getTime(), keyId, at.getTime());
@@ -251,6 +296,8 @@ export function openSqliteStore(file: string): Store {
       },
     },
     async close() {
+      clearInterval(poll);
+      poll = undefined;
       if (db.open) db.close();
     },
   };

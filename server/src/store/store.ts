@@ -68,6 +68,12 @@ export interface KeyDecision<T> extends KeyPlan {
   result: T;
 }
 
+/**
+ * Which keys may have changed: their ids, or `null` for "any of them" (a change this process cannot
+ * see in detail, such as another process writing the same database).
+ */
+export type KeyWatcher = (keyIds: readonly string[] | null) => void;
+
 export interface Store {
   users: {
     /** Undefined when the email is taken. */
@@ -85,6 +91,13 @@ export interface Store {
      */
     change<T>(userId: string, decide: (keys: KeyRecord[]) => KeyDecision<T>): Promise<T>;
     touchLastUsed(keyId: string, at: Date): Promise<void>;
+    /**
+     * Calls `watcher` after every committed `change` made through this store, with the ids it
+     * inserted, updated or removed, and with `null` when another process may have changed keys
+     * (within a bound each store documents). The gateway's key cache is driven by it. Returns the
+     * function that stops watching.
+     */
+    watch(watcher: KeyWatcher): () => void;
   };
   sessions: {
     insert(session: Session): Promise<void>;

@@ -10,7 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.js';
 import { makeConfig } from '../../src/config.js';
 import type { GatewayServerConfig } from '../../src/gateway/gateway.js';
-import { createKey, flagCompromised, transitionKey, type MintedKey } from '../../src/store/key-actions.js';
+import { createKey, flagCompromised, rotateKey, transitionKey, type MintedKey } from '../../src/store/key-actions.js';
 import { databasePath, openSqliteStore } from '../../src/store/sqlite.js';
 import type { AuditRow, Store } from '../../src/store/store.js';
 
@@ -71,6 +71,8 @@ export async function makeUser(server: GatewayServer, email = `member${++users}@
     mint,
     disable: (keyId: string) => transitionKey(actor(), keyId, 'disable'),
     remove: (keyId: string) => transitionKey(actor(), keyId, 'delete'),
+    enable: (keyId: string) => transitionKey(actor(), keyId, 'enable'),
+    rotate: (keyId: string) => rotateKey(actor(), keyId),
     flagCompromised: (keyId: string) => flagCompromised(server.store, keyId, server.now()),
   };
 }

@@ -1,0 +1,42 @@
+/**
+ * The HTTP server under Fastify. Requests under `/v1` go straight to the gateway's handler (the
+ * Anthropic-compatible API is the hot path and needs none of the framework's routing, hooks or body
+ * parsing); everything else goes to Fastify. The timeouts Fastify would set on its own server are
+ * set here from the same options.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+
+export type RawHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** `/v1`, `/v1/…` or `/v1?…`, also when the client percent-encoded some of it. */
+export function isV1Url(url: string): boolean {
+  if (url.startsWith('/v1')) return url.length === 3 || url[3] === '/' || url[3] === '?';
+  if (!url.startsWith('/%') && !url.startsWith('/v%')) return false;
+  try {
+    return isV1Url(decodeURIComponent(url.split('?')[0]!));
+  } catch {
+    return false;
+  }
+}
+
+export class HttpFront {
+  private v1: RawHandler | undefined;
+
+  /** The gateway plugin hands its handler over when it is registered. */
+  readonly mountV1 = (handler: RawHandler): void => {
+    this.v1 = handler;
+  };
+
+  /** Fastify's `serverFactory`. */
+  readonly serverFactory = (fastify: RawHandler, options: Record<string, unknown>): Server => {
+    const server = createServer((req, res) => {
+      if (this.v1 && isV1Url(req.url!)) this.v1(req, res);
+      else fastify(req, res);
+    });
+    const { keepAliveTimeout, requestTimeout, connectionTimeout } = options;
+    if (typeof keepAliveTimeout === 'number') server.keepAliveTimeout = keepAliveTimeout;
+    if (typeof requestTimeout === 'number') server.requestTimeout = requestTimeout;
+    if (typeof connectionTimeout === 'number') server.setTimeout(connectionTimeout);
+    return server;
+  };
+}
