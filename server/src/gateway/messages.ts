@@ -157,7 +157,7 @@ export class MessagesExchange implements CallOwner, ArrivingBody {
 
   bodyTimedOut(): void {
     if (this.phase === Phase.Done || this.requestBodyDone) return;
-    this.refuse(new GatewayError(408, 'timeout_error', `The request body stopped arriving (nothing for ${Math.round(this.gateway.bodyTimeoutMs / 1000)} s).`));
+    this.refuse(new GatewayError(408, 'timeout_error', `The request body stopped arriving (nothing for ${Number((this.gateway.bodyTimeoutMs / 1000).toFixed(1))} s).`));
   }
 
   callDone(outcome: CallOutcome): void {

@@ -17,9 +17,20 @@ export interface Received {
 
 export type Handler = (req: IncomingMessage, res: ServerResponse, received: Received) => void | Promise<void>;
 
+/** A request as it arrives, before its body has ended. */
+export interface Arriving {
+  headers: IncomingHttpHeaders;
+  /** Body bytes received so far. */
+  bytes(): number;
+  /** Resolves with true when the body ended, false when the gateway hung up first. */
+  complete: Promise<boolean>;
+}
+
 export interface FakeUpstream {
   url: string;
   received: Received[];
+  /** Every request from the moment its headers arrive. */
+  arriving: Arriving[];
   handle(handler: Handler): void;
   close(): Promise<void>;
 }
@@ -27,9 +38,22 @@ export interface FakeUpstream {
 export async function startFakeUpstream(): Promise<FakeUpstream> {
   let handler: Handler = (_req, res) => sendJson(res, 200, messageBody());
   const received: Received[] = [];
+  const arriving: Arriving[] = [];
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    let bytes = 0;
+    arriving.push({
+      headers: req.headers,
+      bytes: () => bytes,
+      complete: new Promise<boolean>((resolve) => {
+        req.once('end', () => resolve(true));
+        req.once('close', () => resolve(req.complete));
+      }),
+    });
+    req.on('data', (chunk: Buffer) => {
+      bytes += chunk.length;
+      chunks.push(chunk);
+    });
     req.on('end', () => {
       const ended = new Promise<{ finished: boolean }>((resolve) => {
         res.once('close', () => resolve({ finished: res.writableFinished }));
@@ -51,6 +75,7 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
   return {
     url: `http://127.0.0.1:${port}`,
     received,
+    arriving,
     handle(next) {
       handler = next;
     },
