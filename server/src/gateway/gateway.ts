@@ -8,7 +8,6 @@ import { DEFAULT_AUTH_FAILURES_PER_MINUTE, type ServerConfig } from '../config.j
 import type { AuditInput, Store } from '../store/store.js';
 import { GatewayError } from './errors.js';
 import { KeyCache } from './key-cache.js';
-import { mockCountTokens, mockMessages, type KnowsModel } from './mock-model.js';
 import { findModel, type FoundModel } from './models.js';
 import { UpstreamClient } from './proxy.js';
 import { RateLimiter } from './rate-limit.js';
@@ -102,17 +101,6 @@ export class Gateway {
     if (this.resolved.size >= 1_000) this.resolved.clear();
     this.resolved.set(requested, found ?? null);
     return found;
-  }
-
-  /** What the offline model answers to: anything this instance resolves. */
-  readonly knowsModel: KnowsModel = (model) => this.findModel(model) !== undefined;
-
-  mockMessages(body: unknown, bodyHash: string) {
-    return mockMessages(body, this.knowsModel, bodyHash);
-  }
-
-  mockCountTokens(body: unknown) {
-    return mockCountTokens(body, this.knowsModel);
   }
 
   /** Watches a body until it has arrived: one sweep for all of them, instead of a timer per request. */

@@ -20,6 +20,13 @@ export class JsonStreamError extends Error {
 
 type Container = Record<string, unknown> | unknown[];
 
+/**
+ * Sees each value as it completes inside a container: `depth` 1 for the root's own fields, `key`
+ * its key (undefined for array elements), `rootKey` the root field it is under. Returning false
+ * drops it, so a caller that only needs a summary never holds the whole document.
+ */
+export type ValueWatcher = (value: unknown, depth: number, key: string | undefined, rootKey: string | undefined) => boolean;
+
 interface Frame {
   container: Container;
   /** The key whose value comes next (objects only). */
@@ -58,7 +65,10 @@ export class JsonStreamParser {
   private escaped = false;
   private word = '';
 
-  constructor(private readonly maxDepth: number) {}
+  constructor(
+    private readonly maxDepth: number,
+    private readonly watch?: ValueWatcher,
+  ) {}
 
   push(chunk: Buffer): void {
     const n = chunk.length;
@@ -151,18 +161,18 @@ export class JsonStreamParser {
       this.state = S.Done;
       return;
     }
+    this.state = S.Next;
+    if (this.watch && !this.watch(v, this.stack.length, frame.key, this.stack[0]!.key)) return;
     if (Array.isArray(frame.container)) frame.container.push(v);
     else if (frame.key === '__proto__') {
       // An own property, as JSON.parse makes it, never the prototype.
       Object.defineProperty(frame.container, frame.key, { value: v, enumerable: true, writable: true, configurable: true });
     } else frame.container[frame.key!] = v;
-    this.state = S.Next;
   }
 
   private startString(isKey: boolean): void {
     this.state = S.InString;
     this.stringIsKey = isKey;
-    this.pieces = [];
     this.escaped = false;
   }
 
@@ -188,15 +198,20 @@ export class JsonStreamParser {
         i = q + 1;
         continue;
       }
-      this.pieces.push(chunk.subarray(from, q));
-      this.endString();
+      if (this.pieces.length === 0) {
+        // The common case: the whole string is in this chunk, decoded straight from it.
+        this.endString(chunk.toString('utf8', from, q));
+      } else {
+        this.pieces.push(chunk.subarray(from, q));
+        const raw = Buffer.concat(this.pieces).toString('utf8');
+        this.pieces = [];
+        this.endString(raw);
+      }
       return q + 1;
     }
   }
 
-  private endString(): void {
-    const raw = (this.pieces.length === 1 ? this.pieces[0]! : Buffer.concat(this.pieces)).toString('utf8');
-    this.pieces = [];
+  private endString(raw: string): void {
     let text = raw;
     if (NEEDS_DECODING.test(raw)) {
       try {

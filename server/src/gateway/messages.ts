@@ -18,6 +18,7 @@ import { TopLevelScanner, type ScanProblem } from './body-scan.js';
 import { GatewayError, sendGatewayError, sendJson } from './errors.js';
 import { MAX_JSON_DEPTH, type ArrivingBody, type Gateway } from './gateway.js';
 import { JsonStreamError, JsonStreamParser } from './json-stream.js';
+import { answerMessages, countTokens, RequestSummary } from './mock-model.js';
 import { modelNotOffered, type FoundModel } from './models.js';
 import type { CallOutcome, CallOwner, UpstreamCall } from './proxy.js';
 import type { RequestHeaders } from './request-headers.js';
@@ -38,14 +39,21 @@ const PROBLEMS: Record<ScanProblem, string> = {
 /** Undeclared bodies are read to their end after a refusal up to this size, keeping the connection; larger ones close it. */
 const DRAIN_LIMIT = 64 * 1024;
 
+/**
+ * A body's turn on the event loop: past this much time since it last yielded, its reading pauses
+ * until the next turn. libuv reads up to 32 × 64 KiB from a busy socket in one go, so without a
+ * bound one client uploading 10 MiB could hold the loop for tens of milliseconds at a time.
+ */
+const SLICE_MS = 4;
+
 /** The client's body as undici reads it: chunks pushed as they pass the scan, the client paused while the provider is slow. */
 class BodyStream extends Readable {
-  constructor(private readonly source: IncomingMessage) {
+  constructor(private readonly exchange: MessagesExchange) {
     super();
   }
 
   override _read(): void {
-    this.source.resume();
+    this.exchange.pipeDrained();
   }
 }
 
@@ -71,7 +79,12 @@ export class MessagesExchange implements CallOwner, ArrivingBody {
   private pipe: BodyStream | undefined;
   private call: UpstreamCall | undefined;
   private parser: JsonStreamParser | undefined;
+  private summary: RequestSummary | undefined;
   private hash: Hash | undefined;
+  /** Reading is paused because the provider is slower than the client, or to give others a turn. */
+  private pipeFull = false;
+  private yielding = false;
+  private sliceStart = performance.now();
 
   constructor(
     private readonly gateway: Gateway,
@@ -123,17 +136,37 @@ export class MessagesExchange implements CallOwner, ArrivingBody {
       case Phase.Holding:
         this.held.push(chunk);
         if (this.scanner.model) this.modelRead();
-        return;
+        break;
       case Phase.Streaming:
-        if (!this.pipe!.push(chunk)) this.req.pause();
+        if (!this.pipe!.push(chunk)) {
+          this.pipeFull = true;
+          this.req.pause();
+        }
         if (last) this.pipe!.push(null);
-        return;
+        break;
       case Phase.Parsing:
         this.parse(chunk);
         if (last && this.phase === Phase.Parsing) void this.answerOffline();
-        return;
+        break;
+    }
+    if (!this.requestBodyDone && (this.phase as Phase) !== Phase.Done && !this.yielding && this.lastByteAt - this.sliceStart > SLICE_MS) {
+      this.yielding = true;
+      this.req.pause();
+      setImmediate(this.nextSlice);
     }
   };
+
+  private readonly nextSlice = (): void => {
+    this.yielding = false;
+    this.sliceStart = performance.now();
+    if (!this.pipeFull) this.req.resume();
+  };
+
+  /** The provider's side took what was pushed: read on (unless this body is waiting its turn). */
+  pipeDrained(): void {
+    this.pipeFull = false;
+    if (!this.yielding) this.req.resume();
+  }
 
   private readonly onEnd = (): void => {
     if (this.requestBodyDone || this.phase === Phase.Done) return;
@@ -182,7 +215,17 @@ export class MessagesExchange implements CallOwner, ArrivingBody {
     this.held = [];
     if (this.gateway.isMock) {
       this.phase = Phase.Parsing;
-      this.parser = new JsonStreamParser(MAX_JSON_DEPTH);
+      const summary = (this.summary = new RequestSummary());
+      // Each top-level field and each message is summarized as it completes, then dropped: the
+      // conversation is never held whole (a 10 MiB one would otherwise stall the server in GC).
+      this.parser = new JsonStreamParser(MAX_JSON_DEPTH, (value, depth, key, rootKey) => {
+        if (depth === 1) {
+          if (key === 'messages' && Array.isArray(value)) summary.messagesArray();
+          else summary.field(key!, value);
+        } else if (depth === 2 && rootKey === 'messages' && key === undefined) summary.message(value);
+        else return true;
+        return false;
+      });
       this.hash = createHash('sha256');
       for (const chunk of held) this.parse(chunk);
       if (this.requestBodyDone && this.phase === Phase.Parsing) void this.answerOffline();
@@ -206,7 +249,7 @@ export class MessagesExchange implements CallOwner, ArrivingBody {
     if (this.headers.contentLength !== undefined) headers.push('content-length', String(this.headers.contentLength + delta));
     let body: Buffer | BodyStream = prefix;
     if (!this.requestBodyDone) {
-      this.pipe = new BodyStream(this.req);
+      this.pipe = new BodyStream(this);
       this.pipe.push(prefix);
       body = this.pipe;
     }
@@ -227,22 +270,21 @@ export class MessagesExchange implements CallOwner, ArrivingBody {
   private async answerOffline(): Promise<void> {
     this.phase = Phase.Done;
     const { res, record } = this;
-    let body: Record<string, unknown>;
     try {
-      body = this.parser!.end() as Record<string, unknown>;
+      this.parser!.end();
     } catch (error) {
       this.phase = Phase.Parsing;
       return this.refuse(parseRefusal(error));
     }
-    // The offline model answers as the model the id resolved to.
-    body.model = this.found!.upstreamId;
+    const summary = this.summary!;
     try {
       if (this.endpoint === '/v1/messages/count_tokens') {
-        const answer = this.gateway.mockCountTokens(body);
+        const answer = countTokens(summary);
         sendJson(res, 200, answer);
         return record.finish(200, { input_tokens: answer.input_tokens, output_tokens: null });
       }
-      const answer = this.gateway.mockMessages(body, this.hash!.digest('hex'));
+      // The offline model answers as the model the id resolved to.
+      const answer = answerMessages(summary, this.found!.upstreamId, this.hash!.digest('hex'));
       const usage: Usage = { input_tokens: answer.input_tokens, output_tokens: answer.output_tokens };
       if (answer.json) {
         sendJson(res, 200, answer.json);

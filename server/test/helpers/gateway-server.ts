@@ -18,6 +18,8 @@ export interface GatewayServer {
   app: FastifyInstance;
   store: Store;
   url: string;
+  /** Where its database file is (operator commands in other processes can open it). */
+  dataDir: string;
   /** The server's clock; move it with `advance`. */
   now(): Date;
   advance(ms: number): void;
@@ -43,6 +45,7 @@ export async function startGatewayServer(overrides: Partial<GatewayServerConfig>
     app,
     store,
     url: `http://127.0.0.1:${port}`,
+    dataDir,
     now,
     advance(ms) {
       offset += ms;
