@@ -39,7 +39,7 @@ export interface ServerConfig {
   upstreamTimeoutMs?: number;
   /** Gateway: model ids clients send mapped to offered ones (THIRDLOOP_MODEL_ALIASES="from=to,from2=to2"). */
   modelAliases?: Record<string, string>;
-  /** Gateway: how long "last used" and audit writes may wait to be batched (default 100 ms; the crash-loss window). */
+  /** Gateway: how long "last used" and audit writes may wait to be batched (default 50 ms; the crash-loss window). */
   writeBehindMs?: number;
   /** Gateway: a request body that stops arriving for this long is refused with 408 (default 30 s). */
   bodyTimeoutMs?: number;

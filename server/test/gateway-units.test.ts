@@ -71,8 +71,21 @@ describe('WriteBehind', () => {
   it('keeps only the latest time per key and writes everything on flush', async () => {
     const touched: Array<[string, number]> = [];
     const rows: number[] = [];
+    const batches: number[] = [];
     const writes = new WriteBehind<number>(
-      { touchLastUsed: (id, at) => void touched.push([id, at.getTime()]), insertAudit: (batch) => void rows.push(...batch) },
+      {
+        writeBatch: (lastUsed, batch) => {
+          batches.push(batch.length);
+          for (const [id, at] of lastUsed) touched.push([id, at.getTime()]);
+          rows.push(...batch);
+        },
+        touchLastUsed: () => {
+          throw new Error('not used when the batch succeeds');
+        },
+        insertAudit: () => {
+          throw new Error('not used when the batch succeeds');
+        },
+      },
       { flushMs: 60_000 },
     );
     writes.touch('a', new Date(5));
@@ -88,6 +101,7 @@ describe('WriteBehind', () => {
       ['b', 1],
     ]);
     expect(rows).toEqual([1, 2]);
+    expect(batches).toEqual([2]);
   });
 
   it('keeps going when one write fails, retrying a refused batch row by row', async () => {
@@ -95,6 +109,9 @@ describe('WriteBehind', () => {
     const rows: number[] = [];
     const writes = new WriteBehind<number>(
       {
+        writeBatch: () => {
+          throw new Error('one bad row fails the batch');
+        },
         touchLastUsed: () => {
           throw new Error('gone');
         },

@@ -20,7 +20,7 @@ export type GatewayServerConfig = ServerConfig;
 export const DEFAULT_UPSTREAM_TIMEOUT_MS = 600_000;
 export const DEFAULT_CLOSE_GRACE_MS = 10_000;
 /** Audit rows and "last used" times wait at most this long to be written (the crash-loss window; docs/api.md). */
-export const DEFAULT_WRITE_BEHIND_MS = 100;
+export const DEFAULT_WRITE_BEHIND_MS = 50;
 /** A request body that stops arriving for this long is refused (408). */
 export const DEFAULT_BODY_TIMEOUT_MS = 30_000;
 /** Nesting deeper than this is refused by the offline model's parser (the only place bodies are parsed). */
@@ -72,6 +72,7 @@ export class Gateway {
     this.authFailures = new RateLimiter(config.authFailuresPerMinute ?? DEFAULT_AUTH_FAILURES_PER_MINUTE);
     this.writes = new WriteBehind<AuditInput>(
       {
+        writeBatch: (lastUsed, rows) => store.keys.writeBatch(lastUsed, rows),
         touchLastUsed: (keyId, at) => store.keys.touchLastUsed(keyId, at),
         insertAudit: (rows) => store.audit.insertMany(rows),
       },

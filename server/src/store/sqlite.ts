@@ -119,7 +119,11 @@ export function openSqliteStore(file: string): Store {
     output_tokens: e.output_tokens ?? null,
   });
 
-  const auditInsertMany = db.transaction((entries: AuditInput[]) => {
+  const auditInsertMany = db.transaction((entries: readonly AuditInput[]) => {
+    for (const e of entries) q.auditInsert.run(auditParams(e));
+  });
+  const batch = db.transaction((lastUsed: ReadonlyMap<string, Date>, entries: readonly AuditInput[]) => {
+    for (const [keyId, at] of lastUsed) q.keyTouch.run(at.getTime(), keyId, at.getTime());
     for (const e of entries) q.auditInsert.run(auditParams(e));
   });
   /** The ids the last committed `change` touched, for the watchers. */
@@ -214,6 +218,9 @@ export function openSqliteStore(file: string): Store {
       },
       async touchLastUsed(keyId, at) {
         q.keyTouch.run(at.getTime(), keyId, at.getTime());
+      },
+      async writeBatch(lastUsed, audit) {
+        batch(lastUsed, audit);
       },
     },
     sessions: {

@@ -92,6 +92,11 @@ export interface Store {
     change<T>(userId: string, decide: (keys: KeyRecord[]) => KeyDecision<T>): Promise<T>;
     touchLastUsed(keyId: string, at: Date): Promise<void>;
     /**
+     * The gateway's batch: "last used" times and audit rows in one transaction (times never move
+     * backwards). A batch that fails as a whole is retried row by row by the caller.
+     */
+    writeBatch(lastUsed: ReadonlyMap<string, Date>, audit: readonly AuditInput[]): Promise<void>;
+    /**
      * Calls `watcher` after every committed `change` made through this store, with the ids it
      * inserted, updated or removed, and with `null` when another process may have changed keys
      * (within a bound each store documents). The gateway's key cache is driven by it. Returns the
