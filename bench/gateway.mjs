@@ -8,7 +8,7 @@
 // Needs a built server: `npm run build -w thirdloop-server`. Run: `node bench/gateway.mjs [--quick]`.
 // Bounded: a fixed number of requests per phase and a time cap per phase and overall.
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -123,6 +123,7 @@ const server = http.createServer((req, res) => {
 });
 server.keepAliveTimeout = 60000;
 server.listen(0, '127.0.0.1', () => console.log('listening on http://127.0.0.1:' + server.address().port));
+process.on('SIGINT', () => process.exit(0));
 `;
 
 let upstreamWorker;
@@ -132,7 +133,8 @@ let dataDir;
 
 function cleanup() {
   if (serverProcess && serverProcess.exitCode === null) serverProcess.kill('SIGTERM');
-  if (bareProcess && bareProcess.exitCode === null) bareProcess.kill('SIGTERM');
+  // SIGINT lets a profiled bare hop write its profile (the default SIGTERM exit would not).
+  if (bareProcess && bareProcess.exitCode === null) bareProcess.kill(process.env.BENCH_CPU_PROF ? 'SIGINT' : 'SIGTERM');
   void upstreamWorker?.terminate();
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 }
@@ -162,12 +164,14 @@ function listeningUrl(child) {
 }
 
 function startBareProxy(upstreamUrl) {
-  bareProcess = spawn(process.execPath, ['-e', BARE_PROXY, upstreamUrl], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', join(process.env.BENCH_CPU_PROF, 'bare')] : [];
+  bareProcess = spawn(process.execPath, [...profile, '-e', BARE_PROXY, upstreamUrl], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
   return listeningUrl(bareProcess);
 }
 
 function startServer(upstreamUrl) {
-  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
+  // BENCH_CPU_PROF=DIR: both hops write a CPU profile there (gateway/ and bare/) when they stop.
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', join(process.env.BENCH_CPU_PROF, 'gateway')] : [];
   serverProcess = spawn(process.execPath, [...profile, serverBin, 'start', '--port', '0', '--data-dir', dataDir, '--upstream', upstreamUrl], {
     env: {
       ...process.env,
@@ -193,8 +197,22 @@ const request = (stream, bodyKB) => {
   return Buffer.from(JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 256, ...(stream ? { stream: true } : {}), messages }));
 };
 
-/** Sends `count` requests over `concurrency` connections; adds latencies, first-byte times and busy time to `side`. */
+/**
+ * CPU time (user + system, ms) a process has used so far, from the kernel (Linux): what a hop costs
+ * per request, which a busy machine inflates far less than wall-clock latency. Undefined elsewhere.
+ */
+function cpuMs(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Sends `count` requests over `concurrency` connections; adds latencies, first-byte times, busy time and the hop's CPU time to `side`. */
 async function load(side, count, gapMs, body) {
+  const cpuBefore = side.pid ? cpuMs(side.pid) : undefined;
   const headers = gapMs > 0 ? { ...side.headers, 'x-bench-gap-ms': String(gapMs) } : side.headers;
   let issued = 0;
   const started = performance.now();
@@ -223,16 +241,20 @@ async function load(side, count, gapMs, body) {
   };
   await Promise.all(Array.from({ length: side.concurrency }, (_, index) => worker(index)));
   side.seconds += rate > 0 ? Math.min(issued, count) / rate : 0;
+  const cpuAfter = side.pid ? cpuMs(side.pid) : undefined;
+  if (cpuBefore !== undefined && cpuAfter !== undefined) side.cpu += cpuAfter - cpuBefore;
 }
 
-const side = (origin, headers, concurrency) => ({
+const side = (origin, headers, concurrency, pid) => ({
   pool: new Pool(origin, { connections: concurrency, pipelining: 1 }),
   headers,
   concurrency,
+  pid,
   latencies: [],
   ttfb: [],
   errors: 0,
   seconds: 0,
+  cpu: 0,
 });
 
 const quantile = (values, q) => {
@@ -247,6 +269,8 @@ const summary = (s) => ({
   p99: quantile(s.latencies, 0.99),
   ttfb: quantile(s.ttfb, 0.5),
   rps: s.latencies.length / s.seconds,
+  /** µs of the hop process's CPU per request. */
+  cpuUs: s.pid && s.latencies.length ? (1000 * s.cpu) / s.latencies.length : NaN,
 });
 
 const fmt = (n, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : '—');
@@ -274,11 +298,11 @@ async function main() {
   for (const { scenario, bodyKB, gapMs, concurrency, warmup, count } of PLAN) {
     const body = request(gapMs > 0, bodyKB);
     const d = side(upstreamUrl, direct, concurrency);
-    const b = side(bareUrl, direct, concurrency);
-    const g = side(gatewayUrl, viaGateway, concurrency);
+    const b = side(bareUrl, direct, concurrency, bareProcess.pid);
+    const g = side(gatewayUrl, viaGateway, concurrency, serverProcess.pid);
     const sides = [d, b, g];
     for (const s of sides) await load(s, Math.ceil(warmup * scale), gapMs, body);
-    for (const s of sides) Object.assign(s, { latencies: [], ttfb: [], errors: 0, seconds: 0 });
+    for (const s of sides) Object.assign(s, { latencies: [], ttfb: [], errors: 0, seconds: 0, cpu: 0 });
     // Alternating slices, so drift on a shared machine hits every side alike.
     for (let round = 0; round < ROUNDS; round++) {
       for (const s of sides) await load(s, Math.ceil((count * scale) / ROUNDS), gapMs, body);
@@ -291,7 +315,7 @@ async function main() {
   const bodies = rows.filter((r) => r.gapMs === 0);
   console.log('');
   table(
-    ['body', 'conns', 'direct p50', 'added p50 bare', 'added p50 gateway', 'ratio', 'added p99 bare', 'added p99 gateway', 'first byte bare', 'first byte gateway', 'ratio', 'req/s direct', 'req/s bare', 'req/s gateway', 'ratio'],
+    ['body', 'conns', 'direct p50', 'added p50 bare', 'added p50 gateway', 'ratio', 'added p99 bare', 'added p99 gateway', 'first byte bare', 'first byte gateway', 'ratio', 'req/s direct', 'req/s bare', 'req/s gateway', 'ratio', 'CPU/req bare', 'CPU/req gateway', 'ratio'],
     bodies.map(({ scenario, concurrency, d, b, g }) => [
       scenario,
       String(concurrency),
@@ -308,6 +332,9 @@ async function main() {
       fmt(b.rps, 0),
       fmt(g.rps, 0),
       ratio(g.rps, b.rps),
+      `${fmt(b.cpuUs, 0)} µs`,
+      `${fmt(g.cpuUs, 0)} µs`,
+      ratio(g.cpuUs, b.cpuUs),
     ]),
   );
   const sse = rows.filter((r) => r.gapMs > 0);

@@ -9,7 +9,7 @@
 import { keyStatus, type KeyRecord } from '../domain/keys.js';
 import { parseCredential } from '../domain/token.js';
 import type { Store, User } from '../store/store.js';
-import { hashesEqual, sha256Hex } from './hashing.js';
+import { digestsEqual, sha256Bytes, sha256Hex } from './hashing.js';
 
 export type AuthFailureReason = 'missing' | 'malformed' | 'invalid' | 'suspended' | 'expired' | 'compromised';
 
@@ -27,7 +27,7 @@ const MESSAGES: Record<AuthFailureReason, string> = {
 };
 
 /** A fixed digest to compare against when the ID is unknown, so both paths cost the same. */
-const DECOY_HASH = sha256Hex('thirdloop decoy secret');
+const DECOY_DIGEST = Buffer.from(sha256Hex('thirdloop decoy secret'), 'hex');
 
 /**
  * The credential from the values of `x-api-key` and `Authorization` (every occurrence, as the
@@ -66,9 +66,11 @@ export function authFailure(reason: AuthFailureReason): { ok: false; reason: Aut
 /**
  * The decision for a well-formed credential given the key its ID names (undefined when there is
  * none): the secret is hashed and compared whether or not the key exists, so both cost the same.
+ * `digest` is the key's `secretHash` as bytes, when the caller keeps it decoded (the gateway's cache).
  */
-export function checkKey(secret: string, key: KeyRecord | undefined, now: Date): { ok: true; key: KeyRecord } | AuthFailure {
-  const matches = hashesEqual(sha256Hex(secret), key?.secretHash ?? DECOY_HASH);
+export function checkKey(secret: string, key: KeyRecord | undefined, now: Date, digest?: Buffer): { ok: true; key: KeyRecord } | AuthFailure {
+  const stored = key ? (digest ?? Buffer.from(key.secretHash, 'hex')) : DECOY_DIGEST;
+  const matches = digestsEqual(sha256Bytes(secret), stored);
   if (!key || !matches) return authFailure('invalid');
   const status = keyStatus(key, now);
   if (status !== 'active') return authFailure(status);

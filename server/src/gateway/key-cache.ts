@@ -13,8 +13,14 @@ import type { Store } from '../store/store.js';
 
 const DEFAULT_MAX_ENTRIES = 10_000;
 
+/** A key as the gateway checks it: the record, and its secret's digest decoded once. */
+export interface CachedKey {
+  key: KeyRecord;
+  digest: Buffer;
+}
+
 export class KeyCache {
-  private readonly entries = new Map<string, KeyRecord>();
+  private readonly entries = new Map<string, CachedKey>();
   /** Bumped by every invalidation, so a read that raced one is not cached. */
   private epoch = 0;
   private readonly unwatch: () => void;
@@ -30,7 +36,7 @@ export class KeyCache {
    * The key with this ID whose owner exists, or undefined. Synchronous when cached (the common
    * case, so the request path does not wait a turn), else a promise of the store's answer.
    */
-  get(keyId: string): KeyRecord | undefined | Promise<KeyRecord | undefined> {
+  get(keyId: string): CachedKey | undefined | Promise<CachedKey | undefined> {
     return this.entries.get(keyId) ?? this.load(keyId);
   }
 
@@ -46,16 +52,17 @@ export class KeyCache {
     this.entries.clear();
   }
 
-  private async load(keyId: string): Promise<KeyRecord | undefined> {
+  private async load(keyId: string): Promise<CachedKey | undefined> {
     const epoch = this.epoch;
     const key = await this.store.keys.findById(keyId);
     if (!key) return undefined;
     // A key whose owner is gone authenticates nowhere.
     if (!(await this.store.users.findById(key.userId))) return undefined;
+    const entry = { key, digest: Buffer.from(key.secretHash, 'hex') };
     if (epoch === this.epoch) {
       if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
-      this.entries.set(keyId, key);
+      this.entries.set(keyId, entry);
     }
-    return key;
+    return entry;
   }
 }

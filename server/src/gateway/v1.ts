@@ -9,10 +9,10 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { authFailure, checkKey, type AuthFailure } from '../auth/credential.js';
-import type { KeyRecord } from '../domain/keys.js';
 import { parseCredential } from '../domain/token.js';
 import { GatewayError, sendGatewayError, sendJson } from './errors.js';
 import type { Gateway } from './gateway.js';
+import type { CachedKey } from './key-cache.js';
 import { MessagesExchange, type MessagesEndpoint } from './messages.js';
 import { listModels, modelNotOffered, modelView } from './models.js';
 import { readRequestHeaders, type RequestHeaders } from './request-headers.js';
@@ -107,16 +107,17 @@ export class V1Handler {
     const route = routeOf(path, method);
     const headers = readRequestHeaders(req.rawHeaders, gateway.upstreamAuth);
     const [action, auditPath] = auditOf(route, rawPath);
-    const record = new RequestRecord(gateway.writes, started, this.clock(), method, auditPath, action, headers.sessionId);
+    const at = this.clock();
+    const record = new RequestRecord(gateway.writes, started, at, method, auditPath, action, headers.sessionId);
 
     const { credential } = headers;
     if (credential === undefined || credential === '') return this.refuseAuth(req, res, headers, record, authFailure('missing'), null);
     const parsed = credential === null ? undefined : parseCredential(credential);
     if (!parsed) return this.refuseAuth(req, res, headers, record, authFailure('malformed'), null);
     const key = gateway.keys.get(parsed.keyId);
-    if (!(key instanceof Promise)) return this.authenticated(req, res, headers, record, route, url, q, parsed, key);
+    if (!(key instanceof Promise)) return this.authenticated(req, res, headers, record, route, url, q, at, parsed, key);
     key.then(
-      (found) => this.authenticated(req, res, headers, record, route, url, q, parsed, found),
+      (found) => this.authenticated(req, res, headers, record, route, url, q, at, parsed, found),
       (error: unknown) => sendGatewayError(res, gateway.internalError(error)),
     );
   }
@@ -129,12 +130,12 @@ export class V1Handler {
     route: Route,
     url: string,
     q: number,
+    at: Date,
     credential: { keyId: string; secret: string },
-    key: KeyRecord | undefined,
+    cached: CachedKey | undefined,
   ): void {
     const { gateway } = this;
-    const at = this.clock();
-    const checked = checkKey(credential.secret, key, at);
+    const checked = checkKey(credential.secret, cached?.key, at, cached?.digest);
     // The ID is recorded only for a well-formed credential, so the log shows attempts on real keys.
     if (!checked.ok) return this.refuseAuth(req, res, headers, record, checked, credential.keyId);
     record.userId = checked.key.userId;

@@ -101,6 +101,11 @@ export function openSqliteStore(file: string): Store {
       `INSERT INTO audit (at, user_id, key_id, session_id, kind, action, method, path, model, status, latency_ms, input_tokens, output_tokens)
        VALUES (@at, @user_id, @key_id, @session_id, @kind, @action, @method, @path, @model, @status, @latency_ms, @input_tokens, @output_tokens)`,
     ),
+    // The gateway's batches: positional, with no object per row.
+    auditInsertRow: db.prepare(
+      `INSERT INTO audit (at, user_id, key_id, session_id, kind, action, method, path, model, status, latency_ms, input_tokens, output_tokens)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
   };
 
   const auditParams = (e: AuditInput) => ({
@@ -124,7 +129,23 @@ export function openSqliteStore(file: string): Store {
   });
   const batch = db.transaction((lastUsed: ReadonlyMap<string, Date>, entries: readonly AuditInput[]) => {
     for (const [keyId, at] of lastUsed) q.keyTouch.run(at.getTime(), keyId, at.getTime());
-    for (const e of entries) q.auditInsert.run(auditParams(e));
+    for (const e of entries) {
+      q.auditInsertRow.run(
+        e.at.getTime(),
+        e.user_id ?? null,
+        e.key_id ?? null,
+        e.session_id ?? null,
+        e.kind,
+        e.action,
+        e.method ?? null,
+        e.path ?? null,
+        e.model ?? null,
+        e.status ?? null,
+        e.latency_ms ?? null,
+        e.input_tokens ?? null,
+        e.output_tokens ?? null,
+      );
+    }
   });
   /** The ids the last committed `change` touched, for the watchers. */
   let changed: string[] = [];
