@@ -279,8 +279,7 @@ export class TopLevelScanner {
   private closeString(end: number): void {
     if (this.state === S.InKey) {
       this.state = S.Colon;
-      const name = this.captureCut ? '' : decodeString(this.capture);
-      this.key = name === 'model' ? 'model' : name === 'stream' ? 'stream' : 'other';
+      this.key = this.captureCut ? 'other' : keyOf(this.capture);
       if (this.key === 'model' && this.model) this.fail('duplicate-model');
       return;
     }
@@ -337,6 +336,19 @@ export class TopLevelScanner {
     }
     return n;
   }
+}
+
+const MODEL = [0x6d, 0x6f, 0x64, 0x65, 0x6c];
+const STREAM = [0x73, 0x74, 0x72, 0x65, 0x61, 0x6d];
+const sameBytes = (a: number[], b: number[]) => a.length === b.length && a.every((byte, i) => byte === b[i]);
+
+/** Which key the raw bytes of a top-level key spell: compared as bytes, decoded only when escaped. */
+function keyOf(raw: number[]): 'model' | 'stream' | 'other' {
+  if (sameBytes(raw, MODEL)) return 'model';
+  if (sameBytes(raw, STREAM)) return 'stream';
+  if (!raw.includes(BACKSLASH)) return 'other';
+  const name = decodeString(raw);
+  return name === 'model' ? 'model' : name === 'stream' ? 'stream' : 'other';
 }
 
 /** The bytes between a string's quotes as JSON decodes them; undefined when they are not valid JSON. */
