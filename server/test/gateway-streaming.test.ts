@@ -195,7 +195,10 @@ describe('bodies refused after forwarding started never reach the provider whole
       const body = Buffer.from(JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 5, messages: conversation(200) }));
       const before = upstream.arriving.length;
       const upload = startUpload(small.url, '/v1/messages', { ...headers(), 'x-api-key': key, 'transfer-encoding': 'chunked' });
-      for (let i = 0; i < body.length; i += 16_384) await upload.write(body.subarray(i, i + 16_384));
+      await upload.write(body.subarray(0, 50_000));
+      // The provider has the request before the body grows past the cap.
+      await until(() => upstream.arriving.length > before, 'the provider request starts');
+      for (let i = 50_000; i < body.length; i += 16_384) await upload.write(body.subarray(i, i + 16_384));
       upload.end();
       const answer = await upload.response;
       expect(answer).toMatchObject({ status: 413 });

@@ -40,16 +40,20 @@ const PROBLEMS: Record<ScanProblem, string> = {
 const DRAIN_LIMIT = 64 * 1024;
 
 /**
- * A body's turn on the event loop: past this much time since it last yielded, its reading pauses
- * until the next turn. libuv reads up to 32 × 64 KiB from a busy socket in one go, so without a
- * bound one client uploading 10 MiB could hold the loop for tens of milliseconds at a time.
+ * A body's turn on the event loop: once its chunks have taken this much handling time since it last
+ * yielded, its reading pauses until the next turn. libuv reads up to 32 × 64 KiB from a busy socket
+ * in one go, so without a bound one client uploading 10 MiB could hold the loop for tens of
+ * milliseconds at a time. Only handling time counts, so a body arriving slowly never yields.
  */
 const SLICE_MS = 4;
+
+/** What the body stream may hold before the client is paused (a briefly slow provider should not stop the client per chunk). */
+const PIPE_BUFFER = 256 * 1024;
 
 /** The client's body as undici reads it: chunks pushed as they pass the scan, the client paused while the provider is slow. */
 class BodyStream extends Readable {
   constructor(private readonly exchange: MessagesExchange) {
-    super();
+    super({ highWaterMark: PIPE_BUFFER });
   }
 
   override _read(): void {
@@ -84,7 +88,8 @@ export class MessagesExchange implements CallOwner, ArrivingBody {
   /** Reading is paused because the provider is slower than the client, or to give others a turn. */
   private pipeFull = false;
   private yielding = false;
-  private sliceStart = performance.now();
+  /** Handling time (ms) of this body's chunks since it last yielded. */
+  private busy = 0;
 
   constructor(
     private readonly gateway: Gateway,
@@ -121,8 +126,9 @@ export class MessagesExchange implements CallOwner, ArrivingBody {
 
   private readonly onData = (chunk: Buffer): void => {
     if (this.phase === Phase.Done) return;
+    const started = performance.now();
+    this.lastByteAt = started;
     this.received += chunk.length;
-    this.lastByteAt = performance.now();
     const limit = this.gateway.config.bodyLimitBytes;
     if (this.received > limit) return this.refuse(tooLarge(limit));
     // With a declared length the last chunk is known as it arrives, before `end`, so the whole body
@@ -149,8 +155,11 @@ export class MessagesExchange implements CallOwner, ArrivingBody {
         if (last && this.phase === Phase.Parsing) void this.answerOffline();
         break;
     }
-    if (!this.requestBodyDone && (this.phase as Phase) !== Phase.Done && !this.yielding && this.lastByteAt - this.sliceStart > SLICE_MS) {
+    if (this.requestBodyDone || (this.phase as Phase) === Phase.Done || this.yielding) return;
+    this.busy += performance.now() - started;
+    if (this.busy > SLICE_MS) {
       this.yielding = true;
+      this.busy = 0;
       this.req.pause();
       setImmediate(this.nextSlice);
     }
@@ -158,7 +167,6 @@ export class MessagesExchange implements CallOwner, ArrivingBody {
 
   private readonly nextSlice = (): void => {
     this.yielding = false;
-    this.sliceStart = performance.now();
     if (!this.pipeFull) this.req.resume();
   };
 
