@@ -323,6 +323,8 @@ export class MessagesExchange implements CallOwner, ArrivingBody {
     if (this.phase === Phase.Done) return;
     this.phase = Phase.Done;
     this.gateway.bodyArrived(this);
+    // The row names the model asked for, when one was read before the refusal.
+    this.record.model ??= this.scanner.model?.value.slice(0, 128) ?? null;
     this.held = [];
     this.pipe?.destroy();
     // Paused for a slow provider, the rest of a small body must still be read off to be dropped.
