@@ -223,3 +223,27 @@ describe('the offline model', () => {
     expect(cut.json).toMatchObject({ stop_reason: 'max_tokens' });
   });
 });
+
+describe('usage from a JSON answer', () => {
+  const message = (usage: unknown, extra: Record<string, unknown> = {}) =>
+    JSON.stringify({ id: 'msg_1', type: 'message', role: 'assistant', content: [{ type: 'text', text: 'hi' }], ...extra, usage });
+
+  it('reads the usage Anthropic writes last, and agrees with a full parse on tricky answers', () => {
+    const cases = [
+      message({ input_tokens: 4, output_tokens: 2, cache_read_input_tokens: 10, cache_creation: { ephemeral_5m_input_tokens: 0 }, service_tier: 'standard' }),
+      message({ input_tokens: 4, output_tokens: 2, note: 'a } brace and "usage": {"output_tokens": 99}' }),
+      message({ input_tokens: 4, output_tokens: 2 }, { content: [{ type: 'text', text: 'says "usage": {"output_tokens": 99}}' }] }),
+      JSON.stringify({ type: 'message', usage: { input_tokens: 1, output_tokens: 1 }, content: [{ type: 'tool_use', input: { usage: { output_tokens: 99 } } }] }),
+      JSON.stringify({ type: 'message', usage: { input_tokens: 3, output_tokens: 7 } }, null, 2),
+      '{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"},"usage":{"input_tokens":1}}',
+    ];
+    for (const text of cases) {
+      const parsed = JSON.parse(text) as { type?: string; usage?: { input_tokens?: number; cache_read_input_tokens?: number; output_tokens?: number } };
+      const expected =
+        parsed.type === 'message' && parsed.usage
+          ? { input_tokens: (parsed.usage.input_tokens ?? 0) + (parsed.usage.cache_read_input_tokens ?? 0), output_tokens: parsed.usage.output_tokens ?? null }
+          : { input_tokens: null, output_tokens: null };
+      expect(usageFromJson(text), text).toEqual(expected);
+    }
+  });
+});
