@@ -41,8 +41,11 @@ export interface ServerConfig {
   modelAliases?: Record<string, string>;
   /** Gateway: how long "last used" and audit writes may wait to be batched (default 50 ms; the crash-loss window). */
   writeBehindMs?: number;
-  /** Gateway: a request body that stops arriving for this long is refused with 408 (default 30 s). */
-  bodyTimeoutMs?: number;
+  /**
+   * Gateway: how long a /v1 request body may take to arrive, counted from when reading it starts;
+   * past it 408 and the connection is closed (THIRDLOOP_GATEWAY_BODY_TIMEOUT_MS, default 60 s).
+   */
+  gatewayBodyTimeoutMs: number;
   /** Gateway: how long answers still streaming get to finish when the server stops, before they are cut (default 10 s). */
   closeGraceMs?: number;
 }
@@ -90,7 +93,7 @@ export function makeConfig(overrides: Partial<ServerConfig> = {}, env: NodeJS.Pr
     upstreamTimeoutMs: overrides.upstreamTimeoutMs ?? envNumber(env.THIRDLOOP_UPSTREAM_TIMEOUT_MS),
     modelAliases: overrides.modelAliases ?? parseModelAliases(env.THIRDLOOP_MODEL_ALIASES),
     writeBehindMs: overrides.writeBehindMs,
-    bodyTimeoutMs: overrides.bodyTimeoutMs,
+    gatewayBodyTimeoutMs: overrides.gatewayBodyTimeoutMs ?? envNumber(env.THIRDLOOP_GATEWAY_BODY_TIMEOUT_MS) ?? 60_000,
     closeGraceMs: overrides.closeGraceMs,
   };
 }

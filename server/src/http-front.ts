@@ -4,7 +4,7 @@
  * parsing); everything else goes to Fastify. The timeouts Fastify would set on its own server are
  * set here from the same options.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 
 export type RawHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -29,7 +29,8 @@ export class HttpFront {
 
   /** Fastify's `serverFactory`. */
   readonly serverFactory = (fastify: RawHandler, options: Record<string, unknown>): Server => {
-    const server = createServer((req, res) => {
+    // Fastify's own server would get `options.http` (headersTimeout and the like): so does this one.
+    const server = createServer((options.http ?? {}) as ServerOptions, (req, res) => {
       if (this.v1 && isV1Url(req.url!)) this.v1(req, res);
       else fastify(req, res);
     });

@@ -21,7 +21,6 @@ beforeAll(async () => {
     upstream: upstream.url,
     upstreamApiKey: ORG_API_KEY,
     modelAliases: { [ALIAS]: 'claude-haiku-4-5' },
-    bodyTimeoutMs: 400,
   });
   credential = (await (await makeUser(server)).mint()).credential;
   upstream.handle((_req, res) => sendJson(res, 200, messageBody()));
@@ -170,22 +169,32 @@ describe('bodies refused after forwarding started never reach the provider whole
     expect((await waitForAudit(server.store, (r) => r.session_id === sessionId)).status).toBe(499);
   });
 
-  it('a client that stops sending mid-body gets 408 once the body has been idle too long', async () => {
-    const body = Buffer.from(JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 5, messages: conversation(256) }));
-    const sessionId = randomUUID();
-    const before = upstream.arriving.length;
-    const upload = startUpload(server.url, '/v1/messages', headers({ 'content-length': String(body.length), 'x-claude-code-session-id': sessionId }));
-    await upload.write(body.subarray(0, 100_000));
-    const answer = await upload.response;
-    expect(answer).toMatchObject({ status: 408, headers: { connection: 'close' } });
-    expect(JSON.parse((answer as { text: string }).text)).toEqual({
-      type: 'error',
-      error: { type: 'timeout_error', message: 'The request body stopped arriving (nothing for 0.4 s).' },
-    });
-    expect(upstream.arriving.length).toBe(before + 1);
-    expect(await upstream.arriving.at(-1)!.complete).toBe(false);
-    expect((await waitForAudit(server.store, (r) => r.session_id === sessionId)).status).toBe(408);
-    upload.destroy();
+  it('a client that stops sending mid-body gets 408 once the body is past its deadline', async () => {
+    const strict = await startGatewayServer({ upstream: upstream.url, upstreamApiKey: ORG_API_KEY, gatewayBodyTimeoutMs: 400 });
+    try {
+      const member = await makeUser(strict);
+      const key = (await member.mint()).credential;
+      const body = Buffer.from(JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 5, messages: conversation(256) }));
+      const sessionId = randomUUID();
+      const before = upstream.arriving.length;
+      const upload = startUpload(strict.url, '/v1/messages', {
+        ...headers({ 'content-length': String(body.length), 'x-claude-code-session-id': sessionId }),
+        'x-api-key': key,
+      });
+      await upload.write(body.subarray(0, 100_000));
+      const answer = await upload.response;
+      expect(answer).toMatchObject({ status: 408, headers: { connection: 'close' } });
+      expect(JSON.parse((answer as { text: string }).text)).toEqual({
+        type: 'error',
+        error: { type: 'timeout_error', message: 'The request body did not arrive within 0.4 seconds.' },
+      });
+      expect(upstream.arriving.length).toBe(before + 1);
+      expect(await upstream.arriving.at(-1)!.complete).toBe(false);
+      expect((await waitForAudit(strict.store, (r) => r.session_id === sessionId)).status).toBe(408);
+      upload.destroy();
+    } finally {
+      await strict.close();
+    }
   });
 
   it('a chunked body that grows past the cap: 413, and the provider never gets its end', async () => {

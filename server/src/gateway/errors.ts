@@ -51,7 +51,7 @@ export function errorTypeForStatus(status: number): AnthropicErrorType {
   if (status === 404) return 'not_found_error';
   if (status === 413) return 'request_too_large';
   if (status === 429) return 'rate_limit_error';
-  if (status === 504) return 'timeout_error';
+  if (status === 408 || status === 504) return 'timeout_error';
   if (status === 529) return 'overloaded_error';
   if (status >= 500) return 'api_error';
   return 'invalid_request_error';
@@ -78,5 +78,5 @@ export function sendGatewayError(res: ServerResponse, error: GatewayError, heade
 
 /** The /v1 family's error body for a status the HTTP layer refuses before any route runs (431, 400, 408). */
 export function anthropicErrorFor(status: number, message: string): AnthropicErrorBody {
-  return anthropicError(status === 408 ? 'timeout_error' : errorTypeForStatus(status), message);
+  return anthropicError(errorTypeForStatus(status), message);
 }

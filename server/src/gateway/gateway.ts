@@ -14,23 +14,21 @@ import { RateLimiter } from './rate-limit.js';
 import { parseUpstream, upstreamAuth, type UpstreamAuth } from './upstreams.js';
 import { WriteBehind } from './write-behind.js';
 
-/** The gateway reads the core settings plus its optional ones (upstreamTimeoutMs, modelAliases, writeBehindMs, closeGraceMs, bodyTimeoutMs). */
+/** The gateway reads the core settings plus its optional ones (upstreamTimeoutMs, modelAliases, writeBehindMs, closeGraceMs). */
 export type GatewayServerConfig = ServerConfig;
 
 export const DEFAULT_UPSTREAM_TIMEOUT_MS = 600_000;
 export const DEFAULT_CLOSE_GRACE_MS = 10_000;
 /** Audit rows and "last used" times wait at most this long to be written (the crash-loss window; docs/api.md). */
 export const DEFAULT_WRITE_BEHIND_MS = 50;
-/** A request body that stops arriving for this long is refused (408). */
-export const DEFAULT_BODY_TIMEOUT_MS = 30_000;
 /** Nesting deeper than this is refused by the offline model's parser (the only place bodies are parsed). */
 export const MAX_JSON_DEPTH = 512;
 
-/** A request whose body is still arriving, as the idle sweep sees it. */
+/** A request whose body is still arriving, as the deadline sweep sees it. */
 export interface ArrivingBody {
-  /** `performance.now()` of its last byte (or of its start). */
-  readonly lastByteAt: number;
-  /** The body stopped arriving: refuse it. */
+  /** `performance.now()` when reading it started. */
+  readonly bodyStartedAt: number;
+  /** The body did not arrive in time: refuse it. */
   bodyTimedOut(): void;
 }
 
@@ -44,6 +42,7 @@ export class Gateway {
   readonly authFailures: RateLimiter;
   readonly writes: WriteBehind<AuditInput>;
   readonly keys: KeyCache;
+  /** How long a body may take to arrive (config.gatewayBodyTimeoutMs). */
   readonly bodyTimeoutMs: number;
   /** Set when the server starts closing: new /v1 requests are refused with 503. */
   closing = false;
@@ -79,7 +78,7 @@ export class Gateway {
       { flushMs: config.writeBehindMs ?? DEFAULT_WRITE_BEHIND_MS, onError },
     );
     this.keys = new KeyCache(store);
-    this.bodyTimeoutMs = config.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
+    this.bodyTimeoutMs = config.gatewayBodyTimeoutMs;
     this.aliases = config.modelAliases ?? {};
   }
 
@@ -104,14 +103,14 @@ export class Gateway {
     return found;
   }
 
-  /** Watches a body until it has arrived: one sweep for all of them, instead of a timer per request. */
+  /** Watches a body until it has arrived: one sweep for all of them, instead of a timer per request (the deadline may be overrun by a quarter of itself, at most 1 s). */
   bodyArriving(body: ArrivingBody): void {
     this.arriving.add(body);
     if (this.sweep) return;
     this.sweep = setInterval(() => {
       const now = performance.now();
       for (const waiting of this.arriving) {
-        if (now - waiting.lastByteAt >= this.bodyTimeoutMs) {
+        if (now - waiting.bodyStartedAt >= this.bodyTimeoutMs) {
           this.arriving.delete(waiting);
           waiting.bodyTimedOut();
         }

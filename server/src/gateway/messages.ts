@@ -74,7 +74,7 @@ const enum Phase {
 
 export class MessagesExchange implements CallOwner, ArrivingBody {
   requestBodyDone = false;
-  lastByteAt = performance.now();
+  readonly bodyStartedAt = performance.now();
   private phase = Phase.Holding;
   private readonly scanner = new TopLevelScanner();
   private held: Buffer[] = [];
@@ -127,7 +127,6 @@ export class MessagesExchange implements CallOwner, ArrivingBody {
   private readonly onData = (chunk: Buffer): void => {
     if (this.phase === Phase.Done) return;
     const started = performance.now();
-    this.lastByteAt = started;
     this.received += chunk.length;
     const limit = this.gateway.config.bodyLimitBytes;
     if (this.received > limit) return this.refuse(tooLarge(limit));
@@ -198,7 +197,8 @@ export class MessagesExchange implements CallOwner, ArrivingBody {
 
   bodyTimedOut(): void {
     if (this.phase === Phase.Done || this.requestBodyDone) return;
-    this.refuse(new GatewayError(408, 'timeout_error', `The request body stopped arriving (nothing for ${Number((this.gateway.bodyTimeoutMs / 1000).toFixed(1))} s).`));
+    const seconds = Number((this.gateway.bodyTimeoutMs / 1000).toFixed(1));
+    this.refuse(new GatewayError(408, 'timeout_error', `The request body did not arrive within ${seconds} second${seconds === 1 ? '' : 's'}.`));
   }
 
   callDone(outcome: CallOutcome): void {

@@ -156,6 +156,8 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
       if (value !== undefined && keepResponseHeader(name)) out[name] = value;
     }
     if (close) out.connection = 'close';
+    // Every answer is read as what its content type says.
+    out['x-content-type-options'] = 'nosniff';
     // Node's HTTP server sets TCP_NODELAY, so each event leaves as soon as it is written.
     res.writeHead(statusCode, out);
     if (this.isStream) this.tracker = new SseUsageTracker();
