@@ -353,7 +353,8 @@ function keyOf(raw: number[]): 'model' | 'stream' | 'other' {
 
 /** The bytes between a string's quotes as JSON decodes them; undefined when they are not valid JSON. */
 function decodeString(bytes: number[]): string | undefined {
-  const raw = Buffer.from(bytes).toString('utf8');
+  // Model ids are short ASCII: no Buffer for those.
+  const raw = bytes.every((b) => b < 0x80) ? String.fromCharCode(...bytes) : Buffer.from(bytes).toString('utf8');
   if (!raw.includes('\\') && !/[\u0000-\u001f]/.test(raw)) return raw;
   try {
     return JSON.parse(`"${raw}"`) as string;

@@ -41,7 +41,7 @@ export interface RequestHeaders {
   credential: string | undefined | null;
   /** `x-claude-code-session-id` when it looks like one, for the audit row. */
   sessionId: string | null;
-  /** `content-length` as sent (undefined when absent); NaN when it is not one plain number. */
+  /** `content-length` as sent (undefined when absent); Node's parser has checked it frames the body. */
   contentLength: number | undefined;
   /** The body is chunked (or otherwise framed without a length). */
   chunked: boolean;
@@ -68,7 +68,10 @@ export function readRequestHeaders(raw: readonly string[], auth: UpstreamAuth): 
     if (DROPPED.has(name) || name.startsWith('x-forwarded-')) {
       if (name === 'x-api-key') xApiKeys.push(value);
       else if (name === 'authorization') authorizations.push(value);
-      else if (name === 'content-length') contentLength = contentLength === undefined && /^\d+$/.test(value) ? Number(value) : NaN;
+      else if (name === 'content-length') {
+        // Node has already refused a length that is not one number (or two that differ).
+        if (/^\d+$/.test(value)) contentLength = Number(value);
+      }
       else if (name === 'transfer-encoding') chunked = true;
       else if (name === 'content-encoding') {
         if (value.trim().toLowerCase() !== 'identity') contentEncoding = contentEncoding ? `${contentEncoding}, ${value}` : value;
