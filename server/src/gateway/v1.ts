@@ -65,8 +65,8 @@ function closeUnlessSmall(headers: RequestHeaders): Record<string, string> | und
 }
 
 /**
- * The client's address for the failed-authentication limit.
- * TODO(merge): the reverse-proxy rule (`--trust-proxy`) decides this once it lands.
+ * The client's address for the failed-authentication limit: the socket's peer. Behind a reverse
+ * proxy every client shares the proxy's address; the server-wide trusted-proxy rule is to decide it.
  */
 const clientAddress = (req: IncomingMessage): string => req.socket.remoteAddress ?? '';
 
