@@ -106,27 +106,9 @@ server.keepAliveTimeout = 60000;
 server.listen(0, '127.0.0.1', () => parentPort.postMessage(server.address().port));
 `;
 
-// The floor: the textbook Node pass-through proxy, in its own process as the gateway is: node:http in,
-// http.request over a keep-alive agent out, both bodies piped as they arrive. No framework, no auth,
-// no parsing, no limits, no audit. What it costs against direct is the price of any extra Node hop.
-const BARE_PROXY = `
-const http = require('node:http');
-const target = new URL(process.argv[1]);
-const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
-const server = http.createServer((req, res) => {
-  const headers = { ...req.headers };
-  delete headers.host; delete headers.connection;
-  const out = http.request({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers, agent }, (up) => {
-    res.writeHead(up.statusCode, up.headers);
-    up.pipe(res);
-  });
-  out.on('error', () => res.destroy());
-  req.pipe(out);
-});
-server.keepAliveTimeout = 60000;
-server.listen(0, '127.0.0.1', () => console.log('listening on http://127.0.0.1:' + server.address().port));
-process.on('SIGINT', () => process.exit(0));
-`;
+// The floor: bench/bare-hop.mjs, the textbook Node pass-through proxy, in its own process as the
+// gateway is (the run broker's bench measures against the same one).
+const BARE_HOP = join(root, 'bench', 'bare-hop.mjs');
 
 let upstreamWorker;
 let serverProcess;
@@ -175,7 +157,7 @@ function listeningUrl(child) {
 
 function startBareProxy(upstreamUrl) {
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', join(process.env.BENCH_CPU_PROF, 'bare')] : [];
-  bareProcess = spawn(process.execPath, [...profile, '-e', BARE_PROXY, upstreamUrl], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+  bareProcess = spawn(process.execPath, [...profile, BARE_HOP, upstreamUrl], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
   return listeningUrl(bareProcess);
 }
 

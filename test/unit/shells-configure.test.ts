@@ -22,7 +22,7 @@ import { configureShells, shellsConfigured, type ShellChange } from '../../src/s
 import { rewriteEnvFiles } from '../../src/shells/env-files.js';
 import type { Spawner } from '../../src/shells/cmd.js';
 import { needs } from '../helpers/components.js';
-import { corpusDir } from '../helpers/corpus.js';
+import { corpusFiles } from '../helpers/corpus.js';
 import { makeCredential, shellSees, tempHome, testContext, type TempHome } from '../helpers/setup-env.js';
 
 const API_URL = 'https://thirdloop.example.com';
@@ -151,14 +151,11 @@ describe('setup, re-run and undo', () => {
   });
 });
 
-const corpus = corpusDir();
-describe.skipIf(!corpus)('every corpus profile: add, re-add, undo byte-identical', () => {
-  const cases: Array<[string, 'bash' | 'zsh' | 'fish' | 'powershell', string]> = [];
-  for (const dir of ['bash', 'zsh', 'fish', 'powershell'] as const) {
-    for (const name of corpus ? readdirSync(path.join(corpus, 'shells', dir)) : []) {
-      cases.push([`${dir}/${name}`, dir, path.join(corpus!, 'shells', dir, name)]);
-    }
-  }
+const corpusCases = (['bash', 'zsh', 'fish', 'powershell'] as const).flatMap((dir) =>
+  corpusFiles(`shells/${dir}`).map((file): [string, typeof dir, string] => [`${dir}/${path.basename(file)}`, dir, file]),
+);
+describe.skipIf(corpusCases.length === 0)('every corpus profile: add, re-add, undo byte-identical', () => {
+  const cases = corpusCases;
   it.each(cases)('%s', async (_name, shell, source) => {
     const target = profiles()[shell];
     mkdirSync(path.dirname(target), { recursive: true });

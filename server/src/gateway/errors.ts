@@ -57,13 +57,13 @@ export function errorTypeForStatus(status: number): AnthropicErrorType {
   return 'invalid_request_error';
 }
 
-/** Headers on every JSON answer the gateway writes itself. */
-const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'x-content-type-options': 'nosniff' } as const;
+/** Headers on every JSON answer under /v1, errors included (http/error-shapes.ts uses them too). */
+export const V1_JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'x-content-type-options': 'nosniff' } as const;
 
 /** Writes a JSON answer on a raw response (the gateway serves /v1 below the framework). */
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>, head = false): void {
   const payload = JSON.stringify(body);
-  res.writeHead(status, { ...JSON_HEADERS, 'content-length': String(Buffer.byteLength(payload)), ...headers });
+  res.writeHead(status, { ...V1_JSON_HEADERS, 'content-length': String(Buffer.byteLength(payload)), ...headers });
   res.end(head ? undefined : payload);
 }
 
@@ -74,9 +74,4 @@ export function sendGatewayError(res: ServerResponse, error: GatewayError, heade
     return;
   }
   sendJson(res, error.status, error.body(), headers ? { ...error.headers, ...headers } : error.headers);
-}
-
-/** The /v1 family's error body for a status the HTTP layer refuses before any route runs (431, 400, 408). */
-export function anthropicErrorFor(status: number, message: string): AnthropicErrorBody {
-  return anthropicError(errorTypeForStatus(status), message);
 }

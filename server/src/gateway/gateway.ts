@@ -56,6 +56,8 @@ export class Gateway {
     readonly store: Store,
     readonly config: GatewayServerConfig,
     private readonly onError: (error: unknown) => void,
+    /** Each failure to reach the provider, with one sentence for the operator (the server log). */
+    onUpstreamError?: (sentence: string, error: unknown) => void,
   ) {
     const target = parseUpstream(config.upstream);
     this.upstream =
@@ -64,6 +66,8 @@ export class Gateway {
             origin: target.origin,
             basePath: target.basePath,
             timeoutMs: config.upstreamTimeoutMs ?? DEFAULT_UPSTREAM_TIMEOUT_MS,
+            caFile: config.upstreamCaFile,
+            onTransportError: onUpstreamError && ((error, sentence) => onUpstreamError(sentence, error)),
           })
         : undefined;
     this.upstreamAuth = upstreamAuth(target.kind === 'http' ? config.upstreamApiKey : undefined);

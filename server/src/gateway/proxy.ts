@@ -7,9 +7,11 @@
  */
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
-import { errors as undiciErrors, Pool, type Dispatcher } from 'undici';
+import { errors as undiciErrors, type Dispatcher } from 'undici';
 import { errorTypeForStatus, GatewayError, sendGatewayError } from './errors.js';
 import { SseUsageTracker, sseEvent, usageFromJson, type Usage } from './sse.js';
+import { createUpstreamDispatcher } from './upstream-dispatcher.js';
+import { describeUpstreamError, isTlsError } from './upstreams.js';
 
 /** What the provider says that a client can use; its cookies, server and org identity stay here. */
 const RESPONSE_HEADERS_KEPT = new Set([
@@ -57,19 +59,23 @@ export interface UpstreamClientOptions {
   basePath: string;
   /** Longest wait for the provider's headers, and for each chunk after them. */
   timeoutMs: number;
+  /** Extra certificate authorities to trust for the provider (`--upstream-ca`). */
+  caFile?: string;
+  /** Told of every failure to reach the provider (not of clients leaving), with the operator's sentence. */
+  onTransportError?: (error: unknown, sentence: string) => void;
 }
 
 export class UpstreamClient {
-  private readonly pool: Pool;
+  private readonly pool: Dispatcher;
 
   constructor(private readonly options: UpstreamClientOptions) {
-    this.pool = new Pool(options.origin, {
-      keepAliveTimeout: 30_000,
-      // The per-request values below are the ones that apply; these only bound the defaults.
-      headersTimeout: options.timeoutMs,
-      bodyTimeout: options.timeoutMs,
-    });
+    this.pool = createUpstreamDispatcher({ origin: options.origin, timeoutMs: options.timeoutMs, caFile: options.caFile });
   }
+
+  /** Tells the operator's log about a failure to reach the provider. */
+  readonly transportFailed = (error: unknown): void => {
+    this.options.onTransportError?.(error, describeUpstreamError(error, this.options.origin));
+  };
 
   /** Abandons every request still running (shutdown after the grace period). */
   destroy(): Promise<void> {
@@ -78,7 +84,7 @@ export class UpstreamClient {
 
   /** Sends `request` upstream; the answer goes to `res` (the client's response, not yet started). */
   call(request: UpstreamRequest, res: ServerResponse, owner: CallOwner): UpstreamCall {
-    const call = new UpstreamCall(res, owner);
+    const call = new UpstreamCall(res, owner, this.transportFailed);
     this.pool.dispatch(
       {
         origin: this.options.origin,
@@ -111,6 +117,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
   constructor(
     private readonly res: ServerResponse,
     private readonly owner: CallOwner,
+    private readonly transportFailed: (error: unknown) => void,
   ) {}
 
   /** Whether the provider's answer has started reaching the client. */
@@ -191,6 +198,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
       return;
     }
     const failure = upstreamFailure(error);
+    this.transportFailed(error);
     if (this.status === 0) {
       // Nothing sent yet: answer in Anthropic's shape.
       sendGatewayError(res, failure, this.owner.requestBodyDone ? undefined : { connection: 'close' });
@@ -263,6 +271,9 @@ export function upstreamFailure(error: unknown): GatewayError {
   const code = (error as { code?: string } | null)?.code;
   if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EHOSTUNREACH') {
     return new GatewayError(502, 'api_error', 'The model provider could not be reached.');
+  }
+  if (isTlsError(error)) {
+    return new GatewayError(502, 'api_error', "This instance does not trust the model provider's TLS certificate. Ask your Third Loop administrator to check it.");
   }
   return new GatewayError(502, 'api_error', 'The connection to the model provider failed.');
 }

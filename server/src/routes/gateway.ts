@@ -6,11 +6,11 @@
  */
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { Store } from '../store/store.js';
-import { anthropicErrorFor } from '../gateway/errors.js';
 import { Gateway, type GatewayServerConfig } from '../gateway/gateway.js';
+import { errorCode } from '../gateway/upstreams.js';
 import { V1Handler } from '../gateway/v1.js';
-import type { ErrorFamily } from '../error-families.js';
-import { isV1Url, type RawHandler } from '../http-front.js';
+import type { RawHandler } from '../http/front.js';
+import type { OperatorLog } from '../operator-log.js';
 
 export interface GatewayPluginOptions {
   store: Store;
@@ -19,13 +19,9 @@ export interface GatewayPluginOptions {
   clock?: () => Date;
   /** Where the HTTP server takes the /v1 handler from (it runs before the framework). */
   mountV1: (handler: RawHandler) => void;
+  /** Errors the operator must see (a provider it cannot reach); default: the request log. */
+  errorLog?: OperatorLog;
 }
-
-/** `/v1` answers every error in Anthropic's shape, the HTTP layer's own (431, 400, 408) included. */
-export const V1_ERROR_FAMILY: ErrorFamily = {
-  owns: isV1Url,
-  render: (status, message) => ({ contentType: 'application/json', body: JSON.stringify(anthropicErrorFor(status, message)) }),
-};
 
 /** Claude Code's telemetry batches are small; more than this from a caller without a key is refused. */
 const TELEMETRY_BODY_LIMIT = 1024 * 1024;
@@ -33,7 +29,13 @@ const TELEMETRY_BODY_LIMIT = 1024 * 1024;
 const gatewayRoutes: FastifyPluginAsync<GatewayPluginOptions> = async (app, options) => {
   const { store, config } = options;
   const clock = options.clock ?? (() => new Date());
-  const gateway = new Gateway(store, config, (error) => app.log.error({ err: error }, 'gateway error'));
+  const errorLog: OperatorLog = options.errorLog ?? ((fields, message) => app.log.error(fields, message));
+  const gateway = new Gateway(
+    store,
+    config,
+    (error) => errorLog({ err: error }, 'gateway error'),
+    (sentence, error) => errorLog({ upstream: config.upstream, code: errorCode(error) }, sentence),
+  );
   options.mountV1(new V1Handler(gateway, clock).handle);
   // Fastify closes the HTTP server (waiting for every connection) before onClose runs, so the grace
   // period has to start here, or one long stream would hold the shutdown for as long as it lasts.

@@ -4,6 +4,7 @@
  */
 import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 export interface Received {
@@ -28,6 +29,8 @@ export interface Arriving {
 
 export interface FakeUpstream {
   url: string;
+  /** Connections accepted so far (TLS handshakes completed, over TLS): keep-alive keeps this at 1. */
+  connections(): number;
   received: Received[];
   /** Every request from the moment its headers arrive. */
   arriving: Arriving[];
@@ -35,11 +38,13 @@ export interface FakeUpstream {
   close(): Promise<void>;
 }
 
-export async function startFakeUpstream(): Promise<FakeUpstream> {
+/** `tls`: serve https with this key and certificate (a test CA's), as the real provider does. */
+export async function startFakeUpstream(options: { tls?: { key: string; cert: string } } = {}): Promise<FakeUpstream> {
   let handler: Handler = (_req, res) => sendJson(res, 200, messageBody());
   const received: Received[] = [];
   const arriving: Arriving[] = [];
-  const server: Server = createServer((req, res) => {
+  let connections = 0;
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     let bytes = 0;
     arriving.push({
@@ -68,12 +73,15 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
       received.push(entry);
       void Promise.resolve(handler(req, res, entry)).catch(() => res.destroy());
     });
-  });
+  };
+  const server: Server = options.tls ? createTlsServer(options.tls, onRequest) : createServer(onRequest);
+  server.on(options.tls ? 'secureConnection' : 'connection', () => connections++);
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
+    connections: () => connections,
     received,
     arriving,
     handle(next) {

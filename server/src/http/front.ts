@@ -5,19 +5,9 @@
  * set here from the same options.
  */
 import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
+import { routeFamily } from './error-shapes.js';
 
 export type RawHandler = (req: IncomingMessage, res: ServerResponse) => void;
-
-/** `/v1`, `/v1/…` or `/v1?…`, also when the client percent-encoded some of it. */
-export function isV1Url(url: string): boolean {
-  if (url.startsWith('/v1')) return url.length === 3 || url[3] === '/' || url[3] === '?';
-  if (!url.startsWith('/%') && !url.startsWith('/v%')) return false;
-  try {
-    return isV1Url(decodeURIComponent(url.split('?')[0]!));
-  } catch {
-    return false;
-  }
-}
 
 export class HttpFront {
   private v1: RawHandler | undefined;
@@ -31,7 +21,7 @@ export class HttpFront {
   readonly serverFactory = (fastify: RawHandler, options: Record<string, unknown>): Server => {
     // Fastify's own server would get `options.http` (headersTimeout and the like): so does this one.
     const server = createServer((options.http ?? {}) as ServerOptions, (req, res) => {
-      if (this.v1 && isV1Url(req.url!)) this.v1(req, res);
+      if (this.v1 && routeFamily(req.url!) === 'v1') this.v1(req, res);
       else fastify(req, res);
     });
     const { keepAliveTimeout, requestTimeout, connectionTimeout } = options;
