@@ -1,9 +1,8 @@
-/** The gateway's pure parts: SSE usage reading, rate limiting, write-behind, upstream credential, models. */
+/** The gateway's pure parts: SSE usage reading, write-behind, upstream credential, models. */
 import { describe, expect, it } from 'vitest';
 import { GatewayError } from '../src/gateway/errors.js';
 import { mockCountTokens, mockMessages } from '../src/gateway/mock-model.js';
 import { findModel, listModels } from '../src/gateway/models.js';
-import { RateLimiter } from '../src/gateway/rate-limit.js';
 import { SseUsageTracker, sseEvent, usageFromJson } from '../src/gateway/sse.js';
 import { parseUpstream, upstreamAuth, withBetaFlag } from '../src/gateway/upstreams.js';
 import { WriteBehind } from '../src/gateway/write-behind.js';
@@ -40,30 +39,6 @@ describe('SseUsageTracker', () => {
     expect(usageFromJson(JSON.stringify({ type: 'message', usage: { input_tokens: 4, output_tokens: 2 } }))).toEqual({ input_tokens: 4, output_tokens: 2 });
     expect(usageFromJson('{"input_tokens": 77}')).toEqual({ input_tokens: 77, output_tokens: null });
     expect(usageFromJson('<html>')).toEqual({ input_tokens: null, output_tokens: null });
-  });
-});
-
-describe('RateLimiter', () => {
-  it('allows the minute’s allowance, then refuses with the wait, then refills', () => {
-    let now = 0;
-    const limiter = new RateLimiter(60, () => now);
-    for (let i = 0; i < 60; i++) expect(limiter.take('k').allowed).toBe(true);
-    const refused = limiter.take('k');
-    expect(refused).toMatchObject({ allowed: false, retryAfterSeconds: 1 });
-    expect(limiter.take('other').allowed).toBe(true);
-    now += 1_000;
-    expect(limiter.take('k').allowed).toBe(true);
-    expect(limiter.take('k').allowed).toBe(false);
-  });
-
-  it('reports whole seconds to wait at low limits', () => {
-    let now = 0;
-    const limiter = new RateLimiter(2, () => now);
-    limiter.take('k');
-    limiter.take('k');
-    expect(limiter.take('k').retryAfterSeconds).toBe(30);
-    now += 29_500;
-    expect(limiter.take('k').retryAfterSeconds).toBe(1);
   });
 });
 

@@ -483,6 +483,37 @@ describe('limits', () => {
     }
   });
 
+  it('counts failed authentications by the client address --trust-proxy names, in the store every server process on the database shares', async () => {
+    const N = 3;
+    const config = { upstream: upstream.url, upstreamApiKey: ORG_API_KEY, authFailuresPerMinute: N, trustProxy: ['127.0.0.1'] };
+    const first = await startGatewayServer(config);
+    const second = await startGatewayServer(config, { dataDir: first.dataDir });
+    try {
+      const from = (client: string) => ({ 'x-forwarded-for': `${client}, 127.0.0.1` });
+      const statuses = async (server: GatewayServer, client: string, n: number) => {
+        const out: number[] = [];
+        for (let i = 0; i < n; i++) out.push((await post(`${server.url}/v1/messages`, undefined, messageRequest(), from(client))).status);
+        return out;
+      };
+      // One client's failures, spread over both processes, share one allowance.
+      expect(await statuses(first, '203.0.113.7', 2)).toEqual([401, 401]);
+      expect(await statuses(second, '203.0.113.7', 2)).toEqual([401, 429]);
+      // Another client behind the same proxy has its own.
+      expect(await statuses(second, '198.51.100.9', N)).toEqual(Array(N).fill(401));
+      // An address in X-Forwarded-For from a client that is not a trusted proxy is ignored.
+      const untrusted = await startGatewayServer({ ...config, trustProxy: [] });
+      try {
+        expect(await statuses(untrusted, '203.0.113.1', 1)).toEqual([401]);
+        expect(await statuses(untrusted, '203.0.113.2', N)).toEqual([401, 401, 429]);
+      } finally {
+        await untrusted.close();
+      }
+    } finally {
+      await second.close();
+      await first.close();
+    }
+  });
+
   it('answers 413 request_too_large for a body over the cap', async () => {
     const { credential } = await (await makeUser(limited)).mint();
     const res = await post(`${limited.url}/v1/messages`, credential, messageRequest({ system: 'x'.repeat(8192) }));

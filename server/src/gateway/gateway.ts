@@ -5,12 +5,13 @@
  * otherwise compute again (the credential headers, model resolutions) is computed here once.
  */
 import { DEFAULT_AUTH_FAILURES_PER_MINUTE, type ServerConfig } from '../config.js';
-import type { AuditInput, Store } from '../store/store.js';
+import { BodyDeadlines } from '../http/body-deadline.js';
+import { limiterAddress, trustedProxyMatcher } from '../http/client-address.js';
+import type { AuditInput, Bucket, LimitDecision, Store } from '../store/store.js';
 import { GatewayError } from './errors.js';
 import { KeyCache } from './key-cache.js';
 import { findModel, type FoundModel } from './models.js';
 import { UpstreamClient } from './proxy.js';
-import { RateLimiter } from './rate-limit.js';
 import { parseUpstream, upstreamAuth, type UpstreamAuth } from './upstreams.js';
 import { WriteBehind } from './write-behind.js';
 
@@ -18,38 +19,31 @@ import { WriteBehind } from './write-behind.js';
 export type GatewayServerConfig = ServerConfig;
 
 export const DEFAULT_UPSTREAM_TIMEOUT_MS = 600_000;
+const ALLOWED: LimitDecision = { allowed: true };
 export const DEFAULT_CLOSE_GRACE_MS = 10_000;
 /** Audit rows and "last used" times wait at most this long to be written (the crash-loss window; docs/api.md). */
 export const DEFAULT_WRITE_BEHIND_MS = 50;
 /** Nesting deeper than this is refused by the offline model's parser (the only place bodies are parsed). */
 export const MAX_JSON_DEPTH = 512;
 
-/** A request whose body is still arriving, as the deadline sweep sees it. */
-export interface ArrivingBody {
-  /** `performance.now()` when reading it started. */
-  readonly bodyStartedAt: number;
-  /** The body did not arrive in time: refuse it. */
-  bodyTimedOut(): void;
-}
-
 export class Gateway {
   readonly upstream: UpstreamClient | undefined;
   /** The organization's credential as header pairs, made once. */
   readonly upstreamAuth: UpstreamAuth;
-  /** Requests per minute per member (all of a member's keys share it, so rotating a key does not reset it). */
-  readonly limiter: RateLimiter;
-  /** Failed authentications per client address (the member limiter only sees keys that exist). */
-  readonly authFailures: RateLimiter;
+  /** Failed authentications allowed per client address and minute (the member limit only sees keys that exist). */
+  readonly authFailuresPerMinute: number;
+  /** Whether a socket's peer is one of the trusted proxies (--trust-proxy): the client address rule every limiter uses. */
+  readonly isTrustedProxy: (address: string | undefined) => boolean;
   readonly writes: WriteBehind<AuditInput>;
   readonly keys: KeyCache;
-  /** How long a body may take to arrive (config.gatewayBodyTimeoutMs). */
-  readonly bodyTimeoutMs: number;
+  /** Request bodies still arriving, each refused past config.gatewayBodyTimeoutMs (the server's one deadline mechanism). */
+  readonly bodyDeadlines: BodyDeadlines;
   /** Set when the server starts closing: new /v1 requests are refused with 503. */
   closing = false;
   private readonly aliases: Record<string, string>;
   private readonly resolved = new Map<string, FoundModel | null>();
-  private readonly arriving = new Set<ArrivingBody>();
-  private sweep: NodeJS.Timeout | undefined;
+  /** Each member's request bucket, made once. */
+  private readonly memberBuckets = new Map<string, Bucket>();
   private graceTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -71,8 +65,8 @@ export class Gateway {
           })
         : undefined;
     this.upstreamAuth = upstreamAuth(target.kind === 'http' ? config.upstreamApiKey : undefined);
-    this.limiter = new RateLimiter(config.rateLimitPerMinute);
-    this.authFailures = new RateLimiter(config.authFailuresPerMinute ?? DEFAULT_AUTH_FAILURES_PER_MINUTE);
+    this.authFailuresPerMinute = config.authFailuresPerMinute ?? DEFAULT_AUTH_FAILURES_PER_MINUTE;
+    this.isTrustedProxy = trustedProxyMatcher(config.trustProxy);
     this.writes = new WriteBehind<AuditInput>(
       {
         writeBatch: (lastUsed, rows) => store.keys.writeBatch(lastUsed, rows),
@@ -82,7 +76,7 @@ export class Gateway {
       { flushMs: config.writeBehindMs ?? DEFAULT_WRITE_BEHIND_MS, onError },
     );
     this.keys = new KeyCache(store);
-    this.bodyTimeoutMs = config.gatewayBodyTimeoutMs;
+    this.bodyDeadlines = new BodyDeadlines(config.gatewayBodyTimeoutMs);
     this.aliases = config.modelAliases ?? {};
   }
 
@@ -90,6 +84,27 @@ export class Gateway {
   internalError(error: unknown): GatewayError {
     this.onError(error);
     return new GatewayError(500, 'api_error', 'Internal error in the Third Loop gateway.');
+  }
+
+  /**
+   * One of the member's requests this minute (all of a member's keys share the bucket, so rotating
+   * a key does not reset it), from the store: at once on the SQLite store (Store.limits.takeRequest).
+   */
+  takeRequest(userId: string, at: Date): LimitDecision | Promise<LimitDecision> {
+    const limit = this.config.rateLimitPerMinute;
+    if (!(limit > 0)) return ALLOWED;
+    let bucket = this.memberBuckets.get(userId);
+    if (!bucket) {
+      if (this.memberBuckets.size >= 10_000) this.memberBuckets.clear();
+      bucket = { key: `v1-requests:${userId}`, limit, windowMs: 60_000 };
+      this.memberBuckets.set(userId, bucket);
+    }
+    return this.store.limits.takeRequest(bucket, at);
+  }
+
+  /** One failed authentication from the client's address, in the store's shared buckets (as /api counts its own). */
+  takeAuthFailure(address: string, at: Date): Promise<LimitDecision> {
+    return this.store.limits.take([{ key: `v1-auth-failures:${limiterAddress(address)}`, limit: this.authFailuresPerMinute, windowMs: 60_000 }], at);
   }
 
   get isMock(): boolean {
@@ -105,26 +120,6 @@ export class Gateway {
     if (this.resolved.size >= 1_000) this.resolved.clear();
     this.resolved.set(requested, found ?? null);
     return found;
-  }
-
-  /** Watches a body until it has arrived: one sweep for all of them, instead of a timer per request (the deadline may be overrun by a quarter of itself, at most 1 s). */
-  bodyArriving(body: ArrivingBody): void {
-    this.arriving.add(body);
-    if (this.sweep) return;
-    this.sweep = setInterval(() => {
-      const now = performance.now();
-      for (const waiting of this.arriving) {
-        if (now - waiting.bodyStartedAt >= this.bodyTimeoutMs) {
-          this.arriving.delete(waiting);
-          waiting.bodyTimedOut();
-        }
-      }
-    }, Math.min(1_000, Math.max(10, this.bodyTimeoutMs / 4)));
-    this.sweep.unref();
-  }
-
-  bodyArrived(body: ArrivingBody): void {
-    this.arriving.delete(body);
   }
 
   /**
@@ -143,7 +138,7 @@ export class Gateway {
   /** After the HTTP server has closed: every answer has ended, so only the writes are left. */
   async close(): Promise<void> {
     clearTimeout(this.graceTimer);
-    clearInterval(this.sweep);
+    this.bodyDeadlines.close();
     this.keys.close();
     await this.upstream?.destroy();
     await this.writes.flush();

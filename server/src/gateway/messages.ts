@@ -16,7 +16,8 @@ import { Readable } from 'node:stream';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { TopLevelScanner, type ScanProblem } from './body-scan.js';
 import { GatewayError, sendGatewayError, sendJson } from './errors.js';
-import { MAX_JSON_DEPTH, type ArrivingBody, type Gateway } from './gateway.js';
+import { bodyTimeoutMessage, type ArrivingBody } from '../http/body-deadline.js';
+import { MAX_JSON_DEPTH, type Gateway } from './gateway.js';
 import { JsonStreamError, JsonStreamParser } from './json-stream.js';
 import { answerMessages, countTokens, RequestSummary } from './mock-model.js';
 import { modelNotOffered, type FoundModel } from './models.js';
@@ -119,7 +120,7 @@ export class MessagesExchange implements CallOwner, ArrivingBody {
       this.requestBodyDone = true;
       return this.refuse(invalid(PROBLEMS[this.scanner.end()!]));
     }
-    this.gateway.bodyArriving(this);
+    this.gateway.bodyDeadlines.watch(this);
     this.req.on('data', this.onData);
     this.req.on('end', this.onEnd);
   }
@@ -187,7 +188,7 @@ export class MessagesExchange implements CallOwner, ArrivingBody {
 
   /** The client went away before its answer was complete. */
   private readonly onClose = (): void => {
-    this.gateway.bodyArrived(this);
+    this.gateway.bodyDeadlines.arrived(this);
     if (this.res.writableFinished || this.phase === Phase.Done) return;
     this.phase = Phase.Done;
     this.pipe?.destroy();
@@ -197,19 +198,18 @@ export class MessagesExchange implements CallOwner, ArrivingBody {
 
   bodyTimedOut(): void {
     if (this.phase === Phase.Done || this.requestBodyDone) return;
-    const seconds = Number((this.gateway.bodyTimeoutMs / 1000).toFixed(1));
-    this.refuse(new GatewayError(408, 'timeout_error', `The request body did not arrive within ${seconds} second${seconds === 1 ? '' : 's'}.`));
+    this.refuse(new GatewayError(408, 'timeout_error', bodyTimeoutMessage(this.gateway.bodyDeadlines.timeoutMs)));
   }
 
   callDone(outcome: CallOutcome): void {
     this.phase = Phase.Done;
-    this.gateway.bodyArrived(this);
+    this.gateway.bodyDeadlines.arrived(this);
     this.record.finish(outcome.status, outcome.usage);
   }
 
   private arrived(): void {
     this.requestBodyDone = true;
-    this.gateway.bodyArrived(this);
+    this.gateway.bodyDeadlines.arrived(this);
   }
 
   /** `model` has just been read: check it, then forward or start parsing. */
@@ -322,7 +322,7 @@ export class MessagesExchange implements CallOwner, ArrivingBody {
   private refuse(error: GatewayError): void {
     if (this.phase === Phase.Done) return;
     this.phase = Phase.Done;
-    this.gateway.bodyArrived(this);
+    this.gateway.bodyDeadlines.arrived(this);
     // The row names the model asked for, when one was read before the refusal.
     this.record.model ??= this.scanner.model?.value.slice(0, 128) ?? null;
     this.held = [];

@@ -13,7 +13,7 @@ export class RequestRecord {
   constructor(
     private readonly writes: WriteBehind<AuditInput>,
     private readonly started: number,
-    private readonly at: Date,
+    readonly at: Date,
     private readonly method: string,
     /** The endpoint as routed, or the path as sent (cut) for unknown ones. */
     private readonly path: string,

@@ -16,6 +16,9 @@ import type { CachedKey } from './key-cache.js';
 import { MessagesExchange, type MessagesEndpoint } from './messages.js';
 import { listModels, modelNotOffered, modelView } from './models.js';
 import { readRequestHeaders, type RequestHeaders } from './request-headers.js';
+import { clientAddress } from '../http/client-address.js';
+import { BAD_PERCENT_ENCODING } from '../http/error-shapes.js';
+import type { LimitDecision } from '../store/store.js';
 import { RequestRecord } from './request-record.js';
 
 type Route =
@@ -64,11 +67,8 @@ function closeUnlessSmall(headers: RequestHeaders): Record<string, string> | und
   return { connection: 'close' };
 }
 
-/**
- * The client's address for the failed-authentication limit: the socket's peer. Behind a reverse
- * proxy every client shares the proxy's address; the server-wide trusted-proxy rule is to decide it.
- */
-const clientAddress = (req: IncomingMessage): string => req.socket.remoteAddress ?? '';
+/** Whole seconds for `retry-after` and the message, never 0. */
+const retrySeconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
 
 export class V1Handler {
   constructor(
@@ -99,7 +99,7 @@ export class V1Handler {
       try {
         path = decodeURIComponent(rawPath);
       } catch {
-        sendGatewayError(res, new GatewayError(400, 'invalid_request_error', 'The request path is not valid percent-encoding.'), { connection: 'close' });
+        sendGatewayError(res, new GatewayError(400, 'invalid_request_error', BAD_PERCENT_ENCODING), { connection: 'close' });
         return;
       }
     }
@@ -141,8 +141,29 @@ export class V1Handler {
     record.userId = checked.key.userId;
     record.keyId = checked.key.id;
     // Per member, not per key: rotating a key must not reset the allowance.
-    const decision = gateway.limiter.take(checked.key.userId);
+    const decision = gateway.takeRequest(checked.key.userId, at);
+    if (!(decision instanceof Promise)) return this.admitted(req, res, headers, record, route, url, q, at, checked.key.id, decision);
+    decision.then(
+      (taken) => this.admitted(req, res, headers, record, route, url, q, at, checked.key.id, taken),
+      (error: unknown) => sendGatewayError(res, gateway.internalError(error)),
+    );
+  }
+
+  private admitted(
+    req: IncomingMessage,
+    res: ServerResponse,
+    headers: RequestHeaders,
+    record: RequestRecord,
+    route: Route,
+    url: string,
+    q: number,
+    at: Date,
+    keyId: string,
+    decision: LimitDecision,
+  ): void {
+    const { gateway } = this;
     if (!decision.allowed) {
+      const seconds = retrySeconds(decision.retryAfterMs);
       record.action = 'rate_limited';
       record.finish(429);
       sendGatewayError(
@@ -150,14 +171,14 @@ export class V1Handler {
         new GatewayError(
           429,
           'rate_limit_error',
-          `Your keys are limited to ${gateway.config.rateLimitPerMinute} requests per minute together. Retry in ${decision.retryAfterSeconds} s.`,
-          { 'retry-after': String(decision.retryAfterSeconds) },
+          `Your keys are limited to ${gateway.config.rateLimitPerMinute} requests per minute together. Retry in ${seconds} s.`,
+          { 'retry-after': String(seconds) },
         ),
         closeUnlessSmall(headers),
       );
       return;
     }
-    gateway.writes.touch(checked.key.id, at);
+    gateway.writes.touch(keyId, at);
 
     try {
       switch (route.kind) {
@@ -205,16 +226,23 @@ export class V1Handler {
     // Counted per client address, after the check, so a valid key from the same address still
     // works. Past the limit the refusal is not audited: one row per attempt is what an attacker
     // would use to grow the log.
-    const failures = this.gateway.authFailures.take(clientAddress(req));
-    if (!failures.allowed) {
-      const limit = this.gateway.authFailures.perMinute;
+    const { gateway } = this;
+    gateway.takeAuthFailure(clientAddress(req, gateway.isTrustedProxy), record.at).then(
+      (decision) => this.deny(res, headers, record, failure, keyId, decision),
+      (error: unknown) => sendGatewayError(res, gateway.internalError(error)),
+    );
+  }
+
+  private deny(res: ServerResponse, headers: RequestHeaders, record: RequestRecord, failure: AuthFailure, keyId: string | null, decision: LimitDecision): void {
+    if (!decision.allowed) {
+      const seconds = retrySeconds(decision.retryAfterMs);
       sendGatewayError(
         res,
         new GatewayError(
           429,
           'rate_limit_error',
-          `Too many failed authentications from this address (limit ${limit} per minute). Retry in ${failures.retryAfterSeconds} s.`,
-          { 'retry-after': String(failures.retryAfterSeconds) },
+          `Too many failed authentications from this address (limit ${this.gateway.authFailuresPerMinute} per minute). Retry in ${seconds} s.`,
+          { 'retry-after': String(seconds) },
         ),
         closeUnlessSmall(headers),
       );

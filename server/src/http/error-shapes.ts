@@ -58,11 +58,14 @@ export const ERROR_SHAPES: Record<RouteFamily, ErrorShape> = {
   }),
 };
 
+/** The sentence for a path whose percent-encoding does not decode (Fastify's routes, and /v1's own decoding). */
+export const BAD_PERCENT_ENCODING = 'The request path is not valid: it has a malformed percent-encoding.';
+
 /** What a framework or HTTP-parser error means for the client: a status and one sentence. */
 export function describeClientError(error: { code?: string; statusCode?: number; message?: string }, bodyLimit?: number): { status: number; message: string } {
   switch (error.code) {
     case 'FST_ERR_BAD_URL':
-      return { status: 400, message: 'The request path is not valid: it has a malformed percent-encoding.' };
+      return { status: 400, message: BAD_PERCENT_ENCODING };
     case 'FST_ERR_MAX_PARAM_LENGTH':
       return { status: 414, message: 'A segment of the request path is too long.' };
     case 'HPE_HEADER_OVERFLOW':

@@ -34,7 +34,7 @@ export default async function apiKeysRoutes(app: FastifyInstance, ctx: RouteCont
       // Failed authentications per client address, as on /v1: counted after the check, so a valid
       // key from the same address always works; kept in the store, so replicas share the count.
       const decision = await store.limits.take(
-        [{ key: `api-auth-failures:${limiterAddress(request.ip)}`, limit: failuresPerMinute, windowMs: 60_000 }],
+        [{ key: `api-auth-failures:${limiterAddress(request.clientAddress)}`, limit: failuresPerMinute, windowMs: 60_000 }],
         now,
       );
       if (!decision.allowed) {

@@ -21,6 +21,8 @@ export interface GatewayPluginOptions {
   mountV1: (handler: RawHandler) => void;
   /** Errors the operator must see (a provider it cannot reach); default: the request log. */
   errorLog?: OperatorLog;
+  /** The request log is on (THIRDLOOP_SERVER_LOG=1): /v1 requests get their lines too. */
+  requestLog?: boolean;
 }
 
 /** Claude Code's telemetry batches are small; more than this from a caller without a key is refused. */
@@ -36,7 +38,8 @@ const gatewayRoutes: FastifyPluginAsync<GatewayPluginOptions> = async (app, opti
     (error) => errorLog({ err: error }, 'gateway error'),
     (sentence, error) => errorLog({ upstream: config.upstream, code: errorCode(error) }, sentence),
   );
-  options.mountV1(new V1Handler(gateway, clock).handle);
+  const handle = new V1Handler(gateway, clock).handle;
+  options.mountV1(options.requestLog ? logRequests(app, handle) : handle);
   // Fastify closes the HTTP server (waiting for every connection) before onClose runs, so the grace
   // period has to start here, or one long stream would hold the shutdown for as long as it lasts.
   app.addHook('preClose', async () => {
@@ -82,5 +85,23 @@ const gatewayRoutes: FastifyPluginAsync<GatewayPluginOptions> = async (app, opti
   });
 
 };
+
+/**
+ * With the request log on (THIRDLOOP_SERVER_LOG=1), /v1 requests get the lines Fastify writes for
+ * its own routes (they do not pass through it): method, URL and address in, status and time out;
+ * never headers or bodies.
+ */
+function logRequests(app: FastifyInstance, handle: RawHandler): RawHandler {
+  let next = 0;
+  return (req, res) => {
+    const started = performance.now();
+    const log = app.log.child({ reqId: `v1-${(++next).toString(36)}` });
+    log.info({ req: { method: req.method, url: req.url, remoteAddress: req.socket.remoteAddress } }, 'incoming request');
+    res.once('close', () => {
+      log.info({ res: { statusCode: res.statusCode }, responseTime: performance.now() - started }, res.writableFinished ? 'request completed' : 'request aborted');
+    });
+    handle(req, res);
+  };
+}
 
 export default gatewayRoutes;

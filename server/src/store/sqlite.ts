@@ -265,6 +265,28 @@ export function openSqliteStore(file: string): Store {
       q.limitPut.run(b.key, tokens, now, fullAt(b, tokens, now));
     }
   });
+  // takeRequest's buckets: in this process (see Store.limits.takeRequest), by the same arithmetic.
+  const requestBuckets = new Map<string, BucketState>();
+  const ALLOWED: LimitDecision = { allowed: true };
+  const takeRequest = (bucket: Bucket, now: number): LimitDecision => {
+    let state = requestBuckets.get(bucket.key);
+    const tokens = tokensAt(bucket, state, now);
+    const wait = msUntilToken(bucket, tokens);
+    if (wait > 0) return { allowed: false, retryAfterMs: wait, key: bucket.key };
+    if (state) {
+      state.tokens = tokens - 1;
+      state.at = now;
+      return ALLOWED;
+    }
+    // A full bucket behaves as a missing one: forgetting those bounds the map without changing an answer.
+    if (requestBuckets.size >= 10_000) {
+      for (const [key, b] of requestBuckets) if (fullAt(bucket, b.tokens, b.at) <= now) requestBuckets.delete(key);
+    }
+    state = { tokens: tokens - 1, at: now };
+    requestBuckets.set(bucket.key, state);
+    return ALLOWED;
+  };
+
   let sweptAt = 0;
   const sweep = (now: number) => {
     if (now - sweptAt < SWEEP_EVERY_MS && now >= sweptAt) return;
@@ -360,6 +382,9 @@ export function openSqliteStore(file: string): Store {
       async markOnce(key, now, until) {
         sweep(now.getTime());
         return q.markPut.run(key, until.getTime(), now.getTime()).changes === 1;
+      },
+      takeRequest(bucket, now) {
+        return takeRequest(bucket, now.getTime());
       },
     },
     secrets: {

@@ -143,6 +143,14 @@ export interface Store {
     refund(buckets: readonly Bucket[], now: Date): Promise<void>;
     /** True for the first call with `key` until `until`; false while that mark lasts. */
     markOnce(key: string, now: Date, until: Date): Promise<boolean>;
+    /**
+     * `take` for one bucket on a hot path (the gateway's requests per member): answered at once
+     * (not a promise) when the store can, and exact for the process that serves the requests. The
+     * SQLite store keeps these buckets in that process, since a transaction per request would cost
+     * more than the gateway's whole hop (70–150 µs); an instance on SQLite is one serving process.
+     * A store shared by replicas must make all of them count against the same bucket.
+     */
+    takeRequest(bucket: Bucket, now: Date): LimitDecision | Promise<LimitDecision>;
   };
   secrets: {
     /** The named 32-byte random secret, made on first use; the same for every process using this store. */

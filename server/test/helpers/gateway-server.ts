@@ -27,8 +27,9 @@ export interface GatewayServer {
   close(): Promise<void>;
 }
 
-export async function startGatewayServer(overrides: Partial<GatewayServerConfig> = {}): Promise<GatewayServer> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'thirdloop-gateway-'));
+/** `dataDir`: another server's, as a second process on the same database would run (it is left for its owner to remove). */
+export async function startGatewayServer(overrides: Partial<GatewayServerConfig> = {}, options: { dataDir?: string } = {}): Promise<GatewayServer> {
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'thirdloop-gateway-')));
   const store = openSqliteStore(databasePath(dataDir));
   let offset = 0;
   const now = () => new Date(Date.now() + offset);
@@ -55,7 +56,7 @@ export async function startGatewayServer(overrides: Partial<GatewayServerConfig>
       closed = true;
       await app.close();
       await store.close();
-      await rm(dataDir, { recursive: true, force: true });
+      if (!options.dataDir) await rm(dataDir, { recursive: true, force: true });
     },
   };
 }
