@@ -634,6 +634,6 @@ describe.skipIf(needs('chromium'))('web console in Chromium', () => {
     expect(await page.getByRole('button', { name: 'Approve' }).isDisabled()).toBe(true);
     await page.screenshot({ path: join(ARTIFACTS, 'consent-at-limit.png'), fullPage: true });
     expect(problems).toEqual([]);
-    // Three Chromium sign-ins and ten full-page screenshots: a bound on a hang (53 s at load 31 on two cores), not a timing assertion.
+    // Three Chromium sign-ins and a dozen full-page screenshots: a bound on a hang, not a timing check.
   }, 120_000);
 });
