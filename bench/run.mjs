@@ -216,19 +216,19 @@ function gateway() {
   }
   log('gateway (bench/gateway.mjs)…');
   return new Promise((resolve) => {
-    const child = spawn(node, [script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(node, [script, ...(flags.quick ? ['--quick'] : [])], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (err += d));
-    const timer = setTimeout(() => child.kill('SIGTERM'), 170_000);
+    const timer = setTimeout(() => child.kill('SIGTERM'), 300_000);
     child.once('close', (code) => {
       clearTimeout(timer);
       // S3's script prints its own table and "<what> <= target: worst X met|NOT met" lines; take those as rows.
       let found = 0;
       for (const line of out.split('\n')) {
         const label = /^(\S.*?)\s{2,}/.exec(line)?.[1] ?? '';
-        for (const m of line.matchAll(/((?:[^:]*?)(?:<=|>=)[^:]*?):\s*worst(?: measured)?:?\s+([\d.]+\s*(?:ms|%))\s+(NOT met|met)/g)) {
+        for (const m of line.matchAll(/((?:[^:]*?)(?:<=|>=)[^:]*?):\s*worst(?: measured)?:?\s+([\d.]+\s*(?:ms|%|×))\s+(NOT met|met)/g)) {
           const what = m[1].replace(/^\s*(target:\s*)?/, '').replace(label, '').trim();
           row(`gateway${label && !/^target/.test(label) ? ` (${label})` : ''}: ${what.replace(/\s*(<=|>=).*$/, '')}`, `worst ${m[2]}`, '', what.replace(/^.*?(<=|>=)/, (x, op) => (op === '<=' ? '≤' : '≥')).trim(), m[3] === 'met');
           found++;
