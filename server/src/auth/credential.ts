@@ -29,35 +29,7 @@ const MESSAGES: Record<AuthFailureReason, string> = {
 /** A fixed digest to compare against when the ID is unknown, so both paths cost the same. */
 const DECOY_DIGEST = Buffer.from(sha256Hex('thirdloop decoy secret'), 'hex');
 
-/**
- * The credential from the values of `x-api-key` and `Authorization` (every occurrence, as the
- * request carried them). Both may be present (Claude Code's apiKeyHelper sends both) but must then
- * agree; either header twice is refused, since a proxy and the server could each read another one.
- * Returns undefined when absent, `null` when malformed that way.
- */
-export function credentialFromValues(xApiKeys: readonly string[], authorizations: readonly string[]): string | undefined | null {
-  if (xApiKeys.length > 1 || authorizations.length > 1) return null;
-  const xApiKey = xApiKeys[0]?.trim();
-  const auth = authorizations[0]?.trim();
-  const bearer = auth && /^bearer\s+/i.test(auth) ? auth.replace(/^bearer\s+/i, '').trim() : undefined;
-  if (xApiKey && bearer && xApiKey !== bearer) return null;
-  return xApiKey || bearer || undefined;
-}
-
-/**
- * The credential of a request, read from its raw header list: Node folds two `x-api-key` headers
- * into one value but keeps only the first `Authorization`, so the parsed headers cannot tell.
- */
-export function credentialFromHeaders(rawHeaders: readonly string[]): string | undefined | null {
-  const xApiKeys: string[] = [];
-  const authorizations: string[] = [];
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i]!;
-    if (name.length === 9 && name.toLowerCase() === 'x-api-key') xApiKeys.push(rawHeaders[i + 1]!);
-    else if (name.length === 13 && name.toLowerCase() === 'authorization') authorizations.push(rawHeaders[i + 1]!);
-  }
-  return credentialFromValues(xApiKeys, authorizations);
-}
+export { credentialFromHeaders, credentialFromValues } from 'thirdloop-protocol';
 
 export function authFailure(reason: AuthFailureReason): { ok: false; reason: AuthFailureReason; message: string } {
   return { ok: false, reason, message: MESSAGES[reason] };
