@@ -19,7 +19,7 @@ describe('writeFileAtomic', () => {
   it('creates a new file with the requested mode, in a new private directory', async () => {
     const file = path.join(dir, 'nested', 'env.sh');
     const result = await writeFileAtomic(file, 'export A=1\n', { mode: 0o600 });
-    expect(result).toEqual({ path: file });
+    expect(result).toEqual({ path: file, created: true, createdDirs: [path.dirname(file)] });
     expect(await readFile(file, 'utf8')).toBe('export A=1\n');
     expect(await mode(file)).toBe(0o600);
     expect(await mode(path.dirname(file))).toBe(0o700);
