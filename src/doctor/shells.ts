@@ -14,11 +14,11 @@ import { readEdits } from '../files/edit-log.js';
 import { findBlocks } from '../files/marked-block.js';
 import { currentIdentity, ownerForNewFiles, ownerOf } from '../files/ownership.js';
 import { readRegularFile } from '../files/regular-file.js';
-import { EDITS_SCOPE, staticWarnings, tildify } from '../shells/configure.js';
+import { EDITS_SCOPE, fileKind, staticWarnings, tildify } from '../shells/configure.js';
 import { ENV_FILE_NAMES, SECRET_FILE_MODE, anthropicBaseUrl, envFileContent, normalizeValues, readShellRecord } from '../shells/env-files.js';
 import { SHELLS, shellsFor } from '../shells/index.js';
 import { machineProbe, type MachineProbe } from '../shells/probe.js';
-import { scanStartup } from '../shells/startup-scan.js';
+import { fifosIn, scanStartup } from '../shells/startup-scan.js';
 import { checkShell, type ShellCheck } from '../shells/verify.js';
 import type { EnvFileName, ProfileShell, ShellEnv, ShellLayout, ShellName } from '../shells/types.js';
 import { keyIdOf, result, withoutNothingChanged, type CheckResult } from './types.js';
@@ -170,7 +170,8 @@ export async function checkShells(input: ShellCheckInput): Promise<CheckResult[]
   const checked = await Promise.all(
     states.map(async (state) => {
       const findings = scanStartup(state.shell, state.layout, state.texts);
-      const check = await checkShell({ shell: state.shell, probe, expected: { baseUrl: values.apiUrl, credential: values.credential }, findings, label, timeoutMs: probe.timeoutMs });
+      const fifos = await fifosIn(state.layout, fileKind);
+      const check = await checkShell({ shell: state.shell, probe, expected: { baseUrl: values.apiUrl, credential: values.credential }, findings, label, timeoutMs: probe.timeoutMs, fifos });
       return { state, check, findings };
     }),
   );

@@ -50,9 +50,9 @@ export const describeKind = (kind: FileKind) => KIND_WORDS[kind];
 export function notRegularFile(state: FileState, label: string, verb: 'read' | 'edit' = 'edit'): UserError {
   const via = state.realPath !== path.resolve(state.path) ? ` (it links to ${state.realPath})` : '';
   const what = describeKind(state.kind);
-  return new UserError(`Cannot ${verb} ${label}: it is ${what}${via}, not a regular file, and thirdloop only edits regular files. Nothing was changed.`, {
-    hint: 'Move it away (or point the link at a regular file) and run again.',
-  });
+  const hint = 'Move it away (or point the link at a regular file) and run again.';
+  if (verb === 'read') return new UserError(`Cannot read ${label}: it is ${what}${via}, not a regular file.`, { hint });
+  return new UserError(`Cannot edit ${label}: it is ${what}${via}, not a regular file, and thirdloop only edits regular files. Nothing was changed.`, { hint });
 }
 
 /** Resolves symlinks (also dangling ones) so that we replace the target, not the link. */

@@ -23,7 +23,7 @@ import { fromBytes, type ByteText } from '../files/byte-text.js';
 import { dropEdit, mergeEdit, readEdits, writeEdits, type EditRecord } from '../files/edit-log.js';
 import { hasBlock } from '../files/marked-block.js';
 import { currentIdentity, giveTo, ownerForNewFiles, ownerOf, type Owner } from '../files/ownership.js';
-import { readRegularFile } from '../files/regular-file.js';
+import { inspect, readRegularFile } from '../files/regular-file.js';
 import { FileTransaction } from '../files/transaction.js';
 import { unifiedDiff } from '../files/unified-diff.js';
 import { nodeSpawner, setUserEnvironment, type Spawner } from './cmd.js';
@@ -40,7 +40,7 @@ import {
   type ShellChange,
 } from './plan.js';
 import { machineProbe, type MachineProbe } from './probe.js';
-import { scanStartup, type Finding } from './startup-scan.js';
+import { fifosIn, scanStartup, type Finding } from './startup-scan.js';
 import { checkShell, type ShellCheck } from './verify.js';
 import type { ProfileShell, ShellEnv, ShellLayout, ShellName } from './types.js';
 
@@ -80,6 +80,9 @@ export interface ShellSetupResult {
 }
 
 const shellEnv = (ctx: Context): ShellEnv => ({ platform: ctx.platform, homedir: ctx.homedir, env: ctx.env });
+
+/** What is at a path (following links), for the shells' start-up files; undefined when it cannot be told. */
+export const fileKind = async (file: string) => (await inspect(file).catch(() => undefined))?.kind;
 
 /** ~/… for messages. */
 export function tildify(file: string, homedir: string): string {
@@ -231,10 +234,17 @@ async function setup(
 
   // The judge: every installed shell, every start mode, at once.
   const started = performance.now();
-  const verified = [...layouts.keys()];
   const checks = await Promise.all(
-    verified.map((name) =>
-      checkShell({ shell: profileShell(name), probe, expected: { baseUrl: values.apiUrl, credential: values.credential }, findings: findings.get(name) ?? [], label: pc.label, timeoutMs: probe.timeoutMs }),
+    [...layouts].map(async ([name, layout]) =>
+      checkShell({
+        shell: profileShell(name),
+        probe,
+        expected: { baseUrl: values.apiUrl, credential: values.credential },
+        findings: findings.get(name) ?? [],
+        label: pc.label,
+        timeoutMs: probe.timeoutMs,
+        fifos: await fifosIn(layout, fileKind),
+      }),
     ),
   );
   const verifyMs = Math.round(performance.now() - started);

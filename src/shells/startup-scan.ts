@@ -134,3 +134,10 @@ export function scanStartup(shell: ProfileShell, layout: ShellLayout, texts: Map
   }
   return [...findings.values()];
 }
+
+/** Start-up files that are FIFOs, with the modes that read them (those shells would wait forever). */
+export async function fifosIn(layout: ShellLayout, kindOf: (file: string) => Promise<string | undefined>): Promise<Array<{ file: string; modes: StartMode[] }>> {
+  const out: Array<{ file: string; modes: StartMode[] }> = [];
+  for (const file of layout.files) if ((await kindOf(file.path)) === 'fifo') out.push({ file: file.path, modes: file.modes });
+  return out;
+}

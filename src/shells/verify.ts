@@ -107,7 +107,7 @@ export function stderrProblem(stderr: string, secrets: string[]): string | undef
 
 export interface CheckInput {
   shell: ProfileShell;
-  probe: ShellProbe;
+  probe: ShellProbe & { find?(program: string): string | undefined };
   expected: Expected;
   /** The start-up scan of the files as they are now. */
   findings: Finding[];
@@ -115,6 +115,8 @@ export interface CheckInput {
   label: (file: string) => string;
   /** The time limit of one shell start, as the probe has it. */
   timeoutMs?: number;
+  /** Start-up files that are FIFOs: a shell reading one waits for a writer forever, so those modes are not started. */
+  fifos?: Array<{ file: string; modes: StartMode[] }>;
 }
 
 /** Runs every start mode of one shell at once; `installed: false` when the program is not there. */
@@ -126,14 +128,31 @@ export async function checkShell(input: CheckInput): Promise<ShellCheck> {
     const args = shell.startArgs[mode]!(shell.probeCommand(mark));
     return { mode, mark, result: await input.probe.run(shell.program, args, timeoutMs ? { timeoutMs } : {}) };
   };
-  const runs = await Promise.all(modes.map((mode) => start(mode)));
+  const stalled = (mode: StartMode) => input.fifos?.find((f) => f.modes.includes(mode));
+  const runs = await Promise.all(modes.filter((mode) => !stalled(mode)).map((mode) => start(mode)));
   // A first start can be slow once (zsh's compinit building its dump, several shells at once on a
   // busy machine): a mode that ran out of time gets one more try, alone and with twice the time.
   for (const [i, run] of runs.entries()) {
     if (run.result?.timedOut) runs[i] = await start(run.mode, (input.timeoutMs ?? DEFAULT_SHELL_TIMEOUT_MS) * 2);
   }
-  if (runs.some((r) => r.result === undefined)) return { shell: shell.name, installed: false, ok: false, modes: [] };
-  const checks = runs.map(({ mode, mark, result }) => judge(input, mode, mark, result!));
+  const installed = input.probe.find ? input.probe.find(shell.program) !== undefined : runs.every((r) => r.result !== undefined);
+  if (!installed || runs.some((r) => r.result === undefined)) return { shell: shell.name, installed: false, ok: false, modes: [] };
+  const checks = modes.map((mode): ModeCheck => {
+    const fifo = stalled(mode);
+    if (fifo) {
+      return {
+        mode,
+        command: modeCommand(shell, mode),
+        status: 'failed',
+        saw: 'nothing: not started',
+        reason: `${input.label(fifo.file)} is a FIFO (named pipe), which ${shell.label} would wait on forever`,
+        authToken: false,
+        ms: 0,
+      };
+    }
+    const { mark, result } = runs.find((r) => r.mode === mode)!;
+    return judge(input, mode, mark, result!);
+  });
   return { shell: shell.name, installed: true, ok: checks.every((c) => c.status !== 'failed'), modes: checks };
 }
 
