@@ -261,8 +261,7 @@ async function setup(
   // The record: which files hold our block and whether we created them, for undo.
   let edits = pc.edits;
   for (const item of plan) {
-    if (!item.record || item.change.rolledBack) continue;
-    if (failed.includes(item.change.shells[0]!) && item.change.shells.every((s) => failed.includes(s))) continue;
+    if (!item.record || item.change.rolledBack || item.change.shells.every((s) => failed.includes(s))) continue;
     edits = mergeEdit(edits, item.record);
   }
   writeEdits(config, EDITS_SCOPE, edits);

@@ -59,7 +59,8 @@ beforeAll(async () => {
     const r = await runCli(args, { home: home.home, input: args.includes('--with-key') ? credential : undefined });
     if (r.exitCode !== 0) throw new Error(`thirdloop ${args.join(' ')} exited ${r.exitCode}: ${r.stderr}`);
   }
-}, 60_000);
+  // setup claude starts bash, zsh and fish three ways each to check its work: slow on a busy machine.
+}, 180_000);
 
 afterAll(async () => {
   await server?.stop();

@@ -108,7 +108,13 @@ async function setup(ctx: Context, out: Output, options: SetupClaudeOptions, she
       if (!(await confirm(ctx, 'Continue?', true))) throw new UserError('Cancelled; nothing was changed.');
     }
   }
-  return shellReport('setup', options, await run(Boolean(options.dryRun)), ctx);
+  // Writing is quick; starting every shell to check it takes a moment: show that something happens.
+  const spinner = !options.dryRun && ctx.io.stderrIsTTY && !ctx.globals.json ? out.spinner('Writing the files, then starting each shell to check them…') : undefined;
+  try {
+    return shellReport('setup', options, await run(Boolean(options.dryRun)), ctx);
+  } finally {
+    spinner?.stop();
+  }
 }
 
 async function undo(ctx: Context, out: Output, options: SetupClaudeOptions, shells: ShellName[] | undefined): Promise<Report> {
