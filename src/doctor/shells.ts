@@ -18,7 +18,7 @@ import { EDITS_SCOPE, fileKind, staticWarnings, tildify } from '../shells/config
 import { ENV_FILE_NAMES, SECRET_FILE_MODE, anthropicBaseUrl, envFileContent, normalizeValues, readShellRecord } from '../shells/env-files.js';
 import { SHELLS, shellsFor } from '../shells/index.js';
 import { machineProbe, type MachineProbe } from '../shells/probe.js';
-import { fifosIn, scanStartup } from '../shells/startup-scan.js';
+import { fifosIn, modesWithoutBlock, scanStartup } from '../shells/startup-scan.js';
 import { checkShell, type ShellCheck } from '../shells/verify.js';
 import type { EnvFileName, ProfileShell, ShellEnv, ShellLayout, ShellName } from '../shells/types.js';
 import { keyIdOf, result, withoutNothingChanged, type CheckResult } from './types.js';
@@ -78,7 +78,7 @@ function describeCheck(state: ShellState, check: ShellCheck, input: ShellCheckIn
   const failed = check.modes.filter((m) => m.status === 'failed');
   if (failed.length > 0) {
     const why = failed.map((m) => `${m.command} sees ${m.saw} (${m.reason})`).join('; ');
-    const owned = failed.some((m) => /line \d+ (sets|unsets|runs|\()/.test(m.reason ?? ''));
+    const owned = failed.some((m) => /line \d+ (sets|unsets|runs|\()/.test(m.reason ?? '')) && !failed.some((m) => /no thirdloop block/.test(m.reason ?? ''));
     return result(name, 'fail', `New ${shell.label} terminals miss the Third Loop settings: ${why}.`, owned ? `Remove or move that line, then run \`${fix}\`.` : fix);
   }
   const handed = check.modes.filter((m) => m.status === 'handed-over');
@@ -171,7 +171,8 @@ export async function checkShells(input: ShellCheckInput): Promise<CheckResult[]
     states.map(async (state) => {
       const findings = scanStartup(state.shell, state.layout, state.texts);
       const fifos = await fifosIn(state.layout, fileKind);
-      const check = await checkShell({ shell: state.shell, probe, expected: { baseUrl: values.apiUrl, credential: values.credential }, findings, label, timeoutMs: probe.timeoutMs, fifos });
+      const withoutBlock = modesWithoutBlock(state.shell, state.layout, state.texts);
+      const check = await checkShell({ shell: state.shell, probe, expected: { baseUrl: values.apiUrl, credential: values.credential }, findings, label, timeoutMs: probe.timeoutMs, fifos, withoutBlock });
       return { state, check, findings };
     }),
   );

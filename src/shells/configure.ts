@@ -40,7 +40,7 @@ import {
   type ShellChange,
 } from './plan.js';
 import { machineProbe, type MachineProbe } from './probe.js';
-import { fifosIn, scanStartup, type Finding } from './startup-scan.js';
+import { fifosIn, modesWithoutBlock, scanStartup, type Finding } from './startup-scan.js';
 import { checkShell, type ShellCheck } from './verify.js';
 import type { ProfileShell, ShellEnv, ShellLayout, ShellName } from './types.js';
 
@@ -185,9 +185,11 @@ async function setup(
 
   // What runs around the block, in each shell's start-up order, once the edits are made.
   const findings = new Map<ShellName, Finding[]>();
+  const bare = new Map<ShellName, ReturnType<typeof modesWithoutBlock>>();
   for (const [name, layout] of layouts) {
     const texts = await startupTexts(layout, plan, probe);
     findings.set(name, scanStartup(profileShell(name), layout, texts));
+    bare.set(name, modesWithoutBlock(profileShell(name), layout, texts));
   }
   const notes = [...layouts.values()].flatMap((l) => l.notes);
 
@@ -244,6 +246,7 @@ async function setup(
         label: pc.label,
         timeoutMs: probe.timeoutMs,
         fifos: await fifosIn(layout, fileKind),
+        withoutBlock: bare.get(name),
       }),
     ),
   );

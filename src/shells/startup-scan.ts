@@ -141,3 +141,21 @@ export async function fifosIn(layout: ShellLayout, kindOf: (file: string) => Pro
   for (const file of layout.files) if ((await kindOf(file.path)) === 'fifo') out.push({ file: file.path, modes: file.modes });
   return out;
 }
+
+/** For each start mode that reads no file holding a block: the files it does read (for "has no thirdloop block"). */
+export function modesWithoutBlock(shell: ProfileShell, layout: ShellLayout, texts: Map<string, ByteText | undefined>): Partial<Record<StartMode, string[]>> {
+  const out: Partial<Record<StartMode, string[]>> = {};
+  const hasBlock = (file: string) => {
+    const view = texts.get(file);
+    try {
+      return view !== undefined && findBlocks(view.text).length > 0;
+    } catch {
+      return true; // a damaged block is another problem, named elsewhere
+    }
+  };
+  for (const mode of Object.keys(shell.startArgs) as StartMode[]) {
+    const read = layout.files.filter((f) => f.modes.includes(mode) && texts.get(f.path) !== undefined).map((f) => f.path);
+    if (!read.some(hasBlock)) out[mode] = read.length ? read : layout.files.filter((f) => f.modes.includes(mode) && f.target).map((f) => f.path);
+  }
+  return out;
+}

@@ -115,6 +115,8 @@ export interface CheckInput {
   label: (file: string) => string;
   /** The time limit of one shell start, as the probe has it. */
   timeoutMs?: number;
+  /** Per start mode that reads no file with our block: the files it reads (from startup-scan's modesWithoutBlock). */
+  withoutBlock?: Partial<Record<StartMode, string[]>>;
   /** Start-up files that are FIFOs: a shell reading one waits for a writer forever, so those modes are not started. */
   fifos?: Array<{ file: string; modes: StartMode[] }>;
 }
@@ -194,12 +196,12 @@ function judge(input: CheckInput, mode: StartMode, mark: string, result: RunResu
   const override = findings.filter((f) => f.kind === 'override' && failing.includes(f.variable)).at(-1);
   const stop = findings.find((f) => f.kind === 'stops');
   const problem = stderrProblem(result.stderr, secrets);
-  const reason = override
-    ? `${where(override)} ${override.unsets ? 'unsets' : 'sets'} ${override.variable} after the thirdloop block`
-    : stop
-      ? `${where(stop)} (\`${stop.code}\`) stops the reading before the thirdloop block`
-      : problem
-        ? `it said: ${problem}`
-        : 'none of the start-up files thirdloop knows sets it after the block: look for a file they source';
+  const bare = input.withoutBlock?.[mode];
+  let reason: string;
+  if (override) reason = `${where(override)} ${override.unsets ? 'unsets' : 'sets'} ${override.variable} after the thirdloop block`;
+  else if (bare) reason = `${bare.map(label).join(' and ')}, which ${command} reads, ${bare.length === 1 ? 'has' : 'have'} no thirdloop block`;
+  else if (stop) reason = `${where(stop)} (\`${stop.code}\`) stops the reading before the thirdloop block`;
+  else if (problem) reason = `it said: ${problem}`;
+  else reason = 'none of the start-up files thirdloop knows sets it after the block: look for a file they source';
   return { ...base, status: 'failed', authToken: seen.authToken, saw: wrong, reason };
 }

@@ -67,7 +67,8 @@ afterAll(async () => {
   home?.cleanup();
 });
 
-describe('thirdloop doctor', () => {
+// doctor starts bash, zsh and fish three ways each: on a busy machine a run takes a while.
+describe('thirdloop doctor', { timeout: 120_000 }, () => {
   it('passes a healthy set-up and checks every link', async () => {
     const r = await doctor();
     expect(r.exitCode, r.stderr).toBe(0);

@@ -598,7 +598,7 @@ beforeAll(async () => {
     const slow = results.map(([name, o]) => [name, o.result?.ms ?? -1] as const).sort((a, b) => b[1] - a[1]).slice(0, 15);
     console.log(slow.map(([name, ms]) => `${ms} ms  ${name}`).join('\n'));
   }
-}, 300_000);
+}, 600_000);
 
 afterAll(async () => {
   for (const root of roots) {

@@ -69,7 +69,8 @@ describe.skipIf(missing)('checkShells: what new terminals really see', () => {
     write(join(home, '.bashrc'), 'export PATH=$PATH:~/bin\n');
     const bash = await byName('shell:bash');
     expect(bash).toMatchObject({ status: 'fail' });
-    expect(bash.message).toContain('bash -i sees no ANTHROPIC_BASE_URL and no ANTHROPIC_API_KEY');
+    expect(bash.message).toContain('bash -i sees no ANTHROPIC_BASE_URL and no ANTHROPIC_API_KEY (~/.bashrc, which bash -i reads, has no thirdloop block)');
+    expect(bash.fix).toBe('thirdloop setup claude --shell bash');
     expect(bash.message).not.toContain('bash -l sees'); // ~/.profile still has its block
     expect((await byName('shell:zsh')).status).toBe('ok');
   });
