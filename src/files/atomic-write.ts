@@ -149,6 +149,8 @@ export async function writeFileAtomic(
   } catch (error) {
     await handle?.close().catch(() => {});
     await fs.rm(temp, { force: true }).catch(() => {});
+    // The file was not replaced: a backup made for this write is not a backup of anything.
+    if (result.backupPath) await fs.rm(result.backupPath, { force: true }).catch(() => {});
     throw describeFsError(error, label);
   }
   return result;

@@ -14,7 +14,7 @@
  * full, read-only file system, immutable file) puts every file back and
  * "Nothing was changed." stays true.
  */
-import { promises as fs } from 'node:fs';
+import { constants, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../core/errors.js';
 import { removeFile, writeFileAtomic } from './atomic-write.js';
@@ -72,6 +72,8 @@ export interface Applied {
 }
 
 interface JournalEntry extends Omit<Applied, 'createdDirs'> {
+  /** The step's write or removal happened (a step that failed changed nothing but maybe folders). */
+  done: boolean;
   before?: Original;
   /** Folders that did not exist before this step (outermost first). */
   missingDirs: string[];
@@ -136,7 +138,7 @@ export class FileTransaction {
     }
     if (step.op === 'remove' && state.kind === 'missing') return;
     if (state.stat) {
-      if (!mayWrite(state.stat, this.who)) {
+      if (!mayWrite(state.stat, this.who) || !(await accessible(state.realPath, constants.W_OK))) {
         const what = viaLink ? `it links to ${this.show(state.realPath)}, which is read-only` : 'it is read-only';
         throw new UserError(`Cannot edit ${label}: ${what}. Nothing was changed.`, {
           hint: step.hint ?? (viaLink ? 'Change the file the link points to, or where it is generated.' : `Make it writable (chmod u+w ${label}) and run again.`),
@@ -165,7 +167,7 @@ export class FileTransaction {
         throw withHint(describeFsError(error, label), step.hint);
       }
       if (found.kind === 'directory') {
-        if (!mayWrite(found.stat!, this.who, true)) {
+        if (!mayWrite(found.stat!, this.who, true) || !(await accessible(current, constants.W_OK | constants.X_OK))) {
           const shown = current === dir ? `its folder ${this.show(current)}` : `${this.show(current)}, where its folder would be created,`;
           throw new UserError(`Cannot ${exists ? 'edit' : 'create'} ${label}: ${shown} is not writable. Nothing was changed.`, {
             hint: step.hint ?? 'Fix the folder’s permissions and run again.',
@@ -218,10 +220,12 @@ export class FileTransaction {
       tags: step.tags ?? [],
       before: original && { bytes: original.bytes, mode: original.stat.mode & 0o7777, uid: original.stat.uid, gid: original.stat.gid },
       missingDirs: await missingFolders(path.dirname(state.realPath)),
+      done: false,
     };
     this.journal.push(entry);
     if (step.op === 'remove') {
       if (original) await removeFile(state.realPath);
+      entry.done = true;
       return;
     }
     const result = await writeFileAtomic(step.path, step.bytes, {
@@ -232,6 +236,7 @@ export class FileTransaction {
       owner: this.options.owner,
       label,
     });
+    entry.done = true;
     entry.backupPath = result.backupPath;
   }
 
@@ -245,7 +250,9 @@ export class FileTransaction {
     for (const entry of [...entries].reverse()) {
       if (entry.rolledBack) continue;
       try {
-        if (entry.before) {
+        if (!entry.done) {
+          // It failed before changing the file; only folders it made on the way may be left.
+        } else if (entry.before) {
           await writeFileAtomic(entry.realPath, entry.before.bytes, {
             mode: entry.before.mode,
             forceMode: true,
@@ -264,6 +271,17 @@ export class FileTransaction {
     return failed;
   }
 }
+
+/**
+ * access() as a second opinion, never the only one: it says yes to root
+ * for a 0444 file (the mode bits decide that), but no to anyone for an
+ * immutable file or a read-only file system, which the mode bits cannot show.
+ */
+const accessible = (file: string, mode: number) =>
+  fs.access(file, mode).then(
+    () => true,
+    () => false,
+  );
 
 /** The folders on the way to `dir` that do not exist yet, outermost first. */
 async function missingFolders(dir: string): Promise<string[]> {

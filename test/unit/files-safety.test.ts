@@ -17,6 +17,7 @@ import { dropEdit, findEdit, mergeEdit, readEdits, writeEdits } from '../../src/
 import { canKeepOwner, mayWrite } from '../../src/files/ownership.js';
 import { inspect, readRegularFile } from '../../src/files/regular-file.js';
 import { FileTransaction } from '../../src/files/transaction.js';
+import { canChattr } from '../robustness/tree.js';
 
 const isRoot = process.getuid?.() === 0;
 const OTHER = 4321;
@@ -145,6 +146,21 @@ describe('transactions', () => {
     expect(statSync(at('a')).mode & 0o777).toBe(0o640);
     expect(existsSync(`${at('a')}.thirdloop-backup`)).toBe(false);
     expect(existsSync(at('new'))).toBe(false);
+  });
+
+  it.skipIf(!canChattr())('an immutable file (chattr +i), which mode bits cannot show, is refused before anything is written; a failed write leaves no backup', async () => {
+    writeFileSync(at('a'), 'a\n');
+    writeFileSync(at('locked'), 'keep\n');
+    execFileSync('chattr', ['+i', at('locked')]);
+    try {
+      const tx = new FileTransaction().write(at('a'), Buffer.from('A\n'), { backup: true }).write(at('locked'), Buffer.from('lost'), { backup: true });
+      await expect(tx.check()).rejects.toThrow(`Cannot edit ${at('locked')}: it is read-only. Nothing was changed.`);
+      await expect(writeFileAtomic(at('locked'), 'lost', { backup: true })).rejects.toThrow(/permission denied/);
+      expect(existsSync(`${at('locked')}.thirdloop-backup`)).toBe(false);
+      expect(readFileSync(at('a'), 'utf8')).toBe('a\n');
+    } finally {
+      execFileSync('chattr', ['-i', at('locked')]);
+    }
   });
 
   it('rolls back only the steps whose tags all failed', async () => {
