@@ -1,4 +1,13 @@
-/** What every shell module describes; no I/O here (layouts get theirs through a ShellProbe). */
+/**
+ * What every shell module describes; no I/O here (layouts get theirs through a ShellProbe).
+ *
+ * Adding a shell (Windows PowerShell 5.1, Git Bash, …) is a new ProfileShell: where it reads its
+ * start-up files (layout, from the injected platform and environment), how a terminal starts it
+ * (startArgs per StartMode), how it prints what a program it starts would see (probeCommand, in the
+ * format of probe-command.ts), its quoting (sourceBlock, envFileContent) and what its lines do
+ * (setsVariable, stopsReading, testsInteractive, functionTracker). configure.ts plans, writes,
+ * verifies and rolls back every shell alike; verify.ts judges any shell that prints that format.
+ */
 import type { Eol } from '../files/marked-block.js';
 
 export type ShellName = 'bash' | 'zsh' | 'fish' | 'powershell' | 'cmd';

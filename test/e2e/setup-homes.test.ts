@@ -368,11 +368,11 @@ async function cycle(spec: HomeCase): Promise<Outcome> {
 
   // Reality, as the home's owner, for every selected shell.
   const reality = new Map<RealShell, boolean>();
-  for (const shell of selected) {
-    const kinds = await everyTerminalSees(shell, home.dir, expected, asOwner);
-    reality.set(shell, Object.values(kinds).every(Boolean));
-    outcome.log.push(`${shell}: ${JSON.stringify(kinds)}`);
-  }
+  const seen = await Promise.all(selected.map((shell) => everyTerminalSees(shell, home.dir, expected, asOwner)));
+  selected.forEach((shell, i) => {
+    reality.set(shell, Object.values(seen[i]!).every(Boolean));
+    outcome.log.push(`${shell}: ${JSON.stringify(seen[i])}`);
+  });
   const claimsOk = (shell: RealShell) => new RegExp(`✓ ${shell}\\b`).test(setup.stderr);
   const claimsFailed = (shell: RealShell) => new RegExp(`✗ ${shell}\\b`).test(setup.stderr);
   for (const shell of selected) {

@@ -374,7 +374,8 @@ function print(ctx: Context, out: Output, report: Report) {
   out.info('');
   out.info('Terminals that are already open keep their old environment: open a new one, then check:');
   if (report.mode === 'shells') {
-    const first = report.shells.find((s) => s !== 'cmd') ?? report.shells[0];
+    // A shell that was checked, else any: the hint is for a terminal the user really has.
+    const first = report.checks.find((c) => c.status === 'ok')?.shell ?? report.shells.find((s) => s !== 'cmd') ?? report.shells[0];
     out.info(`  ${first ? SHELLS[first].verifyCommand : 'echo $ANTHROPIC_BASE_URL'}`);
   }
   out.info('  claude                 # answers through your Third Loop instance');
