@@ -76,7 +76,7 @@ export function measureFootprint({ log = () => {} } = {}) {
     } catch (error) {
       // No registry reachable: the optional keychain addon cannot come; measure without it and say so.
       run('npm', ['install', tarball, '--no-audit', '--no-fund', '--offline', '--omit=optional', '--loglevel=error'], project, 60_000);
-      installNote = `optional @github/keytar not installed (${error.message.slice(0, 80)})`;
+      installNote = `optional @napi-rs/keyring not installed (${error.message.slice(0, 80)})`;
     }
     const nodeModules = join(project, 'node_modules');
     const { count, names } = countPackages(nodeModules);

@@ -1,45 +1,31 @@
 /**
  * Where the credential lives. Order of preference:
  *   1. THIRDLOOP_API_KEY (`<id>;<secret>`): CI and scripts, never written anywhere.
- *   2. The OS keychain through keytar: service "thirdloop", account = profile.
+ *   2. The OS keychain (core/keychain.ts): service "thirdloop", account = profile.
  *   3. A 0600 credentials file in the config directory, when the keychain cannot
  *      be used (addon missing, no Secret Service, locked) or `--insecure-storage`.
- * keytar is a native optional dependency: imported lazily, inside a try, with a
- * deadline, because a half-configured D-Bus can make libsecret hang.
+ * The keychain binding is a native optional dependency: imported lazily, inside a
+ * try, with a deadline, because a half-configured D-Bus can hang a keychain call.
  */
 import { promises as fs } from 'node:fs';
 import type { SecretStore, StoredSecret } from '../context.js';
 import { readTextIfExists, writeFileAtomic } from '../files/atomic-write.js';
 import { UserError } from './errors.js';
+import { loadKeychain, type Keychain, type KeychainLoader } from './keychain.js';
+import { clearLegacyItem, readLegacyItem } from './legacy-keychain.js';
 import { FILE_MODE, credentialsFilePath, ensurePrivateDir } from './paths.js';
 
 export const KEYCHAIN_SERVICE = 'thirdloop';
 const KEYCHAIN_DEADLINE_MS = 5_000;
 
-interface Keytar {
-  getPassword(service: string, account: string): Promise<string | null>;
-  setPassword(service: string, account: string, password: string): Promise<void>;
-  deletePassword(service: string, account: string): Promise<boolean>;
-}
-
-export type KeytarLoader = () => Promise<Keytar>;
-
-// A variable specifier keeps the bundler from inlining the addon's loader: the
-// native binary must be found next to the installed package, not under dist/.
-const KEYTAR_MODULE = '@github/keytar';
-
-const defaultLoader: KeytarLoader = async () => {
-  const mod = (await import(KEYTAR_MODULE)) as Keytar & { default?: Keytar };
-  const keytar = mod.default ?? mod;
-  if (typeof keytar.getPassword !== 'function') throw new Error('keytar has no getPassword');
-  return keytar;
-};
 
 export interface SecretStoreOptions {
   dir: string;
   env: NodeJS.ProcessEnv;
   /** Tests inject a failing loader to exercise the fallback. */
-  loadKeytar?: KeytarLoader;
+  loadKeychain?: KeychainLoader;
+  /** Where thirdloop 0.1's Linux keychain items are read from (tests inject it). */
+  legacy?: { read(account: string): Promise<string | undefined>; clear(account: string): Promise<void> };
   /** How long a keychain call may take before we give up on it (default 5 s). */
   deadlineMs?: number;
 }
@@ -59,17 +45,18 @@ function withDeadline<T>(promise: Promise<T>, what: string, ms = KEYCHAIN_DEADLI
 function keychainReason(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   if (/Cannot find (module|package)|ERR_MODULE_NOT_FOUND/.test(message)) return 'the keychain module is not installed';
-  if (/libsecret|\.so/.test(message)) return 'libsecret is not installed';
-  if (/dbus|DBus|D-Bus|org\.freedesktop|secrets? service|autolaunch/i.test(message)) return 'no Secret Service is running';
+  // Checked before the Secret Service pattern: a locked keyring's message names the service too.
   if (/locked|cancel|dismiss/i.test(message)) return 'the keychain is locked';
+  if (/dbus|DBus|D-Bus|org\.freedesktop|secrets? service|autolaunch/i.test(message)) return 'no Secret Service is running';
   return message.split('\n')[0] ?? 'unknown error';
 }
 
 export class FileAndKeychainSecretStore implements SecretStore {
   readonly file: string;
   private readonly env: NodeJS.ProcessEnv;
-  private readonly loader: KeytarLoader;
-  private keytar?: Promise<Keytar>;
+  private readonly loader: KeychainLoader;
+  private readonly legacy: NonNullable<SecretStoreOptions['legacy']>;
+  private keychain?: Promise<Keychain>;
   /** Why the keychain was not used for the last set(), for the caller to show. */
   lastFallbackReason?: string;
   keychainError?: string;
@@ -77,18 +64,22 @@ export class FileAndKeychainSecretStore implements SecretStore {
   constructor(private readonly options: SecretStoreOptions) {
     this.file = credentialsFilePath(options.dir);
     this.env = options.env;
-    this.loader = options.loadKeytar ?? defaultLoader;
+    this.loader = options.loadKeychain ?? loadKeychain;
+    this.legacy = options.legacy ?? {
+      read: (account) => readLegacyItem(KEYCHAIN_SERVICE, account, this.env),
+      clear: (account) => clearLegacyItem(KEYCHAIN_SERVICE, account, this.env),
+    };
   }
 
-  private loadKeytar(): Promise<Keytar> {
-    this.keytar ??= this.loader().catch((error) => {
+  private loadKeychain(): Promise<Keychain> {
+    this.keychain ??= this.loader().catch((error) => {
       throw new KeychainUnavailable(keychainReason(error));
     });
-    return this.keytar;
+    return this.keychain;
   }
 
   prepare(): void {
-    this.loadKeytar().catch(() => {});
+    this.loadKeychain().catch(() => {});
   }
 
   async get(profile: string): Promise<StoredSecret | undefined> {
@@ -105,21 +96,36 @@ export class FileAndKeychainSecretStore implements SecretStore {
     return undefined;
   }
 
-  /** Reads only the keychain; undefined when absent or the keychain is unusable. */
+  /** Reads only the keychain (moving a 0.1 item over on the way); rejects when the keychain is unusable. */
   async keychainGet(profile: string): Promise<string | undefined> {
-    const keytar = await this.loadKeytar();
-    const value = await withDeadline(keytar.getPassword(KEYCHAIN_SERVICE, profile), 'a read', this.options.deadlineMs);
-    return value ?? undefined;
+    const keychain = await this.loadKeychain();
+    const value = await withDeadline(keychain.getPassword(KEYCHAIN_SERVICE, profile), 'a read', this.options.deadlineMs);
+    return value ?? (await this.migrateLegacy(keychain, profile));
+  }
+
+  /** An item thirdloop 0.1 wrote: store it where we look now, then clear the old one. */
+  private async migrateLegacy(keychain: Keychain, profile: string): Promise<string | undefined> {
+    if (process.platform !== 'linux') return undefined;
+    const old = await this.legacy.read(profile);
+    if (!old) return undefined;
+    try {
+      await withDeadline(keychain.setPassword(KEYCHAIN_SERVICE, profile, old), 'a write', this.options.deadlineMs);
+      const back = await withDeadline(keychain.getPassword(KEYCHAIN_SERVICE, profile), 'a read', this.options.deadlineMs);
+      if (back === old) await this.legacy.clear(profile);
+    } catch {
+      // The old item stays where it is and keeps working; the move is tried again next time.
+    }
+    return old;
   }
 
   async set(profile: string, credential: string, options: { insecure?: boolean } = {}): Promise<StoredSecret> {
     this.lastFallbackReason = undefined;
     if (!options.insecure) {
       try {
-        const keytar = await this.loadKeytar();
-        await withDeadline(keytar.setPassword(KEYCHAIN_SERVICE, profile, credential), 'a write', this.options.deadlineMs);
+        const keychain = await this.loadKeychain();
+        await withDeadline(keychain.setPassword(KEYCHAIN_SERVICE, profile, credential), 'a write', this.options.deadlineMs);
         // Read it back: some Secret Service set-ups accept writes they then lose.
-        const back = await withDeadline(keytar.getPassword(KEYCHAIN_SERVICE, profile), 'a read', this.options.deadlineMs);
+        const back = await withDeadline(keychain.getPassword(KEYCHAIN_SERVICE, profile), 'a read', this.options.deadlineMs);
         if (back !== credential) throw new KeychainUnavailable('the keychain did not keep the secret');
         await this.removeFromFile(profile);
         return { credential, source: 'keychain' };
@@ -144,8 +150,9 @@ export class FileAndKeychainSecretStore implements SecretStore {
   }
 
   private async keychainDelete(profile: string): Promise<void> {
-    const keytar = await this.loadKeytar();
-    await withDeadline(keytar.deletePassword(KEYCHAIN_SERVICE, profile), 'a delete', this.options.deadlineMs);
+    const keychain = await this.loadKeychain();
+    await withDeadline(keychain.deletePassword(KEYCHAIN_SERVICE, profile), 'a delete', this.options.deadlineMs);
+    if (process.platform === 'linux') await this.legacy.clear(profile);
   }
 
   private async readFile(): Promise<Record<string, string>> {

@@ -29,7 +29,7 @@ function context(home: string, options: { input?: string; config?: ConfigStore; 
   const stderr = capture();
   const dir = path.join(home, '.config', 'thirdloop');
   const config = options.config ?? openConfig(dir);
-  const secrets = options.secrets ?? new FileAndKeychainSecretStore({ dir, env: {}, loadKeytar: async () => { throw new Error('no keychain in this test'); } });
+  const secrets = options.secrets ?? new FileAndKeychainSecretStore({ dir, env: {}, loadKeychain: async () => { throw new Error('no keychain in this test'); } });
   const ctx = createContext(
     { profile: 'default', apiUrl: options.apiUrl, json: options.json ?? false, color: false },
     {

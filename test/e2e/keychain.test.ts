@@ -1,10 +1,11 @@
 /**
  * The real keychain path: a private D-Bus session with an unlocked
- * gnome-keyring (Secret Service), the built CLI storing through keytar, and
+ * gnome-keyring (Secret Service), the built CLI storing through the keychain binding, and
  * the secret read back with secret-tool. Also the file fallback when there is
  * no Secret Service, and --insecure-storage choosing the file on purpose.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
@@ -130,6 +131,60 @@ describe.skipIf(missing)('secret storage in a real Secret Service (gnome-keyring
     expect(doc.storage.source).toBe('env');
     expect(existsSync(join(h, '.config', 'thirdloop', 'credentials.json'))).toBe(false);
     expect(await keyring.lookup('default')).toBeUndefined();
+  });
+});
+
+describe.skipIf(missing)('keychain items across versions and states', () => {
+  let server: ReferenceServer;
+  let keyring: Keyring;
+  const cleanups: Array<() => void> = [];
+  const home = () => {
+    const h = makeHome();
+    cleanups.push(h.cleanup);
+    return h.home;
+  };
+  beforeAll(async () => {
+    [server, keyring] = await Promise.all([startReferenceServer(), startKeyring()]);
+    await server.addUser('ola@example.com', 'a long enough password');
+  });
+  afterAll(async () => {
+    await keyring?.stop();
+    await server?.stop();
+    cleanups.forEach((fn) => fn());
+  });
+
+  test('an item thirdloop 0.1 wrote (libsecret service/account) is read, moved to the new entry and cleared', async () => {
+    const h = home();
+    const { credential } = await server.createKey('ola@example.com', { name: 'from 0.1' });
+    expect((await runCli(['auth', '--api-url', server.url, '--with-key', '--profile', 'old'], { home: h, env: keyring.env, input: credential })).exitCode).toBe(0);
+    // Make the keychain look as 0.1 left it: only the old-style item.
+    await new Promise<void>((resolve, reject) =>
+      execFile('secret-tool', ['clear', 'service', 'thirdloop', 'username', 'old'], { env: { ...process.env, ...keyring.env } }, (e) => (e ? reject(e) : resolve())),
+    );
+    await keyring.storeLegacy('old', credential);
+    expect(await keyring.lookup('old')).toBeUndefined();
+
+    const token = await runCli(['token', '--profile', 'old'], { home: h, env: keyring.env });
+    expect(token.exitCode, token.stderr).toBe(0);
+    expect(token.stdout).toBe(`${credential}\n`);
+    expect(await keyring.lookup('old')).toBe(credential);
+    expect(await keyring.lookupLegacy('old')).toBeUndefined();
+  });
+
+  test('a locked keychain is named as locked, never read as "not signed in"; a new key then goes to the file, saying why', async () => {
+    const h = home();
+    const { credential } = await server.createKey('ola@example.com', { name: 'locked away' });
+    expect((await runCli(['auth', '--api-url', server.url, '--with-key', '--profile', 'vault'], { home: h, env: keyring.env, input: credential })).exitCode).toBe(0);
+    await keyring.lock();
+    for (const args of [['token'], ['status']]) {
+      const r = await runCli([...args, '--profile', 'vault'], { home: h, env: keyring.env });
+      expect(r.exitCode).toBe(4);
+      expect(r.stderr).toContain('The key for this profile is in the system keychain, which cannot be read: the keychain is locked.');
+      expect(r.stdout).toBe('');
+    }
+    const again = await runCli(['auth', '--api-url', server.url, '--with-key', '--profile', 'vault', '--force'], { home: h, env: keyring.env, input: credential });
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/The system keychain could not be used \(the keychain is locked\)\. The secret is stored in plain text at .+credentials\.json/);
   });
 });
 

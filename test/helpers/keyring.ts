@@ -12,13 +12,18 @@ import { createInterface } from 'node:readline';
 import { randomBytes } from 'node:crypto';
 import { needs } from './components.js';
 
-export const keyringMissing = () => needs('dbus-run-session', 'gnome-keyring-daemon', 'secret-tool');
+export const keyringMissing = () => needs('dbus-run-session', 'gnome-keyring-daemon', 'secret-tool', 'dbus-send');
 
 export interface Keyring {
   /** Environment to add to a process so it uses this keyring. */
   env: { DBUS_SESSION_BUS_ADDRESS: string };
-  /** `secret-tool lookup service thirdloop account <profile>`; undefined when absent. */
+  /** `secret-tool lookup service thirdloop username <profile>` (the item the CLI writes); undefined when absent. */
   lookup(account: string, service?: string): Promise<string | undefined>;
+  /** The item thirdloop 0.1 wrote through libsecret (`service`, `account`). */
+  lookupLegacy(account: string): Promise<string | undefined>;
+  storeLegacy(account: string, secret: string): Promise<void>;
+  /** Locks the login collection, as a screen lock or a fresh login does. */
+  lock(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -53,15 +58,35 @@ export async function startKeyring(): Promise<Keyring> {
     });
   });
   const env = { DBUS_SESSION_BUS_ADDRESS: address };
+  const toolEnv = { ...process.env, ...env, HOME: home };
+  const lookup = (attributes: string[]) =>
+    new Promise<string | undefined>((resolve, reject) => {
+      execFile('secret-tool', ['lookup', ...attributes], { env: toolEnv }, (error, stdout) => {
+        if (error && (error as { code?: number }).code === 1 && stdout === '') return resolve(undefined);
+        if (error) return reject(error);
+        resolve(stdout === '' ? undefined : stdout);
+      });
+    });
   return {
     env,
-    lookup(account, service = 'thirdloop') {
+    lookup: (account, service = 'thirdloop') => lookup(['service', service, 'username', account]),
+    lookupLegacy: (account) => lookup(['service', 'thirdloop', 'account', account]),
+    storeLegacy(account, secret) {
       return new Promise((resolve, reject) => {
-        execFile('secret-tool', ['lookup', 'service', service, 'account', account], { env: { ...process.env, ...env, HOME: home } }, (error, stdout) => {
-          if (error && (error as { code?: number }).code === 1 && stdout === '') return resolve(undefined);
-          if (error) return reject(error);
-          resolve(stdout === '' ? undefined : stdout);
-        });
+        const child = execFile('secret-tool', ['store', '--label', `thirdloop/${account}`, 'service', 'thirdloop', 'account', account], { env: toolEnv }, (error) =>
+          error ? reject(error) : resolve(),
+        );
+        child.stdin!.end(secret);
+      });
+    },
+    lock() {
+      return new Promise((resolve, reject) => {
+        execFile(
+          'dbus-send',
+          ['--session', '--dest=org.freedesktop.secrets', '--print-reply', '/org/freedesktop/secrets', 'org.freedesktop.Secret.Service.Lock', 'array:objpath:/org/freedesktop/secrets/collection/login'],
+          { env: toolEnv },
+          (error) => (error ? reject(error) : resolve()),
+        );
       });
     },
     async stop() {

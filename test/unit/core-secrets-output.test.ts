@@ -5,7 +5,7 @@ import path from 'node:path';
 import { FileAndKeychainSecretStore, describeStorage } from '../../src/core/secrets.js';
 import { daysUntil, relativeTime, renderTable, stripAnsi, colors } from '../../src/core/output.js';
 
-/** An in-memory keychain with keytar's interface (the real one is in test/e2e/keychain.test.ts). */
+/** An in-memory keychain with the keychain module's interface (the real one is in test/e2e/keychain.test.ts). */
 function memoryKeytar() {
   const items = new Map<string, string>();
   return {
@@ -25,7 +25,7 @@ describe('secret store', () => {
 
   test('keychain first: service "thirdloop", account = profile; no file written', async () => {
     const kc = memoryKeytar();
-    const store = new FileAndKeychainSecretStore({ dir: newDir(), env: {}, loadKeytar: kc.loader });
+    const store = new FileAndKeychainSecretStore({ dir: newDir(), env: {}, loadKeychain: kc.loader });
     const stored = await store.set('work', 'tlk_a;tls_b');
     expect(stored).toEqual({ credential: 'tlk_a;tls_b', source: 'keychain' });
     expect(kc.items.get('thirdloop/work')).toBe('tlk_a;tls_b');
@@ -37,7 +37,7 @@ describe('secret store', () => {
   });
 
   test('no keychain module: 0600 file in a 0700 dir, with the reason; moving back to the keychain removes the file copy', async () => {
-    const store = new FileAndKeychainSecretStore({ dir: newDir(), env: {}, loadKeytar: async () => { throw new Error("Cannot find package '@github/keytar'"); } });
+    const store = new FileAndKeychainSecretStore({ dir: newDir(), env: {}, loadKeychain: async () => { throw new Error("Cannot find package '@napi-rs/keyring'"); } });
     const stored = await store.set('default', 'tlk_a;tls_b');
     expect(stored.source).toBe('file');
     expect(stored.fallbackReason).toBe('the keychain module is not installed');
@@ -47,7 +47,7 @@ describe('secret store', () => {
     expect(describeStorage(stored)).toBe(`plain text at ${store.file}`);
 
     const kc = memoryKeytar();
-    const again = new FileAndKeychainSecretStore({ dir, env: {}, loadKeytar: kc.loader });
+    const again = new FileAndKeychainSecretStore({ dir, env: {}, loadKeychain: kc.loader });
     expect((await again.set('default', 'tlk_c;tls_d')).source).toBe('keychain');
     expect(existsSync(store.file)).toBe(false);
   });
@@ -57,7 +57,7 @@ describe('secret store', () => {
       dir: newDir(),
       env: {},
       deadlineMs: 100,
-      loadKeytar: async () => ({ getPassword: () => new Promise(() => {}), setPassword: () => new Promise(() => {}), deletePassword: () => new Promise(() => {}) }),
+      loadKeychain: async () => ({ getPassword: () => new Promise(() => {}), setPassword: () => new Promise(() => {}), deletePassword: () => new Promise(() => {}) }),
     });
     const stored = await store.set('default', 'tlk_a;tls_b');
     expect(stored.source).toBe('file');
@@ -68,20 +68,20 @@ describe('secret store', () => {
     const store = new FileAndKeychainSecretStore({
       dir: newDir(),
       env: {},
-      loadKeytar: async () => ({ getPassword: async () => null, setPassword: async () => {}, deletePassword: async () => false }),
+      loadKeychain: async () => ({ getPassword: async () => null, setPassword: async () => {}, deletePassword: async () => false }),
     });
     expect((await store.set('default', 'x')).fallbackReason).toBe('the keychain did not keep the secret');
   });
 
   test('THIRDLOOP_API_KEY overrides both', async () => {
     const kc = memoryKeytar();
-    const store = new FileAndKeychainSecretStore({ dir: newDir(), env: { THIRDLOOP_API_KEY: ' tlk_env;tls_env ' }, loadKeytar: kc.loader });
+    const store = new FileAndKeychainSecretStore({ dir: newDir(), env: { THIRDLOOP_API_KEY: ' tlk_env;tls_env ' }, loadKeychain: kc.loader });
     await store.set('default', 'tlk_a;tls_b');
     expect(await store.get('default')).toEqual({ credential: 'tlk_env;tls_env', source: 'env' });
   });
 
   test('a corrupt credentials file is a clear error; removing a profile still works', async () => {
-    const store = new FileAndKeychainSecretStore({ dir: newDir(), env: {}, loadKeytar: async () => { throw new Error('no'); } });
+    const store = new FileAndKeychainSecretStore({ dir: newDir(), env: {}, loadKeychain: async () => { throw new Error('no'); } });
     mkdirSync(dir, { recursive: true });
     writeFileSync(store.file, 'not json', { mode: 0o600 });
     await expect(store.get('default')).rejects.toThrow(`The credentials file ${store.file} is not valid JSON.`);

@@ -100,7 +100,7 @@ describe('checkStorage', () => {
 
   it('names the file fallback and why the keychain was not used', () =>
     withDir(async (dir) => {
-      const store = new FileAndKeychainSecretStore({ dir, env: {}, loadKeytar: async () => Promise.reject(new Error('Cannot find module')) });
+      const store = new FileAndKeychainSecretStore({ dir, env: {}, loadKeychain: async () => Promise.reject(new Error('Cannot find module')) });
       const file = join(dir, 'credentials.json');
       writeFileSync(file, '{}', { mode: 0o600 });
       const r = await checkStorage(store, { credential: 'x', source: 'file', location: file }, 'default', 'linux');
@@ -111,8 +111,8 @@ describe('checkStorage', () => {
 
   it('suggests moving to a working keychain, and fails a readable credentials file', () =>
     withDir(async (dir) => {
-      const keytar = { getPassword: async () => null, setPassword: async () => {}, deletePassword: async () => true };
-      const store = new FileAndKeychainSecretStore({ dir, env: {}, loadKeytar: async () => keytar });
+      const keychain = { getPassword: async () => null, setPassword: async () => {}, deletePassword: async () => true };
+      const store = new FileAndKeychainSecretStore({ dir, env: {}, loadKeychain: async () => keychain });
       const file = join(dir, 'credentials.json');
       writeFileSync(file, '{}', { mode: 0o600 });
       const r = await checkStorage(store, { credential: 'x', source: 'file', location: file }, 'default', 'linux');
@@ -138,10 +138,10 @@ describe('checkKeychainReady (not signed in yet)', () => {
     const working = new FileAndKeychainSecretStore({
       dir: '/nonexistent',
       env: {},
-      loadKeytar: async () => ({ getPassword: async () => null, setPassword: async () => {}, deletePassword: async () => true }),
+      loadKeychain: async () => ({ getPassword: async () => null, setPassword: async () => {}, deletePassword: async () => true }),
     });
     expect((await checkKeychainReady(working, 'default', 'linux')).status).toBe('ok');
-    const broken = new FileAndKeychainSecretStore({ dir: '/nonexistent', env: {}, loadKeytar: () => Promise.reject(new Error('org.freedesktop.DBus.Error.ServiceUnknown')) });
+    const broken = new FileAndKeychainSecretStore({ dir: '/nonexistent', env: {}, loadKeychain: () => Promise.reject(new Error('org.freedesktop.DBus.Error.ServiceUnknown')) });
     const r = await checkKeychainReady(broken, 'default', 'linux');
     expect(r.status).toBe('warn');
     expect(r.message).toContain('no Secret Service is running');
