@@ -131,7 +131,10 @@ export async function checkShell(input: CheckInput): Promise<ShellCheck> {
     return { mode, mark, result: await input.probe.run(shell.program, args, timeoutMs ? { timeoutMs } : {}) };
   };
   const stalled = (mode: StartMode) => input.fifos?.find((f) => f.modes.includes(mode));
-  const runs = await Promise.all(modes.filter((mode) => !stalled(mode)).map((mode) => start(mode)));
+  // The first mode alone, then the others at once: a first start in a home builds caches (zsh's
+  // compinit dump, fish's universal variables) that the next ones reuse instead of each building them.
+  const [first, ...rest] = modes.filter((mode) => !stalled(mode));
+  const runs = first ? [await start(first), ...(await Promise.all(rest.map((mode) => start(mode))))] : [];
   // A first start can be slow once (zsh's compinit building its dump, several shells at once on a
   // busy machine): a mode that ran out of time gets one more try, alone and with twice the time.
   for (const [i, run] of runs.entries()) {

@@ -114,7 +114,8 @@ describe('setup claude', () => {
     const error = (await run(again.ctx, { shell: 'bash' }).catch((e) => e)) as UserError;
     expect(error.exitCode).toBe(1);
     expect(again.stderr.text).toMatch(/✗ bash {2}bash -i sees an ANTHROPIC_API_KEY that is not the Third Loop key: ~\/\.bashrc line 7 sets ANTHROPIC_API_KEY after the thirdloop block/);
-    expect(again.stderr.text).toContain('✗ New bash terminals would not get the Third Loop settings, so thirdloop took its changes for that shell back.');
+    // This run changed nothing (the block was there already), so there is nothing to take back: it says so.
+    expect(again.stderr.text).toContain('✗ New bash terminals do not get the Third Loop settings.');
     expect(again.stderr.text).not.toContain('sk-ant-old');
     expect(readFileSync(h('.bashrc'), 'utf8')).toBe(withOverride);
   });

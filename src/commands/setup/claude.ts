@@ -366,7 +366,13 @@ function print(ctx: Context, out: Output, report: Report) {
   if (report.failed.length > 0) {
     const failed = list(report.failed.map((s) => SHELLS[s].label));
     out.info('');
-    out.info(`${m.red('✗')} New ${failed} terminals would not get the Third Loop settings, so thirdloop took its changes for ${report.failed.length === 1 ? 'that shell' : 'those shells'} back.`);
+    // Taken back are this run's changes; a block an earlier run wrote stays where it was.
+    const tookBack = report.files.some((f) => f.rolledBack);
+    out.info(
+      tookBack
+        ? `${m.red('✗')} New ${failed} terminals would not get the Third Loop settings, so thirdloop took its changes for ${report.failed.length === 1 ? 'that shell' : 'those shells'} back.`
+        : `${m.red('✗')} New ${failed} terminals do not get the Third Loop settings.`,
+    );
     out.next(`fix what is named above, then run \`thirdloop setup claude\` again (or leave ${failed} out with --shell).`);
     // The report says what failed; exit 1 without a second message.
     throw new UserError('', { exitCode: 1 });
