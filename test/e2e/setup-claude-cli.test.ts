@@ -39,7 +39,7 @@ describe.skipIf(missing)('thirdloop auth, then thirdloop setup claude (real CLI,
 
     const setupBefore = await runCli(['setup', 'claude', '--shell', 'bash'], { home: home.home });
     expect(setupBefore.exitCode).toBe(4);
-    expect(setupBefore.stderr).toContain('Run `thirdloop auth` first.');
+    expect(setupBefore.stderr).toContain('Run `thirdloop auth --api-url URL`.');
 
     const auth = await runCli(['auth', '--api-url', server.url, '--with-key'], { home: home.home, input: `${credential}\n` });
     expect(auth.exitCode, auth.stderr).toBe(0);
