@@ -251,7 +251,7 @@ describe('setup claude --key-helper', () => {
     mkdirSync(path.dirname(file), { recursive: true });
     writeFileSync(file, '{}\n');
     chmodSync(file, 0o444);
-    await expect(run(signedIn().ctx, { keyHelper: true, ...cli })).rejects.toThrow('Cannot edit ~/.claude/settings.json: it is read-only. Nothing was changed.');
+    await expect(run(signedIn().ctx, { keyHelper: true, ...cli })).rejects.toThrow('Cannot edit ~/.claude/settings.json: it is read-only (mode 0444). Nothing was changed.');
     expect(readFileSync(file, 'utf8')).toBe('{}\n');
   });
 
