@@ -232,16 +232,16 @@ describe.skipIf(missing)('issue 14, defect by defect, judged by the real shells'
     expect((error as Error).message).toMatch(/~\/\.bashrc line 2 runs `exec zsh -i`/);
   });
 
-  it('9. doctor agrees with the terminals: ✓ while they get both values, ✗ naming the file once a later line overrides the key', async () => {
+  it('9. doctor agrees with the terminals: ✓ while they get both values, ✗ naming the file and line once a later line overrides the key', async () => {
     writeFileSync(h('.zshrc'), 'setopt autocd\n');
     await setup(['zsh']);
-    expect(terminal('zsh', ['-l'])).toBe(BOTH);
+    expect(terminal('zsh', ['-i'])).toBe(BOTH);
     expect((await doctorSays())['shell:zsh']?.status).toBe('ok');
-    writeFileSync(h('.zlogin'), 'export ANTHROPIC_API_KEY=sk-ant-personal-0000\n');
-    expect(terminal('zsh', ['-l'])).not.toBe(BOTH);
+    appendFileSync(h('.zshrc'), 'export ANTHROPIC_API_KEY=sk-ant-personal-0000\n');
+    expect(terminal('zsh', ['-i'])).not.toBe(BOTH);
     const verdict = (await doctorSays())['shell:zsh']!;
     expect(verdict.status).toBe('fail');
-    expect(verdict.message).toMatch(/~\/\.zlogin line 1/);
+    expect(verdict.message).toMatch(/~\/\.zshrc line \d+ sets ANTHROPIC_API_KEY/);
     expect(verdict.message).not.toContain(CREDENTIAL.split(';')[1]);
   });
 
