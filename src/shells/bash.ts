@@ -5,6 +5,8 @@
  * ~/.profile that exists. So the block goes into ~/.bashrc and into that
  * first login file, and when there is none, into ~/.profile: creating
  * ~/.bash_profile would make bash stop reading the user's ~/.profile.
+ * An existing ~/.profile gets it as well, for the desktop sessions that read
+ * it with sh whatever bash does.
  * The same on every platform (Git Bash included); only the path flavour differs.
  */
 import { pathFor } from './common.js';
@@ -34,13 +36,15 @@ export async function bashLayout(e: ShellEnv, probe: ShellProbe): Promise<ShellL
       break;
     }
   }
-  return {
-    files: [
-      { path: login ?? p.join(e.homedir, '.profile'), modes: ['login', 'interactive login'], target: true, create: true },
-      { path: p.join(e.homedir, '.bashrc'), modes: ['interactive'], target: true, create: true },
-    ],
-    notes: [],
-  };
+  const profile = p.join(e.homedir, '.profile');
+  const files: ShellLayout['files'] = [
+    { path: login ?? profile, modes: ['login', 'interactive login'], target: true, create: true },
+    { path: p.join(e.homedir, '.bashrc'), modes: ['interactive'], target: true, create: true },
+  ];
+  // bash reads ~/.profile no more once ~/.bash_profile exists, but desktop sessions still do (Xsession, display
+  // managers: sh reads it), as rustup covers it: an existing ~/.profile gets the block too (sourcing twice is harmless).
+  if (login !== undefined && login !== profile && (await probe.exists(profile))) files.push({ path: profile, modes: [], target: true });
+  return { files, notes: [] };
 }
 
 export const bash: ProfileShell = {

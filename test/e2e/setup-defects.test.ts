@@ -30,7 +30,7 @@ import { makeCredential, tempHome, testContext, type TempHome } from '../helpers
 
 const API_URL = 'https://thirdloop.example.com';
 const CREDENTIAL = makeCredential('defects');
-const missing = needs('bash', 'zsh', 'fish');
+const missing = needs('bash', 'zsh', 'fish', 'sh');
 
 let home: TempHome;
 /** FIFOs a test made: opened for writing at the end, so a reader the code under test left blocked gets EOF. */
@@ -55,7 +55,7 @@ const setup = (shells: Array<'bash' | 'zsh' | 'fish'>, platform: NodeJS.Platform
 const undo = (shells: Array<'bash' | 'zsh' | 'fish'>) => configureShells(testContext(home.home).ctx, { shells, undo: true });
 
 /** What a new terminal started as `flags` prints for `command` (no product code involved); `uid`: as that user. */
-function terminal(shell: 'bash' | 'zsh' | 'fish', flags: string[], command = 'printf "%s|%s" "$ANTHROPIC_BASE_URL" "$ANTHROPIC_API_KEY"', uid?: number): string {
+function terminal(shell: 'bash' | 'zsh' | 'fish' | 'sh', flags: string[], command = 'printf "%s|%s" "$ANTHROPIC_BASE_URL" "$ANTHROPIC_API_KEY"', uid?: number): string {
   const [program, args] = uid === undefined ? [shell, [...flags, '-c', command]] : ['setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', shell, ...flags, '-c', command]];
   return execFileSync(program, args, {
     env: { HOME: home.home, PATH: process.env.PATH, TERM: 'xterm-256color' },
@@ -120,6 +120,18 @@ describe.skipIf(missing)('issue 14, defect by defect, judged by the real shells'
     expect(terminal('bash', ['-l'])).toBe(BOTH);
     expect(terminal('zsh', ['-l'])).toBe(BOTH);
     expect(terminal('bash', ['-i'])).toBe(BOTH);
+  });
+
+  it('3. desktop sessions read ~/.profile with sh even where ~/.bash_profile exists: both get the block', async () => {
+    writeFileSync(h('.bash_profile'), 'export PATH="$HOME/bin:$PATH"\n'); // does not source ~/.profile
+    writeFileSync(h('.profile'), 'export EDITOR=vim\n');
+    writeFileSync(h('.bashrc'), "alias ll='ls -l'\n");
+    await setup(['bash']);
+    expect(terminal('bash', ['-l'])).toBe(BOTH);
+    // What Xsession and display managers do: sh reads ~/.profile.
+    expect(terminal('sh', ['-l'])).toBe(BOTH);
+    await undo(['bash']);
+    expect(readFileSync(h('.profile'), 'utf8')).toBe('export EDITOR=vim\n');
   });
 
   it('4. macOS with only ~/.profile: no ~/.bash_profile appears, so bash -l still reads the user’s ~/.profile', async () => {
