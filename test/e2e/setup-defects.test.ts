@@ -24,7 +24,7 @@ import {
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { checkShells } from '../../src/doctor/shells.js';
-import { configureShells } from '../../src/shells/configure.js';
+import { configureShells, runShellSetup } from '../../src/shells/configure.js';
 import { needs } from '../helpers/components.js';
 import { makeCredential, tempHome, testContext, type TempHome } from '../helpers/setup-env.js';
 
@@ -282,5 +282,17 @@ describe.skipIf(missing)('issue 14, defect by defect, judged by the real shells'
     chmodSync(h('store', 'bashrc'), 0o444);
     await setup(['bash']);
     expect(terminal('bash', ['-i'])).toBe(BOTH);
+  });
+  it('a shell that is not installed where setup runs: its files are written and it is said to be unchecked, never ✓', async () => {
+    mkdirSync(h('bin'));
+    for (const program of ['bash', 'zsh']) symlinkSync(execFileSync('sh', ['-c', `command -v ${program}`], { encoding: 'utf8' }).trim(), h('bin', program));
+    const { ctx } = testContext(home.home, { env: { PATH: h('bin') } });
+    const result = await runShellSetup(ctx, { shells: ['bash', 'fish'], apiUrl: API_URL, credential: CREDENTIAL });
+    expect(result.unverified).toEqual(['fish']);
+    expect(result.failed).toEqual([]);
+    expect(result.checks.find((c) => c.shell === 'fish')).toMatchObject({ installed: false });
+    expect(result.checks.find((c) => c.shell === 'bash')).toMatchObject({ installed: true, ok: true });
+    // Where fish is installed (a machine sharing this home), the files written unchecked work.
+    expect(terminal('fish', ['-i'])).toBe(BOTH);
   });
 });
