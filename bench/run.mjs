@@ -3,7 +3,7 @@
 // medians, ratios and targets. Plain Node and public tools only; loopback only; bounded in count and
 // time (about 2–3 minutes on 2 cores). Exits 1 when a figure misses its target.
 //
-//   node bench/run.mjs [--no-build] [--quick] [--only everyday,login,footprint,gateway,broker]
+//   node bench/run.mjs [--no-build] [--quick] [--only everyday,login,footprint,setup,gateway,broker]
 //   BENCH_CLI=<dir>/bin/thirdloop.js node bench/run.mjs --no-build --only everyday   # another build, e.g. before a change
 // Where a figure's time and memory go: node bench/explain.mjs [--server].
 import { spawn, spawnSync } from 'node:child_process';
@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { measureFootprint } from './footprint.mjs';
 import { startKeyring } from './keyring.mjs';
 import { measureLogin } from './login.mjs';
+import { measureSetup } from './setup.mjs';
 import { startServer } from './server.mjs';
 import { CLI_BIN, ROOT, cpuRun, cpuSideBySide, fmtBytes, fmtMs, fmtRatio, isolatedEnv, median, mustSucceed, renderTable, sideBySide, timeRun } from './lib.mjs';
 
@@ -208,6 +209,14 @@ function footprint() {
   if (f.installNote) notes.push(`footprint: ${f.installNote}`);
 }
 
+function setupClaude() {
+  log('setup claude on a typical home, each run on a fresh copy…');
+  const r = measureSetup({ runs: Math.ceil(RUNS / 2) });
+  row('setup claude, typical home (bash, zsh, fish: 9 shell starts checked)', fmtMs(r.setup), '', '≤ 1500 ms', r.setup <= 1500);
+  row('  vs its --dry-run (same reading and planning; no writes, no shells)', `${fmtMs(r.setup)} vs ${fmtMs(r.dryRun)}`, fmtRatio(r.ratio), '', null);
+  row('  of which: starting the shells to check them (all at once)', fmtMs(r.verifyMs), '', '≤ 1000 ms', r.verifyMs <= 1000);
+}
+
 function gateway() {
   const script = join(ROOT, 'bench', 'gateway.mjs');
   if (!existsSync(script)) {
@@ -271,6 +280,7 @@ async function main() {
     });
   }
   if (want('footprint')) footprint();
+  if (want('setup')) setupClaude();
   const gatewayOut = want('gateway') ? await gateway() : undefined;
   const brokerOut = want('broker') ? await broker() : undefined;
 
