@@ -141,7 +141,7 @@ export function spawnedWindows(spawn: Spawner, env: NodeJS.ProcessEnv): WindowsS
     },
 
     async executionPolicy(edition) {
-      const program = await locate(edition);
+      const program = edition === 'Desktop' ? await desktop() : await locate(edition);
       if (!program) return undefined;
       try {
         // Restricted still runs a -EncodedCommand (it blocks script files and profiles only).
