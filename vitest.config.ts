@@ -19,7 +19,7 @@ const plainSummary: Reporter = {
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts', 'server/test/**/*.test.ts'],
+    include: ['test/**/*.test.ts', 'server/test/**/*.test.ts', 'protocol/test/**/*.test.ts'],
     pool: 'forks',
     // Two cores: e2e suites start servers, shells and Chromium.
     maxWorkers: 2,

@@ -6,6 +6,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from './lib.mjs';
+import { publishManifest } from '../scripts/publish-manifest.mjs';
 
 function run(command, args, cwd, timeout = 120_000) {
   const r = spawnSync(command, args, { cwd, encoding: 'utf8', timeout, env: { ...process.env, npm_config_update_notifier: 'false' } });
@@ -55,10 +56,12 @@ export function measureFootprint({ log = () => {} } = {}) {
     const stage = join(work, 'stage');
     mkdirSync(stage);
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
-    for (const entry of ['package.json', 'README.md', 'LICENSE', ...(pkg.files ?? [])]) {
+    for (const entry of ['README.md', 'LICENSE', ...(pkg.files ?? [])]) {
       if (entry === 'dist' || !existsSync(join(ROOT, entry))) continue;
       cpSync(join(ROOT, entry), join(stage, entry), { recursive: true });
     }
+    // The manifest as `npm pack` publishes it (scripts/publish-manifest.mjs).
+    writeFileSync(join(stage, 'package.json'), `${JSON.stringify(publishManifest(pkg), null, 2)}\n`);
     log('  building a clean dist/ for the tarball…');
     run(process.execPath, [join(ROOT, 'node_modules', 'tsup', 'dist', 'cli-default.js'), '--out-dir', join(stage, 'dist'), '--silent'], ROOT);
     const packOut = JSON.parse(run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', work], stage));

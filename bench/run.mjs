@@ -3,7 +3,7 @@
 // medians, ratios and targets. Plain Node and public tools only; loopback only; bounded in count and
 // time (about 2–3 minutes on 2 cores). Exits 1 when a figure misses its target.
 //
-//   node bench/run.mjs [--no-build] [--quick] [--only startup,keys,memory,login,footprint,setup,gateway]
+//   node bench/run.mjs [--no-build] [--quick] [--only startup,keys,memory,login,footprint,setup,gateway,broker]
 // Where a figure's time and memory go: node bench/explain.mjs [--server].
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -223,6 +223,27 @@ function gateway() {
   });
 }
 
+/** `thirdloop run`'s broker (bench/broker.mjs): its rows come back on a "BENCH-ROWS <json>" line. */
+function broker() {
+  log('run broker (bench/broker.mjs)…');
+  return new Promise((resolve) => {
+    const args = [join(ROOT, 'bench', 'broker.mjs'), '--rows', ...(flags.quick ? ['--quick'] : [])];
+    const child = spawn(node, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    const timer = setTimeout(() => child.kill('SIGTERM'), 180_000);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      const line = out.split('\n').find((l) => l.startsWith('BENCH-ROWS '));
+      if (line) rows.push(...JSON.parse(line.slice('BENCH-ROWS '.length)));
+      else notes.push(`broker bench exited ${code}${err.trim() ? `: ${err.trim().split('\n').slice(-2).join(' | ')}` : ''}`);
+      resolve(out.split('\n').filter((l) => !l.startsWith('BENCH-ROWS ')).join('\n').trim());
+    });
+  });
+}
+
 async function main() {
   if (!flags['no-build']) build();
   if (!existsSync(join(ROOT, 'dist', 'main.js'))) throw new Error('dist/main.js is missing: run `npx tsup` first.');
@@ -236,6 +257,7 @@ async function main() {
   if (want('footprint')) footprint();
   if (want('setup')) setupClaude();
   const gatewayOut = want('gateway') ? await gateway() : undefined;
+  const brokerOut = want('broker') ? await broker() : undefined;
 
   const seconds = ((performance.now() - started) / 1000).toFixed(0);
   const load = loadavg().map((l) => l.toFixed(1)).join(' ');
@@ -243,6 +265,7 @@ async function main() {
   if (loadavg()[0] > cpus().length) notes.push(`the machine was busy (load ${loadavg()[0].toFixed(1)} on ${cpus().length} CPUs): wall times and ratios are noisy; the CPU-time rows are less affected.`);
   console.log(renderTable(rows));
   if (gatewayOut) console.log(`\n${gatewayOut}`);
+  if (brokerOut) console.log(`\n${brokerOut}`);
   for (const note of notes) console.log(`note: ${note}`);
   const failed = rows.filter((r) => r.pass === false);
   if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, `${JSON.stringify({ rows, notes }, null, 2)}\n`);

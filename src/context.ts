@@ -9,10 +9,17 @@
  */
 import { homedir as osHomedir, hostname as osHostname } from 'node:os';
 import type { Writable, Readable } from 'node:stream';
+import type { OpenOutcome } from './core/browser.js';
+import type { ConfigStore, SecretStore } from './core/stores.js';
+
+// Declared in core/stores.ts, so that core/config.ts and core/secrets.ts need nothing from this factory.
+export type { ConfigStore, ProfileConfig, SecretStore, StoredSecret } from './core/stores.js';
 
 export interface GlobalOptions {
   /** --api-url or THIRDLOOP_API_URL; undefined means "use the profile's". */
   apiUrl?: string;
+  /** Which of the two gave apiUrl, for messages: "--api-url" or "THIRDLOOP_API_URL". */
+  apiUrlFrom?: string;
   /** --profile or THIRDLOOP_PROFILE; default "default". */
   profile: string;
   json: boolean;
@@ -34,50 +41,6 @@ export interface IO {
   columns: number;
 }
 
-/** Non-secret data for one profile, kept by core/config.ts. */
-export interface ProfileConfig {
-  apiUrl?: string;
-  keyId?: string;
-  keyName?: string;
-  expiresAt?: string;
-  /** Where the secret lives: "keychain", "file" (0600 credentials file). */
-  storage?: 'keychain' | 'file';
-}
-
-export interface ConfigStore {
-  readonly path: string;
-  readonly dir: string;
-  getProfile(name: string): ProfileConfig | undefined;
-  setProfile(name: string, value: ProfileConfig): void;
-  deleteProfile(name: string): void;
-  profileNames(): string[];
-  /** Extra non-secret records other commands keep, e.g. the files setup wrote. */
-  get<T>(key: string): T | undefined;
-  set(key: string, value: unknown): void;
-}
-
-export interface StoredSecret {
-  /** `<api_key_id>;<api_secret_key>` */
-  credential: string;
-  /** "env" when THIRDLOOP_API_KEY supplied it. */
-  source: 'keychain' | 'file' | 'env';
-  /** For "file": the path of the 0600 credentials file. */
-  location?: string;
-  /** Set by set() when the keychain could not be used: why, in plain words. */
-  fallbackReason?: string;
-}
-
-export interface SecretStore {
-  get(profile: string): Promise<StoredSecret | undefined>;
-  /** Stores the credential; returns where it went (keychain, or file fallback). */
-  set(profile: string, credential: string, options?: { insecure?: boolean }): Promise<StoredSecret>;
-  delete(profile: string): Promise<void>;
-  /** Starts loading the keychain module early (e.g. while the user is in the browser); never fails. */
-  prepare?(): void;
-  /** Why the last keychain read failed (locked, no Secret Service…), when get() found nothing because of it. */
-  readonly keychainError?: string;
-}
-
 export interface Clock {
   now(): Date;
 }
@@ -92,8 +55,8 @@ export interface Context {
   globals: GlobalOptions;
   config(): Promise<ConfigStore>;
   secrets(): Promise<SecretStore>;
-  /** Opens a URL in the user's browser; resolves false when none could be opened. */
-  openBrowser(url: string): Promise<boolean>;
+  /** Starts the user's browser on a URL (BROWSER, else the platform's opener); never waits for the browser. */
+  openBrowser(url: string): Promise<OpenOutcome>;
   /** This machine's name (default key names, the consent page). */
   hostname: string;
 }
@@ -126,6 +89,7 @@ export function createContext(globals: Partial<GlobalOptions> = {}, overrides: C
   const colorAllowed = globals.colorAllowed ?? (globals.color !== false && !env.NO_COLOR);
   const fullGlobals: GlobalOptions = {
     apiUrl: globals.apiUrl,
+    apiUrlFrom: globals.apiUrlFrom,
     profile: globals.profile ?? 'default',
     json: globals.json ?? false,
     debug: globals.debug ?? false,

@@ -10,7 +10,7 @@
 import type { Command } from 'commander';
 import pkg from '../package.json' with { type: 'json' };
 import { ExitCode, UserError } from './core/errors.js';
-import { reportError } from './core/report-error.js';
+import { colorize, reportError } from './core/report-error.js';
 import { readFileSync } from 'node:fs';
 
 type Commander = typeof import('commander');
@@ -35,18 +35,33 @@ const parseSeconds = (commander: Commander) => (value: string): number => {
 
 const examples = (...lines: string[]) => `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`;
 
+/** The variables people set for the CLI (beyond the options' own), shown under the main help. */
+const ENVIRONMENT = `Environment:
+  THIRDLOOP_API_KEY       <id>;<secret> to use instead of the stored key (CI)
+  THIRDLOOP_CONFIG_DIR    where the config lives (default: ~/.config/thirdloop, or $XDG_CONFIG_HOME)
+  THIRDLOOP_HTTP_TIMEOUT  seconds to wait for the instance to answer (default 30)
+  BROWSER                 the program auth opens the consent page with; "none" prints the URL only
+  HTTPS_PROXY, NO_PROXY   a proxy to the instance (http://USER:PASSWORD@HOST:PORT), and exceptions
+  NODE_EXTRA_CA_CERTS     a PEM file of your organization's certificate authority, if it signs the
+                          instance's certificate
+`;
+
 /** What a command's action gets from commander: its options, then its arguments. */
 type Handler = (args: unknown[], cmd: Command) => Promise<void>;
 
-/** Runs `commands/<module>.js`'s `run(ctx, options)`; a module not built yet is a clear error. */
-function lazy(module: string, argNames: string[] = []): Handler {
+/**
+ * Runs `commands/<module>.js`'s `run(ctx, options)`; a module not built yet is a clear error.
+ * `extra` adds options commander does not parse (run's command words).
+ */
+function lazy(module: string, argNames: string[] = [], extra?: () => Record<string, unknown>): Handler {
   return async (args, cmd) => {
-    const options: Record<string, unknown> = { ...cmd.opts() };
+    const options: Record<string, unknown> = { ...cmd.opts(), ...extra?.() };
     argNames.forEach((name, i) => (options[name] = args[i]));
     const globals = cmd.optsWithGlobals() as { apiUrl?: string; profile?: string; json?: boolean; debug?: boolean; color?: boolean };
     const { createContext } = await import('./context.js');
     const ctx = createContext({
       apiUrl: globals.apiUrl,
+      apiUrlFrom: cmd.getOptionValueSourceWithGlobals('apiUrl') === 'env' ? 'THIRDLOOP_API_URL' : '--api-url',
       profile: globals.profile,
       json: Boolean(globals.json),
       debug: Boolean(globals.debug),
@@ -75,7 +90,13 @@ function action(handler: Handler) {
   };
 }
 
-export function buildProgram(commander: Commander): Command {
+/** Every word after the first `--`, exactly as typed (undefined when there is no `--`). */
+function afterDoubleDash(argv: readonly string[]): string[] | undefined {
+  const at = argv.indexOf('--', 2);
+  return at === -1 ? undefined : argv.slice(at + 1);
+}
+
+export function buildProgram(commander: Commander, argv: readonly string[] = process.argv): Command {
   const { Command, Option } = commander;
   const expiry = parseExpiry(commander);
   const program = new Command('thirdloop');
@@ -89,11 +110,18 @@ export function buildProgram(commander: Commander): Command {
     .option('--no-color', 'no colours (also NO_COLOR)')
     .option('--debug', 'print requests and timings on stderr (secrets redacted)')
     .showSuggestionAfterError(true)
+    // Every subcommand's help lists the global options it accepts too.
+    .configureHelp({ showGlobalOptions: true })
+    // commander's own errors read like ours: "Error: Unknown option '--bogus'".
+    .configureOutput({
+      outputError: (text, write) => write(text.replace(/^error: (.)/, (_, first: string) => `${colorize('Error:', process.stderr)} ${first.toUpperCase()}`)),
+    })
     .exitOverride()
     .addHelpText(
       'after',
       examples('thirdloop auth --api-url https://thirdloop.example.com', 'thirdloop setup claude', 'thirdloop status', 'thirdloop keys list'),
     );
+  program.addHelpText('after', ENVIRONMENT);
 
   program
     .command('auth')
@@ -211,12 +239,36 @@ export function buildProgram(commander: Commander): Command {
     .option('--global', 'configure opencode for this user instead of the current project')
     .option('--model <id>', 'the default model')
     .option('--agents-md', 'add a Third Loop section to AGENTS.md')
+    .option('--keep-providers', 'add Third Loop without switching the project’s other providers off (no enabled_providers of ours)')
+    .option('--force', 'replace a session plugin you edited (your version is kept as a backup)')
     .option('--with-env', 'also configure the shells to export ANTHROPIC_API_KEY (as setup claude)')
     .option('--dry-run', 'show the changes as a diff and write nothing')
     .option('--undo', 'remove what setup opencode added')
     .option('-y, --yes', 'do not ask for confirmation')
-    .addHelpText('after', examples('thirdloop setup opencode', 'thirdloop setup opencode --global --model claude-sonnet-4-5', 'thirdloop setup opencode --undo'))
+    .addHelpText('after', examples('thirdloop setup opencode', 'thirdloop setup opencode --keep-providers', 'thirdloop setup opencode --global --model claude-sonnet-4-5', 'thirdloop setup opencode --undo'))
     .action(action(lazy('setup/opencode')));
+
+  program
+    .command('run')
+    .description('run a command (e.g. claude) through a local broker, so it gets a one-time token and never your key')
+    .usage('[--profile NAME] -- <command> [args...]')
+    .argument('<command...>', 'the command to run and its arguments, after --')
+    .addHelpText(
+      'after',
+      `${examples(
+        'thirdloop run -- claude',
+        'thirdloop run --profile work -- claude --resume',
+        'thirdloop run -- node agent.mjs         # any Anthropic SDK client',
+        'thirdloop run -- env | grep ANTHROPIC   # what the command gets',
+      )}
+The command gets ANTHROPIC_BASE_URL=http://127.0.0.1:<port>, and in
+ANTHROPIC_API_KEY a token for this run only; the broker on that port adds your
+key to the command's /v1 requests, and closes when the command exits.
+Exit status: the command's (128 + N when signal N ended it), 4 when not signed
+in, 127 when the command is not found.
+`,
+    )
+    .action(action(lazy('run', [], () => ({ command: afterDoubleDash(argv) }))));
 
   program
     .command('doctor')
@@ -255,7 +307,7 @@ async function main(argv: string[]): Promise<number> {
     }
   }
   try {
-    const program = buildProgram(await import('commander'));
+    const program = buildProgram(await import('commander'), argv);
     await program.parseAsync(argv);
     return ExitCode.ok;
   } catch (error) {

@@ -3,35 +3,101 @@
  * Fastify plugin receiving the same RouteContext.
  */
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import type { Socket } from 'node:net';
+import { loadSigner } from './auth/signing.js';
 import type { ServerConfig } from './config.js';
+import { enforceBodyDeadline } from './http/body-deadline.js';
+import { trustedProxyMatcher } from './http/client-address.js';
+import { guardIdleConnections, type ConnectionGuard } from './http/connection-guard.js';
+import { describeClientError, rawErrorResponse, routeFamily, sendFamilyError, urlFromRawRequest } from './http/error-shapes.js';
 import apiKeysRoutes from './routes/api-keys.js';
 import cliAuthRoutes from './routes/cli-auth.js';
 import gatewayRoutes from './routes/gateway.js';
 import sessionRoutes from './routes/session.js';
 import webRoutes from './routes/web.js';
-import { apiError, pathOf, type RouteContext } from './routes/shared.js';
+import { pathOf, type RouteContext } from './routes/shared.js';
+import { silentLog, type OperatorLog } from './operator-log.js';
 import type { Store } from './store/store.js';
-import { errorPage, securityHeaders } from './web/layout.js';
 
 export interface BuildAppOptions {
   store: Store;
   config: ServerConfig;
   clock?: () => Date;
+  /** The request log: one JSON line per request on stderr (pino); THIRDLOOP_SERVER_LOG=1. */
   logger?: boolean;
+  /** Where errors go while the request log is off (the server: stderr; tests: nowhere, or a capture). */
+  errorLog?: OperatorLog;
 }
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    connectionGuard: ConnectionGuard;
+  }
+}
+
+/** Node's own deadline for a whole request, behind the per-route body deadlines (body-deadline.ts). */
+const REQUEST_TIMEOUT_BACKSTOP_MS = 120_000;
 
 export async function buildApp(options: BuildAppOptions): Promise<FastifyInstance> {
   const { store, config } = options;
   const clock = options.clock ?? (() => new Date());
+  const isTrustedProxy = trustedProxyMatcher(config.trustProxy);
+  /** The last request target seen on each connection, to shape a later parser error on it. */
+  const lastUrl = new WeakMap<Socket, string>();
+
   const app = Fastify({
     logger: options.logger
-      ? { level: 'info', redact: ['req.headers.authorization', 'req.headers["x-api-key"]', 'req.headers.cookie'] }
+      ? {
+          level: 'info',
+          // stdout is the start-up lines a script reads (the address, the demo account); logs are diagnostics.
+          stream: process.stderr,
+          redact: ['req.headers.authorization', 'req.headers["x-api-key"]', 'req.headers.cookie'],
+        }
       : false,
     bodyLimit: config.bodyLimitBytes,
     // Closing must not wait for idle keep-alive sockets (the CLI's agent, browsers).
     forceCloseConnections: 'idle',
     return503OnClosing: true,
+    // The client address (request.ip) comes from X-Forwarded-For only through trusted hops.
+    ...(config.trustProxy.length > 0 ? { trustProxy: (address: string) => isTrustedProxy(address) } : {}),
+    requestTimeout: Math.max(REQUEST_TIMEOUT_BACKSTOP_MS, config.gatewayBodyTimeoutMs * 2),
+    http: { headersTimeout: config.headersTimeoutMs, connectionsCheckingInterval: 1000 },
+    frameworkErrors: (error, request, reply) => {
+      const { status, message } = describeClientError(error);
+      return sendFamilyError(reply, routeFamily(request.url), status, message);
+    },
+    clientErrorHandler: (error, socket) => {
+      if (error.code === 'ECONNRESET' || socket.destroyed) return;
+      const { status, message } = describeClientError(error);
+      const rawPacket = (error as { rawPacket?: unknown }).rawPacket;
+      const family = routeFamily((Buffer.isBuffer(rawPacket) ? urlFromRawRequest(rawPacket) : undefined) ?? lastUrl.get(socket) ?? '/');
+      const pending = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+      if (socket.writable && !pending?.headersSent) socket.write(rawErrorResponse(family, status, message));
+      socket.destroy();
+    },
   });
+  const errorLog: OperatorLog = options.logger ? (fields, message) => app.log.error(fields, message) : (options.errorLog ?? silentLog);
+
+  app.decorate(
+    'connectionGuard',
+    guardIdleConnections(app.server, {
+      maxIdlePerAddress: config.maxIdleConnectionsPerAddress,
+      exempt: isTrustedProxy,
+      // After Node's headersTimeout, which answers a request begun but not finished with 408 first.
+      firstRequestTimeoutMs: config.headersTimeoutMs + 2000,
+    }),
+  );
+  app.server.on('request', (request) => {
+    if (request.url) lastUrl.set(request.socket, request.url);
+  });
+
+  // Every answer, JSON ones included, is read as what its content type says (on the raw response,
+  // so the gateway's own writes carry it too).
+  app.addHook('onRequest', (_request, reply, done) => {
+    reply.raw.setHeader('x-content-type-options', 'nosniff');
+    done();
+  });
+  enforceBodyDeadline(app, (request) => (routeFamily(request.url) === 'v1' ? config.gatewayBodyTimeoutMs : config.bodyTimeoutMs));
 
   // JSON: an empty body is "no body" (POST /api/keys/:id/disable with a JSON content type).
   app.removeContentTypeParser('application/json');
@@ -46,36 +112,29 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
       done(err, undefined);
     }
   });
-  // HTML forms, without a dependency.
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
+  // HTML forms, without a dependency; /api takes JSON only (docs/api.md), so a form there is a 415.
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (request, body, done) => {
+    if (routeFamily(request.url) !== 'web') {
+      const err = new Error('Unsupported content type: send application/json.') as FastifyError;
+      err.statusCode = 415;
+      return done(err, undefined);
+    }
     done(null, Object.fromEntries(new URLSearchParams(String(body))));
   });
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
-    if (status === 500) request.log.error({ err: error }, 'request failed');
-    const message =
-      status === 413
-        ? `The request body is larger than ${request.routeOptions.bodyLimit ?? config.bodyLimitBytes} bytes.`
-        : status === 415
-          ? 'Unsupported content type: send application/json.'
-          : status === 500
-            ? 'Internal server error.'
-            : error.message;
-    if (pathOf(request).startsWith('/api/')) return apiError(reply, status, message);
-    return reply.code(status).type('text/html; charset=utf-8').headers(securityHeaders()).send(errorPage(status, message));
+    const { status, message } = describeClientError(error, request.routeOptions.bodyLimit ?? config.bodyLimitBytes);
+    if (status === 500) errorLog({ err: error, method: request.method, url: pathOf(request) }, 'request failed');
+    return sendFamilyError(reply, routeFamily(request.url), status, message);
   });
 
   app.setNotFoundHandler((request, reply) => {
-    if (pathOf(request).startsWith('/api/')) return apiError(reply, 404, `No route ${request.method} ${pathOf(request)}.`);
-    return reply
-      .code(404)
-      .type('text/html; charset=utf-8')
-      .headers(securityHeaders())
-      .send(errorPage(404, 'There is no page at this address.'));
+    const family = routeFamily(request.url);
+    const message = family === 'web' ? 'There is no page at this address.' : `No route ${request.method} ${pathOf(request)}.`;
+    return sendFamilyError(reply, family, 404, message);
   });
 
-  const ctx: RouteContext = { store, config, clock };
+  const ctx: RouteContext = { store, config, clock, errorLog, signer: await loadSigner(store) };
   await app.register(apiKeysRoutes, ctx);
   await app.register(cliAuthRoutes, ctx);
   await app.register(sessionRoutes, ctx);

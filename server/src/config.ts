@@ -1,6 +1,7 @@
 /** Server settings, from the command line and the environment. */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { parseTrustProxy } from './http/client-address.js';
 
 export interface ModelInfo {
   id: string;
@@ -30,13 +31,37 @@ export interface ServerConfig {
   authFailuresPerMinute?: number;
   /** Largest request body accepted, in bytes. */
   bodyLimitBytes: number;
-  /** Web sign-in session lifetime. */
+  /** Web sign-in session: absolute lifetime (THIRDLOOP_SESSION_LIFETIME_MINUTES, default 12 h). */
   sessionTtlMs: number;
-  /** Failed sign-ins allowed per email (and, x4, per client address) in `signInWindowMs`. */
+  /** Web sign-in session: ends after this long without a request (THIRDLOOP_SESSION_IDLE_MINUTES, default 2 h). */
+  sessionIdleMs: number;
+  /**
+   * Failed sign-ins allowed per (account, client address) and per known device in `signInWindowMs`;
+   * 4× that per address, 10× per account from unknown devices (auth/sign-in-throttle.ts).
+   */
   signInMaxFailures: number;
   signInWindowMs: number;
+  /**
+   * Reverse proxies whose X-Forwarded-For is believed (`--trust-proxy`, THIRDLOOP_TRUST_PROXY): IP
+   * addresses or CIDR ranges. Empty: the client address is the socket's. Every limiter keys on it.
+   */
+  trustProxy: string[];
+  /** How long a request body may take to arrive, outside /v1 (THIRDLOOP_BODY_TIMEOUT_MS, default 10 s). */
+  bodyTimeoutMs: number;
+  /** The same for /v1, whose bodies may be 10 MiB (THIRDLOOP_GATEWAY_BODY_TIMEOUT_MS, default 60 s). */
+  gatewayBodyTimeoutMs: number;
+  /** How long the request line and headers may take to arrive (default 10 s). */
+  headersTimeoutMs: number;
+  /**
+   * Idle connections (open, no request in progress) kept per client address; past it never-used ones
+   * are closed and keep-alive ones end with their answer (THIRDLOOP_MAX_IDLE_CONNECTIONS_PER_ADDRESS,
+   * default 64; http/connection-guard.ts). Trusted proxies are exempt.
+   */
+  maxIdleConnectionsPerAddress: number;
   /** Gateway: longest wait for the provider's first byte, and between two chunks (THIRDLOOP_UPSTREAM_TIMEOUT_MS; default 10 min). */
   upstreamTimeoutMs?: number;
+  /** Gateway: a PEM file of extra certificate authorities trusted for the provider (--upstream-ca, THIRDLOOP_UPSTREAM_CA). */
+  upstreamCaFile?: string;
   /** Gateway: model ids clients send mapped to offered ones (THIRDLOOP_MODEL_ALIASES="from=to,from2=to2"). */
   modelAliases?: Record<string, string>;
   /** Gateway: how long "last used" and audit writes may wait to be batched (default 200 ms). */
@@ -82,10 +107,18 @@ export function makeConfig(overrides: Partial<ServerConfig> = {}, env: NodeJS.Pr
     authFailuresPerMinute:
       overrides.authFailuresPerMinute ?? envNumber(env.THIRDLOOP_AUTH_FAILURES_PER_MINUTE) ?? DEFAULT_AUTH_FAILURES_PER_MINUTE,
     bodyLimitBytes: overrides.bodyLimitBytes ?? 10 * 1024 * 1024,
-    sessionTtlMs: overrides.sessionTtlMs ?? 12 * 60 * 60 * 1000,
+    sessionTtlMs: overrides.sessionTtlMs ?? minutes(envNumber(env.THIRDLOOP_SESSION_LIFETIME_MINUTES)) ?? 12 * 60 * 60 * 1000,
+    sessionIdleMs: overrides.sessionIdleMs ?? minutes(envNumber(env.THIRDLOOP_SESSION_IDLE_MINUTES)) ?? 2 * 60 * 60 * 1000,
     signInMaxFailures: overrides.signInMaxFailures ?? 5,
     signInWindowMs: overrides.signInWindowMs ?? 15 * 60 * 1000,
+    trustProxy: overrides.trustProxy ?? parseTrustProxy(env.THIRDLOOP_TRUST_PROXY, 'THIRDLOOP_TRUST_PROXY'),
+    bodyTimeoutMs: overrides.bodyTimeoutMs ?? envNumber(env.THIRDLOOP_BODY_TIMEOUT_MS) ?? 10_000,
+    gatewayBodyTimeoutMs: overrides.gatewayBodyTimeoutMs ?? envNumber(env.THIRDLOOP_GATEWAY_BODY_TIMEOUT_MS) ?? 60_000,
+    headersTimeoutMs: overrides.headersTimeoutMs ?? 10_000,
+    maxIdleConnectionsPerAddress:
+      overrides.maxIdleConnectionsPerAddress ?? envNumber(env.THIRDLOOP_MAX_IDLE_CONNECTIONS_PER_ADDRESS) ?? 64,
     upstreamTimeoutMs: overrides.upstreamTimeoutMs ?? envNumber(env.THIRDLOOP_UPSTREAM_TIMEOUT_MS),
+    upstreamCaFile: overrides.upstreamCaFile ?? (env.THIRDLOOP_UPSTREAM_CA || undefined),
     modelAliases: overrides.modelAliases ?? parseModelAliases(env.THIRDLOOP_MODEL_ALIASES),
     writeBehindMs: overrides.writeBehindMs,
     closeGraceMs: overrides.closeGraceMs,
@@ -97,6 +130,8 @@ function envNumber(value: string | undefined): number | undefined {
   const n = Number(value);
   return value && Number.isFinite(n) && n > 0 ? n : undefined;
 }
+
+const minutes = (n: number | undefined) => (n === undefined ? undefined : n * 60_000);
 
 /** `from=to,from2=to2` → { from: 'to', from2: 'to2' }. */
 export function parseModelAliases(value: string | undefined): Record<string, string> {

@@ -9,6 +9,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { defaultDataDir, makeConfig, urlFor } from './config.js';
 import { DomainError } from './domain/errors.js';
+import { parseTrustProxy, TrustProxyError } from './http/client-address.js';
 import { expiryDaysFromText, toKeyView } from './domain/keys.js';
 import { hashPassword } from './auth/hashing.js';
 import { createKey, flagCompromised } from './store/key-actions.js';
@@ -18,7 +19,8 @@ import type { Store } from './store/store.js';
 const HELP = `thirdloop-server: the reference Third Loop instance
 
 Usage:
-  thirdloop-server start [--host 127.0.0.1] [--port 8787] [--data-dir DIR] [--upstream URL|mock] [--public-url URL] [--demo]
+  thirdloop-server start [--host 127.0.0.1] [--port 8787] [--data-dir DIR] [--upstream URL|mock] [--upstream-ca FILE]
+                         [--public-url URL] [--trust-proxy CIDR[,CIDR…]] [--demo]
   thirdloop-server users add --email E [--password-stdin]
   thirdloop-server keys create --user E [--name N] [--expires DAYS] [--json]
   thirdloop-server keys flag-compromised <key id>
@@ -26,9 +28,15 @@ Usage:
 
 Every command takes --data-dir (default: ${defaultDataDir()}, or $THIRDLOOP_SERVER_DATA_DIR).
 The organization's provider credential comes from $THIRDLOOP_UPSTREAM_API_KEY.
+The provider is reached through $HTTPS_PROXY when set ($NO_PROXY for exceptions); --upstream-ca
+(or $THIRDLOOP_UPSTREAM_CA) adds a certificate authority to trust for it. Errors are logged on
+stderr; THIRDLOOP_SERVER_LOG=1 also logs one line per request.
+--trust-proxy (or $THIRDLOOP_TRUST_PROXY) names the reverse proxies in front of the server:
+client addresses, which every limit counts by, then come from X-Forwarded-For through them.
 
 Examples:
   thirdloop-server start --port 0 --upstream mock --demo
+  thirdloop-server start --public-url https://thirdloop.example.com --trust-proxy 10.0.0.0/8
   printf '%s' "$PASSWORD" | thirdloop-server users add --email ada@example.com --password-stdin
   thirdloop-server keys create --user ada@example.com --name laptop --expires 30
   thirdloop-server audit --since 1h
@@ -50,10 +58,13 @@ function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[]
   }
 }
 
-/** Tests shift the clock of a spawned server: THIRDLOOP_SERVER_NOW_OFFSET_MS. */
-function clockFromEnv(): () => Date {
-  const offset = Number(process.env.THIRDLOOP_SERVER_NOW_OFFSET_MS ?? 0) || 0;
-  return () => new Date(Date.now() + offset);
+/**
+ * The machine's clock. There is deliberately no way to shift it from the environment or the
+ * command line: tests that need time to pass run the server under a test-only preload that moves
+ * the process's clock (test/helpers/shifted-clock.mjs), which the shipped package does not contain.
+ */
+function systemClock(): () => Date {
+  return () => new Date();
 }
 
 function openStore(dataDir: string): Store {
@@ -84,7 +95,9 @@ async function cmdStart(args: string[]): Promise<void> {
     host: { type: 'string' },
     port: { type: 'string' },
     upstream: { type: 'string' },
+    'upstream-ca': { type: 'string' },
     'public-url': { type: 'string' },
+    'trust-proxy': { type: 'string' },
     demo: { type: 'boolean' },
   });
   if (values.help) return void process.stdout.write(HELP);
@@ -98,16 +111,28 @@ async function cmdStart(args: string[]): Promise<void> {
     dataDir: values['data-dir'] ?? defaultDataDir(),
     upstream,
     ...(values['public-url'] ? { publicUrl: values['public-url'].replace(/\/+$/, '') } : {}),
+    ...(values['upstream-ca'] ? { upstreamCaFile: values['upstream-ca'] } : {}),
+    ...(values['trust-proxy'] !== undefined ? { trustProxy: parseTrustProxy(values['trust-proxy']) } : {}),
   });
+  if (config.upstreamCaFile) {
+    const { checkUpstreamCaFile } = await import('./gateway/upstream-dispatcher.js');
+    try {
+      checkUpstreamCaFile(config.upstreamCaFile, values['upstream-ca'] ? '--upstream-ca' : 'THIRDLOOP_UPSTREAM_CA');
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+  }
   const explicitPublicUrl = Boolean(values['public-url'] ?? process.env.THIRDLOOP_PUBLIC_URL);
-  const clock = clockFromEnv();
+  const clock = systemClock();
   const store = openStore(config.dataDir);
 
   let demo: { email: string; password: string } | undefined;
   if (values.demo) demo = await ensureDemoUser(store, config.dataDir, clock());
 
   const { buildApp } = await import('./app.js');
-  const app = await buildApp({ store, config, clock, logger: process.env.THIRDLOOP_SERVER_LOG === '1' });
+  // Errors always reach stderr; THIRDLOOP_SERVER_LOG=1 adds a line per request (Fastify's logger, off otherwise).
+  const { stderrLog } = await import('./operator-log.js');
+  const app = await buildApp({ store, config, clock, logger: process.env.THIRDLOOP_SERVER_LOG === '1', errorLog: stderrLog() });
   await app.listen({ host: config.host, port: config.port });
   const address = app.server.address();
   const actualPort = typeof address === 'object' && address ? address.port : config.port;
@@ -126,7 +151,8 @@ async function cmdStart(args: string[]): Promise<void> {
   if (config.publicUrl !== url) process.stdout.write(`public URL (ANTHROPIC_BASE_URL): ${config.publicUrl}\n`);
   process.stdout.write(`upstream: ${config.upstream === 'mock' ? 'mock (built-in offline model)' : config.upstream}\n`);
   if (demo) {
-    process.stdout.write(`demo sign-in: ${url}/login  email: ${demo.email}  password: ${demo.password}\n`);
+    // Behind a reverse proxy the public URL is where a browser can sign in (its cookies are Secure there).
+    process.stdout.write(`demo sign-in: ${config.publicUrl}/login  email: ${demo.email}  password: ${demo.password}\n`);
   }
 
   let closing = false;
@@ -167,7 +193,7 @@ async function cmdUsersAdd(args: string[]): Promise<void> {
   const password = values['password-stdin'] ? await readStdin() : generatePassword();
   const store = openStore(values['data-dir'] ?? defaultDataDir());
   try {
-    const user = await addUser(store, values.email.trim(), password, clockFromEnv()());
+    const user = await addUser(store, values.email.trim(), password, systemClock()());
     process.stderr.write(`Added user ${user.email}.\n`);
     if (!values['password-stdin']) process.stdout.write(`password: ${password}\n`);
   } finally {
@@ -188,7 +214,7 @@ async function cmdKeysCreate(args: string[]): Promise<void> {
   try {
     const user = await store.users.findByEmail(values.user);
     if (!user) throw new CommandError(`No user ${values.user}. Add one with: thirdloop-server users add --email ${values.user}`);
-    const now = clockFromEnv()();
+    const now = systemClock()();
     const minted = await createKey({ store, now, userId: user.id }, { name: values.name ?? 'operator key', expiresInDays: expiryDaysFromText(values.expires) });
     if (values.json) {
       process.stdout.write(JSON.stringify({ key: toKeyView(minted.key, now), secret_key: minted.secret, credential: minted.credential }) + '\n');
@@ -208,7 +234,7 @@ async function cmdKeysFlagCompromised(args: string[]): Promise<void> {
   if (!id) throw new UsageError('keys flag-compromised needs a key id');
   const store = openStore(values['data-dir'] ?? defaultDataDir());
   try {
-    const now = clockFromEnv()();
+    const now = systemClock()();
     const key = await flagCompromised(store, id, now);
     if (values.json) process.stdout.write(JSON.stringify({ key: toKeyView(key, now) }) + '\n');
     else process.stderr.write(`Key ${id} is now compromised: it authenticates nowhere and can only be deleted.\n`);
@@ -232,7 +258,7 @@ function parseSince(value: string, now: Date): Date {
 async function cmdAudit(args: string[]): Promise<void> {
   const { values } = parse(args, { since: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } });
   if (values.help) return void process.stdout.write(HELP);
-  const now = clockFromEnv()();
+  const now = systemClock()();
   const since = values.since ? parseSince(values.since, now) : undefined;
   const limit = values.limit ? Number(values.limit) : 1000;
   if (!Number.isInteger(limit) || limit < 1) throw new UsageError('--limit must be a positive integer');
@@ -247,7 +273,7 @@ async function cmdAudit(args: string[]): Promise<void> {
       process.stderr.write('No audit entries' + (since ? ` since ${since.toISOString()}` : '') + '.\n');
       return;
     }
-    const header = ['TIME', 'KIND', 'ACTION', 'USER', 'KEY', 'SESSION', 'REQUEST', 'MODEL', 'STATUS', 'MS', 'TOKENS IN/OUT'];
+    const header = ['TIME', 'KIND', 'ACTION', 'USER', 'KEY', 'SESSION', 'REQUEST', 'MODEL', 'STATUS', 'MS', 'TOKENS IN/OUT', 'SOURCE'];
     const lines = rows.map((r) => [
       r.at.toISOString(),
       r.kind,
@@ -260,6 +286,7 @@ async function cmdAudit(args: string[]): Promise<void> {
       r.status === null ? '-' : String(r.status),
       r.latency_ms === null ? '-' : String(Math.round(r.latency_ms)),
       r.input_tokens === null && r.output_tokens === null ? '-' : `${r.input_tokens ?? '-'}/${r.output_tokens ?? '-'}`,
+      r.source ?? '-',
     ]);
     const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
     for (const l of [header, ...lines]) process.stdout.write(l.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd() + '\n');
@@ -283,7 +310,7 @@ async function main(argv: string[]): Promise<number> {
     else throw new UsageError(`unknown command: ${argv.slice(0, 2).join(' ')}`);
     return 0;
   } catch (err) {
-    if (err instanceof UsageError) {
+    if (err instanceof UsageError || err instanceof TrustProxyError) {
       process.stderr.write(`error: ${err.message}\nRun thirdloop-server --help for usage.\n`);
       return 2;
     }

@@ -288,16 +288,72 @@ describe('PKCE', () => {
 });
 
 describe('headless mode (mode=code)', () => {
-  it('shows the one-time code on the page; it exchanges without a redirect_uri', async () => {
-    const { browser } = await signedIn();
+  /** Approves a headless request and returns the code as the page shows it, with the PKCE pair. */
+  async function headlessCode(extra: Record<string, string | undefined> = {}) {
+    const { browser, user } = await signedIn();
     const { verifier, challenge } = pkce();
-    const res = await approve(browser, defaults(challenge, { redirect_uri: undefined, mode: 'code', key_name: 'ssh box' }));
+    const res = await approve(browser, defaults(challenge, { redirect_uri: undefined, mode: 'code', ...extra }));
     expect(res.status).toBe(200);
-    const html = await res.text();
-    const code = /id="one-time-code">([^<]+)</.exec(html)![1]!;
-    const { status, json } = await exchange({ code, code_verifier: verifier });
+    const shown = /id="one-time-code">([^<]+)</.exec(await res.text())![1]!;
+    return { shown, verifier, user };
+  }
+  const typo = (code: string) => `${code[0] === 'B' ? 'C' : 'B'}${code.slice(1)}`;
+
+  it('shows a short typeable code, XXXX-XXXX from an alphabet without look-alikes; it exchanges without a redirect_uri and names the account', async () => {
+    const { shown, verifier, user } = await headlessCode({ key_name: 'ssh box' });
+    expect(shown).toMatch(/^[2-9BCDFGHJKMNPQRSTVWXZ]{4}-[2-9BCDFGHJKMNPQRSTVWXZ]{4}$/);
+    const { status, json } = await exchange({ code: shown, code_verifier: verifier });
     expect(status).toBe(201);
     expect(json.key.name).toBe('ssh box');
+    expect(json.user).toEqual({ email: user.email });
+  });
+
+  it('accepts the code in lower case, without the dash, with spaces around; once', async () => {
+    const { shown, verifier } = await headlessCode();
+    const typed = `  ${shown.replace('-', '').toLowerCase()} `;
+    expect((await exchange({ code: typed, code_verifier: verifier })).status).toBe(201);
+    expect((await exchange({ code: shown, code_verifier: verifier })).json.error.type).toBe('invalid_grant');
+  });
+
+  it('a mistyped code leaves the sign-in pending and says how many tries are left; the right code still works', async () => {
+    const { shown, verifier } = await headlessCode();
+    const wrong = await exchange({ code: typo(shown), code_verifier: verifier });
+    expect(wrong.status).toBe(400);
+    expect(wrong.json.error).toEqual({ type: 'invalid_grant', message: 'The code is not right; 4 tries left.', attempts_left: 4 });
+    expect((await exchange({ code: shown, code_verifier: verifier })).status).toBe(201);
+  });
+
+  it('brute force is bounded: after 5 wrong codes the pending sign-in is gone, and the right code no longer works', async () => {
+    const { shown, verifier, user } = await headlessCode();
+    const lefts: number[] = [];
+    for (let i = 0; i < 5; i++) lefts.push((await exchange({ code: typo(shown), code_verifier: verifier })).json.error.attempts_left);
+    expect(lefts).toEqual([4, 3, 2, 1, 0]);
+    const late = await exchange({ code: shown, code_verifier: verifier });
+    expect(late.status).toBe(400);
+    expect(late.json.error.attempts_left).toBeUndefined();
+    expect(late.json.error.message).toBe('The code is invalid, expired or already used. Run thirdloop auth again.');
+    expect(await server.store.keys.listForUser(user.id)).toHaveLength(0);
+  });
+
+  it('guesses without the verifier count against nothing and find nothing', async () => {
+    const { shown, verifier } = await headlessCode();
+    for (let i = 0; i < 10; i++) {
+      const guess = await exchange({ code: typo(shown), code_verifier: pkce().verifier });
+      expect(guess.json.error).toEqual({ type: 'invalid_grant', message: 'The code is invalid, expired or already used. Run thirdloop auth again.' });
+    }
+    expect((await exchange({ code: shown, code_verifier: verifier })).status).toBe(201);
+  });
+
+  it('the code still expires after 5 minutes', async () => {
+    const { shown, verifier } = await headlessCode();
+    server.advance(5 * 60 * 1000 + 1000);
+    try {
+      const late = await exchange({ code: shown, code_verifier: verifier });
+      expect(late.status).toBe(400);
+      expect(late.json.error.type).toBe('invalid_grant');
+    } finally {
+      server.advance(-(5 * 60 * 1000 + 1000));
+    }
   });
 });
 

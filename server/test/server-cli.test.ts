@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureServerBuilt } from '../../test/helpers/reference-server.js';
+import { rawRequest, silentSockets } from './helpers/raw-http.js';
 
 const BIN = resolve(import.meta.dirname, '..', 'bin', 'thirdloop-server.js');
 let dataDir: string;
@@ -24,9 +25,10 @@ function runAsync(args: string[]): Promise<{ code: number | null; stdout: string
   });
 }
 
-async function start(extra: string[] = []) {
+async function start(extra: string[] = [], env: Record<string, string> = {}) {
   const child = spawn(process.execPath, [BIN, 'start', '--port', '0', '--data-dir', dataDir, '--upstream', 'mock', ...extra], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
   });
   const lines: string[] = [];
   const rl = createInterface({ input: child.stdout });
@@ -146,6 +148,77 @@ describe('thirdloop-server', () => {
       await second.stop();
     }
   });
+
+  it('--trust-proxy (or THIRDLOOP_TRUST_PROXY): X-Forwarded-For names the client only through the named proxies; bad values exit 2', async () => {
+    for (const value of ['nonsense', '10.0.0.0/33', '127.0.0.1,,']) {
+      const bad = run(['start', '--trust-proxy', value]);
+      expect(bad.code, value).toBe(2);
+      expect(bad.stderr).toMatch(/^error: --trust-proxy takes IP addresses or CIDR ranges separated by commas \(e\.g\. 10\.0\.0\.0\/8,127\.0\.0\.1\); ".*" is neither\.\n/);
+    }
+    const badEnv = run(['start'], '', { THIRDLOOP_TRUST_PROXY: 'proxy.internal' });
+    expect(badEnv.code).toBe(2);
+    expect(badEnv.stderr).toMatch(/^error: THIRDLOOP_TRUST_PROXY takes IP addresses/);
+
+    /** Wrong passwords "from" one client until refused, then one try "from" another: is it a new client? */
+    async function anotherClientIsNew(url: string, email: string): Promise<boolean> {
+      // Limits live in the database, so each run guesses at its own account.
+      run(['users', 'add', '--email', email, '--password-stdin'], 'the right password');
+      const attempt = async (client: string) => {
+        const page = await fetch(`${url}/login`, { headers: { 'x-forwarded-for': client } });
+        const cookie = page.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+        const csrf = /name="csrf" value="([^"]+)"/.exec(await page.text())![1]!;
+        const res = await fetch(`${url}/login`, {
+          method: 'POST',
+          redirect: 'manual',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', cookie, 'x-forwarded-for': client },
+          body: new URLSearchParams({ csrf, email, password: 'wrong' }),
+        });
+        return res.status;
+      };
+      const first = '203.0.113.9';
+      for (let i = 0; i < 5; i++) expect(await attempt(first)).toBe(401);
+      expect(await attempt(first)).toBe(429);
+      return (await attempt('198.51.100.77')) === 401;
+    }
+    for (const [how, extra, env, trusted] of [
+      ['--trust-proxy', ['--trust-proxy', '10.0.0.0/8, 127.0.0.1'], {}, true],
+      ['THIRDLOOP_TRUST_PROXY', [], { THIRDLOOP_TRUST_PROXY: '127.0.0.0/8' }, true],
+      ['neither (the default)', [], {}, false],
+      ['a proxy that is not this hop', ['--trust-proxy', '10.1.2.3'], {}, false],
+    ] as const) {
+      const server = await start([...extra], env);
+      try {
+        expect(await anotherClientIsNew(server.url, `proxied-${extra.length}-${Object.keys(env).length}-${trusted}@example.com`), how).toBe(trusted);
+      } finally {
+        await server.stop();
+      }
+    }
+  }, 180_000);
+
+  it('the defaults, as shipped: a trickled body is cut at 10 s, a connection that says nothing after 12 s', async () => {
+    const server = await start();
+    try {
+      const text = 'POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: 100\r\n\r\n' + 'a'.repeat(100);
+      const [slow, silent] = await Promise.all([
+        rawRequest(server.url, text, { trickleAfter: text.indexOf('\r\n\r\n') + 5, trickleMs: 2000, timeoutMs: 30_000 }),
+        silentSockets(server.url, 1).then(
+          ([socket]) =>
+            new Promise<number>((resolve) => {
+              const started = performance.now();
+              socket!.on('close', () => resolve(performance.now() - started)).on('error', () => {});
+            }),
+        ),
+      ]);
+      expect(slow.status).toBe(408);
+      expect(slow.body).toContain('The request body did not arrive within 10 seconds.');
+      expect(slow.ms).toBeGreaterThanOrEqual(10_000);
+      expect(slow.ms).toBeLessThan(14_000);
+      expect(silent).toBeGreaterThanOrEqual(10_000);
+      expect(silent).toBeLessThan(16_000);
+    } finally {
+      await server.stop();
+    }
+  }, 120_000);
 
   it('usage errors exit 2 with a hint; --port in use exits 1 with a sentence', async () => {
     const bad = run(['frobnicate']);

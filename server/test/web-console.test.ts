@@ -231,10 +231,15 @@ describe.skipIf(needs('chromium'))('web console in Chromium', () => {
     await page.goto(`${server.url}/settings/api-keys`);
     expect(await page.content()).not.toContain(secret);
 
-    // Using the key moves "Last used".
+    // Managing keys is not using them; a model request moves "Last used" (written behind, so look again).
     await api(server.url, credential)('GET', '/api/keys');
     await page.reload();
-    expect(await card(page, 'work laptop').locator('.last-used').textContent()).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d UTC$/);
+    expect(await card(page, 'work laptop').locator('.last-used').textContent()).toBe('Never used');
+    const model = await api(server.url, credential)('POST', '/v1/messages', { model: 'claude-sonnet-4-5', max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] });
+    expect(model.status).toBe(200);
+    await expect
+      .poll(async () => (await page.reload(), await card(page, 'work laptop').locator('.last-used').textContent()), { timeout: 10_000 })
+      .toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d UTC$/);
     expect(problems).toEqual([]);
   });
 
@@ -402,7 +407,7 @@ describe.skipIf(needs('chromium'))('web console in Chromium', () => {
     await page.bringToFront();
     await page.evaluate('window.focus(); document.activeElement && document.activeElement.blur && document.activeElement.blur()');
     const focusOrder: string[] = [];
-    for (let i = 0; i < 8; i++) {
+    for (let i = 0; i < 9; i++) {
       await page.keyboard.press('Tab');
       focusOrder.push(
         await page.evaluate<string>(
@@ -417,13 +422,14 @@ describe.skipIf(needs('chromium'))('web console in Chromium', () => {
       'A:API Keys',
       'A:About',
       'A:Audit log',
+      'A:Sessions',
       'BUTTON:Create API Key',
       'SUMMARY:Actions for first',
     ]);
 
     // Every visible control has an accessible name, on every page.
     await createThroughForm(page, 'second');
-    for (const path of ['/settings/api-keys', '/settings/api-keys/new', '/settings/about', '/settings/audit']) {
+    for (const path of ['/settings/api-keys', '/settings/api-keys/new', '/settings/about', '/settings/audit', '/settings/sessions']) {
       if (path !== '/settings/api-keys') await page.goto(server.url + path);
       const unnamed = await page.evaluate<string[]>(`[...document.querySelectorAll('input:not([type=hidden]), select, textarea, button, summary, a[href]')]
         .filter((e) => e.offsetParent !== null)
@@ -555,6 +561,26 @@ describe.skipIf(needs('chromium'))('web console in Chromium', () => {
     await page.screenshot({ path: join(ARTIFACTS, 'web-console-audit.png'), fullPage: true });
     expect(problems).toEqual([]);
   });
+
+  it('Settings > Sessions: two browsers listed; Sign out everywhere signs both out, the API key keeps working', async () => {
+    const user = await server.addUser();
+    const key = await server.mintKey(user.id, { name: 'survives' });
+    const laptop = await open(user);
+    const phone = await open(user, { width: 390 });
+    await Promise.all([laptop.page.waitForEvent('load'), laptop.page.getByRole('navigation', { name: 'Settings' }).getByRole('link', { name: 'Sessions' }).click()]);
+    expect(new URL(laptop.page.url()).pathname).toBe('/settings/sessions');
+    expect(await laptop.page.locator('#sessions-summary').innerText()).toMatch(/^You are signed in on 2 browsers \(this one and 1 other\)\./);
+    expect(await laptop.page.locator('#sessions-table tbody tr').count()).toBe(2);
+    await laptop.page.screenshot({ path: join(ARTIFACTS, 'web-console-sessions.png'), fullPage: true });
+    await Promise.all([laptop.page.waitForEvent('load'), laptop.page.getByRole('button', { name: 'Sign out everywhere' }).click()]);
+    expect(new URL(laptop.page.url()).pathname).toBe('/login');
+    // The other browser is signed out too: its next page asks for a sign-in.
+    await phone.page.goto(`${server.url}/settings/api-keys`);
+    expect(new URL(phone.page.url()).pathname).toBe('/login');
+    expect((await fetch(`${server.url}/api/me`, { headers: { 'x-api-key': key.credential } })).status).toBe(200);
+    expect([...laptop.problems, ...phone.problems]).toEqual([]);
+    // Two sign-ins and four page loads in Chromium: long on a loaded two-core machine.
+  }, 120_000);
 
   it('is readable on a narrow screen; screenshots of the key page and the consent page', async () => {
     const user = await server.addUser();

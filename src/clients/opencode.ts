@@ -30,6 +30,7 @@ import {
   type JsoncFormat,
 } from '../files/jsonc-edit.js';
 import { usageError } from '../core/errors.js';
+import { insertableString, insertableValue, type TextEncoding } from '../files/exact-text.js';
 import { hasBlock, removeBlock, upsertBlock, type Markers } from '../files/marked-block.js';
 
 export const PROVIDER_ID = 'thirdloop';
@@ -231,19 +232,27 @@ export interface ConfigRecord {
   addedSchema: boolean;
   /** True when the file had no `provider` object before ours. */
   addedProviderKey: boolean;
-  /** "created": the key did not exist; "appended": we added our ID to the user's list. */
-  enabledProviders: 'created' | 'appended' | 'present';
+  /**
+   * "created": the key did not exist (we set it); "appended": we added our ID
+   * to the user's list; "present": our ID was there already; "none": no list
+   * (--keep-providers), every provider stays on.
+   */
+  enabledProviders: 'created' | 'appended' | 'present' | 'none';
+  /** With "created" under --keep-providers: the other file's allowlist we repeated before ours. */
+  copiedAllowlist?: string[];
+  /** How many times our ID stood in `disabled_providers` before we took it out (undo puts it back). */
+  removedFromDisabled?: number;
   /** The `model` value before ours (undefined: there was none). */
   previousModel?: unknown;
   /** Set when we replaced a `small_model` that the allowlist would have switched off. */
   changedSmallModel?: boolean;
   previousSmallModel?: unknown;
-  /** Hashes to restore the backup byte for byte when the file is still as we left it. */
+  /** SHA-256 of the file's bytes before the first run and after the last, to restore the backup byte for byte. */
   originalSha256?: string;
   writtenSha256: string;
 }
 
-export const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+export const sha256 = (data: string | Uint8Array) => createHash('sha256').update(data).digest('hex');
 
 export type RecordedChanges = Omit<ConfigRecord, 'file' | 'writtenSha256' | 'originalSha256'>;
 
@@ -252,15 +261,28 @@ export interface ApplyResult {
   record: RecordedChanges;
 }
 
+export interface ApplyOptions {
+  /** Add ours without an allowlist of our own, so the project's other providers stay on. */
+  keepProviders?: boolean;
+  /** How the file's text maps to bytes: what we insert is written as UTF-8 either way. */
+  encoding?: TextEncoding;
+  /** The `enabled_providers` another config file already imposes here (opencode replaces lists, it does not merge them). */
+  inheritedEnabled?: readonly string[];
+}
+
 /**
  * Merges our settings into the config text (undefined: no file yet), keeping
  * every other key, comment and the file's formatting.
  *
  * `enabled_providers`: opencode loads ONLY the listed providers when the key
  * is set. Absent, we set `["thirdloop"]` so requests cannot leave through a
- * provider opencode finds on its own (that is the point of the instance).
- * Present, the user has chosen an allowlist: we append ours and keep theirs,
- * since replacing it would silently switch off providers they rely on.
+ * provider opencode finds on its own (that is the point of the instance) —
+ * which switches the project's other providers off, and the command says
+ * so; with `keepProviders` we set no list. Present, the user has chosen an
+ * allowlist: we append ours and keep theirs.
+ *
+ * `disabled_providers` wins over `enabled_providers` in opencode, so our ID
+ * is taken out of it (and put back by --undo).
  */
 export function applyOpencodeConfig(
   original: string | undefined,
@@ -269,42 +291,80 @@ export function applyOpencodeConfig(
   label: string,
   previous?: RecordedChanges,
   smallModel?: string,
+  options: ApplyOptions = {},
 ): ApplyResult {
+  const encoding = options.encoding ?? 'utf8';
   const createdFile = original === undefined;
   const doc = parseJsoncObject(original ?? '', label);
   const format: JsoncFormat = doc.format;
   let text = original === undefined || doc.empty ? `{}${format.eol}` : original;
   const root = doc.value;
+  const rerun = previous !== undefined;
 
   const addedSchema = root.$schema === undefined;
   if (addedSchema) text = setJsoncValue(text, ['$schema'], SCHEMA_URL, format, { first: true });
 
   let enabledProviders: ConfigRecord['enabledProviders'];
   const enabled = root.enabled_providers;
+  let finalAllowlist: unknown[] | undefined;
+  let copiedAllowlist: string[] | undefined;
   if (Array.isArray(enabled)) {
-    if (enabled.includes(PROVIDER_ID)) enabledProviders = 'present';
-    else {
+    const onlyOurs = enabled.length > 0 && enabled.every((p) => p === PROVIDER_ID);
+    if (options.keepProviders && onlyOurs && previous?.enabledProviders === 'created') {
+      // A first run set ["thirdloop"]; this one asks to keep the other providers on.
+      text = removeJsoncValue(text, ['enabled_providers'], format);
+      enabledProviders = 'none';
+      finalAllowlist = undefined;
+    } else if (enabled.includes(PROVIDER_ID)) {
+      enabledProviders = 'present';
+      finalAllowlist = enabled;
+    } else {
       text = appendToJsoncArray(text, ['enabled_providers'], PROVIDER_ID, format);
       enabledProviders = 'appended';
+      finalAllowlist = [...enabled, PROVIDER_ID];
+    }
+  } else if (options.keepProviders) {
+    const inherited = options.inheritedEnabled;
+    if (inherited && !inherited.includes(PROVIDER_ID)) {
+      // Another file's allowlist applies here; a list of our own replaces it, so it repeats theirs.
+      finalAllowlist = [...inherited, PROVIDER_ID];
+      text = setJsoncValue(text, ['enabled_providers'], insertableValue(finalAllowlist, encoding), format);
+      enabledProviders = 'created';
+      copiedAllowlist = [...inherited];
+    } else {
+      enabledProviders = 'none';
+      finalAllowlist = inherited ? [...inherited] : undefined;
     }
   } else {
     text = setJsoncValue(text, ['enabled_providers'], [PROVIDER_ID], format);
     enabledProviders = 'created';
+    finalAllowlist = [PROVIDER_ID];
   }
 
-  const model = `${PROVIDER_ID}/${defaultModel}`;
+  let removedFromDisabled = 0;
+  const disabled = root.disabled_providers;
+  if (Array.isArray(disabled)) {
+    // From the end, so earlier indexes stay valid.
+    for (let i = disabled.length - 1; i >= 0; i--) {
+      if (disabled[i] !== PROVIDER_ID) continue;
+      text = removeJsoncArrayItem(text, ['disabled_providers'], i, format);
+      removedFromDisabled++;
+    }
+  }
+
+  const model = insertableString(`${PROVIDER_ID}/${defaultModel}`, encoding);
   const currentModel = root.model;
   if (currentModel !== model) text = setJsoncValue(text, ['model'], model, format);
 
   // opencode uses small_model for titles and summaries and fails when its
   // provider is not enabled; one our allowlist switches off becomes ours.
   const currentSmall = root.small_model;
-  const finalAllowlist = Array.isArray(enabled) ? [...enabled, PROVIDER_ID] : [PROVIDER_ID];
   let changedSmallModel = false;
   if (typeof currentSmall === 'string' && smallModel) {
     const smallProvider = currentSmall.split('/')[0] ?? '';
-    const ours = `${PROVIDER_ID}/${smallModel}`;
-    if (smallProvider === PROVIDER_ID ? currentSmall !== ours && rerunChangedSmall(previous) : !finalAllowlist.includes(smallProvider)) {
+    const ours = insertableString(`${PROVIDER_ID}/${smallModel}`, encoding);
+    const switchedOff = finalAllowlist !== undefined && !finalAllowlist.includes(smallProvider);
+    if (smallProvider === PROVIDER_ID ? currentSmall !== ours && rerunChangedSmall(previous) : switchedOff) {
       text = setJsoncValue(text, ['small_model'], ours, format);
       changedSmallModel = true;
     }
@@ -314,10 +374,10 @@ export function applyOpencodeConfig(
     throw usageError(`${label}: "provider" is not an object, so ours cannot be added. Nothing was changed.`);
   }
   const addedProviderKey = root.provider === undefined;
-  text = setJsoncValue(text, ['provider', PROVIDER_ID], block, format);
+  text = setJsoncValue(text, ['provider', PROVIDER_ID], insertableValue(block, encoding), format);
 
   // A re-run keeps what the first run recorded, so --undo still restores the user's own values.
-  const rerun = previous !== undefined;
+  const removedBefore = previous?.removedFromDisabled ?? 0;
   return {
     text,
     record: {
@@ -326,6 +386,12 @@ export function applyOpencodeConfig(
       addedProviderKey: rerun ? previous.addedProviderKey : addedProviderKey,
       enabledProviders:
         rerun && enabledProviders === 'present' ? previous.enabledProviders : enabledProviders,
+      ...(rerun && enabledProviders === 'present' && previous.copiedAllowlist
+        ? { copiedAllowlist: previous.copiedAllowlist }
+        : copiedAllowlist
+          ? { copiedAllowlist }
+          : {}),
+      ...(removedBefore + removedFromDisabled > 0 ? { removedFromDisabled: removedBefore + removedFromDisabled } : {}),
       previousModel:
         rerun && typeof currentModel === 'string' && currentModel.startsWith(`${PROVIDER_ID}/`)
           ? previous.previousModel
@@ -346,7 +412,7 @@ const rerunChangedSmall = (previous?: RecordedChanges) => Boolean(previous?.chan
  * Removes what we added. With our record, it puts back the previous model
  * and removes only the keys we created; without one (the record was lost),
  * it removes our provider, our allowlist entry and a `thirdloop/` model.
- * Returns undefined when the file ends up holding nothing (we created it).
+ * `empty` is true when the file ends up holding nothing and we created it.
  */
 export function removeOpencodeConfig(
   text: string,
@@ -369,12 +435,24 @@ export function removeOpencodeConfig(
   if (Array.isArray(enabled) && enabled.includes(PROVIDER_ID)) {
     const rest = enabled.filter((p) => p !== PROVIDER_ID);
     const weCreated = record ? record.enabledProviders === 'created' : rest.length === 0;
-    if (weCreated && rest.length === 0) out = removeJsoncValue(out, ['enabled_providers'], format);
+    const copied = record?.copiedAllowlist;
+    const asCreated = rest.length === 0 || (copied !== undefined && JSON.stringify(rest) === JSON.stringify(copied));
+    if (weCreated && asCreated) out = removeJsoncValue(out, ['enabled_providers'], format);
     else if (record?.enabledProviders !== 'present') {
       // Remove from the end so earlier indexes stay valid.
       for (let i = enabled.length - 1; i >= 0; i--) {
         if (enabled[i] === PROVIDER_ID) out = removeJsoncArrayItem(out, ['enabled_providers'], i, format);
       }
+    }
+  }
+
+  if (record?.removedFromDisabled) {
+    // The user had switched our provider off; with it gone, their list is put back as it was.
+    const list = parseJsoncObject(out, label).value.disabled_providers;
+    if (Array.isArray(list)) {
+      for (let i = 0; i < record.removedFromDisabled; i++) out = appendToJsoncArray(out, ['disabled_providers'], PROVIDER_ID, format);
+    } else if (list === undefined) {
+      out = setJsoncValue(out, ['disabled_providers'], Array(record.removedFromDisabled).fill(PROVIDER_ID), format);
     }
   }
 
@@ -406,8 +484,8 @@ export const AGENTS_LINES: readonly string[] = [
   '- Never commit, print or paste API keys or secrets. `ANTHROPIC_API_KEY` comes from the environment; `opencode.json` only refers to it as `{env:ANTHROPIC_API_KEY}`.',
 ];
 
-export const upsertAgentsBlock = (original: string | undefined): string =>
-  upsertBlock(original ?? '', AGENTS_LINES, { markers: AGENTS_MARKERS });
+export const upsertAgentsBlock = (original: string | undefined, encoding: TextEncoding = 'utf8'): string =>
+  upsertBlock(original ?? '', AGENTS_LINES.map((line) => insertableString(line, encoding)), { markers: AGENTS_MARKERS });
 
 /** Removes our block; undefined when nothing else is left in the file. */
 export function removeAgentsBlock(text: string): string | undefined {

@@ -2,7 +2,8 @@
  * `thirdloop doctor`: checks the whole chain a Claude Code or opencode
  * request travels — the instance, the key, where the secret lives, the
  * shell profiles and env files, this shell's environment, opencode.json,
- * and a real request through the gateway — and says how to fix each link.
+ * a real request through the gateway, and one through `thirdloop run`'s
+ * broker — and says how to fix each link.
  * Read-only: it changes nothing. Exit 1 when a check fails, 4 when not signed in.
  */
 import type { ConfigStore, Context, StoredSecret } from '../context.js';
@@ -13,13 +14,14 @@ import { parseCredential } from '../core/credential.js';
 import { UserError } from '../core/errors.js';
 import { closeHttp } from '../core/http.js';
 import { createOutput } from '../core/output.js';
-import { debugWriter, resolveApiUrl } from '../core/session.js';
+import { debugWriter, ownInstanceError, resolveApiUrl } from '../core/session.js';
 import { checkEnvironment } from '../doctor/environment.js';
 import { checkGateway } from '../doctor/gateway.js';
 import { checkInstance } from '../doctor/instance.js';
 import { checkKey } from '../doctor/key.js';
 import { checkOpencode } from '../doctor/opencode.js';
 import { exitCodeFor, renderResults, summary } from '../doctor/report.js';
+import { checkRun } from '../doctor/run.js';
 import { checkShells } from '../doctor/shells.js';
 import { checkKeychainReady, checkStorage } from '../doctor/storage.js';
 import { result, type CheckResult } from '../doctor/types.js';
@@ -54,13 +56,23 @@ export async function collect(ctx: Context): Promise<CheckResult[]> {
   let secret: StoredSecret | undefined;
   let unreadable = false;
   try {
-    secret = await secrets.get(profileName);
+    // A profile never signed in has no key, whatever a keychain still holds under its name
+    // (when the config cannot be read, what is stored is still worth diagnosing).
+    secret = !config || profile.keyId || ctx.env.THIRDLOOP_API_KEY?.trim() ? await secrets.get(profileName) : undefined;
   } catch (error) {
     if (!(error instanceof UserError)) throw error;
     unreadable = true;
     results.push(result('signed-in', 'fail', error.message, error.hint ?? signIn));
   }
   let credential: string | undefined;
+  // The stored key is only ever sent to its own instance: against another URL, doctor checks that one without it.
+  const elsewhere = secret && secret.source !== 'env' && apiUrl ? ownInstanceError(ctx, { profileName, profile, baseUrl: apiUrl }) : undefined;
+  if (elsewhere) {
+    // Nothing is asked of that other URL: the fix comes first.
+    results.push(result('instance', 'fail', elsewhere.message, elsewhere.hint ?? signIn));
+    results.push(await checkStorage(secrets, secret!, profileName, ctx.platform));
+    return results;
+  }
   if (secret) {
     try {
       const parsed = parseCredential(secret.credential, secret.source === 'env' ? 'THIRDLOOP_API_KEY' : 'The stored credential');
@@ -86,7 +98,10 @@ export async function collect(ctx: Context): Promise<CheckResult[]> {
   const instance = await checkInstance(api);
   results.push(instance);
   results.push(secret ? await checkStorage(secrets, secret, profileName, ctx.platform) : await checkKeychainReady(secrets, profileName, ctx.platform));
-  if (!credential) return results;
+  if (!credential) {
+    results.push(result('run', 'skip', '`thirdloop run` needs a stored key: sign in first.', signIn));
+    return results;
+  }
 
   const reachable = instance.status !== 'fail';
   const key = reachable
@@ -101,9 +116,14 @@ export async function collect(ctx: Context): Promise<CheckResult[]> {
 
   if (key.me && key.me.key.status === 'active') {
     results.push(...(await checkGateway(api, key.me)));
+    results.push(await checkRun({ instance: apiUrl, credential, env: ctx.env }));
   } else {
     const why = reachable ? 'the key is not usable' : 'the instance is unreachable';
-    results.push(result('gateway', 'skip', `Not checked: ${why}.`), result('last-used', 'skip', `Not checked: ${why}.`));
+    results.push(
+      result('gateway', 'skip', `Not checked: ${why}.`),
+      result('last-used', 'skip', `Not checked: ${why}.`),
+      result('run', 'skip', `\`thirdloop run\` cannot work until ${why === 'the key is not usable' ? 'the key is usable' : 'the instance is reachable'}.`),
+    );
   }
   return results;
 }

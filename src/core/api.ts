@@ -2,44 +2,25 @@
  * Typed calls to a Third Loop instance (the contract in docs/api.md).
  * Every method resolves to the server's data or throws an ApiError sentence.
  */
+import type { CliTokenRequest, CreateKeyRequest, KeyList, KeyResponse, Me, NewKey, RenameKeyRequest } from 'thirdloop-protocol';
+import { CLI_AUTH_TOKEN_PATH, isKeyStatus } from 'thirdloop-protocol';
 import { UserError } from './errors.js';
 import { createHttp, type HttpOptions } from './http.js';
 
-export type KeyStatus = 'active' | 'suspended' | 'expired' | 'compromised';
-const KEY_STATUSES: readonly string[] = ['active', 'suspended', 'expired', 'compromised'];
-export const EXPIRY_DAYS = [30, 60, 90, 180, 365] as const;
-export type ExpiryDays = (typeof EXPIRY_DAYS)[number];
-export const DEFAULT_EXPIRY_DAYS: ExpiryDays = 90;
-export const ACTIVE_KEY_LIMIT = 2;
+// The shapes of /api are the protocol's, shared with the server.
+export {
+  ACTIVE_KEY_LIMIT,
+  DEFAULT_EXPIRY_DAYS,
+  EXPIRY_DAYS,
+  type ApiKey,
+  type ExpiryDays,
+  type KeyList,
+  type KeyStatus,
+  type Me,
+  type NewKey,
+} from 'thirdloop-protocol';
 
-export interface ApiKey {
-  id: string;
-  name: string;
-  status: KeyStatus;
-  created_at: string;
-  expires_at: string;
-  last_used_at: string | null;
-}
-
-export interface KeyList {
-  keys: ApiKey[];
-  active_count: number;
-  active_limit: number;
-}
-
-/** Create, rotate and the CLI token exchange: the secret, shown once. */
-export interface NewKey {
-  key: ApiKey;
-  secret_key: string;
-  /** `<id>;<secret>` */
-  credential: string;
-}
-
-export interface Me {
-  user: { email: string };
-  key: ApiKey;
-}
-
+/** The gateway's (Anthropic-shaped) model list, which doctor reads. */
 export interface Model {
   id: string;
   display_name?: string;
@@ -67,7 +48,7 @@ export function createApi(options: HttpOptions) {
     me: async () => {
       const me = await get<Me>('/api/me');
       // A login portal or another API can answer 200 with JSON of its own.
-      if (!me?.key || typeof me.key.id !== 'string' || !KEY_STATUSES.includes(me.key.status)) {
+      if (!me?.key || typeof me.key.id !== 'string' || !isKeyStatus(me.key.status)) {
         throw new UserError(`${http.baseUrl} answered /api/me in an unexpected shape; is it a Third Loop instance?`, {
           hint: 'Check that --api-url points at the Third Loop instance itself.',
         });
@@ -75,18 +56,18 @@ export function createApi(options: HttpOptions) {
       return me;
     },
     listKeys: () => get<KeyList>('/api/keys'),
-    createKey: (input: { name: string; expires_in_days?: number }) => post<NewKey>('/api/keys', input),
-    disableKey: (id: string) => post<{ key: ApiKey }>(`${keyPath(id)}/disable`),
-    enableKey: (id: string) => post<{ key: ApiKey }>(`${keyPath(id)}/enable`),
+    createKey: (input: CreateKeyRequest) => post<NewKey>('/api/keys', input),
+    disableKey: (id: string) => post<KeyResponse>(`${keyPath(id)}/disable`),
+    enableKey: (id: string) => post<KeyResponse>(`${keyPath(id)}/enable`),
     deleteKey: async (id: string): Promise<void> => {
       await http.send({ method: 'DELETE', path: keyPath(id) });
     },
     rotateKey: (id: string) => post<NewKey>(`${keyPath(id)}/rotate`),
     renameKey: async (id: string, name: string) =>
-      (await http.send<{ key: ApiKey }>({ method: 'PATCH', path: keyPath(id), body: { name } })).data,
+      (await http.send<KeyResponse>({ method: 'PATCH', path: keyPath(id), body: { name } satisfies RenameKeyRequest })).data,
     /** The loopback/code exchange; no credential needed (the code and verifier are the proof). */
-    exchangeCliCode: async (input: { code: string; code_verifier: string; redirect_uri?: string }) =>
-      (await http.send<NewKey>({ method: 'POST', path: '/api/cli-auth/token', body: input, auth: 'none' })).data,
+    exchangeCliCode: async (input: CliTokenRequest) =>
+      (await http.send<NewKey>({ method: 'POST', path: CLI_AUTH_TOKEN_PATH, body: input, auth: 'none' })).data,
     /** The gateway's model list, authenticated like Anthropic clients (x-api-key). */
     listModels: () => get<ModelList>('/v1/models', 'x-api-key'),
   };

@@ -4,7 +4,7 @@
  */
 import { chmodSync, statSync } from 'node:fs';
 import Conf from 'conf';
-import type { ConfigStore, ProfileConfig } from '../context.js';
+import type { ConfigStore, ProfileConfig } from './stores.js';
 import { UserError } from './errors.js';
 import { DIR_MODE, FILE_MODE, configFilePath, makeDirs } from './paths.js';
 

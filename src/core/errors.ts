@@ -28,3 +28,29 @@ export const usageError = (message: string, hint?: string) =>
 
 export const notAuthenticated = (message = 'Not signed in.', hint = 'Run `thirdloop auth` first.') =>
   new UserError(message, { exitCode: ExitCode.notAuthenticated, hint });
+
+/**
+ * The user said no, or pressed Ctrl+C: reported as its own sentence without an
+ * "Error:" prefix, since nothing went wrong. Exit 1 for a declined question,
+ * 130 (128 + SIGINT) for Ctrl+C.
+ */
+export class Cancelled extends UserError {
+  constructor(message = 'Cancelled.', exitCode: number = ExitCode.failure) {
+    super(message, { exitCode });
+    this.name = 'Cancelled';
+  }
+}
+
+/** Exit status after Ctrl+C, as shells report it. */
+export const SIGINT_EXIT = 130;
+
+/**
+ * A wait that ended without an answer: its deadline passed, Ctrl+C, or the
+ * input closed. Not shown as is: the caller knows what it means for the user.
+ */
+export class WaitEnded extends Error {
+  constructor(readonly reason: 'timeout' | 'cancelled' | 'ended') {
+    super(`wait ended: ${reason}`);
+    this.name = 'WaitEnded';
+  }
+}

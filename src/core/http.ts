@@ -22,6 +22,7 @@ import type { Agent as HttpAgent, ClientRequest, IncomingMessage } from 'node:ht
 import type { Dispatcher } from 'undici';
 import { ExitCode, UserError } from './errors.js';
 import { redactSecrets } from './credential.js';
+import { isTlsCode, proxySentence, showProxy, tlsSentence } from './transport-errors.js';
 
 export interface HttpOptions {
   baseUrl: string;
@@ -58,12 +59,30 @@ export class ApiError extends UserError {
   readonly status: number;
   readonly type: string | undefined;
   readonly url: string;
-  constructor(message: string, options: { status: number; type?: string; url: string; exitCode?: number; hint?: string; cause?: unknown }) {
+  /** The fields of the server's error object besides type and message (e.g. attempts_left). */
+  readonly details: Record<string, unknown> | undefined;
+  /** The action that fixes it, when the message already says it and no hint line is printed (doctor's fix column). */
+  readonly fix: string | undefined;
+  constructor(
+    message: string,
+    options: {
+      status: number;
+      type?: string;
+      url: string;
+      exitCode?: number;
+      hint?: string;
+      fix?: string;
+      cause?: unknown;
+      details?: Record<string, unknown>;
+    },
+  ) {
     super(message, { exitCode: options.exitCode, hint: options.hint, cause: options.cause });
     this.name = 'ApiError';
     this.status = options.status;
     this.type = options.type;
     this.url = options.url;
+    this.details = options.details;
+    this.fix = options.fix ?? options.hint;
   }
 }
 
@@ -122,7 +141,8 @@ function bypassesProxy(noProxy: string, hostname: string, port: number): boolean
 /** Direct connections: one keep-alive Agent per protocol, loaded on first use. */
 const directAgents = new Map<string, HttpAgent>();
 
-async function directAgent(protocol: string): Promise<{ agent: HttpAgent; request: typeof import('node:http').request }> {
+/** The shared keep-alive Agent and request function for `protocol` (the CLI's requests and `thirdloop run`'s broker). */
+export async function directAgent(protocol: string): Promise<{ agent: HttpAgent; request: typeof import('node:http').request }> {
   // node:https loads node:tls; a plain-http instance never pays for it.
   const mod = protocol === 'https:' ? await import('node:https') : await import('node:http');
   let agent = directAgents.get(protocol);
@@ -138,28 +158,37 @@ const timeoutError = (code: string, message: string) => Object.assign(new Error(
 const CONNECT_TIMEOUT = 'THIRDLOOP_CONNECT_TIMEOUT';
 const READ_TIMEOUT = 'THIRDLOOP_READ_TIMEOUT';
 
+/**
+ * Gives a new connection `ms` to be established (TLS included), then destroys the request with a
+ * connect-timeout error; a reused keep-alive socket is connected already. Returns a function that
+ * cancels the timer (call it when the response starts).
+ */
+export function connectDeadline(req: ClientRequest, secure: boolean, ms: number): () => void {
+  let timer: NodeJS.Timeout | undefined;
+  req.on('socket', (socket) => {
+    if (!socket.connecting) return;
+    timer = setTimeout(() => req.destroy(timeoutError(CONNECT_TIMEOUT, 'connect timeout')), ms);
+    socket.once(secure ? 'secureConnect' : 'connect', () => clearTimeout(timer));
+  });
+  return () => clearTimeout(timer);
+}
+
 async function sendDirect(url: URL, attempt: Attempt): Promise<RawResponse> {
   const { agent, request } = await directAgent(url.protocol);
   return new Promise<RawResponse>((resolve, reject) => {
-    let connectTimer: NodeJS.Timeout | undefined;
-    const fail = (error: unknown) => {
-      clearTimeout(connectTimer);
-      reject(error);
-    };
     const headers = { ...attempt.headers };
     if (attempt.body !== undefined) headers['content-length'] = String(Buffer.byteLength(attempt.body));
     const req: ClientRequest = request(url, { method: attempt.method, headers, agent });
+    const connected = connectDeadline(req, url.protocol === 'https:', attempt.connectTimeoutMs);
+    const fail = (error: unknown) => {
+      connected();
+      reject(error);
+    };
     req.on('error', fail);
-    req.on('socket', (socket) => {
-      // A reused keep-alive socket is connected already; a new one gets the connect timeout.
-      if (!socket.connecting) return;
-      connectTimer = setTimeout(() => req.destroy(timeoutError(CONNECT_TIMEOUT, 'connect timeout')), attempt.connectTimeoutMs);
-      socket.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', () => clearTimeout(connectTimer));
-    });
     // Idle time on the connected socket: waiting for the headers, then between body chunks.
     req.setTimeout(attempt.readTimeoutMs, () => req.destroy(timeoutError(READ_TIMEOUT, 'read timeout')));
     req.on('response', (res: IncomingMessage) => {
-      clearTimeout(connectTimer);
+      connected();
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('error', fail);
@@ -186,27 +215,76 @@ export const transportSeam = {
   },
 };
 
-async function sendViaProxy(url: URL, attempt: Attempt, env: NodeJS.ProcessEnv): Promise<RawResponse> {
-  const { EnvHttpProxyAgent, request } = await transportSeam.loadUndici();
-  const httpProxy = env.HTTP_PROXY ?? env.http_proxy;
-  const httpsProxy = env.HTTPS_PROXY ?? env.https_proxy;
-  const noProxy = env.NO_PROXY ?? env.no_proxy ?? '';
-  const key = [httpsProxy, httpProxy, noProxy, attempt.connectTimeoutMs, attempt.readTimeoutMs].join('|');
+/** The proxy variables as undici gets them: each checked, a bare `host:port` read as http:// (as curl does). */
+interface ProxySettings {
+  httpProxy: string | undefined;
+  httpsProxy: string | undefined;
+  noProxy: string;
+}
+
+export function proxySettings(env: NodeJS.ProcessEnv): ProxySettings {
+  const pick = (upper: string, lower: string) => (env[upper] !== undefined ? { name: upper, value: env[upper] } : { name: lower, value: env[lower] });
+  const http = pick('HTTP_PROXY', 'http_proxy');
+  const https = pick('HTTPS_PROXY', 'https_proxy');
+  return { httpProxy: proxyUrl(http.value, http.name), httpsProxy: proxyUrl(https.value, https.name), noProxy: env.NO_PROXY ?? env.no_proxy ?? '' };
+}
+
+/** The proxy that carries requests to `target` (checked, with its scheme), or undefined for a direct connection. */
+export function proxyUrlFor(target: URL, env: NodeJS.ProcessEnv): string | undefined {
+  if (proxyFor(target, env) === undefined) return undefined;
+  const settings = proxySettings(env);
+  return target.protocol === 'https:' ? settings.httpsProxy || settings.httpProxy : settings.httpProxy;
+}
+
+function proxyUrl(value: string | undefined, variable: string): string | undefined {
+  if (!value) return undefined;
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `http://${value}`;
+  // The value is never echoed: it may hold the proxy's password.
+  const fix = `set it as http://HOST:PORT, with USER:PASSWORD@ before the host if the proxy asks for them`;
+  let url: URL;
+  try {
+    url = new URL(withScheme);
+  } catch {
+    throw new UserError(`${variable} is not a proxy address; ${fix}.`, { exitCode: ExitCode.usage });
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new UserError(`${variable} must be an http:// or https:// proxy, not ${url.protocol}//; ${fix}.`, { exitCode: ExitCode.usage });
+  }
+  return withScheme;
+}
+
+/**
+ * undici's EnvHttpProxyAgent for the proxy settings in `env`, made once and kept while they stay
+ * the same. A timeout of 0 disables it (the broker leaves waiting for a model to its client).
+ */
+export async function proxyDispatcher(
+  env: NodeJS.ProcessEnv,
+  timeouts: { connectTimeoutMs: number; readTimeoutMs: number },
+): Promise<{ dispatcher: Dispatcher; undici: typeof import('undici') }> {
+  // Checked first (a usage error names the variable), then loaded.
+  const { httpProxy, httpsProxy, noProxy } = proxySettings(env);
+  const undici = await transportSeam.loadUndici();
+  const key = [httpsProxy, httpProxy, noProxy, timeouts.connectTimeoutMs, timeouts.readTimeoutMs].join('|');
   if (!proxyAgent || proxyAgentKey !== key) {
     // Another environment (tests): the old agent finishes what it carries, then closes.
     void proxyAgent?.close().catch(() => {});
     proxyAgentKey = key;
-    proxyAgent = new EnvHttpProxyAgent({
+    proxyAgent = new undici.EnvHttpProxyAgent({
       httpProxy,
       httpsProxy,
       noProxy,
-      connect: { timeout: attempt.connectTimeoutMs },
-      headersTimeout: attempt.readTimeoutMs,
-      bodyTimeout: attempt.readTimeoutMs,
+      connect: { timeout: timeouts.connectTimeoutMs },
+      headersTimeout: timeouts.readTimeoutMs,
+      bodyTimeout: timeouts.readTimeoutMs,
       keepAliveTimeout: 4_000,
     });
   }
-  const res = await request(url, { method: attempt.method as Dispatcher.HttpMethod, headers: attempt.headers, body: attempt.body, dispatcher: proxyAgent });
+  return { dispatcher: proxyAgent, undici };
+}
+
+async function sendViaProxy(url: URL, attempt: Attempt, env: NodeJS.ProcessEnv): Promise<RawResponse> {
+  const { dispatcher, undici } = await proxyDispatcher(env, attempt);
+  const res = await undici.request(url, { method: attempt.method as Dispatcher.HttpMethod, headers: attempt.headers, body: attempt.body, dispatcher });
   return { status: res.statusCode, headers: res.headers, text: await res.body.text() };
 }
 
@@ -282,7 +360,10 @@ export function createHttp(options: HttpOptions) {
     }
     const canRetry = req.idempotent ?? IDEMPOTENT.has(req.method);
     const target = new URL(url);
-    const viaProxy = proxyFor(target, env) !== undefined;
+    // Checked before the first attempt: a malformed proxy variable is a usage error, not a network one.
+    const proxy = proxyUrlFor(target, env);
+    // The route in --debug lines: which proxy carried it, never its user name or password.
+    const via = proxy ? ` via proxy ${showProxy(proxy)}` : '';
     const attemptInit: Attempt = { method: req.method, headers, body, connectTimeoutMs, readTimeoutMs };
 
     for (let attempt = 0; ; attempt++) {
@@ -291,22 +372,22 @@ export function createHttp(options: HttpOptions) {
       let text: string;
       let responseHeaders: Record<string, string | string[] | undefined>;
       try {
-        const res = viaProxy ? await sendViaProxy(target, attemptInit, env) : await sendDirect(target, attemptInit);
+        const res = proxy ? await sendViaProxy(target, attemptInit, env) : await sendDirect(target, attemptInit);
         status = res.status;
         responseHeaders = res.headers;
         text = res.text;
       } catch (error) {
         const ms = Math.round(performance.now() - started);
         const code = errorCode(error);
-        debug?.(`${req.method} ${url} -> ${code ?? 'error'} (${ms} ms)`);
+        debug?.(`${req.method} ${url}${via} -> ${code ?? 'error'} (${ms} ms)`);
         if (canRetry && attempt < retries && code && RETRYABLE_CODES.has(code)) {
           await sleep(backoff(attempt));
           continue;
         }
-        throw networkError(error, url, options.baseUrl);
+        throw networkError(error, url, options.baseUrl, proxy);
       }
       const ms = Math.round(performance.now() - started);
-      debug?.(`${req.method} ${url} -> ${status} (${ms} ms)`);
+      debug?.(`${req.method} ${url}${via} -> ${status} (${ms} ms)`);
 
       if (status >= 200 && status < 300) {
         if (status === 204 || text === '' || req.method === 'HEAD') return { status, data: undefined as T, headers: responseHeaders };
@@ -355,10 +436,20 @@ function errorCode(error: unknown): string | undefined {
   return undefined;
 }
 
-function networkError(error: unknown, url: string, baseUrl: string): ApiError {
+/**
+ * One sentence for a failure to reach `url` (refused, DNS, timeout, TLS…), with what to check;
+ * `proxy` (the one that carried the request) for the proxy's own refusals.
+ */
+export function networkError(error: unknown, url: string, baseUrl: string, proxy?: string): ApiError {
   const code = errorCode(error);
   const host = safeHost(baseUrl);
   const base = { status: 0, url, cause: error };
+  const proxied = proxy ? proxySentence(error, code, url, proxy) : undefined;
+  if (proxied) return new ApiError(proxied.message, { ...base, hint: proxied.hint, fix: proxied.fix });
+  if (code && isTlsCode(code)) {
+    const tls = tlsSentence(code, url);
+    return new ApiError(tls.message, { ...base, hint: tls.hint, fix: tls.fix });
+  }
   const checkUrl = 'Check the instance URL (--api-url) and your network.';
   switch (code) {
     case 'ECONNREFUSED':
@@ -383,14 +474,6 @@ function networkError(error: unknown, url: string, baseUrl: string): ApiError {
     case 'ENETUNREACH':
       return new ApiError(`Cannot reach ${host} (requesting ${url}): the network is unreachable.`, { ...base, hint: checkUrl });
     default:
-      // node's codes (DEPTH_ZERO_SELF_SIGNED_CERT, SELF_SIGNED_CERT_IN_CHAIN, UNABLE_TO_VERIFY_LEAF_SIGNATURE,
-      // CERT_HAS_EXPIRED, ERR_TLS_CERT_ALTNAME_INVALID, ERR_SSL_…), the same over a direct socket or undici's.
-      if (code && /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ERR_TLS/.test(code)) {
-        return new ApiError(`TLS error talking to ${url} (${code}): the certificate could not be verified.`, {
-          ...base,
-          hint: 'If your organization uses its own certificate authority, set NODE_EXTRA_CA_CERTS to its PEM file.',
-        });
-      }
       return new ApiError(
         `Request to ${url} failed${code ? ` (${code})` : ''}: ${redactSecrets(firstLine(error))}.`,
         { ...base, hint: checkUrl },
@@ -428,13 +511,15 @@ function notJson(url: string, status: number, headers: Record<string, string | s
 }
 
 /** The server's `{"error": {"type", "message"}}` body, when it is one. */
-function parseServerError(text: string): { type?: string; message?: string } {
+function parseServerError(text: string): { type?: string; message?: string; details?: Record<string, unknown> } {
   try {
     const data = JSON.parse(text) as { error?: { type?: unknown; message?: unknown } | string; message?: unknown };
     if (data && typeof data.error === 'object' && data.error) {
+      const { type, message, ...details } = data.error as Record<string, unknown>;
       return {
-        type: typeof data.error.type === 'string' ? data.error.type : undefined,
-        message: typeof data.error.message === 'string' ? data.error.message : undefined,
+        type: typeof type === 'string' ? type : undefined,
+        message: typeof message === 'string' ? message : undefined,
+        details,
       };
     }
     if (typeof data?.message === 'string') return { message: data.message };
@@ -451,7 +536,7 @@ function sentence(text: string): string {
 
 function httpError(status: number, text: string, headers: Record<string, string | string[] | undefined>, url: string, baseUrl: string): ApiError {
   const server = parseServerError(text);
-  const base = { status, url, type: server.type };
+  const base = { status, url, type: server.type, details: server.details };
   const said = server.message ? ` ${sentence(server.message)}` : '';
   if (status === 401) {
     return new ApiError(`${baseUrl} did not accept the stored key (401 from ${url}).${said}`, {

@@ -1,44 +1,34 @@
 /**
- * The key rules as the CLI knows them, so that a refused action is refused
- * before any request: which action each status allows, the limit, names and
- * expiry periods. Mirrors the server's domain rules (docs/api.md) without
- * importing server code; the server still has the last word.
+ * The key rules as the CLI applies them, so that a refused action is refused
+ * before any request: the rules themselves (the status/action table and its
+ * sentences, the limit, names, expiry periods) are thirdloop-protocol's,
+ * shared with the server, which still has the last word. Here: how the CLI
+ * words them, with the commands that help.
  */
-import { ACTIVE_KEY_LIMIT, EXPIRY_DAYS, type ApiKey, type ExpiryDays, type KeyList, type KeyStatus } from './api.js';
+import {
+  ACTIVE_KEY_LIMIT,
+  EXPIRY_DAYS,
+  NAME_MAX_LENGTH,
+  STATUS_LABEL,
+  allowedActions,
+  checkKeyName,
+  countsTowardLimit,
+  isExpiryDays,
+  joinWords,
+  refusal,
+  type ApiKey,
+  type ExpiryDays,
+  type KeyAction,
+  type KeyList,
+  type KeyStatus,
+} from 'thirdloop-protocol';
 import { ExitCode, UserError, usageError } from './errors.js';
 import type { Colors } from './output.js';
 
-export type KeyAction = 'disable' | 'enable' | 'delete' | 'rotate' | 'rename';
-
-export const NAME_MAX_LENGTH = 64;
+export { ALLOWED_ACTIONS, NAME_MAX_LENGTH, STATUS_LABEL, isAllowed, isNoOp, type KeyAction } from 'thirdloop-protocol';
 
 /** Under this many days left, status and doctor warn about the key's expiry. */
 export const EXPIRY_WARNING_DAYS = 14;
-
-/** The status/action table of the product rules. */
-export const ALLOWED_ACTIONS: Readonly<Record<KeyStatus, readonly KeyAction[]>> = {
-  active: ['disable', 'delete', 'rotate', 'rename'],
-  suspended: ['enable', 'delete', 'rename'],
-  expired: ['delete'],
-  compromised: ['delete'],
-};
-
-export const STATUS_LABEL: Record<KeyStatus, string> = {
-  active: 'Active',
-  suspended: 'Suspended',
-  expired: 'Expired',
-  compromised: 'Compromised',
-};
-
-const PAST: Record<KeyAction, string> = {
-  disable: 'disabled',
-  enable: 'enabled',
-  delete: 'deleted',
-  rotate: 'rotated',
-  rename: 'renamed',
-};
-
-export const isAllowed = (status: KeyStatus, action: KeyAction) => (ALLOWED_ACTIONS[status] ?? []).includes(action);
 
 /** Active green, Suspended yellow, Expired dim, Compromised red. */
 export function paintStatus(status: KeyStatus, c: Colors): string {
@@ -49,9 +39,6 @@ export function paintStatus(status: KeyStatus, c: Colors): string {
   return c.dim(label);
 }
 
-const joinList = (words: readonly string[], last: 'or' | 'and') =>
-  words.length <= 1 ? (words[0] ?? '') : `${words.slice(0, -1).join(', ')} ${last} ${words[words.length - 1]}`;
-
 /** How to name a key in a suggested command: its ID (always unique, never needs quoting). */
 const ref = (key: Pick<ApiKey, 'id'>) => key.id;
 
@@ -60,23 +47,11 @@ export function actionCommand(action: KeyAction, key: Pick<ApiKey, 'id'>): strin
   return action === 'rename' ? `thirdloop keys rename ${ref(key)} <new name>` : `thirdloop keys ${action} ${ref(key)}`;
 }
 
-/**
- * The sentence for a refused action (the server's wording: "Expired keys can
- * only be deleted."), or undefined when the status allows it.
- */
-export function refusalSentence(status: KeyStatus, action: KeyAction): string | undefined {
-  if (isAllowed(status, action)) return undefined;
-  const allowed = ALLOWED_ACTIONS[status] ?? [];
-  if (allowed.length === 1 && allowed[0] === 'delete') return `${STATUS_LABEL[status]} keys can only be deleted.`;
-  const already = (action === 'enable' && status === 'active') || (action === 'disable' && status === 'suspended');
-  return `${already ? `The key is already ${status}. ` : ''}${STATUS_LABEL[status]} keys can only be ${joinList(allowed.map((a) => PAST[a]), 'or')}.`;
-}
-
 /** Throws the refusal, with the allowed commands as the hint, when `status` does not allow `action`. */
 export function assertAllowed(key: ApiKey, action: KeyAction): void {
-  const sentence = refusalSentence(key.status, action);
+  const sentence = refusal(key.status, action);
   if (!sentence) return;
-  const allowed = ALLOWED_ACTIONS[key.status] ?? [];
+  const allowed = allowedActions(key.status);
   const why = key.status === 'expired' ? ' It expired and authenticates nowhere.' : key.status === 'compromised' ? ' It was flagged as compromised and authenticates nowhere.' : '';
   throw new UserError(`Cannot ${action} "${key.name}" (${key.id}): ${sentence}${why}`, {
     exitCode: ExitCode.failure,
@@ -85,7 +60,7 @@ export function assertAllowed(key: ApiKey, action: KeyAction): void {
 }
 
 /** The keys that hold a slot: only Active keys count toward the limit. */
-export const activeKeys = (list: Pick<KeyList, 'keys'>) => list.keys.filter((k) => k.status === 'active');
+export const activeKeys = (list: Pick<KeyList, 'keys'>) => list.keys.filter((k) => countsTowardLimit(k.status));
 
 export const atLimit = (list: KeyList) => list.active_count >= (list.active_limit || ACTIVE_KEY_LIMIT);
 
@@ -104,7 +79,7 @@ export function limitError(list: KeyList, what: string, thisMachineKeyId?: strin
     return [`  thirdloop keys disable ${ref(k)}   # suspend "${k.name}"${here}; it can be enabled later`, `  thirdloop keys delete ${ref(k)}    # delete "${k.name}" for good${here}`];
   });
   return new UserError(
-    `Cannot ${what}: you already have ${list.active_count} active keys${names.length ? ` (${joinList(names, 'and')})` : ''}, and at most ${limit} can be active at once. Suspended, expired and compromised keys do not count.`,
+    `Cannot ${what}: you already have ${list.active_count} active keys${names.length ? ` (${joinWords(names, 'and')})` : ''}, and at most ${limit} can be active at once. Suspended, expired and compromised keys do not count.`,
     {
       exitCode: ExitCode.failure,
       hint: lines.length ? `Free a slot first:\n${lines.join('\n')}` : 'Disable or delete an active key first (`thirdloop keys list`).',
@@ -112,29 +87,32 @@ export function limitError(list: KeyList, what: string, thisMachineKeyId?: strin
   );
 }
 
-/** Names: 1–64 printable characters after trimming (the server's rule). */
+/** Names: the protocol's rule (1–64 printable characters after trimming, no format characters), refused as a usage error. */
 export function validateKeyName(raw: unknown, origin = 'The key name'): string {
-  if (typeof raw !== 'string') throw usageError(`${origin} must be text.`);
-  const name = raw.trim();
-  if (name.length === 0) throw usageError(`${origin} must not be empty.`, 'Give 1–64 printable characters, e.g. --name laptop.');
-  if ([...name].length > NAME_MAX_LENGTH) {
-    throw usageError(`${origin} is ${[...name].length} characters long; at most ${NAME_MAX_LENGTH} are allowed.`);
+  const check = checkKeyName(raw);
+  if (check.ok) return check.name;
+  switch (check.problem) {
+    case 'not_text':
+      throw usageError(`${origin} must be text.`);
+    case 'empty':
+      throw usageError(`${origin} must not be empty.`, `Give 1–${NAME_MAX_LENGTH} printable characters, e.g. --name laptop.`);
+    case 'too_long':
+      throw usageError(`${origin} is ${check.length} characters long; at most ${NAME_MAX_LENGTH} are allowed.`);
+    case 'not_printable':
+      throw usageError(`${origin} contains a control character (a tab, newline or similar); use printable characters only.`);
+    case 'format_character':
+      throw usageError(`${origin} contains an invisible formatting character (a bidirectional override or a zero-width character); type the name again without it.`);
   }
-  // Control characters (C0, DEL, C1) and line/paragraph separators are not printable.
-  if (/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(name)) {
-    throw usageError(`${origin} contains a control character (a tab, newline or similar); use printable characters only.`);
-  }
-  return name;
 }
 
 /** 30, 60, 90, 180 or 365 (also "90d"); undefined stays undefined (the default applies). */
 export function validateExpiry(raw: unknown): ExpiryDays | undefined {
   if (raw === undefined || raw === null) return undefined;
   const n = typeof raw === 'number' ? raw : Number(String(raw).trim().replace(/d(ays?)?$/i, ''));
-  if (!(EXPIRY_DAYS as readonly number[]).includes(n)) {
+  if (!isExpiryDays(n)) {
     throw usageError(`Expiry must be one of ${EXPIRY_DAYS.join(', ')} days, not "${String(raw)}".`, 'For example: --expires 90.');
   }
-  return n as ExpiryDays;
+  return n;
 }
 
 const DAY_MS = 86_400_000;

@@ -5,9 +5,11 @@
  */
 import type { Context } from '../context.js';
 import type { ApiKey, KeyList } from './api.js';
-import { ExitCode, UserError } from './errors.js';
+import { Cancelled, ExitCode, UserError } from './errors.js';
+import { STATUS_LABEL } from './key-actions.js';
 import { checkKeyRef, resolveKey } from './key-resolve.js';
 import type { Output } from './output.js';
+import { confirm } from './prompt.js';
 import { requireSession, type Session } from './session.js';
 
 export interface Target {
@@ -47,6 +49,12 @@ export async function findTarget(ctx: Context, out: Output, rawRef: unknown): Pr
 /** `"laptop" (tlk_…)` */
 export const describeKey = (key: Pick<ApiKey, 'id' | 'name'>) => `"${key.name}" (${key.id})`;
 
+/** disable/enable of a key already in that state: nothing to do, said so, exit 0 (no change is requested). */
+export function alreadyThere(ctx: Context, out: Output, key: ApiKey): void {
+  if (ctx.globals.json) out.json({ key, changed: false });
+  else out.info(`${describeKey(key)} is already ${STATUS_LABEL[key.status].toLowerCase()}; nothing to do.`);
+}
+
 /**
  * Asks yes/no on a terminal; without one (or with nobody to ask) refuses
  * naming `--yes`. `yes` skips the question.
@@ -64,11 +72,5 @@ export async function confirmOrRefuse(
       hint: 'Pass --yes to go ahead without asking.',
     });
   }
-  const { default: prompts } = await import('prompts');
-  let cancelled = false;
-  const answer = (await prompts(
-    { type: 'confirm', name: 'ok', message: args.question, initial: false, stdin: ctx.io.stdin, stdout: ctx.io.stderr },
-    { onCancel: () => (cancelled = true) },
-  )) as { ok?: boolean };
-  if (cancelled || !answer.ok) throw new UserError('Cancelled; nothing was changed.', { exitCode: ExitCode.failure });
+  if (!(await confirm(ctx, args.question, '--yes'))) throw new Cancelled();
 }

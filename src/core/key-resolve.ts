@@ -4,11 +4,10 @@
  * the match is made against the caller's key list.
  */
 import type { ApiKey } from './api.js';
-import { KEY_ID_PREFIX } from './credential.js';
+import { KEY_ID_PREFIX, KEY_ID_RANDOM_LENGTH, NAME_FORBIDDEN_CHARACTERS, NAME_MAX_LENGTH, STATUS_LABEL, nameLength } from 'thirdloop-protocol';
 import { ExitCode, UserError, usageError } from './errors.js';
-import { NAME_MAX_LENGTH, STATUS_LABEL } from './key-actions.js';
 
-const ID_BODY_LENGTH = 24;
+const ID_BODY_LENGTH = KEY_ID_RANDOM_LENGTH;
 const ID_PREFIX_SHAPE = new RegExp(`^${KEY_ID_PREFIX}[0-9A-Za-z]{0,${ID_BODY_LENGTH}}$`);
 
 /** Checks a key reference locally; returns it trimmed. Exit 2 when it cannot be one. */
@@ -23,8 +22,8 @@ export function checkKeyRef(raw: unknown): string {
       'See your keys and their IDs with `thirdloop keys list`.',
     );
   }
-  if ([...ref].length > NAME_MAX_LENGTH || /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(ref)) {
-    throw usageError('That is neither a key ID nor a key name (names are 1–64 printable characters).', 'See your keys with `thirdloop keys list`.');
+  if (nameLength(ref) > NAME_MAX_LENGTH || NAME_FORBIDDEN_CHARACTERS.test(ref)) {
+    throw usageError(`That is neither a key ID nor a key name (names are 1–${NAME_MAX_LENGTH} printable characters).`, 'See your keys with `thirdloop keys list`.');
   }
   return ref;
 }

@@ -42,6 +42,8 @@ export const visibleWidth = (text: string) => [...stripAnsi(text)].length;
 
 export interface Spinner {
   update(text: string): void;
+  /** Prints a message line (a warning with "!") above the spinner, which keeps spinning below it. */
+  note(text: string, kind?: 'info' | 'warn'): void;
   stop(): void;
   succeed(text: string): void;
   fail(text: string): void;
@@ -106,6 +108,15 @@ function createSpinner(ctx: Pick<Context, 'io' | 'globals'>, m: Colors, initial:
     update(next) {
       text = next;
       if (!live) stream.write(`${text}\n`);
+    },
+    note(message, kind = 'info') {
+      const line = kind === 'warn' ? `${m.yellow('!')} ${message}` : message;
+      if (live && timer) {
+        stream.write(`\r\u001b[2K${line}\n`);
+        draw();
+      } else {
+        stream.write(`${line}\n`);
+      }
     },
     stop: clear,
     succeed(done) {

@@ -5,7 +5,7 @@
  * --debug. Kept to light imports so the start path stays light.
  */
 import { redactSecrets as redact } from './credential.js';
-import { ExitCode, UserError } from './errors.js';
+import { Cancelled, ExitCode, UserError } from './errors.js';
 
 /** commander's errors (bundling renames its classes, so check the shape). */
 export function isCommanderError(error: unknown): error is Error & { code: string; exitCode: number } {
@@ -25,6 +25,10 @@ export function reportError(
     // commander already printed its message, or the help of a bare command group (`thirdloop keys`), as gh does.
     return error.code === 'commander.help' ? ExitCode.ok : ExitCode.usage;
   }
+  if (error instanceof Cancelled) {
+    stderr.write(`${redact(error.message)}\n`);
+    return error.exitCode;
+  }
   if (error instanceof UserError) {
     // An empty message: the command already reported (e.g. inside its --json document).
     if (error.message) stderr.write(`${colorize('Error:', stderr)} ${redact(error.message)}\n`);
@@ -39,7 +43,7 @@ export function reportError(
   return ExitCode.failure;
 }
 
-function colorize(text: string, stderr: NodeJS.WritableStream): string {
+export function colorize(text: string, stderr: NodeJS.WritableStream): string {
   const off = process.env.NO_COLOR || process.argv.includes('--no-color') || !(stderr as { isTTY?: boolean }).isTTY;
   return off ? text : `\u001b[31m${text}\u001b[39m`;
 }

@@ -8,7 +8,7 @@
  * try, with a deadline, because a half-configured D-Bus can hang a keychain call.
  */
 import { promises as fs } from 'node:fs';
-import type { SecretStore, StoredSecret } from '../context.js';
+import type { SecretStore, StoredSecret } from './stores.js';
 import { readTextIfExists, writeFileAtomic } from '../files/atomic-write.js';
 import { UserError } from './errors.js';
 import { loadKeychain, type Keychain, type KeychainLoader } from './keychain.js';

@@ -4,6 +4,7 @@
  * looks like "Claude Code suddenly gets 401". Compares, never prints, the key.
  */
 import path from 'node:path';
+import { isRunToken } from '../broker/token.js';
 import { anthropicBaseUrl } from '../shells/env-files.js';
 import { powershellQuote } from '../shells/powershell.js';
 import { API_KEY_VAR, BASE_URL_VAR } from '../shells/types.js';
@@ -35,6 +36,10 @@ export function checkEnvironment(
     return result('environment', 'warn', `This shell has neither ${API_KEY_VAR} nor ${BASE_URL_VAR} set, so Claude Code started here will not use Third Loop.`, RELOAD);
   }
   if (!key) return result('environment', 'fail', `This shell has ${BASE_URL_VAR} but no ${API_KEY_VAR}.`, RELOAD);
+  // Inside `thirdloop run` (e.g. `thirdloop run -- bash`): a run token and its broker, by design.
+  if (isRunToken(key) && base && /^http:\/\/127\.0\.0\.1:\d+\/?$/.test(base)) {
+    return result('environment', 'ok', `This shell runs inside \`thirdloop run\`: ${API_KEY_VAR} is a token for its broker at ${base}, not the key.`);
+  }
   if (key !== stored.credential.trim()) {
     const id = keyIdOf(key);
     const what = id ? `key ${id}` : 'something that is not a Third Loop key';

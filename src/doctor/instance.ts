@@ -14,6 +14,6 @@ export async function checkInstance(api: Api, now: () => number = () => performa
       return result('instance', 'ok', `${api.baseUrl} is reachable (it has no /healthz: ${error.status}).`);
     }
     const message = error instanceof Error ? error.message : String(error);
-    return result('instance', 'fail', message, error instanceof ApiError && error.hint ? error.hint : 'Check the instance URL (--api-url) and your network.');
+    return result('instance', 'fail', message, error instanceof ApiError && error.fix ? error.fix : 'Check the instance URL (--api-url) and your network.');
   }
 }

@@ -82,6 +82,7 @@ export async function createDirs(dir: string, mode: number, owner?: Owner): Prom
       throw error;
     }
     created.push(folder);
+    await fs.chmod(folder, mode); // mkdir is subject to the umask
     if (owner) await fs.chown(folder, owner.uid, owner.gid);
   }
   return created;

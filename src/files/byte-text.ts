@@ -9,6 +9,7 @@
  * Text we add is UTF-8 (UTF-16 in a UTF-16 file): `ours()` turns it into
  * what those bytes look like in the view. Pure.
  */
+import { insertableString } from './exact-text.js';
 
 export type ByteEncoding = 'bytes' | 'utf16le';
 
@@ -32,7 +33,7 @@ export const toBytes = (view: ByteText): Buffer => Buffer.from(view.text, view.e
 
 /** Our text as it appears in the view of a file with this encoding (UTF-8 bytes, or UTF-16). */
 export const ours = (text: string, encoding: ByteEncoding): string =>
-  encoding === 'utf16le' ? text : Buffer.from(text, 'utf8').toString('latin1');
+  encoding === 'utf16le' ? text : insertableString(text, 'bytes');
 
 /** A piece of the view, readable in a message (the bytes read as UTF-8). */
 export const readable = (text: string, encoding: ByteEncoding): string =>

@@ -46,13 +46,16 @@ const KIND_WORDS: Record<FileKind, string> = {
 
 export const describeKind = (kind: FileKind) => KIND_WORDS[kind];
 
+/** Refusal of a path that is not a regular file (callers that skip such files catch this class). */
+export class NotRegularFileError extends UserError {}
+
 /** The one sentence for "this path is not a regular file"; `verb` says what we were about to do. */
-export function notRegularFile(state: FileState, label: string, verb: 'read' | 'edit' = 'edit'): UserError {
+export function notRegularFile(state: FileState, label: string, verb: 'read' | 'edit' = 'edit'): NotRegularFileError {
   const via = state.realPath !== path.resolve(state.path) ? ` (it links to ${state.realPath})` : '';
   const what = describeKind(state.kind);
   const hint = 'Move it away (or point the link at a regular file) and run again.';
-  if (verb === 'read') return new UserError(`Cannot read ${label}: it is ${what}${via}, not a regular file.`, { hint });
-  return new UserError(`Cannot edit ${label}: it is ${what}${via}, not a regular file, and thirdloop only edits regular files. Nothing was changed.`, { hint });
+  if (verb === 'read') return new NotRegularFileError(`Cannot read ${label}: it is ${what}${via}, not a regular file.`, { hint });
+  return new NotRegularFileError(`Cannot edit ${label}: it is ${what}${via}, not a regular file, and thirdloop only edits regular files. Nothing was changed.`, { hint });
 }
 
 /** Resolves symlinks (also dangling ones) so that we replace the target, not the link. */
@@ -92,7 +95,14 @@ export interface RegularFile extends FileState {
   kind: 'file';
   stat: Stats;
   bytes: Buffer;
+  /** The permission bits a rewrite must keep (stat.mode & 0o7777). */
+  mode: number;
+  uid: number;
+  gid: number;
 }
+
+/** A file as read before an edit: its bytes and the mode and owner a rewrite keeps. */
+export type ExistingFile = RegularFile;
 
 // O_NONBLOCK: if the path was swapped for a FIFO after stat, open still returns at once.
 const READ_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (constants.O_NOCTTY ?? 0);
@@ -114,7 +124,7 @@ export async function readRegularFile(file: string, label = file, verb: 'read' |
       throw notRegularFile({ ...state, kind: kindOf(opened) }, label, verb);
     }
     const bytes = await handle.readFile();
-    return { ...state, kind: 'file', stat: opened, bytes };
+    return { ...state, kind: 'file', stat: opened, bytes, mode: opened.mode & 0o7777, uid: opened.uid, gid: opened.gid };
   } catch (error) {
     if (error instanceof UserError) throw error;
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;

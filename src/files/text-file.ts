@@ -1,15 +1,17 @@
 /**
  * Files edited as text (JSON settings) that must still go back byte for
  * byte: read the bytes of a regular file, decode them in the encoding they
- * are in (UTF-8, UTF-16 LE with its BOM as Windows PowerShell 5 saves, or —
- * for anything else — Latin-1, which maps every byte to one character and
- * back), and encode the same way. Shell profiles are not decoded at all
+ * are in (UTF-16 LE with its BOM as Windows PowerShell 5 saves; otherwise
+ * files/exact-text's rule: UTF-8 when valid, else one character per byte),
+ * and encode the same way. Shell profiles are not decoded at all
  * (files/byte-text).
  */
 import { UserError } from '../core/errors.js';
+import { decodeExact, encodeExact, insertableString } from './exact-text.js';
 import { readRegularFile } from './regular-file.js';
 
-export type TextEncoding = 'utf8' | 'utf16le' | 'latin1';
+/** `bytes`: not UTF-8, each character stands for one byte (files/exact-text). */
+export type TextEncoding = 'utf8' | 'utf16le' | 'bytes';
 
 export interface TextFile {
   /** The path asked for. */
@@ -28,15 +30,15 @@ export function decodeText(bytes: Uint8Array): { text: string; encoding: TextEnc
   if (buffer.length >= 2 && buffer[0] === 0xff && buffer[1] === 0xfe && buffer.length % 2 === 0) {
     return { text: buffer.toString('utf16le'), encoding: 'utf16le' };
   }
-  try {
-    // ignoreBOM: keep a BOM as U+FEFF so it is written back.
-    return { text: new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(buffer), encoding: 'utf8' };
-  } catch {
-    return { text: buffer.toString('latin1'), encoding: 'latin1' };
-  }
+  return decodeExact(buffer);
 }
 
-export const encodeText = (text: string, encoding: TextEncoding): Buffer => Buffer.from(text, encoding);
+/** Back to bytes; in a byte-for-byte text, what we added (wider than a byte) goes in as UTF-8. */
+export function encodeText(text: string, encoding: TextEncoding): Buffer {
+  if (encoding === 'utf16le') return Buffer.from(text, 'utf16le');
+  if (encoding === 'bytes') return encodeExact({ text: text.replace(/[^\u0000-\u00ff]+/g, (added) => insertableString(added, 'bytes')), encoding });
+  return encodeExact({ text, encoding });
+}
 
 /** Reads a regular file we are about to edit; undefined when it does not exist. Errors are one sentence. */
 export async function readTextFile(file: string, label = file): Promise<TextFile | undefined> {
@@ -51,8 +53,8 @@ export async function readTextFile(file: string, label = file): Promise<TextFile
     path: file,
     realPath: found.realPath,
     ...decoded,
-    mode: found.stat.mode & 0o7777,
-    uid: found.stat.uid,
-    gid: found.stat.gid,
+    mode: found.mode,
+    uid: found.uid,
+    gid: found.gid,
   };
 }

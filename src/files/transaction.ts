@@ -18,7 +18,7 @@ import { constants, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../core/errors.js';
 import { removeFile, writeFileAtomic } from './atomic-write.js';
-import { canKeepOwner, currentIdentity, mayWrite, type Identity, type Owner } from './ownership.js';
+import { canKeepOwner, currentIdentity, isRoot, mayWrite, ownerOf, type Identity, type Owner } from './ownership.js';
 import { describeFsError, describeKind, inspect, notRegularFile, readRegularFile, type FileState } from './regular-file.js';
 
 export interface StepOptions {
@@ -28,6 +28,11 @@ export interface StepOptions {
   tags?: string[];
   /** What to do about a target that cannot be written, after the sentence. */
   hint?: string;
+  /**
+   * What the file must still hold when the step runs (null: nothing there),
+   * so an edit made meanwhile by someone else is never overwritten.
+   */
+  expect?: Buffer | null;
 }
 
 export interface WriteOptions extends StepOptions {
@@ -85,6 +90,10 @@ export class FileTransaction {
   private readonly journal: JournalEntry[] = [];
   private readonly who: Identity | undefined;
 
+  /**
+   * `owner`: of new files and folders (root in someone else's home); without
+   * it, root gives what it creates to the owner of the folder it is made in.
+   */
   constructor(private readonly options: { owner?: Owner; identity?: Identity; label?: (file: string) => string } = {}) {
     this.who = options.identity ?? currentIdentity();
   }
@@ -138,8 +147,11 @@ export class FileTransaction {
     }
     if (step.op === 'remove' && state.kind === 'missing') return;
     if (state.stat) {
-      if (!mayWrite(state.stat, this.who) || !(await accessible(state.realPath, constants.W_OK))) {
-        const what = viaLink ? `it links to ${this.show(state.realPath)}, which is read-only` : 'it is read-only';
+      const byMode = !mayWrite(state.stat, this.who);
+      if (byMode || !(await accessible(state.realPath, constants.W_OK))) {
+        // The mode is named when it is the reason; an immutable file or a read-only mount has a writable mode.
+        const readOnly = byMode ? `read-only (mode 0${(state.stat.mode & 0o777).toString(8)})` : 'read-only';
+        const what = viaLink ? `it links to ${this.show(state.realPath)}, which is ${readOnly}` : `it is ${readOnly}`;
         throw new UserError(`Cannot edit ${label}: ${what}. Nothing was changed.`, {
           hint: step.hint ?? (viaLink ? 'Change the file the link points to, or where it is generated.' : `Make it writable (chmod u+w ${label}) and run again.`),
         });
@@ -194,8 +206,10 @@ export class FileTransaction {
         const first = (error instanceof Error ? error.message : String(error)).replace(/\s*Nothing was changed\.$/, '').replace(/\.$/, '');
         throw new UserError(`${first}. Could not put back ${failed.join(', ')}: check ${failed.length === 1 ? 'it' : 'them'} by hand.`, { cause: error });
       }
-      if (error instanceof UserError) throw error;
-      throw describeFsError(error, this.steps[this.journal.length - 1]?.label ?? 'a file');
+      const first = error instanceof UserError ? error : describeFsError(error, this.steps[this.journal.length - 1]?.label ?? 'a file');
+      // Everything was put back, so the sentence may say so (and only then).
+      if (/Nothing was changed\.$/.test(first.message)) throw first;
+      throw new UserError(`${first.message.replace(/\.?$/, '.')} Nothing was changed.`, { hint: first.hint, cause: error });
     }
     return this.journal.map(({ path: p, realPath, op, created, backupPath, tags, missingDirs }) => ({
       path: p,
@@ -212,6 +226,10 @@ export class FileTransaction {
     const label = step.label ?? step.path;
     const state = await inspect(step.path, label);
     const original = state.kind === 'file' ? await readRegularFile(step.path, label) : undefined;
+    if (step.expect !== undefined) {
+      const same = original === undefined ? step.expect === null : step.expect !== null && original.bytes.equals(step.expect);
+      if (!same) throw new UserError(`${label} changed while thirdloop was running; run again.`);
+    }
     const entry: JournalEntry = {
       path: step.path,
       realPath: state.realPath,
@@ -233,7 +251,7 @@ export class FileTransaction {
       forceMode: step.forceMode,
       backup: step.backup,
       dirMode: step.dirMode,
-      owner: this.options.owner,
+      owner: this.options.owner ?? (isRoot(this.who) ? await ownerOfNearestFolder(path.dirname(state.realPath)) : undefined),
       label,
     });
     entry.done = true;
@@ -282,6 +300,12 @@ const accessible = (file: string, mode: number) =>
     () => true,
     () => false,
   );
+
+/** As root with no owner given, what we create belongs to whoever owns the folder it is made in. */
+async function ownerOfNearestFolder(dir: string): Promise<Owner | undefined> {
+  const missing = await missingFolders(dir);
+  return ownerOf(missing.length > 0 ? path.dirname(missing[0]!) : dir);
+}
 
 /** The folders on the way to `dir` that do not exist yet, outermost first. */
 async function missingFolders(dir: string): Promise<string[]> {

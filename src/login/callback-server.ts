@@ -8,7 +8,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { UserError } from '../core/errors.js';
+import { ACCESS_DENIED } from 'thirdloop-protocol';
+import { UserError, WaitEnded } from '../core/errors.js';
 
 export const CALLBACK_PATH = '/callback';
 
@@ -21,12 +22,17 @@ export interface CallbackResult {
 export interface CallbackServer {
   port: number;
   redirectUri: string;
-  /** Resolves with the code; rejects on denial, timeout or abort. */
+  /** Resolves with the code; rejects with LoginDenied, or WaitEnded on timeout or abort. */
   wait(options: { timeoutMs: number; signal?: AbortSignal }): Promise<CallbackResult>;
   close(): Promise<void>;
 }
 
-export class LoginDenied extends UserError {}
+/** The browser came back with a refusal; `what` says which, without saying what that means locally. */
+export class LoginDenied extends UserError {
+  constructor(readonly what: string) {
+    super(`${what}; nothing was stored.`, { hint: 'Run `thirdloop auth` to try again.' });
+  }
+}
 
 const sameString = (a: string, b: string) => {
   const x = Buffer.from(a);
@@ -89,13 +95,13 @@ export async function startCallbackServer(options: { state: string; host?: strin
     if (done) return send(res, 409, page(false, 'This sign-in was already completed.'), 'text/html; charset=utf-8');
     const error = url.searchParams.get('error');
     if (error) {
-      const denied = error === 'access_denied';
+      const denied = error === ACCESS_DENIED;
       const description = url.searchParams.get('error_description');
-      const message = denied
-        ? 'The request was denied in the browser; nothing was stored.'
-        : `The instance reported an error (${error}${description ? `: ${description.slice(0, 200)}` : ''}); nothing was stored.`;
-      send(res, 200, page(false, message), 'text/html; charset=utf-8');
-      return finish({ error: new LoginDenied(message, { hint: 'Run `thirdloop auth` to try again.' }) });
+      const refusal = new LoginDenied(
+        denied ? 'The request was denied in the browser' : `The instance reported an error (${error}${description ? `: ${description.slice(0, 200)}` : ''})`,
+      );
+      send(res, 200, page(false, refusal.message), 'text/html; charset=utf-8');
+      return finish({ error: refusal });
     }
     const code = url.searchParams.get('code');
     if (!code) return send(res, 400, page(false, 'The callback carried no code.'), 'text/html; charset=utf-8');
@@ -134,14 +140,8 @@ export async function startCallbackServer(options: { state: string; host?: strin
     close,
     wait({ timeoutMs, signal }) {
       return new Promise<CallbackResult>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          finish({
-            error: new UserError(`Timed out after ${describeSeconds(timeoutMs / 1000)} waiting for approval in the browser; nothing was stored.`, {
-              hint: 'Run `thirdloop auth` again (or pass --timeout SECONDS).',
-            }),
-          });
-        }, timeoutMs);
-        const onAbort = () => finish({ error: new UserError('Sign-in cancelled; nothing was stored.', { exitCode: 130 }) });
+        const timer = setTimeout(() => finish({ error: new WaitEnded('timeout') }), timeoutMs);
+        const onAbort = () => finish({ error: new WaitEnded('cancelled') });
         signal?.addEventListener('abort', onAbort, { once: true });
         const cleanup = () => {
           clearTimeout(timer);
@@ -161,9 +161,4 @@ export async function startCallbackServer(options: { state: string; host?: strin
       });
     },
   };
-}
-
-function describeSeconds(seconds: number): string {
-  if (seconds >= 60 && seconds % 60 === 0) return `${seconds / 60} minute${seconds === 60 ? '' : 's'}`;
-  return `${Math.round(seconds)} second${seconds === 1 ? '' : 's'}`;
 }

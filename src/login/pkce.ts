@@ -3,6 +3,7 @@
  * The verifier never leaves this process until the token exchange.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { CODE_CHALLENGE_METHOD } from 'thirdloop-protocol';
 
 const base64url = (bytes: Buffer) => bytes.toString('base64url');
 
@@ -22,11 +23,11 @@ export function createState(random: (n: number) => Buffer = randomBytes): string
 export interface Pkce {
   verifier: string;
   challenge: string;
-  method: 'S256';
+  method: typeof CODE_CHALLENGE_METHOD;
   state: string;
 }
 
 export function createPkce(): Pkce {
   const verifier = createVerifier();
-  return { verifier, challenge: challengeFor(verifier), method: 'S256', state: createState() };
+  return { verifier, challenge: challengeFor(verifier), method: CODE_CHALLENGE_METHOD, state: createState() };
 }

@@ -6,7 +6,8 @@
  * When a shell disagrees, the start-up scan names the file and line.
  */
 import { randomBytes } from 'node:crypto';
-import { isKeyId, redactSecrets } from '../core/credential.js';
+import { isWellFormedKeyId as isKeyId } from 'thirdloop-protocol';
+import { redactSecrets } from '../core/credential.js';
 import { parseProbe, type ProbeOutput } from './probe-command.js';
 import { DEFAULT_SHELL_TIMEOUT_MS } from './terminal.js';
 import type { Finding } from './startup-scan.js';

@@ -38,7 +38,7 @@ function context(home: string, options: { input?: string; config?: ConfigStore; 
       io: { stdout: stdout.stream, stderr: stderr.stream, stdin: Readable.from([options.input ?? '']), stdinIsTTY: false, stdoutIsTTY: false, stderrIsTTY: false },
       config: async () => config,
       secrets: async () => secrets,
-      openBrowser: async () => false,
+      openBrowser: async () => ({ status: 'disabled' }),
       hostname: 'testbox',
     },
   );

@@ -16,8 +16,15 @@ describe('top-level help', () => {
     const fast = run(['--help']);
     const rendered = run(['--help'], { THIRDLOOP_RENDER_HELP: '1' });
     expect(fast).toBe(rendered);
-    for (const command of ['auth', 'status', 'keys', 'setup', 'doctor', 'logout', 'token']) expect(fast).toContain(command);
+    for (const command of ['auth', 'status', 'keys', 'setup', 'run', 'doctor', 'logout', 'token']) expect(fast).toContain(command);
     expect(fast).toMatch(/Examples:/);
+  });
+
+  it('run’s help shows the `--` form and examples', () => {
+    const help = run(['run', '--help']);
+    expect(help).toMatch(/Usage: thirdloop run \[--profile NAME\] -- <command> \[args\.\.\.\]/);
+    expect(help).toContain('$ thirdloop run -- claude');
+    expect(help.split('\n').every((line) => line.length <= 80)).toBe(true);
   });
 
   it('subcommand help still comes from commander', () => {

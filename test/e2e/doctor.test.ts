@@ -73,7 +73,7 @@ describe('thirdloop doctor', { timeout: 120_000 }, () => {
     const r = await doctor();
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.checks.filter((c) => c.status === 'fail')).toEqual([]);
-    for (const name of ['signed-in', 'instance', 'key', 'shell:bash', 'shell:zsh', 'shell:fish', 'env-file:env.sh', 'env-file:env.fish', 'environment', 'opencode:project', 'gateway', 'last-used']) {
+    for (const name of ['signed-in', 'instance', 'key', 'shell:bash', 'shell:zsh', 'shell:fish', 'env-file:env.sh', 'env-file:env.fish', 'environment', 'opencode:project', 'gateway', 'last-used', 'run']) {
       expect(byName(r.checks, name).status, name).toBe('ok');
     }
     // --insecure-storage: the file fallback is named, not hidden.
@@ -225,6 +225,7 @@ describe('thirdloop doctor', { timeout: 120_000 }, () => {
     expect(instance.fix).toBeTruthy();
     expect(byName(r.checks, 'key').status).toBe('skip');
     expect(byName(r.checks, 'gateway').status).toBe('skip');
+    expect(byName(r.checks, 'run')).toMatchObject({ status: 'skip', message: '`thirdloop run` cannot work until the instance is reachable.' });
     // Local checks still run.
     expect(byName(r.checks, 'shell:bash').status).toBe('ok');
     expect(byName(r.checks, 'environment').status).toBe('ok');

@@ -8,10 +8,11 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { browserMissing, decideConsent, launchBrowser } from '../helpers/browser.js';
 import { ensureCliBuilt, makeHome, runCli, startCli } from '../helpers/cli.js';
 import { keyringMissing, startKeyring, type Keyring } from '../helpers/keyring.js';
+import { startFakeOpener } from '../helpers/opener.js';
 import { startReferenceServer, type ReferenceServer } from '../helpers/reference-server.js';
 
 // Build once up front (others edit src/ meanwhile), inside the hook's longer timeout.
@@ -51,11 +52,13 @@ describe.skipIf(missing)('secret storage in a real Secret Service (gnome-keyring
 
   test('browser sign-in stores the secret in the keychain, nowhere else; logout removes it', async () => {
     const h = home();
-    const cli = startCli(['auth', '--api-url', server.url, '--profile', 'work'], { home: h, env: keyring.env });
-    const [, url] = await cli.waitFor(/^ {2}(http:\/\/\S+\/cli-auth\?\S+)$/m);
-    const page = await decideConsent(browser, url!, user, 'approve');
+    // As people run it: BROWSER unset, the opener on PATH hands the page to the browser, which approves.
+    let page: Promise<Page> | undefined;
+    const opener = await startFakeOpener({ onOpen: (url) => (page = decideConsent(browser, url, user, 'approve')) });
+    const cli = startCli(['auth', '--api-url', server.url, '--profile', 'work'], { home: h, env: { ...keyring.env, ...opener.env } });
     const result = await cli.exited;
-    await page.context().close();
+    await (await page!).context().close();
+    await opener.close();
     expect(result.exitCode, result.stderr).toBe(0);
     expect(result.stderr).toContain('the system keychain');
     expect(result.stderr).not.toContain('plain text');
@@ -119,6 +122,26 @@ describe.skipIf(missing)('secret storage in a real Secret Service (gnome-keyring
       expect(r.stdout).toBe('');
     }
     expect((await runCli(['logout', '--profile', 'away', '--revoke', '--yes'], { home: h, env: keyring.env })).exitCode).toBe(0);
+  });
+
+  test('a fresh HOME is "not signed in" (exit 4) even when the keychain still holds a key under the profile’s name', async () => {
+    // What a reinstall, or a second HOME on the same account, leaves: a keychain entry and no config.
+    const leftover = home();
+    const { credential } = await server.createKey(user.email, { name: 'leftover' });
+    expect((await runCli(['auth', '--api-url', server.url, '--with-key', '--profile', 'stale'], { home: leftover, env: keyring.env, input: credential })).exitCode).toBe(0);
+    expect(await keyring.lookup('stale')).toBe(credential);
+    const fresh = home();
+    for (const args of [['status'], ['token'], ['keys', 'list']]) {
+      const r = await runCli([...args, '--profile', 'stale'], { home: fresh, env: keyring.env });
+      expect(r.exitCode, `${args.join(' ')}: ${r.stderr}`).toBe(4);
+      expect(r.stderr).toContain('Not signed in (profile "stale").');
+      expect(r.stderr).toContain('Run `thirdloop auth --profile stale --api-url URL`.');
+      expect(r.stdout).toBe('');
+    }
+    const plain = await runCli(['status'], { home: fresh, env: keyring.env });
+    expect(plain.exitCode).toBe(4);
+    expect(plain.stderr).toBe('Error: Not signed in.\nRun `thirdloop auth --api-url URL`.\n');
+    expect((await runCli(['logout', '--profile', 'stale', '--revoke', '--yes'], { home: leftover, env: keyring.env })).exitCode).toBe(0);
   });
 
   test('THIRDLOOP_API_KEY overrides the stored key, and nothing is written for it', async () => {

@@ -4,10 +4,9 @@
  * check what the CLI did, and keys made in the past to see them expired.
  */
 import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { expect } from 'vitest';
-import { CLI_BIN, cliEnv, ensureCliBuilt, makeHome, ROOT, type CliResult } from '../helpers/cli.js';
-import { startReferenceServer, type ReferenceServer } from '../helpers/reference-server.js';
+import { CLI_BIN, cliEnv, ensureCliBuilt, makeHome, type CliResult } from '../helpers/cli.js';
+import { SERVER_BIN, shiftedClock, startReferenceServer, type ReferenceServer } from '../helpers/reference-server.js';
 
 export const DAY_MS = 86_400_000;
 
@@ -99,11 +98,12 @@ export async function startHarness(): Promise<Harness> {
     },
     /** The operator command run with the server's clock 31 days back: a 30-day key that expired yesterday. */
     createExpiredKey(email, name) {
+      const clock = shiftedClock(-31 * DAY_MS);
       return new Promise((resolve, reject) => {
         const child = spawn(
           process.execPath,
-          [join(ROOT, 'server', 'bin', 'thirdloop-server.js'), 'keys', 'create', '--user', email, '--name', name, '--expires', '30', '--json', '--data-dir', server.dataDir],
-          { env: { ...process.env, THIRDLOOP_SERVER_NOW_OFFSET_MS: String(-31 * DAY_MS) }, stdio: ['ignore', 'pipe', 'pipe'] },
+          [...clock.execArgv, SERVER_BIN, 'keys', 'create', '--user', email, '--name', name, '--expires', '30', '--json', '--data-dir', server.dataDir],
+          { env: { ...process.env, ...clock.env }, stdio: ['ignore', 'pipe', 'pipe'] },
         );
         let out = '';
         let err = '';

@@ -1,16 +1,15 @@
 /**
  * `thirdloop keys` on a terminal, against the real reference server:
  * - in-process: `run(ctx, …)` with a context whose io says TTY, driving the
- *   real prompts with keystrokes on stdin (and with prompts' injection API);
+ *   real prompts answered with keystrokes on stdin, the one way every prompt is answered;
  * - a real pseudo-terminal: the built CLI under `script`, typed into;
  * - rotating this machine's key with a real Secret Service (gnome-keyring).
  */
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
-import prompts from 'prompts';
 import { createContext, type Context } from '../../src/context.js';
 import { closeHttp } from '../../src/core/http.js';
 import { UserError } from '../../src/core/errors.js';
@@ -21,7 +20,9 @@ import { keyringMissing, startKeyring, type Keyring } from '../helpers/keyring.j
 import { DAY_MS, startHarness, type Harness, type Key, type SignedInUser } from './keys-harness.js';
 
 const DOWN = '\u001b[B';
+const UP = '\u001b[A';
 const ENTER = '\r';
+const CTRL_C = '\u0003';
 
 class Capture extends Writable {
   text = '';
@@ -78,9 +79,6 @@ async function runCommand(verb: string, ctx: Context, options: Record<string, un
   await mod.run(ctx, options);
 }
 
-const injectable = prompts as unknown as { _injected?: unknown[] };
-const injected = () => (injectable._injected ?? []).length;
-
 let h: Harness;
 beforeAll(async () => {
   h = await startHarness();
@@ -89,11 +87,6 @@ afterAll(async () => {
   await closeHttp();
   await h?.stop();
 });
-// prompts stays in injection mode while _injected is set, even when empty: later prompts would answer their defaults.
-afterEach(() => {
-  injectable._injected = undefined;
-});
-
 describe('create on a terminal (in-process, real prompts)', () => {
   test('asks for the name and the expiry; arrow keys pick 180 days', async () => {
     const u = await h.signedInUser();
@@ -129,31 +122,47 @@ describe('create on a terminal (in-process, real prompts)', () => {
     expect(Date.parse(key.expires_at) - Date.parse(key.created_at)).toBe(90 * DAY_MS);
   });
 
-  test('only what is missing is asked (injection API): --name given → one question', async () => {
+  test('only what is missing is asked: --name given → one question; both flags → none', async () => {
     const u = await h.signedInUser();
     const t = ttyContext(u);
-    prompts.inject([30]);
-    await runCommand('create', t.ctx, { name: 'ci' });
-    expect(injected()).toBe(0);
+    const done = runCommand('create', t.ctx, { name: 'ci' });
+    await t.stderr.waitFor(/Expires in/);
+    t.stdin.write(UP);
+    t.stdin.write(UP); // from 90 (preselected) to 30
+    t.stdin.write(ENTER);
+    await done;
+    expect(t.stderr.text).not.toMatch(/Key name/);
     const keys = (await h.listFor(u.key.credential)).keys;
     const ci = keys.find((k) => k.name === 'ci')!;
     expect(Date.parse(ci.expires_at) - Date.parse(ci.created_at)).toBe(30 * DAY_MS);
-    // Both flags given: nothing asked at all.
-    prompts.inject(['never used']);
-    t.stdout.text = '';
-    await runCommand('create', ttyContext(u).ctx, { name: 'flags', expires: 60 }).catch((e) => e);
-    expect(injected()).toBe(1);
+    // Both flags given: nothing asked at all (another user: this one is at the limit now).
+    const v = await h.signedInUser();
+    const both = ttyContext(v);
+    await runCommand('create', both.ctx, { name: 'flags', expires: 60 });
+    expect(both.stderr.text).not.toMatch(/Key name|Expires in/);
+    expect((await h.listFor(v.key.credential)).keys.map((k) => k.name)).toContain('flags');
   });
 
-  test('cancelling (Ctrl+C) creates nothing; an empty name typed is refused with exit 2', async () => {
+  test('cancelling (Ctrl+C) creates nothing; an empty name is refused on the spot and asked again', async () => {
     const u = await h.signedInUser();
-    prompts.inject([new Error('cancelled')]);
-    const cancelled = await runCommand('create', ttyContext(u).ctx, {}).catch((e: unknown) => e);
-    expect(cancelled).toBeInstanceOf(UserError);
-    expect((cancelled as UserError).message).toMatch(/Cancelled; no key was created/);
-    prompts.inject(['   ', 90]);
-    const empty = await runCommand('create', ttyContext(u).ctx, {}).catch((e: unknown) => e);
-    expect((empty as UserError).exitCode).toBe(2);
+    const t = ttyContext(u);
+    const cancelled = runCommand('create', t.ctx, {}).catch((e: unknown) => e);
+    await t.stderr.waitFor(/Key name/);
+    t.stdin.write(CTRL_C);
+    const error = await cancelled;
+    expect(error).toBeInstanceOf(UserError);
+    expect((error as UserError).message).toBe('Cancelled.');
+    expect((error as UserError).exitCode).toBe(1);
+    expect(t.stderr.text).not.toMatch(/Expires in/);
+
+    const empty = ttyContext(u);
+    const refused = runCommand('create', empty.ctx, {}).catch((e: unknown) => e);
+    await empty.stderr.waitFor(/Key name/);
+    empty.stdin.write('   '); // typed over the suggested name
+    empty.stdin.write(ENTER);
+    await empty.stderr.waitFor(/The key name must not be empty\./);
+    empty.stdin.write(CTRL_C);
+    expect(((await refused) as UserError).message).toBe('Cancelled.');
     expect((await h.listFor(u.key.credential)).keys).toHaveLength(1);
   });
 });
@@ -168,7 +177,7 @@ describe('confirmations on a terminal (in-process, real prompts)', () => {
     const refused = runCommand('delete', no.ctx, { id: 'old laptop' }).catch((e: unknown) => e);
     await no.stderr.waitFor(/Delete "old laptop" \(tlk_\w+\) permanently\? This cannot be undone\./);
     no.stdin.write('n');
-    expect(((await refused) as UserError).message).toMatch(/Cancelled; nothing was changed/);
+    expect(((await refused) as UserError).message).toBe('Cancelled.');
     expect((await h.listFor(u.key.credential)).keys.map((k) => k.id)).toContain(victim.id);
 
     const yes = ttyContext(u);

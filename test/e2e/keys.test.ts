@@ -45,7 +45,7 @@ describe.concurrent('keys list', () => {
     const lines = r.stdout.split('\n');
     expect(lines[0]).toBe('2 / 2 active keys');
     const laptop = lines.find((l) => l.includes(u.key.id))!;
-    expect(laptop).toMatch(/^laptop \(this machine\)\s+tlk_\w{24}\s+Active\s+\d{4}-\d{2}-\d{2}\s+in 90 days\s+just now$/);
+    expect(laptop).toMatch(/^laptop \(this machine\)\s+tlk_\w{24}\s+Active\s+\d{4}-\d{2}-\d{2}\s+in 90 days\s+Never used$/);
     const ci = lines.find((l) => l.startsWith('ci runner'))!;
     expect(ci).toMatch(/Active\s+\d{4}-\d{2}-\d{2}\s+in 30 days\s+Never used$/);
     expect(ci).not.toContain('this machine');
@@ -72,13 +72,8 @@ describe.concurrent('keys list', () => {
     for (const [i, key] of doc.keys.entries()) {
       const s = server.keys[i]!;
       expect(Object.keys(key)).toEqual(['id', 'name', 'status', 'created_at', 'expires_at', 'last_used_at']);
-      for (const field of ['id', 'name', 'status', 'created_at', 'expires_at'] as const) expect(key[field]).toBe(s[field]);
-      if (key.id === u.key.id) {
-        // Each request with this key moves its last use; ours came first.
-        expect(Date.parse(key.last_used_at!)).toBeLessThanOrEqual(Date.parse(s.last_used_at!));
-      } else {
-        expect(key.last_used_at).toBe(s.last_used_at);
-      }
+      // last_used_at too: listing keys is not using them (only /v1 requests move it).
+      for (const field of ['id', 'name', 'status', 'created_at', 'expires_at', 'last_used_at'] as const) expect(key[field]).toBe(s[field]);
     }
   });
 
@@ -109,7 +104,8 @@ describe.concurrent('keys create', () => {
     const me = await api(doc.credential, '/api/me');
     expect(me.status).toBe(200);
     const server = await listFor(u.key.credential);
-    expect(server.keys.find((k) => k.id === doc.key.id)).toEqual({ ...doc.key, last_used_at: expect.any(String) });
+    // The new credential works; asking /api/me with it is not a use of the key ("Last used" is /v1's).
+    expect(server.keys.find((k) => k.id === doc.key.id)).toEqual({ ...doc.key, last_used_at: null });
   });
 
   test('defaults without flags on a non-TTY: 90 days and a generated name; human output shows ID, secret and credential', async () => {
@@ -221,8 +217,6 @@ describe('every status × every action', () => {
   });
 
   const refused: Array<[keyof typeof ids, string[], RegExp]> = [
-    ['active', ['enable'], /The key is already active\. Active keys can only be disabled, deleted, rotated or renamed\./],
-    ['suspended', ['disable'], /The key is already suspended\. Suspended keys can only be enabled, deleted or renamed\./],
     ['suspended', ['rotate', '--yes'], /Suspended keys can only be enabled, deleted or renamed\./],
     ['expired', ['disable'], /Expired keys can only be deleted\./],
     ['expired', ['enable'], /Expired keys can only be deleted\./],
@@ -241,6 +235,22 @@ describe('every status × every action', () => {
     expect(r.stderr).toMatch(message);
     expect(r.stderr).toMatch(/Allowed: .*`thirdloop keys delete tlk_\w+`/);
     noWrites(r);
+    expect((await listFor(u.key.credential)).keys.find((k) => k.id === id)?.status).toBe(status);
+  });
+
+  test.concurrent.each([
+    ['active', 'enable'],
+    ['suspended', 'disable'],
+  ] as const)('%s: %s is a no-op that says so and exits 0, without a change request', async (status, verb) => {
+    const id = ids[status];
+    const r = await u.cli(['keys', verb, id, '--debug']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(new RegExp(`"\\w+" \\(${id}\\) is already ${status}; nothing to do\\.`));
+    expect(r.stderr).not.toContain('Error');
+    noWrites(r);
+    const json = await u.cli(['keys', verb, id, '--json']);
+    expect(json.exitCode).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({ key: { id, status }, changed: false });
     expect((await listFor(u.key.credential)).keys.find((k) => k.id === id)?.status).toBe(status);
   });
 

@@ -39,7 +39,7 @@ describe.skipIf(missing)('thirdloop auth, then thirdloop setup claude (real CLI,
 
     const setupBefore = await runCli(['setup', 'claude', '--shell', 'bash'], { home: home.home });
     expect(setupBefore.exitCode).toBe(4);
-    expect(setupBefore.stderr).toContain('Run `thirdloop auth` first.');
+    expect(setupBefore.stderr).toContain('Run `thirdloop auth --api-url URL`.');
 
     const auth = await runCli(['auth', '--api-url', server.url, '--with-key'], { home: home.home, input: `${credential}\n` });
     expect(auth.exitCode, auth.stderr).toBe(0);
@@ -98,7 +98,7 @@ describe.skipIf(missing)('thirdloop auth, then thirdloop setup claude (real CLI,
     const report = JSON.parse(again.stdout);
     expect(report.files.every((f: { action: string }) => f.action === 'unchanged')).toBe(true);
     expect(readFileSync(h('.bashrc'), 'utf8').split('# >>> thirdloop >>>')).toHaveLength(2);
-  });
+  }, 180_000); // a bound on a hang: five CLI runs, each of two setups starting nine terminals, on a loaded machine
 
   it('--key-helper: Claude Code’s apiKeyHelper prints the stored credential', async () => {
     const result = await runCli(['setup', 'claude', '--key-helper'], { home: home.home });

@@ -11,8 +11,11 @@ import { run } from '../../src/commands/setup/claude.js';
 import { UserError } from '../../src/core/errors.js';
 import { needs } from '../helpers/components.js';
 import { fakeWindows } from '../helpers/fake-windows.js';
-import { corpusDir } from '../helpers/corpus.js';
+import { corpusFiles } from '../helpers/corpus.js';
 import { makeCredential, shellSees, tempHome, testContext, type TempHome } from '../helpers/setup-env.js';
+
+/** What a terminal shows, without the prompt's colours and cursor moves. */
+const plain = (text: string) => text.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, '');
 
 const API_URL = 'https://thirdloop.example.com';
 const CREDENTIAL = makeCredential('cmd');
@@ -40,7 +43,7 @@ describe('setup claude', () => {
     const error = (await run(ctx, { shell: 'bash' }).catch((e) => e)) as UserError;
     expect(error).toBeInstanceOf(UserError);
     expect(error.exitCode).toBe(4);
-    expect(error.hint).toMatch(/Run `thirdloop auth` first/);
+    expect(error.hint).toMatch(/Run `thirdloop auth --api-url URL`/);
     expect(readFileSync(h('.bashrc'), 'utf8')).toBe('x\n');
     expect(existsSync(h('.config', 'thirdloop', 'env.sh'))).toBe(false);
   });
@@ -155,8 +158,10 @@ describe('setup claude', () => {
     const no = signedIn({ stdinIsTTY: true });
     no.stdin.write('n\n');
     const error = (await run(no.ctx, { shell: 'bash' }).catch((e) => e)) as UserError;
-    expect(error.message).toBe('Cancelled; nothing was changed.');
-    expect(no.stderr.text).toMatch(/thirdloop will change:\n {2}create +~\/\.config\/thirdloop\/env\.sh\n {2}create +~\/\.profile\n {2}update +~\/\.bashrc\n[^\n]*Continue\? \[Y\/n\]/);
+    expect(error.message).toBe('Cancelled.');
+    expect(error.exitCode).toBe(1);
+    // The question is the one prompt every command uses (core/prompt.ts), defaulting to yes here.
+    expect(plain(no.stderr.text)).toMatch(/thirdloop will change:\n {2}create +~\/\.config\/thirdloop\/env\.sh\n {2}create +~\/\.profile\n {2}update +~\/\.bashrc\n[^\n]*Continue\? › \(Y\/n\)/);
     expect(readFileSync(h('.bashrc'), 'utf8')).toBe('x\n');
     expect(existsSync(h('.config', 'thirdloop', 'env.sh'))).toBe(false);
 
@@ -168,8 +173,8 @@ describe('setup claude', () => {
     // --undo on a terminal asks too, defaulting to no.
     const undo = signedIn({ stdinIsTTY: true });
     undo.stdin.write('\n');
-    await expect(run(undo.ctx, { undo: true })).rejects.toThrow('Cancelled; nothing was changed.');
-    expect(undo.stderr.text).toContain('Continue? [y/N]');
+    await expect(run(undo.ctx, { undo: true })).rejects.toThrow('Cancelled.');
+    expect(plain(undo.stderr.text)).toContain('Continue? › (y/N)');
     expect(readFileSync(h('.bashrc'), 'utf8')).toContain('# >>> thirdloop >>>');
   });
 
@@ -245,7 +250,7 @@ describe('setup claude --key-helper', () => {
     mkdirSync(path.dirname(file), { recursive: true });
     writeFileSync(file, '{}\n');
     chmodSync(file, 0o444);
-    await expect(run(signedIn().ctx, { keyHelper: true, ...cli })).rejects.toThrow('Cannot edit ~/.claude/settings.json: it is read-only. Nothing was changed.');
+    await expect(run(signedIn().ctx, { keyHelper: true, ...cli })).rejects.toThrow('Cannot edit ~/.claude/settings.json: it is read-only (mode 0444). Nothing was changed.');
     expect(readFileSync(file, 'utf8')).toBe('{}\n');
   });
 
@@ -258,12 +263,13 @@ describe('setup claude --key-helper', () => {
     await expect(run(signedIn().ctx, { keyHelper: true, shell: 'bash' })).rejects.toThrow(/drop --shell/);
   });
 
-  const corpus = corpusDir();
-  it.skipIf(!corpus)('merges into every corpus settings.json without losing keys, and undo restores it', async () => {
-    for (const name of readdirSync(path.join(corpus!, 'claude'))) {
+  const claudeFiles = corpusFiles('claude');
+  it.skipIf(claudeFiles.length === 0)('merges into every corpus settings.json without losing keys, and undo restores it', async () => {
+    for (const source of claudeFiles) {
+      const name = path.basename(source);
       const file = h('.claude', 'settings.json');
       mkdirSync(path.dirname(file), { recursive: true });
-      copyFileSync(path.join(corpus!, 'claude', name), file);
+      copyFileSync(source, file);
       chmodSync(file, 0o644); // the corpus is read-only
       const original = readFileSync(file, 'utf8');
       const { ctx, stderr } = signedIn();

@@ -8,18 +8,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PassThrough } from 'node:stream';
 import { createServer, type Server } from 'node:http';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { chmod, copyFile, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, copyFile, mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import { createContext, type Context, type SecretStore } from '../../src/context.js';
-import { openConfig } from '../../src/core/config.js';
 import { UserError } from '../../src/core/errors.js';
 import { detectFormat, parseJsoncObject, setJsoncValue } from '../../src/files/jsonc-edit.js';
 import { run } from '../../src/commands/setup/opencode.js';
 import { corpusFiles } from '../helpers/corpus.js';
-import { startReferenceServer, type ReferenceServer } from '../helpers/reference-server.js';
+import { type ReferenceServer } from '../helpers/reference-server.js';
+import { startOpencodeHarness, type Harness, type HarnessOptions, type OpencodeHarness } from '../helpers/opencode-harness.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
@@ -34,72 +32,18 @@ let server: ReferenceServer;
 let credential: string;
 let offered: string[];
 let scratch: string;
+let h0: OpencodeHarness;
 
 beforeAll(async () => {
-  server = await startReferenceServer();
-  const { email } = await server.addUser('ada@example.com');
-  ({ credential } = await server.createKey(email, { name: 'opencode test' }));
-  const res = await fetch(`${server.url}/v1/models`, { headers: { 'x-api-key': credential, 'anthropic-version': '2023-06-01' } });
-  offered = ((await res.json()) as { data: Array<{ id: string }> }).data.map((m) => m.id);
-  scratch = await mkdtemp(path.join(tmpdir(), 'thirdloop-opencode-'));
+  h0 = await startOpencodeHarness();
+  ({ server, credential, offered, scratch } = h0);
 });
 
 afterAll(async () => {
-  await server?.stop();
-  if (scratch) await rm(scratch, { recursive: true, force: true });
+  await h0?.stop();
 });
 
-interface Harness {
-  ctx: Context;
-  home: string;
-  project: string;
-  stdout(): string;
-  stderr(): string;
-}
-
-let counter = 0;
-async function harness(
-  options: { json?: boolean; signedIn?: boolean; apiUrl?: string; key?: string; env?: NodeJS.ProcessEnv; tty?: boolean; stdin?: PassThrough } = {},
-): Promise<Harness> {
-  const base = path.join(scratch, String(counter++));
-  const home = path.join(base, 'home');
-  const project = path.join(base, 'project');
-  await mkdir(home, { recursive: true });
-  await mkdir(project, { recursive: true });
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let o = '';
-  let e = '';
-  out.on('data', (d) => (o += d));
-  err.on('data', (d) => (e += d));
-  const store = openConfig(path.join(home, '.config', 'thirdloop'));
-  const key = options.key ?? credential;
-  const secrets: SecretStore = {
-    get: async () => (options.signedIn === false ? undefined : { credential: key, source: 'file' }),
-    set: async () => ({ credential: key, source: 'file' }),
-    delete: async () => {},
-  };
-  const ctx = createContext(
-    { apiUrl: options.apiUrl ?? server.url, json: options.json ?? false, profile: 'default', color: false },
-    {
-      env: { HOME: home, SHELL: '/bin/bash', PATH: process.env.PATH, ...options.env },
-      homedir: home,
-      cwd: project,
-      platform: 'linux',
-      io: {
-        stdout: out,
-        stderr: err,
-        stdin: options.stdin ?? new PassThrough(),
-        stdinIsTTY: options.tty ?? false,
-        stdoutIsTTY: false,
-        stderrIsTTY: options.tty ?? false,
-      },
-      config: async () => store,
-      secrets: async () => secrets,
-    },
-  );
-  return { ctx, home, project, stdout: () => o, stderr: () => e };
-}
+const harness = (options?: HarnessOptions): Promise<Harness> => h0.harness(options);
 
 async function allFiles(dir: string): Promise<string[]> {
   const out: string[] = [];
@@ -276,7 +220,7 @@ describe('setup opencode (project)', () => {
     await writeFile(plugin, 'export const Mine = async () => ({})\n');
     await run(h.ctx, { undo: true });
     expect(await readFile(plugin, 'utf8')).toBe('export const Mine = async () => ({})\n');
-    expect(h.stderr()).toMatch(/not written by thirdloop; left alone/);
+    expect(h.stderr()).toMatch(/not the plugin thirdloop wrote.*left alone/);
   });
 });
 

@@ -56,13 +56,15 @@ export function makeHome(prefix = 'thirdloop-home-'): { home: string; cleanup():
 
 /**
  * The child's environment: the parent's minus anything that could reach the
- * developer's own config, keyring or instance; HOME and XDG dirs in the temp
- * home; no browser opener (tests drive the browser themselves).
+ * developer's own config, keyring or instance, or choose the browser for it
+ * (BROWSER); HOME and XDG dirs in the temp home. Nothing the product reads is
+ * set here: a test sets such a variable only when it is what the test is about.
+ * Tests that reach the browser step pass an opener (test/helpers/opener.ts).
  */
 export function cliEnv(home: string, extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const name of Object.keys(env)) {
-    if (name.startsWith('THIRDLOOP_') || name.startsWith('ANTHROPIC_') || name === 'DBUS_SESSION_BUS_ADDRESS' || name === 'NO_COLOR' || name === 'FORCE_COLOR') {
+    if (name.startsWith('THIRDLOOP_') || name.startsWith('ANTHROPIC_') || ['DBUS_SESSION_BUS_ADDRESS', 'NO_COLOR', 'FORCE_COLOR', 'BROWSER'].includes(name)) {
       delete env[name];
     }
   }
@@ -71,7 +73,6 @@ export function cliEnv(home: string, extra: Record<string, string | undefined> =
     USERPROFILE: home,
     XDG_CONFIG_HOME: join(home, '.config'),
     XDG_DATA_HOME: join(home, '.local', 'share'),
-    BROWSER: 'none',
     CI: process.env.CI,
   });
   for (const [name, value] of Object.entries(extra)) {
@@ -172,4 +173,13 @@ export function startCli(args: string[], options: CliOptions & { tty?: boolean }
 export async function runCli(args: string[], options: CliOptions): Promise<CliResult> {
   const proc = startCli(args, { ...options, input: options.input ?? '' });
   return proc.exited;
+}
+
+/** The failure is one sentence on stderr: a single `Error: ….` line, no stack; returns that line. */
+export function oneErrorSentence(result: CliResult): string {
+  const lines = result.stderr.trim().split('\n');
+  if (lines.length !== 1 || !/^Error: [^\n]+\.$/.test(lines[0]!) || /\n\s+at /.test(result.stderr)) {
+    throw new Error(`expected one "Error: …." sentence on stderr, got:\n${result.stderr}`);
+  }
+  return lines[0]!;
 }

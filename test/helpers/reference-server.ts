@@ -23,6 +23,20 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SERVER_DIR = join(ROOT, 'server');
 const BIN = join(SERVER_DIR, 'bin', 'thirdloop-server.js');
 const DIST_MAIN = join(SERVER_DIR, 'dist', 'main.js');
+const SHIFTED_CLOCK = join(ROOT, 'test', 'helpers', 'shifted-clock.mjs');
+
+/**
+ * How to run the server's binary with its clock moved by `offsetMs` (keys created "in the past"):
+ * the test-only preload, since the shipped server honours no clock hook. Spread into spawn():
+ *   spawn(process.execPath, [...clock.execArgv, BIN, …], { env: { ...env, ...clock.env } })
+ */
+export function shiftedClock(offsetMs: number): { execArgv: string[]; env: Record<string, string> } {
+  if (!offsetMs) return { execArgv: [], env: {} };
+  return { execArgv: ['--import', SHIFTED_CLOCK], env: { TEST_CLOCK_OFFSET_MS: String(offsetMs) } };
+}
+
+/** The server binary, for tests that spawn it themselves. */
+export const SERVER_BIN = BIN;
 
 export interface ReferenceServer {
   url: string;
@@ -30,14 +44,21 @@ export interface ReferenceServer {
   addUser(email: string, password?: string): Promise<{ email: string; password: string }>;
   createKey(email: string, options?: { name?: string; expires?: number }): Promise<{ id: string; secret: string; credential: string }>;
   flagCompromised(id: string): Promise<void>;
+  /** What the server printed so far (its log goes to stderr). */
+  stdout(): string;
+  stderr(): string;
   stop(): Promise<void>;
 }
 
 export interface ReferenceServerOptions {
-  /** Shifts the server's clock (THIRDLOOP_SERVER_NOW_OFFSET_MS), e.g. to see keys expire. */
+  /** Moves the server's clock (a test-only preload: shiftedClock()), e.g. to see keys expire. */
   nowOffsetMs?: number;
-  /** Extra environment for the server and its commands. */
-  env?: Record<string, string>;
+  /** Extra environment for the server and its commands; `undefined` removes a variable. */
+  env?: Record<string, string | undefined>;
+  /** The provider's URL (default: the offline model, `mock`); false passes no --upstream (the environment decides). */
+  upstream?: string | false;
+  /** More `start` flags, e.g. ['--public-url', 'https://…']. */
+  args?: string[];
 }
 
 /** Builds server/dist when missing or older than server/src; one builder at a time across test workers. */
@@ -49,9 +70,9 @@ export function ensureServerBuilt(): void {
   });
 }
 
-function runServerCommand(args: string[], dataDir: string, env: NodeJS.ProcessEnv, stdin?: string): Promise<string> {
+function runServerCommand(args: string[], dataDir: string, env: NodeJS.ProcessEnv, stdin?: string, execArgv: string[] = []): Promise<string> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args, '--data-dir', dataDir], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...execArgv, BIN, ...args, '--data-dir', dataDir], { env, stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
@@ -68,21 +89,25 @@ function runServerCommand(args: string[], dataDir: string, env: NodeJS.ProcessEn
 export async function startReferenceServer(options: ReferenceServerOptions = {}): Promise<ReferenceServer> {
   ensureServerBuilt();
   const dataDir = mkdtempSync(join(tmpdir(), 'thirdloop-server-'));
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    ...options.env,
-    THIRDLOOP_SERVER_NOW_OFFSET_MS: String(options.nowOffsetMs ?? 0),
-  };
-  delete env.THIRDLOOP_PUBLIC_URL;
-  const child = spawn(process.execPath, [BIN, 'start', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, '--upstream', 'mock'], {
+  const clock = shiftedClock(options.nowOffsetMs ?? 0);
+  // The server as `npm start` runs it: none of the developer's THIRDLOOP_* settings, only what a test asks for.
+  const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('THIRDLOOP_')));
+  Object.assign(env, options.env, clock.env);
+  for (const [name, value] of Object.entries(env)) if (value === undefined) delete env[name];
+  const startArgs = ['start', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, ...(options.upstream === false ? [] : ['--upstream', options.upstream ?? 'mock']), ...(options.args ?? [])];
+  const child = spawn(process.execPath, [...clock.execArgv, BIN, ...startArgs], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
+  // Kept whole (and read on, so the child never blocks on a full pipe).
+  let stdout = '';
+  child.stdout.on('data', (d) => (stdout += d));
 
   const url = await new Promise<string>((resolveUrl, reject) => {
-    const timer = setTimeout(() => reject(new Error(`reference server did not start in 20s: ${stderr}`)), 20_000);
+    // Generous: on a loaded two-core machine a start (node, SQLite, Fastify) has taken over 20 s.
+    const timer = setTimeout(() => reject(new Error(`reference server did not start in 60 s: ${stderr}`)), 60_000);
     const lines = createInterface({ input: child.stdout });
     lines.once('line', (line) => {
       clearTimeout(timer);
@@ -95,8 +120,6 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
       reject(new Error(`reference server exited ${code}: ${stderr}`));
     });
   });
-  // Keep draining stdout so the child never blocks on a full pipe.
-  child.stdout.resume();
 
   let stopped = false;
   return {
@@ -104,24 +127,27 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
     dataDir,
     async addUser(email, password) {
       const pw = password ?? randomBytes(12).toString('base64url');
-      await runServerCommand(['users', 'add', '--email', email, '--password-stdin'], dataDir, env, pw);
+      await runServerCommand(['users', 'add', '--email', email, '--password-stdin'], dataDir, env, pw, clock.execArgv);
       return { email, password: pw };
     },
     async createKey(email, opts = {}) {
       const args = ['keys', 'create', '--user', email, '--json'];
       if (opts.name !== undefined) args.push('--name', opts.name);
       if (opts.expires !== undefined) args.push('--expires', String(opts.expires));
-      const out = JSON.parse(await runServerCommand(args, dataDir, env)) as { key: { id: string }; secret_key: string; credential: string };
+      const out = JSON.parse(await runServerCommand(args, dataDir, env, undefined, clock.execArgv)) as { key: { id: string }; secret_key: string; credential: string };
       return { id: out.key.id, secret: out.secret_key, credential: out.credential };
     },
     async flagCompromised(id) {
-      await runServerCommand(['keys', 'flag-compromised', id], dataDir, env);
+      await runServerCommand(['keys', 'flag-compromised', id], dataDir, env, undefined, clock.execArgv);
     },
+    stdout: () => stdout,
+    stderr: () => stderr,
     async stop() {
       if (stopped) return;
       stopped = true;
       if (child.exitCode === null) {
-        const exited = new Promise<void>((r) => child.once('exit', () => r()));
+        // 'close': the process has exited and its output has all been read.
+        const exited = new Promise<void>((r) => child.once('close', () => r()));
         child.kill('SIGTERM');
         const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
         await exited;

@@ -1,7 +1,9 @@
 /**
- * A temporary HOME and a real Context for the setup tests: real config
- * store, the credential from THIRDLOOP_API_KEY (the real secret store reads
- * it), captured stdout/stderr, and the real shells run on what was written.
+ * A temporary HOME and a real Context for the setup tests: the real config and
+ * secret stores, the HOME signed in as `thirdloop auth` leaves it on a desktop
+ * (the profile in config.json, the secret in the keychain: here an in-memory
+ * one behind the real secret store; keychain.test.ts runs the real Secret
+ * Service), captured stdout/stderr, and the real shells run on what was written.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -9,17 +11,21 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { createContext } from '../../src/context.js';
+import { configDir } from '../../src/core/paths.js';
+import type { KeychainLoader } from '../../src/core/keychain.js';
+import { FileAndKeychainSecretStore } from '../../src/core/secrets.js';
 import type { Context } from '../../src/context.js';
-import { secretChecksum } from '../../src/core/credential.js';
+import { BASE62, checksum } from 'thirdloop-protocol';
+import { writeSignedInHome } from './signed-in-home.js';
 
 /** A well-formed credential (checksum included); it contains ";" like every real one. */
 export function makeCredential(seed = 'a'): string {
-  const base62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+  const base62 = BASE62;
   let random = '';
   let id = '';
   for (let i = 0; i < 32; i++) random += base62[(seed.charCodeAt(i % seed.length) * (i + 7)) % 62];
   for (let i = 0; i < 24; i++) id += base62[(seed.charCodeAt(i % seed.length) * (i + 3)) % 62];
-  return `tlk_${id};tls_${random}${secretChecksum(random)}`;
+  return `tlk_${id};tls_${random}${checksum(random)}`;
 }
 
 export interface TempHome {
@@ -54,6 +60,7 @@ export function testContext(
     env?: NodeJS.ProcessEnv;
     platform?: NodeJS.Platform;
     json?: boolean;
+    /** Signs the HOME in with this credential, at `apiUrl` (the profile's instance). */
     credential?: string;
     apiUrl?: string;
     stdinIsTTY?: boolean;
@@ -67,15 +74,28 @@ export function testContext(
     PATH: process.env.PATH,
     SHELL: '/bin/bash',
     NO_COLOR: '1',
-    ...(options.credential ? { THIRDLOOP_API_KEY: options.credential } : {}),
     ...options.env,
   };
+  const platform = options.platform ?? process.platform;
+  const keychain = new Map<string, string>();
+  if (options.credential) {
+    writeSignedInHome(home, { apiUrl: options.apiUrl ?? 'https://thirdloop.example.com', credential: options.credential, env, platform, storage: 'keychain' });
+    keychain.set('thirdloop/default', options.credential);
+  }
+  const loadKeychain: KeychainLoader = async () => ({
+    getPassword: async (service, account) => keychain.get(`${service}/${account}`) ?? null,
+    setPassword: async (service, account, password) => void keychain.set(`${service}/${account}`, password),
+    deletePassword: async (service, account) => keychain.delete(`${service}/${account}`),
+  });
+  const legacy = { read: async () => undefined, clear: async () => {} }; // no thirdloop 0.1 items in this keychain
+  const secrets = new FileAndKeychainSecretStore({ dir: configDir({ env, platform, homedir: home }), env, loadKeychain, legacy });
   const ctx = createContext(
-    { json: options.json ?? false, apiUrl: options.apiUrl, profile: 'default', color: false },
+    { json: options.json ?? false, profile: 'default', color: false },
     {
       env,
+      secrets: async () => secrets,
       homedir: home,
-      platform: options.platform ?? process.platform,
+      platform,
       io: { stdout, stderr, stdin, stdinIsTTY: options.stdinIsTTY ?? false, stdoutIsTTY: false, stderrIsTTY: false },
     },
   );

@@ -10,12 +10,12 @@
  * misbehaving server for all); each `it` then checks one case's result.
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureCliBuilt, runCli } from '../helpers/cli.js';
-import { which } from '../helpers/components.js';
+import { needs, needsThat } from '../helpers/components.js';
 import { startReferenceServer, type ReferenceServer } from '../helpers/reference-server.js';
 import { startMisbehavingServer, type MisbehavingServer, type Misbehaviour } from '../helpers/misbehaving-server.js';
 import { canChattr, clearImmutable, diffSnapshots, makeImmutable, pool, runCliSafe, snapshot, stderrProblems, type Run } from './tree.js';
@@ -34,6 +34,8 @@ interface Case {
   args: string[] | ((e: Env) => string[]);
   /** Start from a HOME signed in to the reference server (secret in the 0600 file). */
   signedIn?: boolean;
+  /** Start from that signed-in HOME, with its profile's instance at this URL instead (a misbehaving one). */
+  at?: (e: Env) => string | undefined;
   env?: (e: Env, home: string) => Record<string, string | undefined>;
   input?: string | ((e: Env) => string);
   /** Shapes the HOME before the run (corrupt files, loops, read-only paths). */
@@ -62,13 +64,13 @@ const fifo = (file: string) => {
 const NUL_BYTES = Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0x02, 0x01, 0x01, 0x00, 0x00, 0x00, 0xff, 0xfe, 0x00, 0x0a, 0x00, 0x00, 0x41, 0x00]);
 const HUGE_ARG = 'x'.repeat(100_000); // argv strings stop at 128 KiB on Linux
 const ONE_MB = 'A'.repeat(1024 * 1024);
-const needsChattr = canChattr() ? undefined : 'chattr is not usable (not root, or not installed)';
+const needsChattr = needsThat(canChattr(), 'chattr +i (root, e2fsprogs, and a file system that keeps immutable files)');
 
-/** Signed in through THIRDLOOP_API_KEY at a given (misbehaving) instance. */
-const atBad = (mode: Misbehaviour) => (e: Env) => ({ THIRDLOOP_API_KEY: e.credential, THIRDLOOP_API_URL: e.bad.url(mode) });
+/** A HOME signed in to a given (misbehaving) instance, as `thirdloop auth` leaves it. */
+const atBad = (mode: Misbehaviour) => (e: Env) => e.bad.url(mode);
 
 function usageCases(): Case[] {
-  const unknownFlag = (args: string[]): Case => ({ name: `unknown flag: ${args.join(' ')}`, args, exit: 2, says: /unknown option/ });
+  const unknownFlag = (args: string[]): Case => ({ name: `unknown flag: ${args.join(' ')}`, args, exit: 2, says: /^Error: Unknown option/m });
   return [
     unknownFlag(['--bogus']),
     unknownFlag(['auth', '--bogus']),
@@ -81,17 +83,17 @@ function usageCases(): Case[] {
     unknownFlag(['setup', 'claude', '--bogus']),
     unknownFlag(['setup', 'opencode', '--bogus']),
     unknownFlag(['doctor', '--bogus']),
-    { name: 'unknown command', args: ['frobnicate'], exit: 2, says: /unknown command/ },
-    { name: 'unknown keys subcommand', args: ['keys', 'frobnicate'], exit: 2, says: /unknown command/ },
-    { name: 'unknown setup target', args: ['setup', 'vim'], exit: 2, says: /unknown command/ },
-    { name: 'missing value: --api-url', args: ['auth', '--api-url'], exit: 2, says: /argument missing/ },
-    { name: 'missing value: --profile', args: ['status', '--profile'], exit: 2, says: /argument missing/ },
-    { name: 'missing value: auth --name', args: ['auth', '--name'], exit: 2, says: /argument missing/ },
-    { name: 'missing value: keys create --expires', args: ['keys', 'create', '--expires'], exit: 2, says: /argument missing/ },
-    { name: 'missing value: setup claude --shell', args: ['setup', 'claude', '--shell'], exit: 2, says: /argument missing/ },
-    { name: 'missing argument: keys disable', args: ['keys', 'disable'], exit: 2, says: /missing required argument/ },
-    { name: 'missing argument: keys rename <id> only', args: ['keys', 'rename', 'laptop'], exit: 2, says: /missing required argument/ },
-    { name: 'too many arguments: keys rename', args: ['keys', 'rename', 'a', 'b', 'c'], exit: 2, says: /too many arguments/ },
+    { name: 'unknown command', args: ['frobnicate'], exit: 2, says: /^Error: Unknown command/m },
+    { name: 'unknown keys subcommand', args: ['keys', 'frobnicate'], exit: 2, says: /^Error: Unknown command/m },
+    { name: 'unknown setup target', args: ['setup', 'vim'], exit: 2, says: /^Error: Unknown command/m },
+    { name: 'missing value: --api-url', args: ['auth', '--api-url'], exit: 2, says: /^Error: Option .* argument missing/m },
+    { name: 'missing value: --profile', args: ['status', '--profile'], exit: 2, says: /^Error: Option .* argument missing/m },
+    { name: 'missing value: auth --name', args: ['auth', '--name'], exit: 2, says: /^Error: Option .* argument missing/m },
+    { name: 'missing value: keys create --expires', args: ['keys', 'create', '--expires'], exit: 2, says: /^Error: Option .* argument missing/m },
+    { name: 'missing value: setup claude --shell', args: ['setup', 'claude', '--shell'], exit: 2, says: /^Error: Option .* argument missing/m },
+    { name: 'missing argument: keys disable', args: ['keys', 'disable'], exit: 2, says: /^Error: Missing required argument/m },
+    { name: 'missing argument: keys rename <id> only', args: ['keys', 'rename', 'laptop'], exit: 2, says: /^Error: Missing required argument/m },
+    { name: 'too many arguments: keys rename', args: ['keys', 'rename', 'a', 'b', 'c'], exit: 2, says: /^Error: Too many arguments/m },
     { name: 'invalid expiry: 45', args: ['keys', 'create', '--expires', '45'], exit: 2, says: /Expiry must be one of/ },
     { name: 'invalid expiry: abc', args: ['keys', 'create', '--expires', 'abc'], exit: 2, says: /Expiry must be one of/ },
     { name: 'invalid expiry: -30', args: ['keys', 'create', '--expires=-30'], exit: 2, says: /Expiry must be one of/ },
@@ -135,14 +137,14 @@ function urlCases(): Case[] {
     {
       name: 'malformed THIRDLOOP_API_URL (ftp://) for status',
       args: ['status'],
-      env: (e) => ({ THIRDLOOP_API_KEY: e.credential, THIRDLOOP_API_URL: 'ftp://example.com' }),
+      env: () => ({ THIRDLOOP_API_URL: 'ftp://example.com' }),
       exit: 2,
       says: /must start with https:\/\//,
     },
     {
       name: 'credentials in --api-url are not echoed',
       args: ['keys', 'list', '--api-url', 'https://ada:s3cr3t-pw@[bad'],
-      env: (e) => ({ THIRDLOOP_API_KEY: e.credential }),
+      signedIn: true,
       exit: 2,
       says: /--api-url/,
     },
@@ -250,7 +252,7 @@ function serverCases(e: { tls: boolean }): Case[] {
   for (const m of modes) {
     for (const c of commands) {
       if (m.only && !m.only.includes(c.label)) continue;
-      cases.push({ name: `server: ${m.label}: ${c.label}`, args: c.args, env: atBad(m.mode), exit: m.exit ?? 1, says: m.says });
+      cases.push({ name: `server: ${m.label}: ${c.label}`, args: c.args, at: atBad(m.mode), exit: m.exit ?? 1, says: m.says });
     }
     if (!m.only || m.mode === 'status401') {
       cases.push({
@@ -263,18 +265,18 @@ function serverCases(e: { tls: boolean }): Case[] {
     }
   }
   cases.push(
-    { name: 'server: connection refused: status', args: ['status'], env: (env) => ({ THIRDLOOP_API_KEY: env.credential, THIRDLOOP_API_URL: env.bad.refusedUrl }), exit: 1, says: /connection refused/ },
-    { name: 'server: connection refused: keys list', args: ['keys', 'list'], env: (env) => ({ THIRDLOOP_API_KEY: env.credential, THIRDLOOP_API_URL: env.bad.refusedUrl }), exit: 1, says: /connection refused/ },
-    { name: 'server: connection refused: keys create', args: ['keys', 'create', '--name', 'x'], env: (env) => ({ THIRDLOOP_API_KEY: env.credential, THIRDLOOP_API_URL: env.bad.refusedUrl }), exit: 1, says: /connection refused/ },
+    { name: 'server: connection refused: status', args: ['status'], at: (env) => env.bad.refusedUrl, exit: 1, says: /connection refused/ },
+    { name: 'server: connection refused: keys list', args: ['keys', 'list'], at: (env) => env.bad.refusedUrl, exit: 1, says: /connection refused/ },
+    { name: 'server: connection refused: keys create', args: ['keys', 'create', '--name', 'x'], at: (env) => env.bad.refusedUrl, exit: 1, says: /connection refused/ },
     { name: 'server: connection refused: auth --with-key', args: (env) => ['auth', '--with-key', '--api-url', env.bad.refusedUrl], input: (env) => env.credential, exit: 1, says: /connection refused/ },
     // The core has no knob to shorten its 30 s read timeout: one case pays it, in parallel with the rest.
-    { name: 'server: no answer (read timeout): keys list', args: ['keys', 'list'], env: (e: Env) => ({ ...atBad('hang')(e), THIRDLOOP_HTTP_TIMEOUT: '1' }), exit: 1, says: /did not answer in time/, timeoutMs: 30_000 },
+    { name: 'server: no answer (read timeout): keys list', args: ['keys', 'list'], at: atBad('hang'), env: () => ({ THIRDLOOP_HTTP_TIMEOUT: '1' }), exit: 1, says: /did not answer in time/, timeoutMs: 30_000 },
   );
   // Signed in with the secret in the 0600 file: a failed request must leave config and credentials alone.
   const signedInAt = (mode: Misbehaviour, args: (env: Env) => string[], says: RegExp): Case => ({
     name: `server (signed-in HOME): ${mode}: ${args({ keyId: '<id>' } as Env).join(' ')}`,
-    signedIn: true,
-    args: (env) => [...args(env), '--api-url', env.bad.url(mode)],
+    at: atBad(mode),
+    args,
     exit: 1,
     says,
   });
@@ -292,7 +294,7 @@ function serverCases(e: { tls: boolean }): Case[] {
     cases.push({
       name: `server: self-signed TLS certificate: ${c.label}`,
       args: c.args,
-      env: (env) => ({ THIRDLOOP_API_KEY: env.credential, THIRDLOOP_API_URL: env.bad.tlsUrl('json') }),
+      at: (env) => env.bad.tlsUrl('json'),
       exit: 1,
       says: /TLS error|certificate/,
       skip: tlsSkip,
@@ -311,15 +313,15 @@ function serverCases(e: { tls: boolean }): Case[] {
 
 function configFileCases(): Case[] {
   const cases: Case[] = [];
-  const corruptions: Array<{ label: string; prepare: (file: string) => void; says: RegExp; exit?: 1 | 2 }> = [
+  const corruptions: Array<{ label: string; prepare: (file: string) => void; says: RegExp; exit?: 1 | 2 | 4 }> = [
     { label: 'garbage', prepare: (f) => write(f, 'profiles = { default }'), says: /config file.*not valid JSON/ },
     { label: 'empty', prepare: (f) => write(f, ''), says: /config file|Not signed in|instance URL/ },
     { label: 'binary (NUL bytes)', prepare: (f) => write(f, NUL_BYTES), says: /config file/ },
-    // The profile is unreadable, so no instance is known: a usage error naming --api-url.
-    { label: 'a JSON array', prepare: (f) => write(f, '[1,2,3]'), says: /instance URL/, exit: 2 },
-    { label: 'profiles is a string', prepare: (f) => write(f, '{"profiles":"default"}'), says: /instance URL/, exit: 2 },
+    // The profile is unreadable, so no key is known to belong to any instance: not signed in, with the command to run.
+    { label: 'a JSON array', prepare: (f) => write(f, '[1,2,3]'), says: /Not signed in\.\nRun `thirdloop auth --api-url URL`/, exit: 4 },
+    { label: 'profiles is a string', prepare: (f) => write(f, '{"profiles":"default"}'), says: /Not signed in\.\nRun `thirdloop auth --api-url URL`/, exit: 4 },
     { label: 'apiUrl is a number', prepare: (f) => write(f, '{"profiles":{"default":{"apiUrl":42,"keyId":"tlk_x","storage":"file"}}}'), says: /profile's API URL/, exit: 2 },
-    { label: 'apiUrl is not a URL', prepare: (f) => write(f, '{"profiles":{"default":{"apiUrl":"not a url","storage":"file"}}}'), says: /profile's API URL/, exit: 2 },
+    { label: 'apiUrl is not a URL', prepare: (f) => write(f, '{"profiles":{"default":{"apiUrl":"not a url","keyId":"tlk_x","storage":"file"}}}'), says: /profile's API URL/, exit: 2 },
     { label: 'a directory', prepare: (f) => mkdirSync(f, { recursive: true }), says: /config file/ },
     { label: 'a symlink loop', prepare: (f) => symlinkSync(path.basename(f), f), says: /config file/ },
     { label: '5 MB of garbage', prepare: (f) => write(f, '{'.repeat(5 * 1024 * 1024)), says: /config file/ },
@@ -499,7 +501,7 @@ function claudeSettingsCases(): Case[] {
     {
       name: 'server: 401: setup opencode',
       args: ['setup', 'opencode', '--yes'],
-      env: atBad('status401'),
+      at: atBad('status401'),
       exit: 4,
       says: /refused the stored key/,
     },
@@ -516,12 +518,12 @@ function doctorCases(): Case[] {
     doctor('~/.bashrc is a FIFO (answers at once, names it)', { signedIn: true, exit: 1, says: /~\/\.bashrc is a FIFO/, timeoutMs: 15_000, prepare: (h) => (fifo(path.join(h, '.bashrc')), write(path.join(h, '.profile'), '# >>> thirdloop >>>\n# <<< thirdloop <<<\n')) }),
     doctor('env.sh is a directory', { signedIn: true, exit: 1, says: /env\.sh|bash/, prepare: (h) => (write(path.join(h, '.bashrc'), '# >>> thirdloop >>>\n# <<< thirdloop <<<\n'), mkdirSync(cfg(h, 'env.sh'))) }),
     doctor('opencode.json is garbage', { signedIn: true, exit: 1, says: /opencode\.json/, prepare: (h) => write(path.join(h, 'opencode.json'), '{ "provider": ') }),
-    doctor('instance answers HTML', { env: atBad('html'), exit: 1, says: /HTML page/ }),
-    doctor('instance answers 500', { env: atBad('status500'), exit: 1, says: /server error|500/ }),
-    doctor('instance answers truncated JSON', { env: atBad('truncated'), exit: 1, says: /not valid JSON|JSON/ }),
-    doctor('instance answers wrong types', { env: atBad('wrongtypes'), exit: 1, says: /unexpected|shape|instance/ }),
-    doctor('instance resets the connection', { env: atBad('reset'), exit: 1, says: /closed before an answer/ }),
-    doctor('instance refuses connections', { env: (e) => ({ THIRDLOOP_API_KEY: e.credential, THIRDLOOP_API_URL: e.bad.refusedUrl }), exit: 1, says: /connection refused/ }),
+    doctor('instance answers HTML', { at: atBad('html'), exit: 1, says: /HTML page/ }),
+    doctor('instance answers 500', { at: atBad('status500'), exit: 1, says: /server error|500/ }),
+    doctor('instance answers truncated JSON', { at: atBad('truncated'), exit: 1, says: /not valid JSON|JSON/ }),
+    doctor('instance answers wrong types', { at: atBad('wrongtypes'), exit: 1, says: /unexpected|shape|instance/ }),
+    doctor('instance resets the connection', { at: atBad('reset'), exit: 1, says: /closed before an answer/ }),
+    doctor('instance refuses connections', { at: (e) => e.bad.refusedUrl, exit: 1, says: /connection refused/ }),
   ];
 }
 
@@ -555,14 +557,24 @@ let env: Env;
 let template: string;
 const roots: string[] = [];
 const outcomes = new Map<string, Outcome>();
-const TLS = Boolean(which('openssl'));
+const TLS = !needs('openssl');
 const cases = allCases(TLS);
+
+/** Points the signed-in profile at another instance, as if `thirdloop auth` had signed in there. */
+function moveProfile(home: string, url: string | undefined): void {
+  if (!url) throw new Error('no URL for this case');
+  const file = cfg(home, 'config.json');
+  const config = JSON.parse(readFileSync(file, 'utf8')) as { profiles: Record<string, { apiUrl: string }> };
+  config.profiles.default!.apiUrl = url;
+  writeFileSync(file, `${JSON.stringify(config, null, 2)}\n`);
+}
 
 async function runCase(c: Case): Promise<Outcome> {
   const home = mkdtempSync(path.join(tmpdir(), 'thirdloop-bad-'));
   roots.push(home);
   try {
-    if (c.signedIn) cpSync(template, home, { recursive: true, verbatimSymlinks: true });
+    if (c.signedIn || c.at) cpSync(template, home, { recursive: true, verbatimSymlinks: true });
+    if (c.at) moveProfile(home, c.at(env));
     c.prepare?.(home, env);
     const before = snapshot(home);
     const extra = c.env?.(env, home) ?? {};
@@ -628,7 +640,7 @@ describe('bad input: exit code, one sentence, no file changed', () => {
       } else expect(stderrProblems(r.stderr), shown).toEqual([]);
       expect(r.stdout, 'no stack on stdout').not.toMatch(/^\s+at\s/m);
       if (c.says) expect(c.report ? `${r.stdout}\n${r.stderr}` : r.stderr, shown).toMatch(c.says);
-      // Whatever went wrong, the secret (given on stdin or in THIRDLOOP_API_KEY) and a password in a URL stay out of the output.
+      // Whatever went wrong, the secret (given on stdin or stored) and a password in a URL stay out of the output.
       for (const secret of [env.credential.split(';')[1]!, 'hunter2', 's3cr3t-pw']) {
         expect(r.stderr.includes(secret) || r.stdout.includes(secret), `"${secret.slice(0, 6)}…" printed\n${shown}`).toBe(false);
       }

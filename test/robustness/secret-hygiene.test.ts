@@ -1,16 +1,18 @@
 /**
- * Secret hygiene: a full auth → keys → setup run, every command with
+ * Secret hygiene: a full auth → keys → setup → run run, every command with
  * --debug, against the real reference server, a real Secret Service
  * (gnome-keyring in its own D-Bus session, its files outside the HOME) and,
  * for the browser sign-in, headless Chromium. Afterwards no secret that ever
  * existed in the run is in any file under the HOME or the project (except the
  * 0600 env files `setup` writes for the shells), in any captured output
  * (`token`, whose job is to print it, and the one-time display of `keys
- * create` aside), or in the argv of any child process the CLI started
- * (recorded by a preload that wraps node:child_process).
+ * create` aside), or in the argv or the environment of any child process the
+ * CLI started (recorded by a preload that wraps node:child_process), the
+ * commands `thirdloop run` started included — though the terminal they run in
+ * exports the key, as `setup claude` makes every new terminal do.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,10 +20,12 @@ import type { Browser } from 'playwright-core';
 import { CLI_BIN, cliEnv, ensureCliBuilt } from '../helpers/cli.js';
 import { browserMissing, decideConsent, launchBrowser } from '../helpers/browser.js';
 import { keyringMissing, startKeyring, type Keyring } from '../helpers/keyring.js';
+import { startFakeOpener, type FakeOpener } from '../helpers/opener.js';
 import { startReferenceServer, type ReferenceServer } from '../helpers/reference-server.js';
 import { runCliSafe, type Run } from './tree.js';
 
 const PRELOAD = path.join(import.meta.dirname, 'argv-recorder.cjs');
+const CHILD = path.join(import.meta.dirname, '..', 'fixtures', 'run', 'child.mjs');
 const missing = keyringMissing() ?? browserMissing();
 
 interface Step {
@@ -50,8 +54,7 @@ describe.skipIf(missing)('secret hygiene across a full --debug run', () => {
   let project: string;
   let scratch: string;
   let argvLog: string;
-  let browserLog: string;
-  let opener: string;
+  let opener: FakeOpener;
   const steps: Step[] = [];
   /** Every secret the run saw, by where it came from. */
   const secrets = new Map<string, string>();
@@ -61,19 +64,24 @@ describe.skipIf(missing)('secret hygiene across a full --debug run', () => {
     ...keyring.env,
     NODE_OPTIONS: `--require ${PRELOAD}`,
     THIRDLOOP_TEST_ARGV_LOG: argvLog,
-    BROWSER: opener,
+    ...opener.env, // BROWSER unset: `open` runs the xdg-open found first on PATH
     SHELL: '/bin/bash',
     NO_COLOR: '1',
   });
 
-  async function step(name: string, args: string[], options: { input?: string; cwd?: string; expectExit?: number } = {}): Promise<Run> {
-    const run = await runCliSafe([...args, '--debug'], { home, cwd: options.cwd ?? project, env: env(), input: options.input, timeoutMs: 30_000 });
+  async function step(
+    name: string,
+    args: string[],
+    options: { input?: string; cwd?: string; expectExit?: number; env?: Record<string, string> } = {},
+  ): Promise<Run> {
+    // --debug first: after `run --` every word belongs to the command.
+    const run = await runCliSafe(['--debug', ...args], { home, cwd: options.cwd ?? project, env: { ...env(), ...options.env }, input: options.input, timeoutMs: 30_000 });
     steps.push({ name, args, run });
     expect(run.exitCode, `${name}\n${run.stderr}`).toBe(options.expectExit ?? 0);
     return run;
   }
 
-  /** `thirdloop auth --rotate` through the browser: BROWSER is a script that records its argv; Chromium approves. */
+  /** `thirdloop auth --rotate` through the browser, the default way: xdg-open hands the page to Chromium, which approves. */
   async function browserRotate(user: { email: string; password: string }): Promise<Run> {
     const args = ['auth', '--rotate', '--debug'];
     const started = performance.now();
@@ -86,13 +94,10 @@ describe.skipIf(missing)('secret hygiene across a full --debug run', () => {
     const exited = new Promise<Run>((resolve) =>
       child.once('close', (exitCode, signal) => resolve({ exitCode, signal, stdout, stderr, ms: Math.round(performance.now() - started) })),
     );
-    const deadline = Date.now() + 15_000;
-    while (!existsSync(browserLog) || !readFileSync(browserLog, 'utf8').includes('\n')) {
-      if (Date.now() > deadline) throw new Error(`the browser was not opened:\n${stderr}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    const url = readFileSync(browserLog, 'utf8').trim().split('\n')[0]!;
-    const page = await decideConsent(browser, url, user, 'approve');
+    const argv = await opener.next().catch((error: Error) => {
+      throw new Error(`${error.message}:\n${stderr}`);
+    });
+    const page = await decideConsent(browser, argv[argv.length - 1]!, user, 'approve');
     const run = await exited;
     await page.context().close();
     steps.push({ name: 'auth --rotate (browser)', args, run });
@@ -108,9 +113,7 @@ describe.skipIf(missing)('secret hygiene across a full --debug run', () => {
     mkdirSync(project);
     scratch = mkdtempSync(path.join(tmpdir(), 'thirdloop-hygiene-log-'));
     argvLog = path.join(scratch, 'argv.jsonl');
-    browserLog = path.join(scratch, 'browser-argv.txt');
-    opener = path.join(scratch, 'fake-browser.sh');
-    writeFileSync(opener, `#!/bin/sh\nfor a in "$@"; do printf '%s\\n' "$a" >> '${browserLog}'; done\n`, { mode: 0o755 });
+    opener = await startFakeOpener();
 
     const user = await server.addUser('hygiene@example.com', 'correct horse battery staple');
     const first = await server.createKey(user.email, { name: 'laptop' });
@@ -134,11 +137,17 @@ describe.skipIf(missing)('secret hygiene across a full --debug run', () => {
     secrets.set('the key the browser sign-in made', secretOf(afterBrowser.stdout));
     await step('status (end)', ['status']);
     await step('keys list (end)', ['keys', 'list', '--json']);
-  }, 120_000);
+    // A terminal `setup claude` configured exports the key; what `thirdloop run` starts must not see it.
+    const exported = { ANTHROPIC_API_KEY: `${afterBrowser.stdout.trim()}`, ANTHROPIC_BASE_URL: server.url };
+    await step('run -- env', ['run', '--', 'env'], { env: exported });
+    await step('run -- environ', ['run', '--', process.execPath, CHILD, 'environ'], { env: exported });
+    const sdk = await step('run -- Anthropic SDK', ['run', '--', process.execPath, CHILD, 'sdk'], { env: exported });
+    expect(JSON.parse(sdk.stdout).plain).toMatch(/offline model/);
+  }, 150_000);
 
   afterAll(async () => {
     await browser?.close();
-    await Promise.all([server?.stop(), keyring?.stop()]);
+    await Promise.all([server?.stop(), keyring?.stop(), opener?.close()]);
     for (const dir of [home, scratch]) if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -150,15 +159,16 @@ describe.skipIf(missing)('secret hygiene across a full --debug run', () => {
   });
 
   it('no secret in any stdout or stderr (keys create shows its own once)', () => {
-    expect(steps.length).toBe(11);
+    expect(steps.length).toBe(14);
     for (const { name, run } of steps) {
       for (const [what, secret] of secrets) {
         const allowed = name === 'keys create' && secret === keysCreateSecret;
         expect(run.stderr.includes(secret), `${what} in the stderr of ${name}`).toBe(false);
         if (!allowed) expect(run.stdout.includes(secret), `${what} in the stdout of ${name}`).toBe(false);
       }
-      // --debug really printed request lines (setup claude asks the instance nothing).
-      if (name !== 'setup claude') expect(run.stderr, `${name} ran with --debug`).toMatch(/\[debug\] (GET|POST|DELETE|PATCH) /);
+      // --debug really printed request lines (setup claude asks the instance nothing; run's broker says what it forwards).
+      if (name.startsWith('run ')) expect(run.stderr, `${name} ran with --debug`).toMatch(/\[debug\] run: broker on http:\/\/127\.0\.0\.1:\d+/);
+      else if (name !== 'setup claude') expect(run.stderr, `${name} ran with --debug`).toMatch(/\[debug\] (GET|POST|DELETE|PATCH) /);
     }
     // The search finds a secret where one is: keys create's one-time display.
     expect(steps.find((s) => s.name === 'keys create')!.run.stdout).toContain(keysCreateSecret);
@@ -185,10 +195,18 @@ describe.skipIf(missing)('secret hygiene across a full --debug run', () => {
     expect(hits).toEqual([]);
   });
 
-  it('no secret in the argv of any child process; the recorder saw the children', () => {
-    const lines = readFileSync(argvLog, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { file: string; args: string[] });
-    // The browser opener ran with the consent URL (so the recorder was live in the CLI).
-    expect(lines.some((l) => l.file === opener && l.args.length === 1 && l.args[0]!.startsWith(server.url))).toBe(true);
+  it('no secret in the argv or environment of any child process; the recorder saw the children', () => {
+    const lines = readFileSync(argvLog, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { file: string; args: string[]; env: Record<string, string> });
+    // The browser opener ran with the consent URL (so the recorder was live in the CLI), and got only that.
+    expect(lines.some((l) => l.file === 'xdg-open' && l.args.length === 1 && l.args[0]!.startsWith(server.url))).toBe(true);
+    expect(opener.calls.map((argv) => argv.length)).toEqual([1]);
+    // The commands `run` started were recorded, with the broker and a run token in their environment.
+    const started = lines.filter((l) => l.file === 'env' || (l.file === process.execPath && l.args[0] === CHILD));
+    expect(started).toHaveLength(3);
+    for (const l of started) {
+      expect(l.env.ANTHROPIC_BASE_URL).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect(l.env.ANTHROPIC_API_KEY).toMatch(/^tlr_/);
+    }
     const text = readFileSync(argvLog, 'utf8');
     for (const [what, secret] of secrets) expect(text.includes(secret), what).toBe(false);
     // Nor in the CLI's own argv (the secret only ever went in on stdin).

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureCliBuilt } from '../helpers/cli.js';
 import { corpusDir } from '../helpers/corpus.js';
 import { makeCredential } from '../helpers/setup-env.js';
+import { writeSignedInHome } from '../helpers/signed-in-home.js';
 import { spawn } from 'node:child_process';
 import { CLI_BIN, cliEnv } from '../helpers/cli.js';
 import { SHELL_CACHES } from '../helpers/homes.js';
@@ -58,8 +59,10 @@ const read = (home: string, rel: string) => (existsSync(path.join(home, rel)) ? 
 describe.skipIf(!corpus)('setup claude killed with SIGKILL at random points', () => {
   const roots: string[] = [];
   let base: string;
-  const env = { THIRDLOOP_API_KEY: makeCredential('sigkill'), THIRDLOOP_API_URL: 'https://thirdloop.example.com', SHELL: '/bin/bash' };
+  const env = { SHELL: '/bin/bash' };
   const before = new Map<string, Buffer | undefined>();
+  /** What the HOME holds before setup runs (the profiles, the signed-in config). */
+  const baseFiles = new Set<string>();
   const after = new Map<string, Buffer | undefined>();
   let durationMs = 0;
 
@@ -79,6 +82,9 @@ describe.skipIf(!corpus)('setup claude killed with SIGKILL at random points', ()
       cpSync(path.join(corpus!, from), path.join(base, to));
       chmodSync(path.join(base, to), 0o644); // the corpus is kept read-only
     }
+    // Signed in as `thirdloop auth` leaves a HOME (setup writes files only, it asks the instance nothing).
+    writeSignedInHome(base, { apiUrl: 'https://thirdloop.example.com', credential: makeCredential('sigkill'), env: { XDG_CONFIG_HOME: path.join(base, '.config') } });
+    for (const rel of allFiles(base)) baseFiles.add(rel);
     for (const rel of WATCHED) before.set(rel, read(base, rel));
 
     // The reference: what a complete run leaves, and how long it takes (median of 3).
@@ -151,7 +157,7 @@ describe.skipIf(!corpus)('setup claude killed with SIGKILL at random points', ()
         }
         states[rel] = same(now, before.get(rel)) ? 'old' : same(now, after.get(rel)) ? 'new' : 'BAD';
       }
-      const extra = allFiles(home).filter((rel) => !WATCHED.includes(rel));
+      const extra = allFiles(home).filter((rel) => !WATCHED.includes(rel) && !baseFiles.has(rel));
       // A temp file left beside an env file may hold the key: it must be owner-only like the file.
       const openTemps = extra.filter((rel) => rel.startsWith('.config/thirdloop/') && (statSync(path.join(home, rel)).mode & 0o077) !== 0);
       const modeOk = ['.config/thirdloop/env.sh', '.config/thirdloop/env.fish'].every((rel) => {

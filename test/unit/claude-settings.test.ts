@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'jsonc-parser';
 import { describe, expect, it } from 'vitest';
@@ -10,7 +10,7 @@ import {
   unmergeClaudeSettings,
   type ClaudeSettingsRecord,
 } from '../../src/clients/claude.js';
-import { corpusDir } from '../helpers/corpus.js';
+import { corpusFiles } from '../helpers/corpus.js';
 
 const values = { apiKeyHelper: "'/usr/bin/node' '/opt/thirdloop/bin/thirdloop.js' token", baseUrl: 'https://tl.example.com' };
 const jsonc = (text: string) => parse(text.replace(/^\ufeff/, ''), [], { allowTrailingComma: true });
@@ -105,9 +105,9 @@ describe('where the settings are and what the helper runs', () => {
   });
 });
 
-const corpus = corpusDir();
-describe.skipIf(!corpus)('the real-world Claude settings corpus', () => {
-  const files = corpus ? readdirSync(path.join(corpus, 'claude')).map((n) => path.join(corpus, 'claude', n)) : [];
+const claudeFiles = corpusFiles('claude');
+describe.skipIf(claudeFiles.length === 0)('the real-world Claude settings corpus', () => {
+  const files = claudeFiles;
   it.each(files.map((f) => [path.basename(f), f]))('%s: merge keeps everything, undo restores', (_name, file) => {
     const text = readFileSync(file, 'utf8');
     const before = jsonc(text);

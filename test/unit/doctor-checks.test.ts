@@ -1,11 +1,12 @@
 /** doctor's local checks on their own: this shell's environment, opencode.json, the result table and exit codes. */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { colors } from '../../src/core/output.js';
+import { createRunToken } from '../../src/broker/token.js';
 import { checkEnvironment } from '../../src/doctor/environment.js';
-import { checkOpencode, checkOpencodeFile } from '../../src/doctor/opencode.js';
+import { checkOpencode } from '../../src/doctor/opencode.js';
 import { exitCodeFor, renderResults, summary } from '../../src/doctor/report.js';
 import { result } from '../../src/doctor/types.js';
 
@@ -36,6 +37,16 @@ describe('checkEnvironment', () => {
     expect(r.message).not.toContain('sk-ant');
   });
 
+  it('recognises a shell inside `thirdloop run`: a run token and its loopback broker', () => {
+    const token = createRunToken().value;
+    const inside = checkEnvironment({ ANTHROPIC_API_KEY: token, ANTHROPIC_BASE_URL: 'http://127.0.0.1:40123' }, { credential: KEY, apiUrl: URL_ });
+    expect(inside.status).toBe('ok');
+    expect(inside.message).toContain('thirdloop run');
+    expect(inside.message).not.toContain(token);
+    // A run token pointed anywhere else is not a run.
+    expect(checkEnvironment({ ANTHROPIC_API_KEY: token, ANTHROPIC_BASE_URL: URL_ }, { credential: KEY, apiUrl: URL_ }).status).toBe('fail');
+  });
+
   it('warns when neither is set, fails when only one is or the URL differs', () => {
     expect(checkEnvironment({}, { credential: KEY, apiUrl: URL_ }).status).toBe('warn');
     expect(checkEnvironment({ ANTHROPIC_API_KEY: KEY }, { credential: KEY, apiUrl: URL_ }).status).toBe('fail');
@@ -51,7 +62,9 @@ describe('checkOpencode', () => {
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
   const where = () => ({ cwd: join(dir, 'project'), homedir: dir, env: { XDG_CONFIG_HOME: join(dir, '.config') }, platform: 'linux' as const });
   const config = (baseURL: string, apiKey = '{env:ANTHROPIC_API_KEY}') =>
-    JSON.stringify({ provider: { thirdloop: { npm: '@ai-sdk/anthropic', options: { baseURL, apiKey } } }, model: 'thirdloop/claude-sonnet-4-5' });
+    JSON.stringify({ provider: { thirdloop: { npm: '@ai-sdk/anthropic', options: { baseURL, apiKey }, models: { 'claude-sonnet-4-5': { name: 'Claude Sonnet 4.5' } } } }, model: 'thirdloop/claude-sonnet-4-5' });
+  // The session plugin as setup writes it.
+  const plugin = { 'project/.opencode/plugins/thirdloop-session.ts': readFileSync(new URL('../../templates/thirdloop-session.ts', import.meta.url), 'utf8') };
 
   function setup(files: Record<string, string>) {
     dir = mkdtempSync(join(tmpdir(), 'doctor-opencode-'));
@@ -63,7 +76,7 @@ describe('checkOpencode', () => {
   }
 
   it('accepts exactly one /v1 on this instance', async () => {
-    setup({ 'project/opencode.json': config(`${URL_}/v1`) });
+    setup({ 'project/opencode.json': config(`${URL_}/v1`), ...plugin });
     const [r] = await checkOpencode(where(), URL_);
     expect(r).toMatchObject({ check: 'opencode:project', status: 'ok' });
   });
@@ -91,6 +104,7 @@ describe('checkOpencode', () => {
   it('checks the project file, then the global one (the .jsonc, with comments)', async () => {
     setup({
       'project/opencode.json': config(`${URL_}/v1`),
+      ...plugin,
       '.config/opencode/opencode.jsonc': `// mine\n${config(`${URL_}/v1/v1`)}`,
     });
     const results = await checkOpencode(where(), URL_);
@@ -103,10 +117,10 @@ describe('checkOpencode', () => {
 
   it('gives the line and column of a broken file', async () => {
     setup({ 'project/opencode.json': '{\n  "provider": {,\n}' });
-    const r = await checkOpencodeFile(join(dir, 'project', 'opencode.json'), 'project', where(), URL_);
-    expect(r.status).toBe('fail');
-    expect(r.message).toMatch(/line 2, column \d+/);
-    expect(r.message).not.toMatch(/Nothing was changed/);
+    const [r] = await checkOpencode(where(), URL_);
+    expect(r!.status).toBe('fail');
+    expect(r!.message).toMatch(/line 2, column \d+/);
+    expect(r!.message).not.toMatch(/Nothing was changed/);
   });
 
   it('skips when opencode is not set up, and warns on a file without our provider', async () => {

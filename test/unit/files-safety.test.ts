@@ -93,7 +93,7 @@ describe('writability by mode bits and owner', () => {
     const tx = new FileTransaction().write(at('locked'), Buffer.from('lost')).write(at('store', 'zshrc'), Buffer.from('y'));
     const problems = await tx.problems();
     expect(problems.map((p) => p.error.message)).toEqual([
-      `Cannot edit ${at('locked')}: it is read-only. Nothing was changed.`,
+      `Cannot edit ${at('locked')}: it is read-only (mode 0444). Nothing was changed.`,
       `Cannot edit ${at('store', 'zshrc')}: its folder ${at('store')} is not writable. Nothing was changed.`,
     ]);
     expect(readFileSync(at('locked'), 'utf8')).toBe('keep\n');

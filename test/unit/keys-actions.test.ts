@@ -1,17 +1,16 @@
 /**
- * The client's copy of the key rules must say exactly what the server says:
- * the status/action table, the refusal sentences, names and expiry periods
- * are checked against the server's domain module (tests may import it; src/ may not).
+ * How the CLI applies the key rules before any request: the refusal with the
+ * commands that are allowed, the limit with the commands that free a slot,
+ * and its own sentences for bad names and periods. The rules themselves are
+ * thirdloop-protocol's (tested in protocol/test); these tests pin what the
+ * CLI does with them, so a change to the shared table shows here too.
  */
 import { describe, expect, test } from 'vitest';
-import * as server from '../../server/src/domain/keys.js';
 import {
-  ALLOWED_ACTIONS,
   assertAllowed,
   expiresIn,
   limitError,
   paintStatus,
-  refusalSentence,
   validateExpiry,
   validateKeyName,
   type KeyAction,
@@ -22,9 +21,10 @@ import { UserError } from '../../src/core/errors.js';
 
 const STATUSES: KeyStatus[] = ['active', 'suspended', 'expired', 'compromised'];
 const ACTIONS: KeyAction[] = ['disable', 'enable', 'delete', 'rotate', 'rename'];
+const ID = 'tlk_' + 'A'.repeat(24);
 
 const key = (status: KeyStatus, over: Partial<ApiKey> = {}): ApiKey => ({
-  id: 'tlk_' + 'A'.repeat(24),
+  id: ID,
   name: 'laptop',
   status,
   created_at: '2026-01-01T00:00:00.000Z',
@@ -33,35 +33,46 @@ const key = (status: KeyStatus, over: Partial<ApiKey> = {}): ApiKey => ({
   ...over,
 });
 
-describe('status/action table', () => {
-  test('is the server’s table', () => {
-    expect(ALLOWED_ACTIONS).toEqual(server.ALLOWED_ACTIONS);
-  });
+const refusedWith = (status: KeyStatus, action: KeyAction): UserError | undefined => {
+  try {
+    assertAllowed(key(status), action);
+    return undefined;
+  } catch (e) {
+    return e as UserError;
+  }
+};
 
-  test.each(STATUSES.flatMap((s) => ACTIONS.map((a) => [s, a] as const)))('%s × %s: same sentence as the server', (status, action) => {
-    expect(refusalSentence(status, action)).toBe(server.refusal(status, action));
-  });
+describe('refused before any request', () => {
+  // The product rules: Active → disable, delete, rotate, rename; Suspended → enable, delete, rename;
+  // Expired and Compromised → delete only.
+  const allowed: Record<KeyStatus, KeyAction[]> = {
+    active: ['disable', 'delete', 'rotate', 'rename'],
+    suspended: ['enable', 'delete', 'rename'],
+    expired: ['delete'],
+    compromised: ['delete'],
+  };
 
-  test('the product rules, spelled out', () => {
-    expect(refusalSentence('expired', 'enable')).toBe('Expired keys can only be deleted.');
-    expect(refusalSentence('compromised', 'rotate')).toBe('Compromised keys can only be deleted.');
-    expect(refusalSentence('active', 'disable')).toBeUndefined();
-    expect(refusalSentence('suspended', 'enable')).toBeUndefined();
-    for (const s of STATUSES) expect(refusalSentence(s, 'delete')).toBeUndefined();
-  });
+  // Enabling an Active key and disabling a Suspended one are no-ops, not refusals.
+  const noOp = (status: KeyStatus, action: KeyAction) => (status === 'active' && action === 'enable') || (status === 'suspended' && action === 'disable');
 
-  test('assertAllowed throws exit 1 naming the allowed commands', () => {
-    expect(() => assertAllowed(key('active'), 'disable')).not.toThrow();
-    let error: UserError | undefined;
-    try {
-      assertAllowed(key('expired'), 'rename');
-    } catch (e) {
-      error = e as UserError;
+  test.each(STATUSES.flatMap((s) => ACTIONS.map((a) => [s, a] as const)))('%s × %s', (status, action) => {
+    const error = refusedWith(status, action);
+    if (allowed[status].includes(action) || noOp(status, action)) {
+      expect(error).toBeUndefined();
+      return;
     }
     expect(error).toBeInstanceOf(UserError);
     expect(error!.exitCode).toBe(1);
-    expect(error!.message).toBe(`Cannot rename "laptop" (tlk_${'A'.repeat(24)}): Expired keys can only be deleted. It expired and authenticates nowhere.`);
-    expect(error!.hint).toBe(`Allowed: \`thirdloop keys delete tlk_${'A'.repeat(24)}\`.`);
+    expect(error!.message).toMatch(new RegExp(`^Cannot ${action} "laptop" \\(${ID}\\): `));
+    expect(error!.hint).toBe(`Allowed: ${allowed[status].map((a) => `\`thirdloop keys ${a} ${ID}${a === 'rename' ? ' <new name>' : ''}\``).join(', ')}.`);
+  });
+
+  test('the sentences are the server’s, with why an expired or compromised key is stuck', () => {
+    expect(refusedWith('expired', 'rename')!.message).toBe(`Cannot rename "laptop" (${ID}): Expired keys can only be deleted. It expired and authenticates nowhere.`);
+    expect(refusedWith('compromised', 'rotate')!.message).toBe(`Cannot rotate "laptop" (${ID}): Compromised keys can only be deleted. It was flagged as compromised and authenticates nowhere.`);
+    expect(refusedWith('suspended', 'rotate')!.message).toBe(`Cannot rotate "laptop" (${ID}): Suspended keys can only be enabled, deleted or renamed.`);
+    expect(refusedWith('active', 'enable')).toBeUndefined();
+    expect(refusedWith('suspended', 'disable')).toBeUndefined();
   });
 });
 
@@ -81,35 +92,44 @@ describe('limit', () => {
   });
 });
 
-describe('input validation mirrors the server', () => {
-  const names = ['laptop', '  padded  ', 'x'.repeat(64), 'x'.repeat(65), '', '   ', 'tab\there', 'new\nline', 'bell\u0007', 'del\u007f', 'ünïcødé ✓', '😀'.repeat(64), '😀'.repeat(65), 'sep\u2028'];
-  test.each(names)('name %j', (name) => {
-    let serverResult: string | Error;
+describe('input validation: exit 2 and a sentence, before any request', () => {
+  const usage = (fn: () => unknown): UserError => {
     try {
-      serverResult = server.validateName(name);
+      fn();
     } catch (e) {
-      serverResult = e as Error;
+      expect(e).toBeInstanceOf(UserError);
+      expect((e as UserError).exitCode).toBe(2);
+      return e as UserError;
     }
-    if (serverResult instanceof Error) {
-      expect(() => validateKeyName(name)).toThrow(UserError);
-      try {
-        validateKeyName(name);
-      } catch (e) {
-        expect((e as UserError).exitCode).toBe(2);
-      }
-    } else {
-      expect(validateKeyName(name)).toBe(serverResult);
+    throw new Error('expected a usage error');
+  };
+
+  test('names: trimmed; 1–64 characters as people count them; no control or format characters', () => {
+    expect(validateKeyName('  padded  ')).toBe('padded');
+    expect(validateKeyName('😀'.repeat(64))).toBe('😀'.repeat(64));
+    expect(validateKeyName('ünïcødé ✓')).toBe('ünïcødé ✓');
+    expect(usage(() => validateKeyName(42)).message).toBe('The key name must be text.');
+    expect(usage(() => validateKeyName('   ')).message).toBe('The key name must not be empty.');
+    expect(usage(() => validateKeyName('   ')).hint).toBe('Give 1–64 printable characters, e.g. --name laptop.');
+    expect(usage(() => validateKeyName('😀'.repeat(65), 'The new name')).message).toBe('The new name is 65 characters long; at most 64 are allowed.');
+    for (const bad of ['tab\there', 'new\nline', 'bell\u0007', 'del\u007f', 'c1\u0085']) {
+      expect(usage(() => validateKeyName(bad)).message).toBe('The key name contains a control character (a tab, newline or similar); use printable characters only.');
+    }
+    for (const bad of ['invoice\u202Egnp.exe', 'lap\u200Btop', '\u2066laptop\u2069']) {
+      expect(usage(() => validateKeyName(bad)).message).toBe(
+        'The key name contains an invisible formatting character (a bidirectional override or a zero-width character); type the name again without it.',
+      );
     }
   });
 
   test('expiry: 30, 60, 90, 180, 365 (also "90d"), nothing else', () => {
     expect(validateExpiry(undefined)).toBeUndefined();
-    for (const d of server.EXPIRY_DAYS) {
+    for (const d of [30, 60, 90, 180, 365]) {
       expect(validateExpiry(d)).toBe(d);
       expect(validateExpiry(String(d))).toBe(d);
     }
     expect(validateExpiry('90d')).toBe(90);
-    for (const bad of [0, 45, 91, -90, 'ninety', '', 'Infinity']) expect(() => validateExpiry(bad)).toThrow(/30, 60, 90, 180, 365/);
+    for (const bad of [0, 45, 91, -90, 'ninety', '', 'Infinity']) expect(usage(() => validateExpiry(bad)).message).toMatch(/30, 60, 90, 180, 365/);
   });
 });
 

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { request } from 'node:http';
 import { LoginDenied, startCallbackServer, type CallbackServer } from '../../src/login/callback-server.js';
-import { UserError } from '../../src/core/errors.js';
+import { UserError, WaitEnded } from '../../src/core/errors.js';
 
 function get(port: number, path: string, headers: Record<string, string> = {}, method = 'GET'): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -78,12 +78,13 @@ describe('loopback callback server', () => {
     server = await startCallbackServer({ state: 's' });
     const waiting = server.wait({ timeoutMs: 300 }).catch((e: unknown) => e);
     expect((await get(server.port, '/callback?error=access_denied&state=nope')).status).toBe(400);
-    expect(((await waiting) as Error).message).toMatch(/^Timed out/);
+    expect(await waiting).toEqual(new WaitEnded('timeout'));
   });
 
   test('times out with a sentence and can be aborted (Ctrl+C)', async () => {
     server = await startCallbackServer({ state: 's' });
-    await expect(server.wait({ timeoutMs: 100 })).rejects.toThrow(/Timed out .* waiting for approval in the browser; nothing was stored\./);
+    // The command says what the end of the wait means (tested end to end in test/e2e/auth.test.ts).
+    await expect(server.wait({ timeoutMs: 100 })).rejects.toMatchObject({ name: 'WaitEnded', reason: 'timeout' });
     await server.close();
 
     server = await startCallbackServer({ state: 's' });
@@ -91,8 +92,8 @@ describe('loopback callback server', () => {
     const waiting = server.wait({ timeoutMs: 5000, signal: controller.signal });
     controller.abort();
     const error = await waiting.catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(UserError);
-    expect((error as UserError).exitCode).toBe(130);
+    expect(error).toBeInstanceOf(WaitEnded);
+    expect((error as WaitEnded).reason).toBe('cancelled');
   });
 
   test('a port that cannot be opened is a sentence pointing at --no-browser', async () => {

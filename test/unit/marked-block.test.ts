@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
@@ -15,10 +15,10 @@ import {
 } from '../../src/files/marked-block.js';
 import { fromBytes, ours, toBytes } from '../../src/files/byte-text.js';
 
-import { corpusDir } from '../helpers/corpus.js';
+import { corpusFiles } from '../helpers/corpus.js';
 
-const corpus = corpusDir();
-const CORPUS = corpus ? path.join(corpus, 'shells') : '';
+const SHELL_FILES = ['bash', 'zsh', 'fish', 'powershell'].flatMap((dir) => corpusFiles(`shells/${dir}`));
+const CORPUS = SHELL_FILES.length ? path.resolve(path.dirname(SHELL_FILES[0]!), '..') : '';
 const body = ['# managed', 'if [ -f "$HOME/x" ]; then . "$HOME/x"; fi'];
 const body2 = ['# managed, second version', 'source "$HOME/y"'];
 
@@ -131,10 +131,8 @@ describe('upsertBlock / removeBlock', () => {
   });
 });
 
-describe.skipIf(!corpus)('the real-world corpus', () => {
-  const files = (corpus ? ['bash', 'zsh', 'fish', 'powershell'] : []).flatMap((dir) =>
-    readdirSync(path.join(CORPUS, dir)).map((name) => path.join(CORPUS, dir, name)),
-  );
+describe.skipIf(SHELL_FILES.length === 0)('the real-world corpus', () => {
+  const files = SHELL_FILES;
 
   it('has files to test', () => {
     expect(files.length).toBeGreaterThanOrEqual(30);

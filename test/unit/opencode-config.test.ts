@@ -218,9 +218,8 @@ describe('merging into existing files', () => {
     expect(undone.empty).toBe(true);
   });
 
-  it.skipIf(corpus.length === 0)('corpus present', () => expect(corpus.length).toBeGreaterThan(0));
-
-  describe.each(corpus)('%s', (name) => {
+  // corpusFiles() fails under CI when the folder is empty or incomplete, so this never runs zero cases there.
+  describe.skipIf(corpus.length === 0).each(corpus)('%s', (name) => {
     const original = readFileSync(path.join(corpusDir, name), 'utf8');
     const before = parseJsoncObject(original, name).value;
     const { text, record } = applyOpencodeConfig(original, block, 'claude-sonnet-4-5-20250929', name, undefined, 'claude-haiku-4-5-20251001');

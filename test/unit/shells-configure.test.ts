@@ -21,7 +21,7 @@ import type { UserError } from '../../src/core/errors.js';
 import { configureShells, runShellSetup, shellsConfigured } from '../../src/shells/configure.js';
 import { rewriteEnvFiles } from '../../src/shells/env-files.js';
 import { needs } from '../helpers/components.js';
-import { corpusDir } from '../helpers/corpus.js';
+import { corpusFiles } from '../helpers/corpus.js';
 import { makeCredential, shellSees, tempHome, testContext, type TempHome } from '../helpers/setup-env.js';
 
 const API_URL = 'https://thirdloop.example.com';
@@ -152,7 +152,6 @@ describe('setup, re-run and undo', () => {
   });
 });
 
-const corpus = corpusDir();
 /** Where a corpus profile lives in a home, by its name. */
 function corpusTarget(shell: string, name: string): string {
   if (shell === 'bash') return h(name.endsWith('bash_profile') ? '.bash_profile' : name.endsWith('bashrc') ? '.bashrc' : '.profile');
@@ -160,13 +159,11 @@ function corpusTarget(shell: string, name: string): string {
   if (shell === 'fish') return name.endsWith('config.fish') ? h('.config', 'fish', 'config.fish') : h('.config', 'fish', 'conf.d', name.replace(/^\d+-[^-]+-/, ''));
   return profiles().powershell;
 }
-describe.skipIf(!corpus)('every corpus profile in its place: add, re-add, undo byte-identical', () => {
-  const cases: Array<[string, 'bash' | 'zsh' | 'fish' | 'powershell', string]> = [];
-  for (const dir of ['bash', 'zsh', 'fish', 'powershell'] as const) {
-    for (const name of corpus ? readdirSync(path.join(corpus, 'shells', dir)) : []) {
-      cases.push([`${dir}/${name}`, dir, path.join(corpus!, 'shells', dir, name)]);
-    }
-  }
+const corpusCases = (['bash', 'zsh', 'fish', 'powershell'] as const).flatMap((dir) =>
+  corpusFiles(`shells/${dir}`).map((file): [string, typeof dir, string] => [`${dir}/${path.basename(file)}`, dir, file]),
+);
+describe.skipIf(corpusCases.length === 0)('every corpus profile in its place: add, re-add, undo byte-identical', () => {
+  const cases = corpusCases;
   it.each(cases)('%s', async (name, shell, source) => {
     const target = corpusTarget(shell, path.basename(name));
     mkdirSync(path.dirname(target), { recursive: true });
@@ -242,7 +239,7 @@ describe('edge cases', () => {
     chmodSync(profiles().zsh, 0o444);
     const before = snapshot();
     const error = await setup(['bash', 'zsh', 'fish']).catch((e: Error) => e);
-    expect((error as Error).message).toBe('Cannot edit ~/.zshenv: it is read-only. Nothing was changed.');
+    expect((error as Error).message).toBe('Cannot edit ~/.zshenv: it is read-only (mode 0444). Nothing was changed.');
     expect(snapshot()).toEqual(before);
   });
 
@@ -253,12 +250,12 @@ describe('edge cases', () => {
     symlinkSync(h('store', 'bashrc'), profiles().bash);
     const before = snapshot();
     const error = (await setup(['bash']).catch((e: Error) => e)) as UserError;
-    expect(error.message).toBe('Cannot edit ~/.bashrc: it links to ~/store/bashrc, which is read-only. Nothing was changed.');
+    expect(error.message).toBe('Cannot edit ~/.bashrc: it links to ~/store/bashrc, which is read-only (mode 0444). Nothing was changed.');
     // --dry-run still shows the lines, to add where the file is generated.
     const dry = await setup(['bash'], { dryRun: true });
     const change = dry.find((c) => c.path === profiles().bash)!;
     expect(change.diff).toContain('+# >>> thirdloop >>>');
-    expect(change.blocked).toBe('Cannot edit ~/.bashrc: it links to ~/store/bashrc, which is read-only');
+    expect(change.blocked).toBe('Cannot edit ~/.bashrc: it links to ~/store/bashrc, which is read-only (mode 0444)');
     expect(error.hint).toContain('--dry-run');
     expect(snapshot()).toEqual(before);
   });

@@ -1,12 +1,12 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { removeBlock, upsertBlock } from '../../src/files/marked-block.js';
 import { splitLines, unifiedDiff } from '../../src/files/unified-diff.js';
 import { needs } from '../helpers/components.js';
-import { corpusDir } from '../helpers/corpus.js';
+import { corpusFiles } from '../helpers/corpus.js';
 
 const labels = { oldLabel: 'a/file', newLabel: 'b/file' };
 const work = mkdtempSync(path.join(tmpdir(), 'thirdloop-diff-'));
@@ -51,13 +51,9 @@ describe('unifiedDiff', () => {
   });
 });
 
-const corpus = corpusDir();
-describe.skipIf(!corpus || needs('git'))('diffs of real profile edits apply with git apply', () => {
-  const files = corpus
-    ? ['bash', 'zsh', 'fish', 'powershell'].flatMap((dir) =>
-        readdirSync(path.join(corpus, 'shells', dir)).map((name) => path.join(corpus, 'shells', dir, name)),
-      )
-    : [];
+const shellFiles = ['bash', 'zsh', 'fish', 'powershell'].flatMap((dir) => corpusFiles(`shells/${dir}`));
+describe.skipIf(shellFiles.length === 0 || needs('git'))('diffs of real profile edits apply with git apply', () => {
+  const files = shellFiles;
   it.each(files.map((f) => [path.basename(f), f]))('%s', (_name, file) => {
     const original = readFileSync(file, 'utf8');
     const added = upsertBlock(original, ['# body', 'source x']);

@@ -1,12 +1,12 @@
 /** RFC 7636 PKCE (S256 only) and RFC 8252 loopback redirect URIs. */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { CODE_CHALLENGE_SHAPE, CODE_VERIFIER_SHAPE } from 'thirdloop-protocol';
 
-const VERIFIER_RE = /^[A-Za-z0-9\-._~]{43,128}$/;
 /** base64url(SHA-256) without padding is exactly 43 characters. */
-export const CHALLENGE_RE = /^[A-Za-z0-9_-]{43}$/;
+export const CHALLENGE_RE = CODE_CHALLENGE_SHAPE;
 
 export function isValidVerifier(verifier: unknown): verifier is string {
-  return typeof verifier === 'string' && VERIFIER_RE.test(verifier);
+  return typeof verifier === 'string' && CODE_VERIFIER_SHAPE.test(verifier);
 }
 
 export function s256(verifier: string): string {

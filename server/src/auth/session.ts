@@ -1,46 +1,23 @@
 /**
- * Web sign-in sessions and CSRF, for every page (login, consent, the web
- * console). The cookie holds a random token; the store keeps its SHA-256.
- * CSRF: signed in, each form carries the session's token; signed out (the
- * login form), a double-submit cookie.
+ * Web sign-in sessions and the CSRF check of signed-in forms, for every page (login, consent,
+ * the web console). The cookie holds a random token; the store keeps its SHA-256. A session ends
+ * at its absolute lifetime, after its idle timeout, at sign-out, when the same browser signs in
+ * again, or when its user signs out everywhere. (The login form's CSRF, before any session, is
+ * in login-csrf.ts.)
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { timingSafeEqual } from 'node:crypto';
 import type { ServerConfig } from '../config.js';
 import type { Session, Store, User } from '../store/store.js';
+import { clearCookie, parseCookies, setCookie } from './cookies.js';
 import { randomToken, sha256Hex } from './hashing.js';
 
+export { parseCookies } from './cookies.js';
+
 export const SESSION_COOKIE = 'tl_session';
-export const PRE_SESSION_CSRF_COOKIE = 'tl_csrf';
 
-export function parseCookies(header: string | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (!header) return out;
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq < 0) continue;
-    const name = part.slice(0, eq).trim();
-    const raw = part.slice(eq + 1).trim();
-    if (!name || name in out) continue;
-    try {
-      out[name] = decodeURIComponent(raw);
-    } catch {
-      out[name] = raw;
-    }
-  }
-  return out;
-}
-
-function cookie(name: string, value: string, config: ServerConfig, maxAgeSeconds: number): string {
-  const secure = config.publicUrl.startsWith('https:') ? '; Secure' : '';
-  return `${name}=${encodeURIComponent(value)}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${maxAgeSeconds}${secure}`;
-}
-
-function appendCookie(reply: FastifyReply, value: string): void {
-  const prev = reply.getHeader('set-cookie');
-  const list = prev === undefined ? [] : Array.isArray(prev) ? prev : [String(prev)];
-  reply.header('set-cookie', [...list, value]);
-}
+/** Activity is written at most this often per session, so browsing costs reads, not writes. */
+const TOUCH_EVERY_MS = 60_000;
 
 export interface SignedIn {
   user: User;
@@ -49,29 +26,46 @@ export interface SignedIn {
 
 const cache = new WeakMap<FastifyRequest, SignedIn | null>();
 
-/** The signed-in user, or undefined. Expired sessions count as none. */
+export function sessionLive(session: Session, now: Date): boolean {
+  const t = now.getTime();
+  return session.expiresAt.getTime() > t && session.lastSeenAt.getTime() + session.idleTimeoutMs > t;
+}
+
+/** The signed-in user, or undefined. Ended sessions (absolute or idle) count as none. */
 export async function currentSession(store: Store, request: FastifyRequest, now: Date): Promise<SignedIn | undefined> {
   if (cache.has(request)) return cache.get(request) ?? undefined;
   let found: SignedIn | null = null;
   const token = parseCookies(request.headers.cookie)[SESSION_COOKIE];
   if (token) {
     const session = await store.sessions.find(sha256Hex(token));
-    if (session && session.expiresAt.getTime() > now.getTime()) {
+    if (session && sessionLive(session, now)) {
       const user = await store.users.findById(session.userId);
-      if (user) found = { user, session };
+      if (user) {
+        found = { user, session };
+        if (now.getTime() - session.lastSeenAt.getTime() >= Math.min(TOUCH_EVERY_MS, session.idleTimeoutMs / 4)) {
+          await store.sessions.touch(session.idHash, now);
+        }
+      }
     }
   }
   cache.set(request, found);
   return found ?? undefined;
 }
 
+/**
+ * A new session for this browser. The browser's previous session, whoever it belonged to, ends:
+ * signing in again never leaves an old session cookie valid.
+ */
 export async function startSession(
   store: Store,
+  request: FastifyRequest,
   reply: FastifyReply,
   config: ServerConfig,
   userId: string,
   now: Date,
 ): Promise<Session> {
+  const previous = parseCookies(request.headers.cookie)[SESSION_COOKIE];
+  if (previous) await store.sessions.delete(sha256Hex(previous));
   const token = randomToken();
   const session: Session = {
     idHash: sha256Hex(token),
@@ -79,27 +73,20 @@ export async function startSession(
     csrfToken: randomToken(),
     createdAt: now,
     expiresAt: new Date(now.getTime() + config.sessionTtlMs),
+    lastSeenAt: now,
+    idleTimeoutMs: config.sessionIdleMs,
   };
   await store.sessions.insert(session);
-  appendCookie(reply, cookie(SESSION_COOKIE, token, config, Math.floor(config.sessionTtlMs / 1000)));
+  cache.delete(request);
+  setCookie(reply, config, SESSION_COOKIE, token, config.sessionTtlMs / 1000);
   return session;
 }
 
 export async function endSession(store: Store, request: FastifyRequest, reply: FastifyReply, config: ServerConfig): Promise<void> {
   const token = parseCookies(request.headers.cookie)[SESSION_COOKIE];
   if (token) await store.sessions.delete(sha256Hex(token));
-  appendCookie(reply, cookie(SESSION_COOKIE, '', config, 0));
+  clearCookie(reply, config, SESSION_COOKIE);
   cache.delete(request);
-}
-
-/** The CSRF token to put in a form on this response. */
-export function csrfTokenFor(request: FastifyRequest, reply: FastifyReply, config: ServerConfig, signedIn?: SignedIn): string {
-  if (signedIn) return signedIn.session.csrfToken;
-  const existing = parseCookies(request.headers.cookie)[PRE_SESSION_CSRF_COOKIE];
-  if (existing && existing.length >= 32) return existing;
-  const token = randomToken();
-  appendCookie(reply, cookie(PRE_SESSION_CSRF_COOKIE, token, config, 60 * 60));
-  return token;
 }
 
 function sameToken(a: string, b: string): boolean {
@@ -108,12 +95,9 @@ function sameToken(a: string, b: string): boolean {
   return x.length === y.length && x.length > 0 && timingSafeEqual(x, y);
 }
 
-/** True when the form's token matches the session's (signed in) or the double-submit cookie (signed out). */
-export function csrfValid(request: FastifyRequest, formToken: unknown, signedIn?: SignedIn): boolean {
-  if (typeof formToken !== 'string' || formToken === '') return false;
-  if (signedIn) return sameToken(formToken, signedIn.session.csrfToken);
-  const cookieToken = parseCookies(request.headers.cookie)[PRE_SESSION_CSRF_COOKIE];
-  return cookieToken !== undefined && sameToken(formToken, cookieToken);
+/** True when a signed-in form carries its session's token. */
+export function csrfValid(_request: FastifyRequest, formToken: unknown, signedIn: SignedIn): boolean {
+  return typeof formToken === 'string' && sameToken(formToken, signedIn.session.csrfToken);
 }
 
 /** Only local paths: "/x?y", never "//host", "/\\host" or a scheme. */

@@ -1,21 +1,44 @@
 /**
- * The key rules, once: statuses, which action each status allows, the
- * active-key limit, expiry periods and names. Pure: the clock comes in.
+ * The key rules as the server applies them to its records: the status a
+ * record has at a given time, the limit and the plans that keep it. The rules
+ * themselves (statuses, the action table, the limit, expiry periods, names)
+ * live in thirdloop-protocol, which the CLI shares. Pure: the clock comes in.
  */
+import {
+  ACTIVE_KEY_LIMIT,
+  DEFAULT_EXPIRY_DAYS,
+  EXPIRY_DAYS,
+  NAME_MAX_LENGTH,
+  checkKeyName,
+  countsTowardLimit as statusCountsTowardLimit,
+  isExpiryDays,
+  isNoOp,
+  refusal,
+  type ApiKey,
+  type ExpiryDays,
+  type KeyStatus,
+  type NameProblem,
+} from 'thirdloop-protocol';
 import { DomainError } from './errors.js';
 
-export const ACTIVE_KEY_LIMIT = 2;
-export const EXPIRY_DAYS = [30, 60, 90, 180, 365] as const;
-export type ExpiryDays = (typeof EXPIRY_DAYS)[number];
-export const DEFAULT_EXPIRY_DAYS: ExpiryDays = 90;
-export const NAME_MAX_LENGTH = 64;
+export {
+  ACTIVE_KEY_LIMIT,
+  DEFAULT_EXPIRY_DAYS,
+  EXPIRY_DAYS,
+  NAME_MAX_LENGTH,
+  STATUS_LABEL,
+  allowedActions,
+  isNoOp,
+  refusal,
+  type ExpiryDays,
+  type KeyAction,
+  type KeyStatus,
+} from 'thirdloop-protocol';
+
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-/** What users see. "expired" is derived from expires_at, never stored. */
-export type KeyStatus = 'active' | 'suspended' | 'expired' | 'compromised';
-/** What is stored. */
+/** What is stored; "expired" is derived from expiresAt, never stored. */
 export type KeyState = 'active' | 'suspended' | 'compromised';
-export type KeyAction = 'disable' | 'enable' | 'delete' | 'rotate' | 'rename';
 
 export interface KeyRecord {
   id: string;
@@ -32,14 +55,7 @@ export interface KeyRecord {
 }
 
 /** The public shape of a key (docs/api.md). */
-export interface KeyView {
-  id: string;
-  name: string;
-  status: KeyStatus;
-  created_at: string;
-  expires_at: string;
-  last_used_at: string | null;
-}
+export type KeyView = ApiKey;
 
 export function keyStatus(key: Pick<KeyRecord, 'state' | 'expiresAt'>, now: Date): KeyStatus {
   if (key.state === 'compromised') return 'compromised';
@@ -47,46 +63,8 @@ export function keyStatus(key: Pick<KeyRecord, 'state' | 'expiresAt'>, now: Date
   return key.state;
 }
 
-/** The status/action table. */
-export const ALLOWED_ACTIONS: Readonly<Record<KeyStatus, readonly KeyAction[]>> = {
-  active: ['disable', 'delete', 'rotate', 'rename'],
-  suspended: ['enable', 'delete', 'rename'],
-  expired: ['delete'],
-  compromised: ['delete'],
-};
-
-export function allowedActions(status: KeyStatus): readonly KeyAction[] {
-  return ALLOWED_ACTIONS[status];
-}
-
-const STATUS_LABEL: Record<KeyStatus, string> = {
-  active: 'Active',
-  suspended: 'Suspended',
-  expired: 'Expired',
-  compromised: 'Compromised',
-};
-
-const PAST: Record<KeyAction, string> = {
-  disable: 'disabled',
-  enable: 'enabled',
-  delete: 'deleted',
-  rotate: 'rotated',
-  rename: 'renamed',
-};
-
-/** Undefined when allowed, else the sentence for the 409 naming what is allowed. */
-export function refusal(status: KeyStatus, action: KeyAction): string | undefined {
-  const allowed = ALLOWED_ACTIONS[status];
-  if (allowed.includes(action)) return undefined;
-  if (allowed.length === 1) return `${STATUS_LABEL[status]} keys can only be deleted.`;
-  const words = allowed.map((a) => PAST[a]);
-  const list = words.slice(0, -1).join(', ') + ' or ' + words[words.length - 1];
-  const already = (action === 'enable' && status === 'active') || (action === 'disable' && status === 'suspended');
-  return `${already ? `The key is already ${status}. ` : ''}${STATUS_LABEL[status]} keys can only be ${list}.`;
-}
-
 export function countsTowardLimit(key: Pick<KeyRecord, 'state' | 'expiresAt'>, now: Date): boolean {
-  return keyStatus(key, now) === 'active';
+  return statusCountsTowardLimit(keyStatus(key, now));
 }
 
 export function activeCount(keys: readonly Pick<KeyRecord, 'state' | 'expiresAt'>[], now: Date): number {
@@ -98,26 +76,28 @@ export function limitMessage(activeKeyIds: readonly string[]): string {
   return `You already have ${ACTIVE_KEY_LIMIT} active keys, the limit. Disable or delete a key first: thirdloop keys disable ${example}`;
 }
 
-/** Names: 1–64 printable characters after trimming. */
+const NAME_PROBLEM: Record<NameProblem, string> = {
+  not_text: 'name must be a string.',
+  empty: 'name must not be empty.',
+  too_long: `name must be at most ${NAME_MAX_LENGTH} characters.`,
+  not_printable: 'name must contain only printable characters.',
+  format_character: 'name must not contain invisible formatting characters (bidirectional overrides, zero-width characters).',
+};
+
+/** Names: the protocol's rule, refused with the API's wording. */
 export function validateName(raw: unknown): string {
-  if (typeof raw !== 'string') throw new DomainError('invalid', 'name must be a string.');
-  const name = raw.trim();
-  if (name.length === 0) throw new DomainError('invalid', 'name must not be empty.');
-  if ([...name].length > NAME_MAX_LENGTH) throw new DomainError('invalid', `name must be at most ${NAME_MAX_LENGTH} characters.`);
-  // Control characters (C0, DEL, C1) and line/paragraph separators are not printable.
-  if (/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(name)) {
-    throw new DomainError('invalid', 'name must contain only printable characters.');
-  }
-  return name;
+  const check = checkKeyName(raw);
+  if (!check.ok) throw new DomainError('invalid', NAME_PROBLEM[check.problem]);
+  return check.name;
 }
 
 /** A number in the JSON API; text from forms, query strings and argv goes through expiryDaysFromText first. */
 export function validateExpiryDays(raw: unknown): ExpiryDays {
   if (raw === undefined || raw === null) return DEFAULT_EXPIRY_DAYS;
-  if (typeof raw !== 'number' || !(EXPIRY_DAYS as readonly number[]).includes(raw)) {
+  if (typeof raw !== 'number' || !isExpiryDays(raw)) {
     throw new DomainError('invalid', `expires_in_days must be one of ${EXPIRY_DAYS.join(', ')}.`);
   }
-  return raw as ExpiryDays;
+  return raw;
 }
 
 /** Forms, query strings and argv carry text: digits become a number, empty is "not given", anything else fails validation. */
@@ -185,6 +165,7 @@ export function planTransition(
   const why = refusal(keyStatus(key, now), action);
   if (why) throw new DomainError('conflict', why);
   if (action === 'delete') return { plan: { remove: [id] }, key };
+  if (isNoOp(keyStatus(key, now), action)) return { plan: {}, key };
   if (action === 'enable') {
     const others = keys.filter((k) => k.id !== id && countsTowardLimit(k, now));
     if (others.length >= ACTIVE_KEY_LIMIT) throw new DomainError('conflict', limitMessage(others.map((k) => k.id)));

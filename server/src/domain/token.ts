@@ -1,100 +1,14 @@
 /**
- * The key and secret formats, pure (no I/O; randomness comes in as bytes).
- *
- *   key ID  tlk_<24 base62>                     public, names the key
- *   secret  tls_<32 base62 random><6 base62>    the last 6 are CRC32(random part)
- *
- * The checksum (as in GitHub's token format) lets the CLI and secret scanners
- * tell a real secret from a typo or a truncated paste without asking the
- * server. The CLI copies `isWellFormedSecret` verbatim; keep it dependency-free.
+ * The key and secret formats are the protocol's (thirdloop-protocol, shared
+ * with the CLI); the server mints them from its random source and reads
+ * credentials with them.
  */
+import { checkCredential } from 'thirdloop-protocol';
 
-export const KEY_ID_PREFIX = 'tlk_';
-export const SECRET_PREFIX = 'tls_';
-export const KEY_ID_RANDOM_LENGTH = 24;
-export const SECRET_RANDOM_LENGTH = 32;
-export const CHECKSUM_LENGTH = 6;
+export { formatCredential, isWellFormedKeyId, makeKeyId, makeSecret } from 'thirdloop-protocol';
 
-const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
-
-const CRC_TABLE = (() => {
-  const table = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    table[n] = c >>> 0;
-  }
-  return table;
-})();
-
-/** CRC-32 (IEEE, as zlib) of an ASCII string. */
-export function crc32(text: string): number {
-  let crc = 0xffffffff;
-  for (let i = 0; i < text.length; i++) {
-    crc = CRC_TABLE[(crc ^ text.charCodeAt(i)) & 0xff]! ^ (crc >>> 8);
-  }
-  return (crc ^ 0xffffffff) >>> 0;
-}
-
-/** Base62 of a 32-bit number, left-padded with "0" to 6 characters. */
-export function checksum(randomPart: string): string {
-  let n = crc32(randomPart);
-  let out = '';
-  while (n > 0) {
-    out = BASE62[n % 62] + out;
-    n = Math.floor(n / 62);
-  }
-  return out.padStart(CHECKSUM_LENGTH, '0');
-}
-
-/**
- * `length` base62 characters from random bytes. Bytes >= 248 are skipped so
- * every character is equally likely (248 = 4 * 62); `randomBytes` is asked
- * again when too many were skipped.
- */
-export function randomBase62(length: number, randomBytes: (n: number) => Uint8Array): string {
-  let out = '';
-  while (out.length < length) {
-    for (const byte of randomBytes(length * 2)) {
-      if (byte < 248) out += BASE62[byte % 62];
-      if (out.length === length) break;
-    }
-  }
-  return out;
-}
-
-export function makeKeyId(randomBytes: (n: number) => Uint8Array): string {
-  return KEY_ID_PREFIX + randomBase62(KEY_ID_RANDOM_LENGTH, randomBytes);
-}
-
-export function makeSecret(randomBytes: (n: number) => Uint8Array): string {
-  const random = randomBase62(SECRET_RANDOM_LENGTH, randomBytes);
-  return SECRET_PREFIX + random + checksum(random);
-}
-
-const KEY_ID_RE = new RegExp(`^${KEY_ID_PREFIX}[0-9A-Za-z]{${KEY_ID_RANDOM_LENGTH}}$`);
-const SECRET_RE = new RegExp(`^${SECRET_PREFIX}([0-9A-Za-z]{${SECRET_RANDOM_LENGTH}})([0-9A-Za-z]{${CHECKSUM_LENGTH}})$`);
-
-export function isWellFormedKeyId(value: string): boolean {
-  return KEY_ID_RE.test(value);
-}
-
-/** True when `value` has the secret's shape and its checksum matches. */
-export function isWellFormedSecret(value: string): boolean {
-  const m = SECRET_RE.exec(value);
-  return m !== null && checksum(m[1]!) === m[2];
-}
-
-/** The client credential: `<api_key_id>;<api_secret_key>`. */
-export function formatCredential(keyId: string, secret: string): string {
-  return `${keyId};${secret}`;
-}
-
-/** Splits a credential; undefined when it is not two well-formed parts. */
+/** Splits a credential; undefined when it is not two well-formed parts (which part, the server never says). */
 export function parseCredential(value: string): { keyId: string; secret: string } | undefined {
-  const parts = value.trim().split(';');
-  if (parts.length !== 2) return undefined;
-  const [keyId, secret] = (parts as [string, string]).map((p) => p.trim()) as [string, string];
-  if (!isWellFormedKeyId(keyId) || !isWellFormedSecret(secret)) return undefined;
-  return { keyId, secret };
+  const check = checkCredential(value);
+  return check.ok ? { keyId: check.keyId, secret: check.secret } : undefined;
 }

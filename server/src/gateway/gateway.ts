@@ -30,6 +30,8 @@ export class Gateway {
     readonly store: Store,
     readonly config: GatewayServerConfig,
     onError: (error: unknown) => void,
+    /** Each failure to reach the provider, with one sentence for the operator (the server log). */
+    onUpstreamError?: (sentence: string, error: unknown) => void,
   ) {
     const target = parseUpstream(config.upstream);
     this.upstream =
@@ -39,6 +41,8 @@ export class Gateway {
             basePath: target.basePath,
             credential: config.upstreamApiKey,
             timeoutMs: config.upstreamTimeoutMs ?? DEFAULT_UPSTREAM_TIMEOUT_MS,
+            caFile: config.upstreamCaFile,
+            onTransportError: onUpstreamError && ((error, sentence) => onUpstreamError(sentence, error)),
           })
         : undefined;
     this.limiter = new RateLimiter(config.rateLimitPerMinute);

@@ -4,10 +4,11 @@
  * usage read on the way without holding the stream, and every failure answered in Anthropic's shape.
  */
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
-import { errors as undiciErrors, Pool, type Dispatcher } from 'undici';
+import { errors as undiciErrors, type Dispatcher } from 'undici';
 import { anthropicError, errorTypeForStatus, GatewayError } from './errors.js';
 import { SseUsageTracker, sseEvent, usageFromJson, type Usage } from './sse.js';
-import { applyUpstreamCredential } from './upstreams.js';
+import { createUpstreamDispatcher } from './upstream-dispatcher.js';
+import { applyUpstreamCredential, describeUpstreamError, isTlsError } from './upstreams.js';
 
 /** Headers that describe this hop, or carry the member's identity: never forwarded upstream. */
 const REQUEST_HEADERS_DROPPED = new Set([
@@ -68,18 +69,17 @@ export interface UpstreamClientOptions {
   credential: string | undefined;
   /** Longest wait for the provider's headers, and for each chunk after them. */
   timeoutMs: number;
+  /** Extra certificate authorities to trust for the provider (`--upstream-ca`). */
+  caFile?: string;
+  /** Told of every failure to reach the provider (not of clients leaving), with the operator's sentence. */
+  onTransportError?: (error: unknown, sentence: string) => void;
 }
 
 export class UpstreamClient {
-  private readonly pool: Pool;
+  private readonly pool: Dispatcher;
 
   constructor(private readonly options: UpstreamClientOptions) {
-    this.pool = new Pool(options.origin, {
-      keepAliveTimeout: 30_000,
-      // The per-request values below are the ones that apply; these only bound the defaults.
-      headersTimeout: options.timeoutMs,
-      bodyTimeout: options.timeoutMs,
-    });
+    this.pool = createUpstreamDispatcher({ origin: options.origin, timeoutMs: options.timeoutMs, caFile: options.caFile });
   }
 
   close(): Promise<void> {
@@ -107,6 +107,8 @@ export class UpstreamClient {
     headers['accept-encoding'] = 'identity';
     applyUpstreamCredential(headers, this.options.credential);
 
+    const onTransportError = this.options.onTransportError;
+    const origin = this.options.origin;
     return new Promise<ForwardResult>((resolve) => {
       const usage: Usage = { input_tokens: null, output_tokens: null };
       let controller: DispatchController | undefined;
@@ -211,6 +213,7 @@ export class UpstreamClient {
               return;
             }
             const failure = upstreamFailure(error);
+            onTransportError?.(error, describeUpstreamError(error, origin));
             if (status === 0 || replaced) {
               // Nothing sent yet (or only our own complete error): answer in Anthropic's shape.
               if (!replaced) sendError(res, failure);
@@ -246,6 +249,9 @@ export function upstreamFailure(error: unknown): GatewayError {
   const code = (error as { code?: string } | null)?.code;
   if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EHOSTUNREACH') {
     return new GatewayError(502, 'api_error', 'The model provider could not be reached.');
+  }
+  if (isTlsError(error)) {
+    return new GatewayError(502, 'api_error', "This instance does not trust the model provider's TLS certificate. Ask your Third Loop administrator to check it.");
   }
   return new GatewayError(502, 'api_error', 'The connection to the model provider failed.');
 }

@@ -58,3 +58,60 @@ export function applyUpstreamCredential(headers: Record<string, string>, credent
   if (!beta) headers['anthropic-beta'] = OAUTH_BETA;
   else if (!beta.split(',').some((flag) => flag.trim() === OAUTH_BETA)) headers['anthropic-beta'] = `${beta},${OAUTH_BETA}`;
 }
+
+/** The error's code, looking through undici's wrappers (`cause`) and Node's per-address AggregateError. */
+export function errorCode(error: unknown): string | undefined {
+  let current: unknown = error;
+  for (let depth = 0; current && depth < 5; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    const errors = (current as { errors?: unknown }).errors;
+    current = (current as { cause?: unknown }).cause ?? (Array.isArray(errors) ? errors[0] : undefined);
+  }
+  return undefined;
+}
+
+/** Certificate authorities this process does not trust, or a certificate for another name or out of date. */
+const UNTRUSTED = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_UNTRUSTED',
+]);
+
+export const isTlsError = (error: unknown): boolean => {
+  const code = errorCode(error) ?? '';
+  return UNTRUSTED.has(code) || /^(CERT_|ERR_TLS_|ERR_SSL_)/.test(code);
+};
+
+/**
+ * One sentence for the operator's log about a failed request to the provider: what went wrong,
+ * at which origin, and what to change. Never the organization's credential (it is not in errors).
+ */
+export function describeUpstreamError(error: unknown, origin: string): string {
+  const code = errorCode(error);
+  const message = error instanceof Error ? error.message : String(error);
+  if (code && UNTRUSTED.has(code)) {
+    return `The model provider at ${origin} presented a TLS certificate this server does not trust (${code}): give the certificate authority that signed it with --upstream-ca FILE (or NODE_EXTRA_CA_CERTS=FILE), or fix the provider URL.`;
+  }
+  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') {
+    return `The model provider at ${origin} presented a TLS certificate that is out of date (${code}); check the provider, and this machine's clock.`;
+  }
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    return `The model provider at ${origin} presented a TLS certificate for another host name (${code}); check the provider URL (--upstream).`;
+  }
+  if (code?.startsWith('ERR_SSL_') || code?.startsWith('ERR_TLS_')) {
+    return `TLS with the model provider at ${origin} failed (${code}); check that the provider URL's scheme (https:// or http://) matches the server.`;
+  }
+  const proxied = /Proxy response \((\d+)\)/.exec(message);
+  if (proxied) {
+    return `The forward proxy (HTTPS_PROXY) refused the tunnel to the model provider at ${origin} with ${proxied[1]}; check the proxy address, its credentials and its allowed ports.`;
+  }
+  if (code === 'UND_ERR_DESTROYED') return `The request to the model provider at ${origin} was abandoned as the server stopped.`;
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
+    return `The model provider at ${origin} did not answer within the upstream timeout (${code}; THIRDLOOP_UPSTREAM_TIMEOUT_MS).`;
+  }
+  return `The request to the model provider at ${origin} failed (${code ?? 'error'}): ${message.split('\n')[0]}`;
+}

@@ -1,38 +1,53 @@
 /** /api: the key-management API the CLI uses. Thin: parse, call store/key-actions, shape. */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { API_BODY_LIMIT, type KeyList, type Me, type NewKey } from 'thirdloop-protocol';
 import { authenticateCredential, credentialFromHeaders } from '../auth/credential.js';
+import { DEFAULT_AUTH_FAILURES_PER_MINUTE } from '../config.js';
+import { limiterAddress } from '../http/client-address.js';
 import { ACTIVE_KEY_LIMIT, activeCount, toKeyView, type KeyRecord } from '../domain/keys.js';
 import { createKey, renameKey, rotateKey, transitionKey, type Actor, type MintedKey } from '../store/key-actions.js';
 import type { User } from '../store/store.js';
 import { apiError, isPlainObject, pathOf, sendDomainError, type RouteContext } from './shared.js';
 
-/** Small: key-management bodies are a name and a number. */
-export const API_BODY_LIMIT = 16 * 1024;
+// Small: key-management bodies are a name and a number.
+export { API_BODY_LIMIT };
 
-export function mintedBody(minted: MintedKey, now: Date) {
+export function mintedBody(minted: MintedKey, now: Date): NewKey {
   return { key: toKeyView(minted.key, now), secret_key: minted.secret, credential: minted.credential };
 }
 
 export default async function apiKeysRoutes(app: FastifyInstance, ctx: RouteContext): Promise<void> {
-  const { store, clock } = ctx;
+  const { store, clock, config } = ctx;
   const callers = new WeakMap<FastifyRequest, { user: User; key: KeyRecord; now: Date }>();
+  const failuresPerMinute = config.authFailuresPerMinute ?? DEFAULT_AUTH_FAILURES_PER_MINUTE;
+
+  // Keys and who holds them: no cache may keep any of it.
+  app.addHook('onRequest', (_request, reply, done) => {
+    reply.header('cache-control', 'no-store');
+    done();
+  });
 
   app.addHook('preHandler', async (request, reply) => {
     const now = clock();
     const result = await authenticateCredential(store, credentialFromHeaders(request.headers), now);
     if (!result.ok) {
+      // Failed authentications per client address, as on /v1: counted after the check, so a valid
+      // key from the same address always works; kept in the store, so replicas share the count.
+      const decision = await store.limits.take(
+        [{ key: `api-auth-failures:${limiterAddress(request.ip)}`, limit: failuresPerMinute, windowMs: 60_000 }],
+        now,
+      );
+      if (!decision.allowed) {
+        const seconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
+        reply.header('retry-after', String(seconds));
+        return apiError(reply, 429, `Too many failed authentications from this address (limit ${failuresPerMinute} per minute). Retry in ${seconds} s.`);
+      }
       reply.header('www-authenticate', 'Bearer realm="thirdloop"');
       return apiError(reply, 401, result.message);
     }
-    callers.set(request, { user: result.user, key: { ...result.key, lastUsedAt: now }, now });
-  });
-
-  // "Last used" is recorded only for a call that succeeded (a refused one changes nothing), and
-  // before the answer leaves, so the caller's next request already sees it.
-  app.addHook('onSend', async (request, reply, payload) => {
-    const c = callers.get(request);
-    if (c && reply.statusCode < 400) await store.keys.touchLastUsed(c.key.id, c.now);
-    return payload;
+    // "Last used" is not touched here: it means a model request (/v1), which is what tells a
+    // member their client is routed through the instance; managing keys is not using them.
+    callers.set(request, { user: result.user, key: result.key, now });
   });
 
   const caller = (request: FastifyRequest) => callers.get(request)!;
@@ -48,18 +63,17 @@ export default async function apiKeysRoutes(app: FastifyInstance, ctx: RouteCont
 
   app.get('/api/me', opts, async (request) => {
     const c = caller(request);
-    return { user: { email: c.user.email }, key: toKeyView(c.key, c.now) };
+    return { user: { email: c.user.email }, key: toKeyView(c.key, c.now) } satisfies Me;
   });
 
-  app.get('/api/keys', opts, async (request, reply) => {
+  app.get('/api/keys', opts, async (request) => {
     const c = caller(request);
     const keys = await store.keys.listForUser(c.user.id);
-    reply.header('cache-control', 'no-store');
     return {
-      keys: keys.map((k) => toKeyView(k.id === c.key.id ? { ...k, lastUsedAt: c.now } : k, c.now)),
+      keys: keys.map((k) => toKeyView(k, c.now)),
       active_count: activeCount(keys, c.now),
       active_limit: ACTIVE_KEY_LIMIT,
-    };
+    } satisfies KeyList;
   });
 
   app.get('/api/keys/:id', opts, async (request, reply) => {

@@ -4,11 +4,12 @@
  * the limit), POST /api/cli-auth/token (code → key).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { randomToken, sha256Hex } from '../auth/hashing.js';
-import { CHALLENGE_RE, isValidVerifier, loopbackRedirectUri, verifierMatches } from '../auth/pkce.js';
+import { ACCESS_DENIED, CODE_CHALLENGE_METHOD, CODE_MAX_LENGTH, CODE_MODE, CODE_TTL_MINUTES, CONSENT_PARAMS, FORMAT_CHARACTERS, MACHINE_MAX_LENGTH, STATE_MAX_LENGTH, USER_CODE_ATTEMPTS, displayUserCode, makeCode, makeUserCode, normalizeCode } from 'thirdloop-protocol';
+import { randomBytesFn, sha256Hex } from '../auth/hashing.js';
+import { CHALLENGE_RE, isValidVerifier, loopbackRedirectUri, s256, verifierMatches } from '../auth/pkce.js';
 import { csrfValid, currentSession, requireSignIn, type SignedIn } from '../auth/session.js';
 import { DomainError } from '../domain/errors.js';
-import { activeCount, countsTowardLimit, expiryDaysFromText, expiryFrom, keyStatus, validateExpiryDays, validateName, ACTIVE_KEY_LIMIT } from '../domain/keys.js';
+import { activeCount, countsTowardLimit, expiryDaysFromText, expiryFrom, keyStatus, validateExpiryDays, validateName, ACTIVE_KEY_LIMIT, NAME_MAX_LENGTH } from '../domain/keys.js';
 import { isWellFormedKeyId } from '../domain/token.js';
 import { createKey, transitionKey } from '../store/key-actions.js';
 import { codePage, consentErrorPage, consentPage, deniedPage } from '../web/consent.js';
@@ -17,8 +18,8 @@ import { API_BODY_LIMIT, mintedBody } from './api-keys.js';
 import { FORM_BODY_LIMIT } from './session.js';
 import { apiError, isPlainObject, pathOf, type RouteContext } from './shared.js';
 
-/** One-time codes live this long (the issue allows up to 5 minutes). */
-export const CODE_TTL_MS = 5 * 60 * 1000;
+/** One-time codes live this long. */
+export const CODE_TTL_MS = CODE_TTL_MINUTES * 60 * 1000;
 
 interface ConsentParams {
   mode: 'redirect' | 'code';
@@ -39,7 +40,7 @@ type ParseResult =
   /** The redirect URI is sound: report the error to the CLI through it. */
   | { ok: false; redirectUri: string; state: string | null; error: string; description: string };
 
-const PARAM_NAMES = ['redirect_uri', 'state', 'code_challenge', 'code_challenge_method', 'key_name', 'expires_in_days', 'replaces', 'machine', 'mode'] as const;
+const PARAM_NAMES = CONSENT_PARAMS;
 
 function str(v: unknown): string | undefined {
   return typeof v === 'string' ? v : undefined;
@@ -49,9 +50,9 @@ const PRINTABLE = /^[^\u0000-\u001f\u007f-\u009f]*$/;
 
 function parseConsent(input: Record<string, unknown>): ParseResult {
   const mode = str(input.mode);
-  if (mode !== undefined && mode !== 'code') return { ok: false, page: 'mode must be "code" or absent.' };
+  if (mode !== undefined && mode !== CODE_MODE) return { ok: false, page: 'mode must be "code" or absent.' };
   let redirectUri: string | null = null;
-  if (mode !== 'code') {
+  if (mode !== CODE_MODE) {
     const raw = str(input.redirect_uri);
     if (!raw) return { ok: false, page: 'The request has no redirect_uri (or mode=code for a one-time code).' };
     const normalized = loopbackRedirectUri(raw);
@@ -66,18 +67,20 @@ function parseConsent(input: Record<string, unknown>): ParseResult {
   const state = str(input.state) ?? null;
   const fail = (description: string): ParseResult =>
     redirectUri ? { ok: false, redirectUri, state, error: 'invalid_request', description } : { ok: false, page: description };
-  if (state !== null && (state.length > 1024 || !PRINTABLE.test(state))) return fail('state must be at most 1024 printable characters.');
-  if (str(input.code_challenge_method) !== 'S256') return fail('PKCE is required: code_challenge_method must be S256.');
+  if (state !== null && (state.length > STATE_MAX_LENGTH || !PRINTABLE.test(state))) return fail(`state must be at most ${STATE_MAX_LENGTH} printable characters.`);
+  if (str(input.code_challenge_method) !== CODE_CHALLENGE_METHOD) return fail('PKCE is required: code_challenge_method must be S256.');
   const codeChallenge = str(input.code_challenge);
   if (!codeChallenge || !CHALLENGE_RE.test(codeChallenge)) return fail('code_challenge must be base64url(SHA-256(code_verifier)), 43 characters.');
   const machineRaw = str(input.machine)?.trim();
-  if (machineRaw !== undefined && (machineRaw.length > 255 || !PRINTABLE.test(machineRaw))) return fail('machine must be at most 255 printable characters.');
+  if (machineRaw !== undefined && (machineRaw.length > MACHINE_MAX_LENGTH || !PRINTABLE.test(machineRaw) || FORMAT_CHARACTERS.test(machineRaw))) {
+    return fail(`machine must be at most ${MACHINE_MAX_LENGTH} printable characters, without invisible formatting characters.`);
+  }
   const machine = machineRaw || null;
   let keyName: string;
   let expiresInDays: number;
   try {
     const rawName = str(input.key_name);
-    keyName = validateName(rawName === undefined || rawName.trim() === '' ? `thirdloop CLI${machine ? ` on ${machine}` : ''}`.slice(0, 64) : rawName);
+    keyName = validateName(rawName === undefined || rawName.trim() === '' ? `thirdloop CLI${machine ? ` on ${machine}` : ''}`.slice(0, NAME_MAX_LENGTH) : rawName);
     expiresInDays = validateExpiryDays(expiryDaysFromText(str(input.expires_in_days)));
   } catch (err) {
     if (err instanceof DomainError) return fail(err.message.replace(/^name/, 'key_name'));
@@ -85,7 +88,7 @@ function parseConsent(input: Record<string, unknown>): ParseResult {
   }
   const replaces = str(input.replaces) || null;
   if (replaces !== null && !isWellFormedKeyId(replaces)) return fail('replaces must be a key ID (tlk_…).');
-  return { ok: true, params: { mode: mode === 'code' ? 'code' : 'redirect', redirectUri, state, codeChallenge, keyName, expiresInDays, replaces, machine } };
+  return { ok: true, params: { mode: mode === CODE_MODE ? 'code' : 'redirect', redirectUri, state, codeChallenge, keyName, expiresInDays, replaces, machine } };
 }
 
 /** The request's parameters as they came, to carry through the form and the sign-in. */
@@ -178,7 +181,7 @@ export default async function cliAuthRoutes(app: FastifyInstance, ctx: RouteCont
     if (decision === 'deny') {
       await store.audit.insert({ ...auditBase, action: 'cli-auth-deny', status: params.redirectUri ? 302 : 200 });
       if (!params.redirectUri) return send(reply, 200, deniedPage({ user: signedIn.user, csrfToken: signedIn.session.csrfToken }));
-      return reply.redirect(withParams(params.redirectUri, { error: 'access_denied', state: params.state }), 302);
+      return reply.redirect(withParams(params.redirectUri, { error: ACCESS_DENIED, state: params.state }), 302);
     }
     if (decision !== 'approve') return send(reply, 400, errorPage(400, 'Choose Approve or Deny.'));
 
@@ -186,12 +189,13 @@ export default async function cliAuthRoutes(app: FastifyInstance, ctx: RouteCont
     const replaced = params.replaces ? keys.find((k) => k.id === params.replaces) : undefined;
     const others = keys.filter((k) => k.id !== replaced?.id && countsTowardLimit(k, now));
     if (others.length >= ACTIVE_KEY_LIMIT) {
-      return renderConsent(request, reply, signedIn, params, fields, 409, 'You still have 2 active keys. Disable or delete one below, then approve.');
+      return renderConsent(request, reply, signedIn, params, fields, 409, `You still have ${ACTIVE_KEY_LIMIT} active keys. Disable or delete one below, then approve.`);
     }
-    const code = randomToken(32);
+    // The loopback flow carries a long random code in the redirect; a person types the short one.
+    const code = params.redirectUri ? makeCode(randomBytesFn) : makeUserCode(randomBytesFn);
     await store.authCodes.deleteExpired(now);
     await store.authCodes.insert({
-      codeHash: sha256Hex(code),
+      codeHash: sha256Hex(normalizeCode(code)), // stored as it will be looked up
       userId: signedIn.user.id,
       codeChallenge: params.codeChallenge,
       redirectUri: params.redirectUri,
@@ -203,7 +207,7 @@ export default async function cliAuthRoutes(app: FastifyInstance, ctx: RouteCont
     });
     await store.audit.insert({ ...auditBase, action: 'cli-auth-approve', key_id: replaced?.id ?? null, status: params.redirectUri ? 302 : 200 });
     if (!params.redirectUri) {
-      return send(reply, 200, codePage({ user: signedIn.user, csrfToken: signedIn.session.csrfToken, code, minutes: CODE_TTL_MS / 60_000 }));
+      return send(reply, 200, codePage({ user: signedIn.user, csrfToken: signedIn.session.csrfToken, code: displayUserCode(code), minutes: CODE_TTL_MS / 60_000 }));
     }
     return reply.redirect(withParams(params.redirectUri, { code, state: params.state }), 302);
   });
@@ -230,18 +234,25 @@ export default async function cliAuthRoutes(app: FastifyInstance, ctx: RouteCont
   });
 
   app.post('/api/cli-auth/token', { bodyLimit: API_BODY_LIMIT }, async (request, reply) => {
-    const invalidGrant = (message: string) => apiError(reply, 400, message, 'invalid_grant');
+    const invalidGrant = (message: string, extra?: { attempts_left: number }) => apiError(reply, 400, message, 'invalid_grant', extra);
     const body = request.body;
     if (!isPlainObject(body)) return apiError(reply, 400, 'Expected a JSON object: {"code", "code_verifier", "redirect_uri"}.');
     const { code, code_verifier: verifier, redirect_uri: redirectUri } = body;
-    if (typeof code !== 'string' || code === '' || code.length > 256) return apiError(reply, 400, 'code must be a non-empty string.');
+    if (typeof code !== 'string' || code === '' || code.length > CODE_MAX_LENGTH) return apiError(reply, 400, 'code must be a non-empty string.');
     if (!isValidVerifier(verifier)) return apiError(reply, 400, 'code_verifier must be 43–128 characters of A-Z a-z 0-9 - . _ ~.');
     if (redirectUri !== undefined && redirectUri !== null && typeof redirectUri !== 'string') {
       return apiError(reply, 400, 'redirect_uri must be a string.');
     }
     const now = clock();
     // Consumed before checking: a code is tried once, whatever the outcome.
-    const grant = await store.authCodes.consume(sha256Hex(code.trim()));
+    const grant = await store.authCodes.consume(sha256Hex(normalizeCode(code)));
+    if (!grant) {
+      // A wrong code from the CLI that holds the verifier counts against its pending sign-in:
+      // a few typos are forgiven, guessing is not.
+      const left = await store.authCodes.recordFailure(s256(verifier), now, USER_CODE_ATTEMPTS);
+      if (left === 0) return invalidGrant('Too many wrong codes: this sign-in was cancelled. Run thirdloop auth again.', { attempts_left: 0 });
+      if (left !== undefined) return invalidGrant(`The code is not right; ${left} ${left === 1 ? 'try' : 'tries'} left.`, { attempts_left: left });
+    }
     if (!grant || grant.expiresAt.getTime() <= now.getTime()) {
       return invalidGrant('The code is invalid, expired or already used. Run thirdloop auth again.');
     }
@@ -256,7 +267,9 @@ export default async function cliAuthRoutes(app: FastifyInstance, ctx: RouteCont
         { store, now, userId: grant.userId, request: { method: 'POST', path: pathOf(request) } },
         { name: grant.keyName, expiresInDays: grant.expiresInDays, replaces, action: 'cli-auth' },
       );
-      return reply.code(201).header('cache-control', 'no-store').send(mintedBody(minted, now));
+      // The account too, so the CLI can say whom it signed in as without another request.
+      const user = await store.users.findById(grant.userId);
+      return reply.code(201).header('cache-control', 'no-store').send({ ...mintedBody(minted, now), ...(user ? { user: { email: user.email } } : {}) });
     } catch (err) {
       if (err instanceof DomainError) return apiError(reply, err.kind === 'conflict' ? 409 : 400, err.message);
       throw err;

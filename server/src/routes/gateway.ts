@@ -13,12 +13,16 @@ import { anthropicError, errorTypeForStatus, GatewayError } from '../gateway/err
 import { Gateway, type GatewayServerConfig } from '../gateway/gateway.js';
 import { listModels, modelNotOffered, modelView } from '../gateway/models.js';
 import { SSE_HEADERS, type Usage } from '../gateway/sse.js';
+import { errorCode } from '../gateway/upstreams.js';
+import type { OperatorLog } from '../operator-log.js';
 
 export interface GatewayPluginOptions {
   store: Store;
   config: GatewayServerConfig;
   /** Wall clock for key expiry and audit times (tests move it). */
   clock?: () => Date;
+  /** Errors the operator must see (a provider it cannot reach); default: the request log. */
+  errorLog?: OperatorLog;
 }
 
 /** What one /v1 request carries through its hooks. */
@@ -77,7 +81,13 @@ const sendError = (reply: FastifyReply, error: GatewayError) =>
 const gatewayRoutes: FastifyPluginAsync<GatewayPluginOptions> = async (app, options) => {
   const { store, config } = options;
   const clock = options.clock ?? (() => new Date());
-  const gateway = new Gateway(store, config, (error) => app.log.error({ err: error }, 'gateway write failed'));
+  const errorLog: OperatorLog = options.errorLog ?? ((fields, message) => app.log.error(fields, message));
+  const gateway = new Gateway(
+    store,
+    config,
+    (error) => errorLog({ err: error }, 'gateway write failed'),
+    (sentence, error) => errorLog({ upstream: config.upstream, code: errorCode(error) }, sentence),
+  );
   // Fastify closes the HTTP server (waiting for every connection) before onClose runs, so the grace
   // period has to start here, or one long stream would hold the shutdown for as long as it lasts.
   app.addHook('preClose', async () => {
@@ -122,10 +132,10 @@ const gatewayRoutes: FastifyPluginAsync<GatewayPluginOptions> = async (app, opti
     }
   });
 
-  await app.register(async (v1: FastifyInstance) => registerV1(v1, gateway, store, clock), { prefix: '/v1' });
+  await app.register(async (v1: FastifyInstance) => registerV1(v1, gateway, store, clock, errorLog), { prefix: '/v1' });
 };
 
-async function registerV1(v1: FastifyInstance, gateway: Gateway, store: Store, clock: () => Date): Promise<void> {
+async function registerV1(v1: FastifyInstance, gateway: Gateway, store: Store, clock: () => Date, errorLog: OperatorLog): Promise<void> {
   const { config } = gateway;
 
   // Bodies arrive as bytes: forwarded unchanged when possible, parsed once here for the model.
@@ -225,7 +235,7 @@ async function registerV1(v1: FastifyInstance, gateway: Gateway, store: Store, c
     if (error instanceof GatewayError) return sendError(reply, error);
     const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
     if (status === 500) {
-      request.log.error({ err: error }, 'gateway request failed');
+      errorLog({ err: error, method: request.method, url: pathOf(request.url) }, 'gateway request failed');
       return reply.code(500).send(anthropicError('api_error', 'Internal error in the Third Loop gateway.'));
     }
     const message =
@@ -306,7 +316,11 @@ async function registerV1(v1: FastifyInstance, gateway: Gateway, store: Store, c
     return answer;
   });
 
-  v1.get('/models', async (request) => listModels(config.models, request.query as Record<string, unknown>));
+  // Answered per caller (after authentication): no shared cache may keep it.
+  v1.get('/models', async (request, reply) => {
+    reply.header('cache-control', 'no-store');
+    return listModels(config.models, request.query as Record<string, unknown>);
+  });
   v1.get('/models/:id', async (request) => {
     const { id } = request.params as { id: string };
     const found = gateway.findModel(id);

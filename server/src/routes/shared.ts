@@ -1,44 +1,40 @@
 /** What every route plugin receives, and the JSON error shape of /api. */
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ERROR_TYPE_BY_STATUS, type ApiErrorBody, type ApiErrorType } from 'thirdloop-protocol';
+import type { Signer } from '../auth/signing.js';
 import type { ServerConfig } from '../config.js';
 import { DomainError } from '../domain/errors.js';
+import type { OperatorLog } from '../operator-log.js';
 import type { Store } from '../store/store.js';
 
 export interface RouteContext {
   store: Store;
   config: ServerConfig;
   clock: () => Date;
+  /** Errors the operator must see whether or not the request log is on. */
+  errorLog?: OperatorLog;
+  /** Signs and checks what the server hands out without storing it (login CSRF, device cookies). */
+  signer: Signer;
 }
 
-export type ApiErrorType =
-  | 'invalid_request_error'
-  | 'authentication_error'
-  | 'permission_error'
-  | 'not_found_error'
-  | 'conflict_error'
-  | 'request_too_large'
-  | 'unsupported_media_type'
-  | 'rate_limit_error'
-  | 'invalid_grant'
-  | 'api_error';
+/** The documented `/api` error body; `extra` are the error's other fields: `attempts_left` of a wrong one-time code. */
+export function apiErrorBody(
+  status: number,
+  message: string,
+  type?: ApiErrorType,
+  extra?: Omit<ApiErrorBody['error'], 'type' | 'message'>,
+): ApiErrorBody {
+  return { error: { type: type ?? ERROR_TYPE_BY_STATUS[status] ?? (status >= 500 ? 'api_error' : 'invalid_request_error'), message, ...extra } };
+}
 
-export const ERROR_TYPE_BY_STATUS: Record<number, ApiErrorType> = {
-  400: 'invalid_request_error',
-  401: 'authentication_error',
-  403: 'permission_error',
-  404: 'not_found_error',
-  409: 'conflict_error',
-  413: 'request_too_large',
-  415: 'unsupported_media_type',
-  429: 'rate_limit_error',
-  500: 'api_error',
-};
-
-export function apiError(reply: FastifyReply, status: number, message: string, type?: ApiErrorType): FastifyReply {
-  return reply
-    .code(status)
-    .header('cache-control', 'no-store')
-    .send({ error: { type: type ?? ERROR_TYPE_BY_STATUS[status] ?? 'invalid_request_error', message } });
+export function apiError(
+  reply: FastifyReply,
+  status: number,
+  message: string,
+  type?: ApiErrorType,
+  extra?: Omit<ApiErrorBody['error'], 'type' | 'message'>,
+): FastifyReply {
+  return reply.code(status).header('cache-control', 'no-store').send(apiErrorBody(status, message, type, extra));
 }
 
 /** A refused rule → 400/404/409. Anything else is rethrown to the 500 handler. */

@@ -13,6 +13,7 @@ import { aboutPage } from '../web/about.js';
 import { apiKeysPage, confirmDeletePage, newKeyPage, type CreatedKey, type KeyCardView } from '../web/api-keys.js';
 import { auditPage } from '../web/audit.js';
 import { errorPage, securityHeaders } from '../web/layout.js';
+import { sessionsPage } from '../web/sessions.js';
 import { FORM_BODY_LIMIT } from './session.js';
 import { isPlainObject, pathOf, type RouteContext } from './shared.js';
 
@@ -195,6 +196,28 @@ export default async function webRoutes(app: FastifyInstance, ctx: RouteContext)
     const s = await requireSignIn(store, request, reply, clock());
     if (!s) return reply;
     return send(reply, 200, aboutPage({ ...frame(s), baseUrl: config.publicUrl }));
+  });
+
+  app.get('/settings/sessions', async (request, reply) => {
+    const now = clock();
+    const s = await requireSignIn(store, request, reply, now);
+    if (!s) return reply;
+    const sessions = await store.sessions.listForUser(s.user.id, now);
+    return send(
+      reply,
+      200,
+      sessionsPage({
+        ...frame(s),
+        idleMs: config.sessionIdleMs,
+        lifetimeMs: config.sessionTtlMs,
+        sessions: sessions.map((x) => ({
+          createdAt: x.createdAt,
+          lastSeenAt: x.lastSeenAt,
+          endsAt: new Date(Math.min(x.expiresAt.getTime(), x.lastSeenAt.getTime() + x.idleTimeoutMs)),
+          current: x.idHash === s.session.idHash,
+        })),
+      }),
+    );
   });
 
   app.get('/settings/audit', async (request, reply) => {

@@ -4,11 +4,13 @@
  * commands (`thirdloop-server keys create`) can write the same file at once.
  */
 import Database from 'better-sqlite3';
+import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { KeyRecord, KeyState } from '../domain/keys.js';
 import { MIGRATIONS } from './migrations.js';
-import type { AuditInput, AuditRow, AuthCode, KeyDecision, Session, Store, User } from './store.js';
+import type { AuditInput, AuditRow, AuthCode, Bucket, KeyDecision, LimitDecision, Session, Store, User } from './store.js';
+import { fullAt, msUntilToken, tokensAt, type BucketState } from './token-bucket.js';
 
 interface KeyRow {
   id: string;
@@ -47,6 +49,29 @@ const toUser = (r: UserRow): User => ({
   createdAt: new Date(r.created_at),
 });
 
+interface SessionRow {
+  id_hash: string;
+  user_id: string;
+  csrf_token: string;
+  created_at: number;
+  expires_at: number;
+  last_seen_at: number | null;
+  idle_timeout_ms: number | null;
+}
+const toSession = (r: SessionRow): Session => ({
+  idHash: r.id_hash,
+  userId: r.user_id,
+  csrfToken: r.csrf_token,
+  createdAt: new Date(r.created_at),
+  expiresAt: new Date(r.expires_at),
+  lastSeenAt: new Date(r.last_seen_at ?? r.created_at),
+  // Sessions from before idle timeouts existed end at their absolute time only.
+  idleTimeoutMs: r.idle_timeout_ms ?? r.expires_at - r.created_at,
+});
+
+/** Expired limit rows and marks are swept at most this often (per process; only housekeeping). */
+const SWEEP_EVERY_MS = 60_000;
+
 export function databasePath(dataDir: string): string {
   return `${dataDir}/thirdloop.db`;
 }
@@ -78,21 +103,42 @@ export function openSqliteStore(file: string): Store {
     keyDelete: db.prepare('DELETE FROM api_keys WHERE id = ? AND user_id = ?'),
     // Never move last_used_at backwards (batched writes may arrive out of order).
     keyTouch: db.prepare('UPDATE api_keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)'),
-    sessionInsert: db.prepare('INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?, ?)'),
-    sessionFind: db.prepare<[string], { id_hash: string; user_id: string; csrf_token: string; created_at: number; expires_at: number }>(
-      'SELECT * FROM sessions WHERE id_hash = ?',
+    sessionInsert: db.prepare(
+      'INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, expires_at, last_seen_at, idle_timeout_ms) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    ),
+    sessionFind: db.prepare<[string], SessionRow>('SELECT * FROM sessions WHERE id_hash = ?'),
+    sessionTouch: db.prepare('UPDATE sessions SET last_seen_at = ? WHERE id_hash = ? AND last_seen_at < ?'),
+    sessionsForUser: db.prepare<[string, number, number], SessionRow>(
+      'SELECT * FROM sessions WHERE user_id = ? AND expires_at > ? AND last_seen_at + idle_timeout_ms > ? ORDER BY created_at DESC',
     ),
     sessionDelete: db.prepare('DELETE FROM sessions WHERE id_hash = ?'),
-    sessionExpire: db.prepare('DELETE FROM sessions WHERE expires_at <= ?'),
+    sessionDeleteForUser: db.prepare('DELETE FROM sessions WHERE user_id = ?'),
+    sessionExpire: db.prepare('DELETE FROM sessions WHERE expires_at <= ? OR last_seen_at + idle_timeout_ms <= ?'),
+    limitGet: db.prepare<[string], { tokens: number; at: number }>('SELECT tokens, at FROM limits WHERE key = ?'),
+    limitPut: db.prepare(
+      `INSERT INTO limits (key, tokens, at, full_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT(key) DO UPDATE SET tokens = excluded.tokens, at = excluded.at, full_at = excluded.full_at`,
+    ),
+    limitSweep: db.prepare('DELETE FROM limits WHERE full_at <= ?'),
+    markPut: db.prepare(
+      'INSERT INTO marks (key, until) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET until = excluded.until WHERE marks.until <= ?',
+    ),
+    markSweep: db.prepare('DELETE FROM marks WHERE until <= ?'),
+    secretInsert: db.prepare('INSERT INTO server_secrets (name, value, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING'),
+    secretGet: db.prepare<[string], { value: Buffer }>('SELECT value FROM server_secrets WHERE name = ?'),
     codeInsert: db.prepare(
       `INSERT INTO auth_codes (code_hash, user_id, code_challenge, redirect_uri, key_name, expires_in_days, replaces, machine, expires_at)
        VALUES (@code_hash, @user_id, @code_challenge, @redirect_uri, @key_name, @expires_in_days, @replaces, @machine, @expires_at)`,
     ),
     codeConsume: db.prepare<[string], Record<string, unknown>>('DELETE FROM auth_codes WHERE code_hash = ? RETURNING *'),
     codeExpire: db.prepare('DELETE FROM auth_codes WHERE expires_at <= ?'),
+    codeFail: db.prepare<[string, number], { failed_attempts: number }>(
+      'UPDATE auth_codes SET failed_attempts = failed_attempts + 1 WHERE code_challenge = ? AND expires_at > ? RETURNING failed_attempts',
+    ),
+    codeRemoveFailed: db.prepare('DELETE FROM auth_codes WHERE code_challenge = ? AND failed_attempts >= ?'),
     auditInsert: db.prepare(
-      `INSERT INTO audit (at, user_id, key_id, session_id, kind, action, method, path, model, status, latency_ms, input_tokens, output_tokens)
-       VALUES (@at, @user_id, @key_id, @session_id, @kind, @action, @method, @path, @model, @status, @latency_ms, @input_tokens, @output_tokens)`,
+      `INSERT INTO audit (at, user_id, key_id, session_id, kind, action, method, path, model, status, latency_ms, input_tokens, output_tokens, source)
+       VALUES (@at, @user_id, @key_id, @session_id, @kind, @action, @method, @path, @model, @status, @latency_ms, @input_tokens, @output_tokens, @source)`,
     ),
   };
 
@@ -110,6 +156,7 @@ export function openSqliteStore(file: string): Store {
     latency_ms: e.latency_ms ?? null,
     input_tokens: e.input_tokens ?? null,
     output_tokens: e.output_tokens ?? null,
+    source: e.source ?? null,
   });
 
   const auditInsertMany = db.transaction((entries: AuditInput[]) => {
@@ -140,6 +187,39 @@ export function openSqliteStore(file: string): Store {
     for (const e of decision.audit ?? []) q.auditInsert.run(auditParams(e));
     return decision.result;
   });
+
+  const bucketState = (key: string): BucketState | undefined => q.limitGet.get(key);
+  // All or none: the reads and writes of one call are one transaction, so two requests (or two
+  // processes) can never both take a bucket's last token.
+  const take = db.transaction((buckets: readonly Bucket[], now: number): LimitDecision => {
+    const available = buckets.map((b) => tokensAt(b, bucketState(b.key), now));
+    let refusal: LimitDecision = { allowed: true };
+    buckets.forEach((b, i) => {
+      const wait = msUntilToken(b, available[i]!);
+      if (wait > 0 && (refusal.allowed || wait > refusal.retryAfterMs)) refusal = { allowed: false, retryAfterMs: wait, key: b.key };
+    });
+    if (!refusal.allowed) return refusal;
+    buckets.forEach((b, i) => {
+      const tokens = available[i]! - 1;
+      q.limitPut.run(b.key, tokens, now, fullAt(b, tokens, now));
+    });
+    return refusal;
+  });
+  const refund = db.transaction((buckets: readonly Bucket[], now: number) => {
+    for (const b of buckets) {
+      const state = bucketState(b.key);
+      if (!state) continue;
+      const tokens = Math.min(b.limit, tokensAt(b, state, now) + 1);
+      q.limitPut.run(b.key, tokens, now, fullAt(b, tokens, now));
+    }
+  });
+  let sweptAt = 0;
+  const sweep = (now: number) => {
+    if (now - sweptAt < SWEEP_EVERY_MS && now >= sweptAt) return;
+    sweptAt = now;
+    q.limitSweep.run(now);
+    q.markSweep.run(now);
+  };
 
   return {
     users: {
@@ -173,25 +253,46 @@ export function openSqliteStore(file: string): Store {
     },
     sessions: {
       async insert(s: Session) {
-        q.sessionInsert.run(s.idHash, s.userId, s.csrfToken, s.createdAt.getTime(), s.expiresAt.getTime());
+        q.sessionInsert.run(s.idHash, s.userId, s.csrfToken, s.createdAt.getTime(), s.expiresAt.getTime(), s.lastSeenAt.getTime(), s.idleTimeoutMs);
       },
       async find(idHash) {
         const r = q.sessionFind.get(idHash);
-        return (
-          r && {
-            idHash: r.id_hash,
-            userId: r.user_id,
-            csrfToken: r.csrf_token,
-            createdAt: new Date(r.created_at),
-            expiresAt: new Date(r.expires_at),
-          }
-        );
+        return r && toSession(r);
+      },
+      async touch(idHash, at) {
+        q.sessionTouch.run(at.getTime(), idHash, at.getTime());
+      },
+      async listForUser(userId, now) {
+        return q.sessionsForUser.all(userId, now.getTime(), now.getTime()).map(toSession);
       },
       async delete(idHash) {
         q.sessionDelete.run(idHash);
       },
+      async deleteForUser(userId) {
+        return q.sessionDeleteForUser.run(userId).changes;
+      },
       async deleteExpired(now) {
-        q.sessionExpire.run(now.getTime());
+        q.sessionExpire.run(now.getTime(), now.getTime());
+      },
+    },
+    limits: {
+      async take(buckets, now) {
+        sweep(now.getTime());
+        return take.immediate(buckets, now.getTime());
+      },
+      async refund(buckets, now) {
+        refund.immediate(buckets, now.getTime());
+      },
+      async markOnce(key, now, until) {
+        sweep(now.getTime());
+        return q.markPut.run(key, until.getTime(), now.getTime()).changes === 1;
+      },
+    },
+    secrets: {
+      async get(name) {
+        // Two processes may start at once: the first insert wins and both read the same value.
+        q.secretInsert.run(name, randomBytes(32), Date.now());
+        return q.secretGet.get(name)!.value;
       },
     },
     authCodes: {
@@ -207,6 +308,14 @@ export function openSqliteStore(file: string): Store {
           machine: c.machine,
           expires_at: c.expiresAt.getTime(),
         });
+      },
+      async recordFailure(codeChallenge, now, limit) {
+        return db.transaction(() => {
+          const rows = q.codeFail.all(codeChallenge, now.getTime());
+          if (rows.length === 0) return undefined;
+          q.codeRemoveFailed.run(codeChallenge, limit);
+          return Math.max(0, limit - Math.max(...rows.map((r) => r.failed_attempts)));
+        })();
       },
       async consume(codeHash) {
         const r = q.codeConsume.get(codeHash);

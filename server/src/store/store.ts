@@ -30,6 +30,8 @@ export interface AuditEntry {
   latency_ms: number | null;
   input_tokens: number | null;
   output_tokens: number | null;
+  /** The client address (behind a trusted proxy, from X-Forwarded-For) of sign-in rows; null elsewhere. */
+  source: string | null;
 }
 
 /** What callers pass: the unknown fields may be left out. */
@@ -45,8 +47,25 @@ export interface Session {
   userId: string;
   csrfToken: string;
   createdAt: Date;
+  /** The absolute end, whatever the activity. */
   expiresAt: Date;
+  /** The last request seen (recorded at most about once a minute, so page views rarely write). */
+  lastSeenAt: Date;
+  /** The session ends this long after `lastSeenAt`. */
+  idleTimeoutMs: number;
 }
+
+/**
+ * A token bucket: up to `limit` takes at once, refilled at `limit` per `windowMs`. Buckets live
+ * in the store so that every replica counts against the same ones.
+ */
+export interface Bucket {
+  key: string;
+  limit: number;
+  windowMs: number;
+}
+
+export type LimitDecision = { allowed: true } | { allowed: false; retryAfterMs: number; key: string };
 
 export interface AuthCode {
   /** SHA-256 of the one-time code. */
@@ -89,13 +108,38 @@ export interface Store {
   sessions: {
     insert(session: Session): Promise<void>;
     find(idHash: string): Promise<Session | undefined>;
+    /** Records activity (idle timeout); never moves `lastSeenAt` back. */
+    touch(idHash: string, at: Date): Promise<void>;
+    /** The user's sessions that have not ended at `now`, newest first. */
+    listForUser(userId: string, now: Date): Promise<Session[]>;
     delete(idHash: string): Promise<void>;
+    /** Ends every session of the user ("sign out everywhere"); returns how many there were. */
+    deleteForUser(userId: string): Promise<number>;
+    /** Removes sessions past their absolute end or their idle timeout. */
     deleteExpired(now: Date): Promise<void>;
+  };
+  limits: {
+    /** Takes one token from every bucket, or from none (then says which bucket refused and for how long). */
+    take(buckets: readonly Bucket[], now: Date): Promise<LimitDecision>;
+    /** Gives one token back to every bucket (an attempt taken ahead that turned out not to count). */
+    refund(buckets: readonly Bucket[], now: Date): Promise<void>;
+    /** True for the first call with `key` until `until`; false while that mark lasts. */
+    markOnce(key: string, now: Date, until: Date): Promise<boolean>;
+  };
+  secrets: {
+    /** The named 32-byte random secret, made on first use; the same for every process using this store. */
+    get(name: string): Promise<Buffer>;
   };
   authCodes: {
     insert(code: AuthCode): Promise<void>;
     /** Removes and returns the code (single use); the caller checks expiry and bindings. */
     consume(codeHash: string): Promise<AuthCode | undefined>;
+    /**
+     * Counts a wrong code against the pending sign-ins with this PKCE challenge
+     * (not expired at `now`) and removes those that reach `limit`. Returns the
+     * tries left (0: it was just removed), or undefined when none is pending.
+     */
+    recordFailure(codeChallenge: string, now: Date, limit: number): Promise<number | undefined>;
     deleteExpired(now: Date): Promise<void>;
   };
   audit: {

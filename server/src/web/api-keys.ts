@@ -3,7 +3,7 @@
  * the once-only secret after creation, and one card per key whose menu holds
  * exactly the actions its status allows (domain/keys.ts decides which).
  */
-import { ACTIVE_KEY_LIMIT, DEFAULT_EXPIRY_DAYS, EXPIRY_DAYS, NAME_MAX_LENGTH, allowedActions, type KeyStatus } from '../domain/keys.js';
+import { ACTIVE_KEY_LIMIT, DEFAULT_EXPIRY_DAYS, EXPIRY_DAYS, NAME_MAX_LENGTH, STATUS_LABEL, allowedActions, type KeyStatus } from '../domain/keys.js';
 import { html, type SafeHtml } from './html.js';
 import { dateCell, dateTimeCell, settingsPage } from './settings.js';
 
@@ -38,13 +38,6 @@ export interface ApiKeysView extends Frame {
   notice?: string;
   error?: string;
 }
-
-const STATUS_LABEL: Record<KeyStatus, string> = {
-  active: 'Active',
-  suspended: 'Suspended',
-  expired: 'Expired',
-  compromised: 'Compromised',
-};
 
 /** Menu actions on this page: the status table's, minus the CLI-only rotate/rename. */
 type MenuAction = 'disable' | 'enable' | 'delete';
@@ -151,7 +144,8 @@ ${v.created ? createdCard(v.created, v.baseUrl) : ''}
 ${
   v.keys.length === 0
     ? html`<div class="card" id="no-keys"><p>You have no API keys yet.</p><p class="muted">Create one here, or run <code>npx thirdloop auth</code> on your machine.</p></div>`
-    : html`<ul class="key-cards" aria-label="Your API keys">${v.keys.map((k) => keyCard(k, v.csrfToken, atLimit))}</ul>`
+    : html`<ul class="key-cards" aria-label="Your API keys">${v.keys.map((k) => keyCard(k, v.csrfToken, atLimit))}</ul>
+<p class="muted" id="last-used-note">“Last used” is a key’s last model request (Claude Code, opencode or any other client of <code>/v1</code>); managing keys does not count.</p>`
 }`,
   );
 }

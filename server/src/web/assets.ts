@@ -32,6 +32,8 @@ a { color: var(--accent); }
 .actions { display: flex; gap: .75rem; flex-wrap: wrap; margin-top: 1.25rem; }
 dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .35rem 1rem; margin: 0; }
 dl.facts dt { color: var(--muted); } dl.facts dd { margin: 0; overflow-wrap: anywhere; }
+h2.reported-title { font-size: 1rem; margin: 1.25rem 0 .25rem; }
+dl.facts.reported { border-left: 3px solid var(--warn); padding-left: .75rem; }
 code, .code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; overflow-wrap: anywhere; }
 .one-time-code { font-size: 1.4rem; padding: .75rem; border: 1px dashed var(--line); border-radius: 6px; user-select: all; }
 .badge { display: inline-block; padding: .05rem .5rem; border-radius: 999px; font-size: .8rem; font-weight: 700; border: 1px solid currentColor; }

@@ -59,16 +59,20 @@ export function consentPage(v: ConsentView): string {
   return page(
     { title: 'Authorize the CLI', user: v.user, csrfToken: v.csrfToken },
     html`<div class="card">
-  <h1>Authorize thirdloop on ${v.machine ?? 'this machine'}?</h1>
+  <h1>Authorize the thirdloop CLI?</h1>
   <p>The <code>thirdloop</code> command-line tool asks for a new API key for <strong>${v.user.email}</strong>.
   Approve only if you just ran <code>thirdloop auth</code> yourself.</p>
   ${v.error ? html`<p class="error" role="alert" id="consent-error">${v.error}</p>` : ''}
   <dl class="facts">
-    <dt>Key name</dt><dd id="consent-key-name">${v.keyName}</dd>
     <dt>Expires</dt><dd id="consent-expiry">in ${v.expiresInDays} days (${v.expiresOn})</dd>
-    <dt>Machine</dt><dd id="consent-machine">${v.machine ?? 'not given'}</dd>
     <dt>Active keys</dt><dd id="consent-active-count">${v.activeCount} / ${ACTIVE_KEY_LIMIT} active keys</dd>
     ${v.replaces ? html`<dt>Replaces</dt><dd id="consent-replaces">${v.replaces.name} (<code>${v.replaces.id}</code>), deleted when the new key is issued</dd>` : ''}
+  </dl>
+  <h2 class="reported-title" id="consent-reported">Reported by the requesting computer</h2>
+  <p class="muted">Whatever computer opened this page chose these words; Third Loop cannot check them.</p>
+  <dl class="facts reported" aria-labelledby="consent-reported">
+    <dt>Key name</dt><dd><bdi id="consent-key-name">${v.keyName}</bdi> <span class="muted">(reported by the requesting computer)</span></dd>
+    <dt>Machine</dt><dd>${v.machine ? html`<bdi id="consent-machine">${v.machine}</bdi> <span class="muted">(reported by the requesting computer)</span>` : html`<span id="consent-machine" class="muted">not given</span>`}</dd>
   </dl>
   ${v.replacesMissing ? html`<p class="notice">The key this machine used before (<code>${v.replacesMissing}</code>) no longer exists; nothing will be replaced.</p>` : ''}
 </div>
@@ -76,7 +80,7 @@ ${keyList}
 <form method="post" action="/cli-auth" class="card">
   ${hidden}
   <input type="hidden" name="csrf" value="${v.csrfToken}">
-  <p class="muted">${v.atLimit ? 'Approve becomes available once you have fewer than 2 active keys.' : 'The secret goes straight to your terminal; this page never shows it.'}</p>
+  <p class="muted">${v.atLimit ? `Approve becomes available once you have fewer than ${ACTIVE_KEY_LIMIT} active keys.` : 'The secret goes straight to your terminal; this page never shows it.'}</p>
   <div class="actions">
     <button type="submit" name="decision" value="approve" class="primary"${v.atLimit ? html` disabled aria-disabled="true"` : ''}>Approve</button>
     <button type="submit" name="decision" value="deny">Deny</button>
@@ -90,9 +94,9 @@ export function codePage(options: { user: { email: string }; csrfToken: string; 
     { title: 'Your one-time code', user: options.user, csrfToken: options.csrfToken },
     html`<div class="card">
   <h1>Approved</h1>
-  <p>Paste this one-time code into the terminal where <code>thirdloop auth</code> is waiting:</p>
+  <p>Type this code in the terminal where <code>thirdloop auth --no-browser</code> is waiting:</p>
   <p><code class="one-time-code" id="one-time-code">${options.code}</code></p>
-  <p class="muted">It works once and expires in ${options.minutes} minutes.</p>
+  <p class="muted">Upper or lower case, with or without the dash. It works once and expires in ${options.minutes} minutes.</p>
 </div>`,
   );
 }

@@ -2,12 +2,13 @@
 import { html, type SafeHtml } from './html.js';
 import { page } from './layout.js';
 
-export type SettingsTab = 'api-keys' | 'about' | 'audit';
+export type SettingsTab = 'api-keys' | 'about' | 'audit' | 'sessions';
 
 const TABS: { id: SettingsTab; href: string; label: string }[] = [
   { id: 'api-keys', href: '/settings/api-keys', label: 'API Keys' },
   { id: 'about', href: '/settings/about', label: 'About' },
   { id: 'audit', href: '/settings/audit', label: 'Audit log' },
+  { id: 'sessions', href: '/settings/sessions', label: 'Sessions' },
 ];
 
 export interface SettingsFrame {

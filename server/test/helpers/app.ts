@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { buildApp } from '../../src/app.js';
 import { makeConfig, type ServerConfig } from '../../src/config.js';
 import { hashPassword } from '../../src/auth/hashing.js';
@@ -78,25 +79,54 @@ export async function startTestServer(overrides: Partial<ServerConfig> = {}): Pr
   };
 }
 
+export interface BrowserOptions {
+  /** Connect from this loopback address (127.0.0.2, …): another client as the server sees it. */
+  localAddress?: string;
+  /** Sent with every request (e.g. X-Forwarded-For, for a server that trusts this hop). */
+  headers?: Record<string, string>;
+}
+
 /** A tiny cookie jar over fetch, for the HTML flows. */
 export class Browser {
   private readonly cookies = new Map<string, string>();
+  private readonly agent: Agent | undefined;
 
-  constructor(readonly base: string) {}
+  constructor(
+    readonly base: string,
+    private readonly options: BrowserOptions = {},
+  ) {
+    if (options.localAddress) this.agent = new Agent({ localAddress: options.localAddress });
+  }
+
+  /** Sets or replaces a cookie by hand (forgeries, copies between browsers). */
+  setCookie(name: string, value: string): void {
+    this.cookies.set(name, value);
+  }
+
+  cookie(name: string): string | undefined {
+    return this.cookies.get(name);
+  }
+
+  deleteCookie(name: string): void {
+    this.cookies.delete(name);
+  }
 
   cookieHeader(): string {
     return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
   }
 
   async request(path: string, init: RequestInit & { form?: Record<string, string> } = {}): Promise<Response> {
-    const headers = new Headers(init.headers);
+    const headers = new Headers({ ...this.options.headers, ...Object.fromEntries(new Headers(init.headers)) });
     if (this.cookies.size) headers.set('cookie', this.cookieHeader());
     let body = init.body;
     if (init.form) {
       headers.set('content-type', 'application/x-www-form-urlencoded');
       body = new URLSearchParams(init.form).toString();
     }
-    const res = await fetch(path.startsWith('http') ? path : this.base + path, { ...init, headers, body, redirect: 'manual' });
+    const url = path.startsWith('http') ? path : this.base + path;
+    const res = this.agent
+      ? ((await undiciFetch(url, { ...(init as object), headers: Object.fromEntries(headers), body: body as string | undefined, redirect: 'manual', dispatcher: this.agent })) as unknown as Response)
+      : await fetch(url, { ...init, headers, body, redirect: 'manual' });
     for (const c of res.headers.getSetCookie()) {
       const [pair, ...attrs] = c.split(';');
       const eq = pair!.indexOf('=');

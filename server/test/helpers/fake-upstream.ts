@@ -4,6 +4,7 @@
  */
 import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 export interface Received {
@@ -19,15 +20,19 @@ export type Handler = (req: IncomingMessage, res: ServerResponse, received: Rece
 
 export interface FakeUpstream {
   url: string;
+  /** Connections accepted so far (TLS handshakes completed, over TLS): keep-alive keeps this at 1. */
+  connections(): number;
   received: Received[];
   handle(handler: Handler): void;
   close(): Promise<void>;
 }
 
-export async function startFakeUpstream(): Promise<FakeUpstream> {
+/** `tls`: serve https with this key and certificate (a test CA's), as the real provider does. */
+export async function startFakeUpstream(options: { tls?: { key: string; cert: string } } = {}): Promise<FakeUpstream> {
   let handler: Handler = (_req, res) => sendJson(res, 200, messageBody());
   const received: Received[] = [];
-  const server: Server = createServer((req, res) => {
+  let connections = 0;
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
@@ -44,12 +49,15 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
       received.push(entry);
       void Promise.resolve(handler(req, res, entry)).catch(() => res.destroy());
     });
-  });
+  };
+  const server: Server = options.tls ? createTlsServer(options.tls, onRequest) : createServer(onRequest);
+  server.on(options.tls ? 'secureConnection' : 'connection', () => connections++);
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
+    connections: () => connections,
     received,
     handle(next) {
       handler = next;

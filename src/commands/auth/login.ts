@@ -6,20 +6,22 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { normalizeCode } from 'thirdloop-protocol';
 import type { Context, ProfileConfig, StoredSecret } from '../../context.js';
 import type { Api, ApiKey, NewKey } from '../../core/api.js';
 import { DEFAULT_EXPIRY_DAYS } from '../../core/api.js';
 import { checkProfileName } from '../../core/profile-name.js';
 import { parseCredential } from '../../core/credential.js';
 import { validateKeyName } from '../../core/key-actions.js';
-import { ExitCode, UserError, usageError } from '../../core/errors.js';
+import { Cancelled, ExitCode, SIGINT_EXIT, UserError, WaitEnded, usageError } from '../../core/errors.js';
+import { ApiError } from '../../core/http.js';
 import { createOutput, daysUntil, isoDate, type Output } from '../../core/output.js';
-import { confirm, readLine, readStdin } from '../../core/prompt.js';
+import { confirm, openLineReader, readStdin } from '../../core/prompt.js';
 import { describeStorage } from '../../core/secrets.js';
 import { apiFor, debugWriter, resolveApiUrl } from '../../core/session.js';
 import { createPkce } from '../../login/pkce.js';
-import { consentUrl, defaultKeyName } from '../../login/consent-url.js';
-import { startCallbackServer } from '../../login/callback-server.js';
+import { consentUrl, defaultKeyName, type ConsentRequest } from '../../login/consent-url.js';
+import { LoginDenied, startCallbackServer } from '../../login/callback-server.js';
 import { ENV_FILE_NAMES, rewriteEnvFiles } from '../../shells/env-files.js';
 
 export interface LoginOptions {
@@ -60,7 +62,7 @@ export async function run(ctx: Context, options: LoginOptions = {}): Promise<voi
     }
     out.info(`${what}.`);
     const ok = await confirm(ctx, 'Sign in again with a new key? (the current key stays active; --rotate replaces it)', '--force');
-    if (!ok) throw new UserError('Nothing changed.');
+    if (!ok) throw new Cancelled();
   }
   if (ctx.env.THIRDLOOP_API_KEY) out.warn('THIRDLOOP_API_KEY is set: it overrides the stored key until you unset it.');
 
@@ -69,73 +71,150 @@ export async function run(ctx: Context, options: LoginOptions = {}): Promise<voi
   const now = ctx.clock.now();
   const keyName = validateKeyName(options.name ?? defaultKeyName(ctx.hostname, now), 'The key name (--name)');
   const expiresInDays = options.expires ?? DEFAULT_EXPIRY_DAYS;
-  const timeoutMs = (options.timeout ?? 300) * 1000;
   const replaces = options.rotate ? existing?.keyId : undefined;
-  const api = apiFor(ctx, { baseUrl });
-  const pkce = createPkce();
+  const flow: Flow = {
+    api: apiFor(ctx, { baseUrl }),
+    pkce: createPkce(),
+    consent: { baseUrl, keyName, expiresInDays, replaces, machine: ctx.hostname },
+    timeoutSeconds: options.timeout ?? 300,
+    deadline: Date.now() + (options.timeout ?? 300) * 1000,
+    keeps: signedIn ? `the key this machine uses (${existing?.keyId}) is unchanged` : 'nothing was stored',
+  };
 
-  // For the login round-trip figure (browser callback → secret stored), shown with --debug.
-  let callbackAt: number | undefined;
+  // One Ctrl+C cancels the wait cleanly (listener closed, nothing stored). Once the
+  // browser has answered, the last steps take a moment and are not interrupted.
   const controller = new AbortController();
   const onSigint = () => controller.abort();
-  process.once('SIGINT', onSigint);
-  let minted: NewKey;
+  process.on('SIGINT', onSigint);
   try {
-    if (options.browser === false) {
-      const url = consentUrl({ baseUrl, state: pkce.state, codeChallenge: pkce.challenge, keyName, expiresInDays, replaces, machine: ctx.hostname });
-      out.info('Open this URL in a browser on any device, sign in and approve:');
-      out.info(`  ${url}`);
-      out.info('Then paste the one-time code shown on the page.');
-      const code = (await readLine(ctx, 'One-time code: ', { timeoutMs, signal: controller.signal })).trim();
-      if (!code) throw usageError('No code was entered; nothing was stored.', 'Run `thirdloop auth --no-browser` again.');
-      minted = await exchange(api, { code, code_verifier: pkce.verifier });
-    } else {
-      const server = await startCallbackServer({ state: pkce.state });
-      try {
-        const url = consentUrl({
-          baseUrl,
-          state: pkce.state,
-          codeChallenge: pkce.challenge,
-          keyName,
-          expiresInDays,
-          replaces,
-          machine: ctx.hostname,
-          redirectUri: server.redirectUri,
-        });
-        const opened = await ctx.openBrowser(url);
-        out.info(opened ? 'Opened your browser. If it did not open, visit:' : 'Open this URL in your browser to sign in:');
-        out.info(`  ${url}`);
-        const spinner = out.spinner('Waiting for approval in your browser… (Ctrl+C to cancel)');
-        // Load the keychain module while the user is busy in the browser, not after the callback.
-        (await ctx.secrets()).prepare?.();
-        let callback;
-        try {
-          callback = await server.wait({ timeoutMs, signal: controller.signal });
-        } catch (error) {
-          spinner.fail('Not signed in.');
-          throw error;
-        }
-        spinner.stop();
-        callbackAt = performance.now();
-        try {
-          minted = await exchange(api, { code: callback.code, code_verifier: pkce.verifier, redirect_uri: server.redirectUri });
-        } catch (error) {
-          callback.respond({ ok: false, message: `${(error as Error).message} Nothing was stored; run thirdloop auth again.` });
-          throw error;
-        }
-        callback.respond({ ok: true, message: 'You can close this tab and return to the terminal.' });
-      } finally {
-        await server.close();
-      }
+    let minted: Minted;
+    try {
+      minted = options.browser === false ? await withCode(ctx, out, flow, controller.signal) : await withBrowser(ctx, out, flow, controller.signal);
+    } catch (error) {
+      throw explain(error, flow, options.browser === false ? 'the one-time code' : 'approval in the browser');
     }
+    const stored = await store(ctx, { profileName, baseUrl, key: minted.key, credential: minted.credential, insecure: options.insecureStorage, minted: true });
+    if (minted.callbackAt !== undefined) debugWriter(ctx)?.(`login round trip: callback received → secret stored in ${Math.round(performance.now() - minted.callbackAt)} ms`);
+    report(ctx, out, { baseUrl, profileName, key: minted.key, stored, replaced: replaces, email: minted.user?.email });
+    await afterSignIn(ctx, out, { existing, keyId: minted.key.id, credential: minted.credential, baseUrl, rotated: Boolean(options.rotate) });
   } finally {
     process.removeListener('SIGINT', onSigint);
   }
+}
 
-  const stored = await store(ctx, { profileName, baseUrl, key: minted.key, credential: minted.credential, insecure: options.insecureStorage, minted: true });
-  if (callbackAt !== undefined) debugWriter(ctx)?.(`login round trip: callback received → secret stored in ${Math.round(performance.now() - callbackAt)} ms`);
-  report(ctx, out, { baseUrl, profileName, key: minted.key, stored, replaced: replaces });
-  await afterSignIn(ctx, out, { existing, keyId: minted.key.id, credential: minted.credential, baseUrl, rotated: Boolean(options.rotate) });
+/** What both sign-in flows share. */
+interface Flow {
+  api: Api;
+  pkce: ReturnType<typeof createPkce>;
+  consent: Omit<ConsentRequest, 'state' | 'codeChallenge' | 'redirectUri'>;
+  /** --timeout, and when the wait ends as Date.now() milliseconds. */
+  timeoutSeconds: number;
+  deadline: number;
+  /** What a sign-in that does not complete leaves behind, for the sentence that ends it. */
+  keeps: string;
+}
+
+type Minted = NewKey & { callbackAt?: number };
+
+/** The loopback flow: the browser comes back to 127.0.0.1 with the code. */
+async function withBrowser(ctx: Context, out: Output, flow: Flow, signal: AbortSignal): Promise<Minted> {
+  const server = await startCallbackServer({ state: flow.pkce.state });
+  try {
+    const url = consentUrl({ ...flow.consent, state: flow.pkce.state, codeChallenge: flow.pkce.challenge, redirectUri: server.redirectUri });
+    // The URL first, always: whatever happens to the browser, the user can carry on with it.
+    out.info(`Sign in and approve in your browser at:`);
+    out.info(`  ${url}`);
+    const waiting = server.wait({ timeoutMs: flow.deadline - Date.now(), signal });
+    waiting.catch(() => {}); // handled below; the opener may still be starting
+    const spinner = out.spinner('Waiting for approval in the browser… (Ctrl+C to cancel)');
+    let answered = false;
+    // Never wait for the opener: the timeout and Ctrl+C already run.
+    void ctx.openBrowser(url).then((outcome) => {
+      if (answered) return;
+      if (outcome.status === 'failed') {
+        spinner.note(`Could not open a browser: ${outcome.command} ${outcome.reason}; open the URL above in any browser.`, 'warn');
+      } else if (outcome.status === 'launched') {
+        void outcome.exited.then((code) => {
+          if (!answered && code !== 0 && code !== null) {
+            spinner.note(`Could not open a browser: ${outcome.command} exited with status ${code}; open the URL above in any browser.`, 'warn');
+          }
+        });
+      }
+    });
+    // Load the keychain module while the user is busy in the browser, not after the callback.
+    void ctx.secrets().then((secrets) => secrets.prepare?.(), () => {});
+    let callback;
+    try {
+      callback = await waiting;
+    } finally {
+      answered = true;
+      spinner.stop();
+    }
+    const callbackAt = performance.now();
+    let minted: NewKey;
+    try {
+      minted = await exchange(flow.api, { code: callback.code, code_verifier: flow.pkce.verifier, redirect_uri: server.redirectUri });
+    } catch (error) {
+      callback.respond({ ok: false, message: `${(error as Error).message} Nothing was stored; run thirdloop auth again.` });
+      throw error;
+    }
+    callback.respond({ ok: true, message: 'You can close this tab and return to the terminal.' });
+    return { ...minted, callbackAt };
+  } finally {
+    await server.close();
+  }
+}
+
+/** How many codes a person may type before the flow ends (the instance allows a few more). */
+const CODE_TRIES = 3;
+
+/** --no-browser: the user approves on any device and types the one-time code shown there. */
+async function withCode(ctx: Context, out: Output, flow: Flow, signal: AbortSignal): Promise<Minted> {
+  const url = consentUrl({ ...flow.consent, state: flow.pkce.state, codeChallenge: flow.pkce.challenge });
+  out.info('Open this URL in a browser on any device, sign in and approve:');
+  out.info(`  ${url}`);
+  out.info('Then type the one-time code shown on the page.');
+  const reader = await openLineReader(ctx);
+  try {
+    for (let attempt = 1; ; attempt++) {
+      // Sent as the instance looks it up (any case, dash or not): the protocol's form.
+      const code = normalizeCode(await reader.ask('One-time code: ', { timeoutMs: flow.deadline - Date.now(), signal }));
+      const last = attempt >= CODE_TRIES;
+      if (!code) {
+        if (last) throw usageError(`No code was entered; ${flow.keeps}.`, 'Run `thirdloop auth --no-browser` again.');
+        out.warn('Type the code the page shows after you approve: 8 characters, like K7MB-Q2XD.');
+        continue;
+      }
+      try {
+        return await exchange(flow.api, { code, code_verifier: flow.pkce.verifier });
+      } catch (error) {
+        const left = error instanceof ApiError && error.type === 'invalid_grant' ? error.details?.attempts_left : undefined;
+        if (typeof left !== 'number' || left <= 0) throw error;
+        if (last) throw new UserError(`No code was accepted after ${CODE_TRIES} tries; ${flow.keeps}.`, { hint: 'Run `thirdloop auth --no-browser` again, and type the code exactly as the page shows it.' });
+        out.warn(`That code was not accepted. Check it on the page and type it again (${CODE_TRIES - attempt} ${CODE_TRIES - attempt === 1 ? 'try' : 'tries'} left).`);
+      }
+    }
+  } finally {
+    reader.close();
+  }
+}
+
+/** The sentence that ends a sign-in that did not complete: what happened, and what it left. */
+function explain(error: unknown, flow: Flow, waitingFor: string): unknown {
+  if (error instanceof WaitEnded) {
+    if (error.reason === 'cancelled') return new Cancelled(`Sign-in cancelled; ${flow.keeps}.`, SIGINT_EXIT);
+    if (error.reason === 'ended') return new UserError(`The input ended before a code was entered; ${flow.keeps}.`, { hint: 'Run `thirdloop auth --no-browser` on a terminal, or pipe the code in.' });
+    return new UserError(`Timed out after ${describeSeconds(flow.timeoutSeconds)} waiting for ${waitingFor}; ${flow.keeps}.`, {
+      hint: 'Run `thirdloop auth` again (or pass --timeout SECONDS).',
+    });
+  }
+  if (error instanceof LoginDenied) return new UserError(`${error.what}; ${flow.keeps}.`, { hint: error.hint });
+  return error;
+}
+
+function describeSeconds(seconds: number): string {
+  if (seconds >= 60 && seconds % 60 === 0) return `${seconds / 60} minute${seconds === 60 ? '' : 's'}`;
+  return `${seconds} second${seconds === 1 ? '' : 's'}`;
 }
 
 /** Notes on the previous key, and the shell env files brought up to date. */

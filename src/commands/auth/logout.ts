@@ -9,11 +9,11 @@ import path from 'node:path';
 import type { Context } from '../../context.js';
 import { checkProfileName } from '../../core/profile-name.js';
 import { parseCredential } from '../../core/credential.js';
-import { UserError } from '../../core/errors.js';
+import { Cancelled, UserError } from '../../core/errors.js';
 import { ApiError } from '../../core/http.js';
 import { createOutput } from '../../core/output.js';
 import { confirm } from '../../core/prompt.js';
-import { apiFor, resolveApiUrl } from '../../core/session.js';
+import { apiFor, ownInstanceError, resolveApiUrl } from '../../core/session.js';
 import { readTextIfExists, removeFile } from '../../files/atomic-write.js';
 import { ENV_FILE_NAMES } from '../../shells/env-files.js';
 
@@ -45,10 +45,12 @@ export async function run(ctx: Context, options: LogoutOptions = {}): Promise<vo
         hint: 'Run `thirdloop logout` without --revoke, and delete the key in the web console.',
       });
     }
+    const elsewhere = ownInstanceError(ctx, { profileName, profile: profile ?? {}, baseUrl });
+    if (elsewhere) throw elsewhere;
     const { id } = parseCredential(stored.credential, 'The stored credential');
     if (!options.yes) {
       const ok = await confirm(ctx, `Delete key "${profile?.keyName ?? id}" (${id}) on ${baseUrl} permanently?`, '--yes');
-      if (!ok) throw new UserError('Nothing changed.');
+      if (!ok) throw new Cancelled();
     }
     try {
       await apiFor(ctx, { baseUrl, credential: stored.credential }).deleteKey(id);

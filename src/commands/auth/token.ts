@@ -10,9 +10,11 @@ import { missingSecret } from '../../core/missing-secret.js';
 
 export async function run(ctx: Context): Promise<void> {
   const profileName = checkProfileName(ctx.globals.profile);
+  const profile = (await ctx.config()).getProfile(profileName);
   const secrets = await ctx.secrets();
-  const secret = await secrets.get(profileName);
-  if (!secret) throw missingSecret(profileName, (await ctx.config()).getProfile(profileName), secrets);
+  // As for every command: a profile never signed in has no key, whatever a keychain still holds under its name.
+  const secret = profile?.keyId || ctx.env.THIRDLOOP_API_KEY?.trim() ? await secrets.get(profileName) : undefined;
+  if (!secret) throw missingSecret(profileName, profile, secrets, ctx.globals.apiUrl);
   try {
     const { id, secret: key } = parseCredential(secret.credential, secret.source === 'env' ? 'THIRDLOOP_API_KEY' : 'The stored credential');
     ctx.io.stdout.write(`${id};${key}\n`);

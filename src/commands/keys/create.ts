@@ -6,10 +6,11 @@
 import type { Context } from '../../context.js';
 import { DEFAULT_EXPIRY_DAYS, EXPIRY_DAYS, type ExpiryDays, type KeyList, type NewKey } from '../../core/api.js';
 import { ApiError } from '../../core/http.js';
-import { ExitCode, UserError } from '../../core/errors.js';
+import { Cancelled, UserError } from '../../core/errors.js';
 import { describeKey, listKeys, withSpinner } from '../../core/key-commands.js';
 import { atLimit, expiresIn, limitError, validateExpiry, validateKeyName } from '../../core/key-actions.js';
 import { createOutput, isoDate, type Output } from '../../core/output.js';
+import { askChoice, askText } from '../../core/prompt.js';
 import { requireSession } from '../../core/session.js';
 
 export interface CreateOptions {
@@ -19,15 +20,12 @@ export interface CreateOptions {
 
 export const defaultKeyName = (hostname: string, now: Date) => `${hostname || 'this machine'} (${isoDate(now)})`;
 
-/** Asks for the name and the expiry on a terminal; `prompts` is loaded only here. */
+/** Asks for what is missing on a terminal: the name, then the expiry. */
 async function ask(ctx: Context, need: { name: boolean; expires: boolean }, defaultName: string): Promise<{ name?: string; expires?: number }> {
-  const { default: prompts } = await import('prompts');
-  const questions: import('prompts').PromptObject[] = [];
-  const io = { stdin: ctx.io.stdin, stdout: ctx.io.stderr };
+  const cancelled = () => new Cancelled();
+  const answers: { name?: string; expires?: number } = {};
   if (need.name) {
-    questions.push({
-      type: 'text',
-      name: 'name',
+    answers.name = await askText(ctx, {
       message: 'Key name',
       initial: defaultName,
       validate: (value: string) => {
@@ -38,22 +36,17 @@ async function ask(ctx: Context, need: { name: boolean; expires: boolean }, defa
           return (error as Error).message;
         }
       },
-      ...io,
     });
+    if (answers.name === undefined) throw cancelled();
   }
   if (need.expires) {
-    questions.push({
-      type: 'select',
-      name: 'expires',
+    answers.expires = await askChoice(ctx, {
       message: 'Expires in',
       choices: EXPIRY_DAYS.map((d) => ({ title: `${d} days${d === DEFAULT_EXPIRY_DAYS ? ' (recommended)' : ''}`, value: d })),
       initial: EXPIRY_DAYS.indexOf(DEFAULT_EXPIRY_DAYS),
-      ...io,
     });
+    if (answers.expires === undefined) throw cancelled();
   }
-  let cancelled = false;
-  const answers = (await prompts(questions, { onCancel: () => (cancelled = true) })) as { name?: string; expires?: number };
-  if (cancelled) throw new UserError('Cancelled; no key was created.', { exitCode: ExitCode.failure });
   return answers;
 }
 

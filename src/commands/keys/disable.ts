@@ -4,8 +4,8 @@
  * machine uses asks first, since this machine then cannot enable it back.
  */
 import type { Context } from '../../context.js';
-import { confirmOrRefuse, describeKey, findTarget, withSpinner } from '../../core/key-commands.js';
-import { assertAllowed } from '../../core/key-actions.js';
+import { alreadyThere, confirmOrRefuse, describeKey, findTarget, withSpinner } from '../../core/key-commands.js';
+import { assertAllowed, isNoOp } from '../../core/key-actions.js';
 import { createOutput } from '../../core/output.js';
 
 export interface DisableOptions {
@@ -16,6 +16,7 @@ export interface DisableOptions {
 export async function run(ctx: Context, options: DisableOptions = {}): Promise<void> {
   const out = createOutput(ctx);
   const { session, key, thisMachine } = await findTarget(ctx, out, options.id);
+  if (isNoOp(key.status, 'disable')) return alreadyThere(ctx, out, key);
   assertAllowed(key, 'disable');
   if (thisMachine) {
     await confirmOrRefuse(ctx, out, {

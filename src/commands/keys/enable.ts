@@ -4,8 +4,8 @@
  */
 import type { Context } from '../../context.js';
 import { ApiError } from '../../core/http.js';
-import { describeKey, findTarget, listKeys, withSpinner } from '../../core/key-commands.js';
-import { assertAllowed, atLimit, limitError } from '../../core/key-actions.js';
+import { alreadyThere, describeKey, findTarget, listKeys, withSpinner } from '../../core/key-commands.js';
+import { assertAllowed, atLimit, isNoOp, limitError } from '../../core/key-actions.js';
 import { createOutput } from '../../core/output.js';
 
 export interface EnableOptions {
@@ -15,6 +15,7 @@ export interface EnableOptions {
 export async function run(ctx: Context, options: EnableOptions = {}): Promise<void> {
   const out = createOutput(ctx);
   const { session, list, key } = await findTarget(ctx, out, options.id);
+  if (isNoOp(key.status, 'enable')) return alreadyThere(ctx, out, key);
   assertAllowed(key, 'enable');
   if (atLimit(list)) throw limitError(list, `enable ${describeKey(key)}`, session.credential.id);
   let updated;

@@ -5,11 +5,11 @@
  */
 import { realpathSync } from 'node:fs';
 import path from 'node:path';
-import { createInterface } from 'node:readline/promises';
 import { fileURLToPath } from 'node:url';
 import type { Context } from '../../context.js';
-import { UserError, usageError } from '../../core/errors.js';
+import { Cancelled, UserError, usageError } from '../../core/errors.js';
 import { createOutput, type Output } from '../../core/output.js';
+import { confirm } from '../../core/prompt.js';
 import { requireSession } from '../../core/session.js';
 import { backupPathFor, removeFile, writeFileAtomic } from '../../files/atomic-write.js';
 import { unifiedDiff } from '../../files/unified-diff.js';
@@ -105,7 +105,7 @@ async function setup(ctx: Context, out: Output, options: SetupClaudeOptions, she
     if (pending.length > 0) {
       out.info(`thirdloop will change:`);
       for (const change of pending) out.info(`  ${change.action.padEnd(7)} ${label(ctx, change.path)}`);
-      if (!(await confirm(ctx, 'Continue?', true))) throw new UserError('Cancelled; nothing was changed.');
+      if (!(await confirm(ctx, 'Continue?', '--yes', true))) throw new Cancelled();
     }
   }
   // Writing is quick; starting every shell to check it takes a moment: show that something happens.
@@ -136,7 +136,7 @@ async function undo(ctx: Context, out: Output, options: SetupClaudeOptions, shel
     out.info('thirdloop will undo:');
     for (const change of changes) out.info(`  ${change.action.padEnd(7)} ${label(ctx, change.path)}`);
     if (settings) out.info(`  ${settings.action.padEnd(7)} ${label(ctx, settings.path)}`);
-    if (!(await confirm(ctx, 'Continue?', false))) throw new UserError('Cancelled; nothing was changed.');
+    if (!(await confirm(ctx, 'Continue?', '--yes'))) throw new Cancelled();
   }
 
   if (!options.dryRun) {
@@ -225,7 +225,7 @@ async function keyHelper(ctx: Context, out: Output, options: SetupClaudeOptions,
       throw usageError(`${shown} already has an apiKeyHelper (${foreign}).`, 'Pass --yes to replace it; `thirdloop setup claude --undo` puts it back.');
     }
     out.info(`${shown} already has apiKeyHelper: ${foreign}`);
-    if (!(await confirm(ctx, 'Replace it with thirdloop’s?', false))) throw new UserError('Cancelled; nothing was changed.');
+    if (!(await confirm(ctx, 'Replace it with thirdloop’s?', '--yes'))) throw new Cancelled();
   }
   await new FileTransaction({ label: (f) => label(ctx, f) }).write(file, Buffer.alloc(0), { label: shown }).check();
   const result = await writeFileAtomic(file, encodeText(merged.text, before?.encoding ?? 'utf8'), { mode: 0o600, backup: true, label: shown });
@@ -433,19 +433,5 @@ function printFiles(ctx: Context, out: Output, report: Report) {
 
 const list = (items: string[]) =>
   items.length <= 1 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`;
-
-async function confirm(ctx: Context, question: string, defaultYes: boolean): Promise<boolean> {
-  const rl = createInterface({ input: ctx.io.stdin, output: ctx.io.stderr, terminal: ctx.io.stdinIsTTY });
-  try {
-    const answer = (await rl.question(`${question} ${defaultYes ? '[Y/n]' : '[y/N]'} `)).trim().toLowerCase();
-    return answer === '' ? defaultYes : answer === 'y' || answer === 'yes';
-  } catch (error) {
-    // Ctrl+C or Ctrl+D at the prompt is a "no", not a failure.
-    if ((error as NodeJS.ErrnoException).code === 'ABORT_ERR' || (error as Error).name === 'AbortError') return false;
-    throw error;
-  } finally {
-    rl.close();
-  }
-}
 
 export type { Report as SetupClaudeReport };

@@ -3,21 +3,27 @@
  * provider in opencode.json(c), the session plugin, optionally an AGENTS.md
  * section and the shell exports — and `--undo` it.
  *
- * Everything is planned (read, parsed, computed) before anything is written,
- * so an unparseable file or a failed request changes nothing.
+ * Everything is planned (read as bytes, parsed, computed, judged the way
+ * opencode would load it) before anything is written, and the files are
+ * written as one set that is rolled back on a failure part-way, so an
+ * unparseable file, a blocked path or a failed request changes nothing.
  */
-import { constants as fsConstants, existsSync, promises as fs } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Context } from '../../context.js';
 import { UserError, notAuthenticated } from '../../core/errors.js';
 import { createOutput, type Output } from '../../core/output.js';
+import { confirm } from '../../core/prompt.js';
 import { ApiError } from '../../core/http.js';
 import { requireSession, type Session } from '../../core/session.js';
-import { backupPathFor, describeFsError, readTextIfExists, removeFile, resolveTarget, writeFileAtomic } from '../../files/atomic-write.js';
+import { backupPathFor, resolveTarget } from '../../files/atomic-write.js';
+import { decodeExact, encodeExact, type TextEncoding } from '../../files/exact-text.js';
+import { NotRegularFileError, readRegularFile, type ExistingFile } from '../../files/regular-file.js';
+import { writeFileSet, type FileWrite } from '../../files/write-set.js';
 import { unifiedDiff } from '../../files/unified-diff.js';
 import {
   FALLBACK_MODELS,
-  PLUGIN_SIGNATURE,
   PROVIDER_ID,
   applyOpencodeConfig,
   chooseConfigFile,
@@ -38,6 +44,7 @@ import {
   type Locations,
   type Scope,
 } from '../../clients/opencode.js';
+import { configLayers, effectiveConfig, otherEnabledProviders, providerLoaded, type LoadVerdict } from '../../clients/opencode-effective.js';
 import { parseJsoncObject } from '../../files/jsonc-edit.js';
 
 export interface SetupOpencodeOptions {
@@ -48,31 +55,46 @@ export interface SetupOpencodeOptions {
   dryRun?: boolean;
   undo?: boolean;
   yes?: boolean;
+  /** Add ours without switching the project's other providers off. */
+  keepProviders?: boolean;
+  /** Replace a session plugin that is not the one we wrote (kept as a backup). */
+  force?: boolean;
 }
 
 /** Kept in the CLI's config (no secrets): what each run added, for --undo. */
 const STATE_KEY = 'setupOpencode';
+interface PluginRecord {
+  /** SHA-256 of the bytes we wrote: the file is ours only while it still has them. */
+  sha256: string;
+  /** Where the user's own version went when --force replaced it (undo puts it back). */
+  userBackup?: string;
+}
 interface State {
   /** By config file path. */
   configs: Record<string, ConfigRecord>;
   /** AGENTS.md files we created (undo deletes them when only our block is left). */
   createdAgents: string[];
+  /** By plugin file path. */
+  plugins: Record<string, PluginRecord>;
 }
 
-type Action = 'create' | 'update' | 'remove' | 'unchanged' | 'restore';
+type Action = 'create' | 'update' | 'remove' | 'unchanged' | 'restore' | 'kept';
 interface FileChange {
-  kind: 'config' | 'plugin' | 'agents';
+  kind: 'config' | 'plugin' | 'agents' | 'backup';
   path: string;
   action: Action;
-  before?: string;
-  after?: string;
+  before?: ExistingFile;
+  after?: Buffer;
+  encoding: TextEncoding;
   diff?: string;
   backupPath?: string;
+  /** Keep an exact copy of the original beside it the first time (config and AGENTS.md). */
+  backup?: boolean;
 }
 
 const readState = async (ctx: Context): Promise<State> => {
   const stored = (await ctx.config()).get<Partial<State>>(STATE_KEY) ?? {};
-  return { configs: stored.configs ?? {}, createdAgents: stored.createdAgents ?? [] };
+  return { configs: stored.configs ?? {}, createdAgents: stored.createdAgents ?? [], plugins: stored.plugins ?? {} };
 };
 const writeState = async (ctx: Context, state: State) => (await ctx.config()).set(STATE_KEY, state);
 
@@ -83,8 +105,12 @@ const display = (ctx: Context, file: string) => {
   return home && !home.startsWith('..') && !path.isAbsolute(home) ? `~${path.sep}${home}` : file;
 };
 
-const actionFor = (before: string | undefined, after: string | undefined): Action =>
-  before === after ? 'unchanged' : before === undefined ? 'create' : after === undefined ? 'remove' : 'update';
+const same = (a: Buffer | undefined, b: Buffer | undefined) => (a === undefined ? b === undefined : b !== undefined && a.equals(b));
+const actionFor = (before: Buffer | undefined, after: Buffer | undefined): Action =>
+  same(before, after) ? 'unchanged' : before === undefined ? 'create' : after === undefined ? 'remove' : 'update';
+
+const textOf = (file: ExistingFile | undefined) => (file ? decodeExact(file.bytes) : undefined);
+const shownText = (bytes: Buffer | undefined) => (bytes ? decodeExact(bytes).text : undefined);
 
 export async function run(ctx: Context, options: SetupOpencodeOptions = {}): Promise<void> {
   const out = createOutput(ctx);
@@ -95,10 +121,12 @@ export async function run(ctx: Context, options: SetupOpencodeOptions = {}): Pro
   const session = await requireSession(ctx);
   const baseURL = normalizeBaseURL(session.baseUrl);
   const warnings: string[] = [];
+  const notes: string[] = [];
 
-  // Plan every file first: any refusal (unparseable JSON, unknown model) changes nothing.
+  // Plan every file first: any refusal (unparseable JSON, a FIFO, an unknown model) changes nothing.
   const { list, source } = await instanceModels(out, session, options.model, warnings, ctx.globals.json);
   const defaultModel = pickDefaultModel(list, options.model);
+  const smallModel = pickSmallModel(list, defaultModel);
   const block = providerBlock(baseURL, toOpencodeModels(list));
 
   const state = await readState(ctx);
@@ -110,79 +138,148 @@ export async function run(ctx: Context, options: SetupOpencodeOptions = {}): Pro
   if (loc.ignoredDotFile && existsSync(loc.ignoredDotFile)) {
     warnings.push(`opencode ignores ${display(ctx, loc.ignoredDotFile)} (a name from old opencode versions); it reads ${display(ctx, configFile)}. Move any settings you still need there.`);
   }
-  const before = await readTextIfExists(configFile);
-  const hadOurs = before !== undefined && isOurs(before, configFile);
+  const label = display(ctx, configFile);
+  const before = await readRegularFile(configFile, label);
+  const decoded = textOf(before);
+  const encoding: TextEncoding = decoded?.encoding ?? 'utf8';
+  const hadOurs = decoded !== undefined && isOurs(decoded.text, label);
   const previous = hadOurs ? state.configs[configFile] : undefined;
-  const applied = applyOpencodeConfig(before, block, defaultModel, display(ctx, configFile), previous, pickSmallModel(list, defaultModel));
+
+  // What the other files opencode reads here already impose (lists are replaced, not merged).
+  const where = { cwd: ctx.cwd, homedir: ctx.homedir, env: ctx.env, platform: ctx.platform };
+  const layerOptions = { globalOnly: scope === 'global', planned: new Set([configFile]) };
+  const others = await effectiveConfig(configLayers(where, layerOptions).filter((l) => l.source !== configFile));
+  const inheritedEnabled = Array.isArray(others.config.enabled_providers) ? others.config.enabled_providers.filter((p): p is string => typeof p === 'string') : undefined;
+
+  const applied = applyOpencodeConfig(decoded?.text, block, defaultModel, label, previous, smallModel, {
+    keepProviders: options.keepProviders,
+    encoding,
+    inheritedEnabled,
+  });
   if (applied.record.changedSmallModel && !previous?.changedSmallModel) {
-    warnings.push(`small_model was ${JSON.stringify(applied.record.previousSmallModel)}, a provider opencode will no longer load; it is now ${PROVIDER_ID}/${pickSmallModel(list, defaultModel)} (--undo puts it back).`);
+    warnings.push(`small_model was ${JSON.stringify(applied.record.previousSmallModel)}, a provider opencode will no longer load; it is now ${PROVIDER_ID}/${smallModel} (--undo puts it back).`);
+  }
+  const removedNow = (applied.record.removedFromDisabled ?? 0) - (previous?.removedFromDisabled ?? 0);
+  if (removedNow > 0) {
+    notes.push(`Took "${PROVIDER_ID}" out of disabled_providers in ${label}: opencode does not load a provider listed there, even one it is told to use (--undo puts it back).`);
   }
 
-  const changes: FileChange[] = [
-    { kind: 'config', path: configFile, action: actionFor(before, applied.text), before, after: applied.text },
-  ];
+  // Judge the result as opencode will load it in this folder, before writing anything.
+  const planned = await effectiveConfig(configLayers(where, layerOptions), new Map([[configFile, applied.text]]));
+  const verdict = providerLoaded(planned);
+  if (!verdict.loaded) throw notLoadedError(ctx, verdict, configFile);
+  const effectiveModel = planned.config.model;
+  if (effectiveModel !== `${PROVIDER_ID}/${defaultModel}` && planned.setBy.model && planned.setBy.model !== configFile) {
+    warnings.push(`${display(ctx, planned.setBy.model)} sets the default model to ${JSON.stringify(effectiveModel)} and opencode reads it after ${label}, so that stays the default here; pick a ${PROVIDER_ID}/ model in opencode (/models) or change it there.`);
+  }
+  const othersOn = otherEnabledProviders(planned.config);
 
-  const template = await fs.readFile(pluginTemplatePath(), 'utf8').catch((error) => {
+  const changes: FileChange[] = [];
+  const configAfter = encodeExact({ text: applied.text, encoding });
+  changes.push({ kind: 'config', path: configFile, action: actionFor(before?.bytes, configAfter), before, after: configAfter, encoding, backup: true });
+
+  const template = await fs.readFile(pluginTemplatePath()).catch((error) => {
     throw new UserError(`The opencode plugin template is missing from this installation (${(error as Error).message}).`, {
       hint: 'Reinstall thirdloop.',
     });
   });
-  const pluginBefore = await readTextIfExists(loc.pluginFile);
-  changes.push({ kind: 'plugin', path: loc.pluginFile, action: actionFor(pluginBefore, template), before: pluginBefore, after: template });
+  const pluginLabel = display(ctx, loc.pluginFile);
+  const pluginBefore = await readRegularFile(loc.pluginFile, pluginLabel);
+  const pluginRecord = state.plugins[loc.pluginFile];
+  const pluginIsOurs = pluginBefore === undefined || pluginBefore.bytes.equals(template) || (pluginRecord !== undefined && sha256(pluginBefore.bytes) === pluginRecord.sha256);
+  let pluginUserBackup: string | undefined;
+  if (pluginIsOurs) {
+    changes.push({ kind: 'plugin', path: loc.pluginFile, action: actionFor(pluginBefore?.bytes, template), before: pluginBefore, after: template, encoding: 'utf8' });
+  } else if (options.force) {
+    // Their version is kept, byte for byte, under a name opencode does not load as a plugin.
+    pluginUserBackup = await freeBackupPath(await resolveTarget(loc.pluginFile));
+    changes.push({ kind: 'backup', path: pluginUserBackup, action: 'create', before: undefined, after: pluginBefore!.bytes, encoding: 'utf8' });
+    changes.push({ kind: 'plugin', path: loc.pluginFile, action: 'update', before: pluginBefore, after: template, encoding: 'utf8', backupPath: pluginUserBackup });
+  } else {
+    changes.push({ kind: 'plugin', path: loc.pluginFile, action: 'kept', before: pluginBefore, after: pluginBefore!.bytes, encoding: 'utf8' });
+    warnings.push(`${pluginLabel} is not the session plugin thirdloop writes (edited, or someone else's), so it was left as it is. Run again with --force to replace it; your version is then kept beside it as a backup.`);
+  }
 
   if (options.agentsMd) {
-    const agentsBefore = await readTextIfExists(loc.agentsFile);
-    const agentsAfter = upsertAgentsBlock(agentsBefore);
-    changes.push({ kind: 'agents', path: loc.agentsFile, action: actionFor(agentsBefore, agentsAfter), before: agentsBefore, after: agentsAfter });
+    const agentsLabel = display(ctx, loc.agentsFile);
+    const agentsBefore = await readRegularFile(loc.agentsFile, agentsLabel);
+    const agentsText = textOf(agentsBefore);
+    const agentsEncoding = agentsText?.encoding ?? 'utf8';
+    const agentsAfter = encodeExact({ text: upsertAgentsBlock(agentsText?.text, agentsEncoding), encoding: agentsEncoding });
+    changes.push({ kind: 'agents', path: loc.agentsFile, action: actionFor(agentsBefore?.bytes, agentsAfter), before: agentsBefore, after: agentsAfter, encoding: agentsEncoding, backup: true });
   }
+
+  const providersNote = providersSentence(ctx, applied.record.enabledProviders, othersOn, configFile, planned.setBy.enabled_providers, options.keepProviders);
 
   if (options.dryRun) {
     for (const change of changes) {
-      const label = display(ctx, change.path);
-      change.diff = unifiedDiff(change.before, change.after, { oldLabel: change.before === undefined ? '/dev/null' : label, newLabel: label });
+      if (change.action === 'kept') continue;
+      const name = display(ctx, change.path);
+      change.diff = unifiedDiff(shownText(change.before?.bytes), shownText(change.after), { oldLabel: change.before === undefined ? '/dev/null' : name, newLabel: name });
     }
     const env = await envStep(ctx, out, session, options, true);
     if (ctx.globals.json) {
-      out.json({ dryRun: true, ...summary(ctx, scope, baseURL, defaultModel, list, source, changes, warnings), env });
+      out.json({ dryRun: true, ...summary(ctx, scope, baseURL, defaultModel, list, source, changes, warnings, notes, othersOn), env });
       return;
     }
     for (const w of warnings) out.warn(w);
+    for (const n of [...notes, providersNote]) out.info(n);
     for (const change of changes) if (change.diff) out.out(change.diff.trimEnd());
     if (env.diffs) for (const d of env.diffs) out.out(d.trimEnd());
     out.info('Dry run: nothing was written.');
     return;
   }
 
-  // Every target must be writable before the first write, so a blocked path changes nothing.
-  for (const change of changes) if (change.action !== 'unchanged') await checkWritable(ctx, change.path);
-  // Write: config first (the plugin is useless without it), each file atomically.
-  for (const change of changes) {
-    if (change.action === 'unchanged') continue;
-    const result = await writeFileAtomic(change.path, change.after!, { backup: change.kind !== 'plugin', mode: 0o644, dirMode: 0o755 });
-    change.backupPath = result.backupPath;
+  // One set: every target checked before the first write, everything put back on a failure part-way.
+  const writes: FileWrite[] = changes
+    .filter((c) => c.action !== 'unchanged' && c.action !== 'kept')
+    .map((c) => ({
+      path: c.path,
+      label: display(ctx, c.path),
+      before: c.before,
+      after: c.after,
+      mode: c.kind === 'backup' ? (c.before?.mode ?? pluginBefore?.mode ?? 0o644) : 0o644,
+      dirMode: 0o755,
+      backup: c.backup,
+    }));
+  const outcomes = await writeFileSet(writes);
+  for (const outcome of outcomes) {
+    const change = changes.find((c) => c.path === outcome.path);
+    if (change && outcome.backupPath) change.backupPath = outcome.backupPath;
   }
-  const written = applied.text;
+
   state.configs[configFile] = {
     file: configFile,
     ...applied.record,
-    originalSha256: previous?.originalSha256 ?? (before === undefined ? undefined : sha256(before)),
-    writtenSha256: sha256(written),
+    originalSha256: previous?.originalSha256 ?? (before === undefined ? undefined : sha256(before.bytes)),
+    writtenSha256: sha256(configAfter),
   };
+  if (pluginIsOurs || options.force) {
+    state.plugins[loc.pluginFile] = {
+      sha256: sha256(template),
+      ...(pluginUserBackup ? { userBackup: pluginUserBackup } : pluginRecord?.userBackup ? { userBackup: pluginRecord.userBackup } : {}),
+    };
+  }
   const agents = changes.find((c) => c.kind === 'agents');
   if (agents?.action === 'create' && !state.createdAgents.includes(agents.path)) state.createdAgents.push(agents.path);
   await writeState(ctx, state);
 
   if (ctx.globals.json) {
     const env = await envStep(ctx, out, session, options, false);
-    out.json(summary(ctx, scope, baseURL, defaultModel, list, source, changes, warnings, env));
+    out.json(summary(ctx, scope, baseURL, defaultModel, list, source, changes, warnings, notes, othersOn, env));
     return;
   }
   for (const w of warnings) out.warn(w);
   const c = changes[0]!;
   out.success(
-    `${c.action === 'unchanged' ? 'Already up to date' : c.action === 'create' ? 'Created' : 'Updated'} ${display(ctx, configFile)}: provider "${PROVIDER_ID}" → ${baseURL}, default model ${PROVIDER_ID}/${defaultModel} (${list.length} model${list.length === 1 ? '' : 's'}).`,
+    `${c.action === 'unchanged' ? 'Already up to date' : c.action === 'create' ? 'Created' : 'Updated'} ${label}: provider "${PROVIDER_ID}" → ${baseURL}, default model ${PROVIDER_ID}/${defaultModel} (${list.length} model${list.length === 1 ? '' : 's'}).`,
   );
-  out.success(`${changes[1]!.action === 'unchanged' ? 'Session plugin already in place' : 'Wrote the session plugin'}: ${display(ctx, loc.pluginFile)}`);
+  for (const n of notes) out.info(`  ${n}`);
+  out.info(`  ${providersNote}`);
+  const plugin = changes.find((ch) => ch.kind === 'plugin')!;
+  if (plugin.action !== 'kept') {
+    out.success(`${plugin.action === 'unchanged' ? 'Session plugin already in place' : 'Wrote the session plugin'}: ${pluginLabel}`);
+  }
   if (agents) out.success(`${agents.action === 'unchanged' ? 'AGENTS.md already has' : 'Added'} the Third Loop section${agents.action === 'unchanged' ? '' : ` to ${display(ctx, agents.path)}`}.`);
   for (const change of changes) if (change.backupPath) out.info(`  Backup of the original: ${display(ctx, change.backupPath)}`);
   out.info(`  The file holds no key: opencode reads it from ANTHROPIC_API_KEY ({env:ANTHROPIC_API_KEY}), so ${scope === 'project' ? 'it is safe to commit' : 'it holds no secret'}.`);
@@ -191,29 +288,48 @@ export async function run(ctx: Context, options: SetupOpencodeOptions = {}): Pro
   out.next(env.configured ? opencode : `\`${env.command}\` (or re-run with --with-env), then ${opencode}`);
 }
 
-/** The file can be replaced, or created under its nearest existing directory. */
-async function checkWritable(ctx: Context, file: string): Promise<void> {
-  const blocked = (reason: string) =>
-    new UserError(`Cannot write ${display(ctx, file)}: ${reason}. Nothing was changed.`);
-  let target = file;
-  for (;;) {
+/** Whether the project's other providers stay on, said plainly. */
+function providersSentence(
+  ctx: Context,
+  mode: ConfigRecord['enabledProviders'],
+  othersOn: string[] | undefined,
+  configFile: string,
+  listFrom: string | undefined,
+  keep: boolean | undefined,
+): string {
+  const file = display(ctx, listFrom ?? configFile);
+  if (othersOn === undefined) return 'There is no enabled_providers list, so opencode keeps every other provider it finds on as well.';
+  if (othersOn.length === 0) {
+    return `enabled_providers is ["${PROVIDER_ID}"] (${file}): opencode here uses only Third Loop, and every other provider (in its config, from your environment or \`opencode auth login\`) is switched off.${keep ? '' : ' To keep them on, run again with --keep-providers.'}`;
+  }
+  const verb = mode === 'appended' ? 'added to' : 'in';
+  return `"${PROVIDER_ID}" is ${verb} enabled_providers (${file}) next to ${othersOn.map((p) => JSON.stringify(p)).join(', ')}; providers not on that list stay off.`;
+}
+
+function notLoadedError(ctx: Context, verdict: Exclude<LoadVerdict, { loaded: true }>, configFile: string): UserError {
+  const where = verdict.source ? display(ctx, verdict.source) : display(ctx, configFile);
+  const reason =
+    verdict.reason === 'disabled'
+      ? `${where} lists "${PROVIDER_ID}" in disabled_providers, and that is the list opencode applies here`
+      : verdict.reason === 'not-enabled'
+        ? `${where} has an enabled_providers list without "${PROVIDER_ID}", and that is the list opencode applies here`
+        : verdict.reason === 'no-models'
+          ? `no model of the provider is usable (a whitelist, blacklist or model status in ${where} removes them all)`
+          : 'the provider would not be in the configuration it reads';
+  return new UserError(`opencode would still not load Third Loop here: ${reason}. Nothing was changed.`, {
+    hint: `Edit ${where}, then run again.`,
+  });
+}
+
+/** `<file>.thirdloop-backup`, or `-2`, `-3`… when a backup is already there (never overwritten). */
+async function freeBackupPath(realPath: string): Promise<string> {
+  const base = backupPathFor(realPath);
+  for (let n = 1; ; n++) {
+    const candidate = n === 1 ? base : `${base}-${n}`;
     try {
-      const stat = await fs.stat(target);
-      if (target === file && stat.isDirectory()) throw blocked('it is a directory');
-      if (target !== file && !stat.isDirectory()) throw blocked(`${display(ctx, target)} is not a directory`);
-      await fs.access(target, fsConstants.W_OK);
-      return;
-    } catch (error) {
-      if (error instanceof UserError) throw error;
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') {
-        const parent = path.dirname(target);
-        if (parent === target) return;
-        target = parent;
-        continue;
-      }
-      if (code === 'ENOTDIR') throw blocked('a parent path is not a directory');
-      throw describeFsError(error, display(ctx, file));
+      await fs.lstat(candidate);
+    } catch {
+      return candidate;
     }
   }
 }
@@ -275,19 +391,7 @@ async function envStep(ctx: Context, out: Output, session: Session, options: Set
     if (ctx.io.stdinIsTTY && ctx.io.stderrIsTTY) {
       if (options.yes) go = true;
       else {
-        const { default: prompts } = await import('prompts');
-        const answer = await prompts(
-          {
-            type: 'confirm',
-            name: 'ok',
-            message: 'opencode needs ANTHROPIC_API_KEY in your terminals. Set it (and ANTHROPIC_BASE_URL) in your shell profiles now?',
-            initial: true,
-            stdin: ctx.io.stdin as NodeJS.ReadStream,
-            stdout: ctx.io.stderr as NodeJS.WriteStream,
-          },
-          { onCancel: () => true },
-        );
-        go = answer.ok === true;
+        go = await confirm(ctx, 'opencode needs ANTHROPIC_API_KEY in your terminals. Set it (and ANTHROPIC_BASE_URL) in your shell profiles now?', '--with-env', true);
       }
     }
   }
@@ -315,6 +419,8 @@ function summary(
   source: 'instance' | 'fallback',
   changes: FileChange[],
   warnings: string[],
+  notes: string[],
+  othersOn: string[] | undefined,
   env?: EnvResult,
 ) {
   return {
@@ -324,59 +430,107 @@ function summary(
     model: `${PROVIDER_ID}/${model}`,
     models: list.map((m) => m.id),
     modelsSource: source,
-    files: changes.map((c) => ({
-      kind: c.kind,
-      path: c.path,
-      action: c.action,
-      ...(c.backupPath ? { backup: c.backupPath } : {}),
-      ...(c.diff !== undefined ? { diff: c.diff } : {}),
-    })),
+    /** "only": enabled_providers is ours alone; "listed": ours among others; "all": no allowlist. */
+    providers: othersOn === undefined ? 'all' : othersOn.length === 0 ? 'only' : 'listed',
+    ...(othersOn && othersOn.length ? { otherProviders: othersOn } : {}),
+    files: changes
+      .filter((c) => c.kind !== 'backup')
+      .map((c) => ({
+        kind: c.kind,
+        path: c.path,
+        action: c.action,
+        ...(c.backupPath ? { backup: c.backupPath } : {}),
+        ...(c.diff !== undefined ? { diff: c.diff } : {}),
+      })),
     warnings,
+    notes,
     ...(env ? { env } : {}),
     cwd: ctx.cwd,
   };
+}
+
+/** Reads a file for --undo; a file that is not a regular one is skipped with a warning. */
+async function readForUndo(file: string, label: string, warnings: string[]): Promise<ExistingFile | undefined> {
+  try {
+    return await readRegularFile(file, label);
+  } catch (error) {
+    if (error instanceof NotRegularFileError) {
+      warnings.push(`${label} is not a regular file; left alone.`);
+      return undefined;
+    }
+    throw error;
+  }
 }
 
 /** Removes our provider, plugin and AGENTS.md block, and nothing else. No sign-in needed. */
 async function undo(ctx: Context, out: Output, loc: Locations, scope: Scope, options: SetupOpencodeOptions): Promise<void> {
   const state = await readState(ctx);
   const changes: FileChange[] = [];
-  const restores = new Map<string, string>();
+  const warnings: string[] = [];
+  /** Backups to delete once the file is back to exactly their bytes. */
+  const backups = new Map<string, ExistingFile>();
 
   for (const file of loc.candidates) {
-    const text = await readTextIfExists(file);
-    if (text === undefined || !isOurs(text, file)) continue;
+    const label = display(ctx, file);
+    const current = await readForUndo(file, label, warnings);
+    if (!current) continue;
+    const decoded = decodeExact(current.bytes);
+    if (!isOurs(decoded.text, label)) continue;
     const record = state.configs[file];
-    const backup = backupPathFor(await resolveTarget(file));
-    const backupText = await readTextIfExists(backup);
+    const backup = await readForUndo(backupPathFor(current.realPath), display(ctx, backupPathFor(current.realPath)), warnings);
     // Unchanged since we wrote it and the backup is the original: put the original back byte for byte.
-    if (record && record.writtenSha256 === sha256(text) && backupText !== undefined && record.originalSha256 === sha256(backupText)) {
-      changes.push({ kind: 'config', path: file, action: 'restore', before: text, after: backupText });
-      restores.set(file, backup);
+    if (record && record.writtenSha256 === sha256(current.bytes) && backup && record.originalSha256 === sha256(backup.bytes)) {
+      changes.push({ kind: 'config', path: file, action: 'restore', before: current, after: backup.bytes, encoding: decoded.encoding });
+      backups.set(file, backup);
       continue;
     }
-    const removed = removeOpencodeConfig(text, display(ctx, file), record);
-    changes.push({ kind: 'config', path: file, action: removed.empty ? 'remove' : 'update', before: text, after: removed.empty ? undefined : removed.text });
+    const removed = removeOpencodeConfig(decoded.text, label, record);
+    const after = removed.empty ? undefined : encodeExact({ text: removed.text, encoding: decoded.encoding });
+    changes.push({ kind: 'config', path: file, action: removed.empty ? 'remove' : 'update', before: current, after, encoding: decoded.encoding });
+    // The backup goes only once the file holds exactly its bytes again (or is gone because we created it).
+    if (backup && (after === undefined ? record?.createdFile : backup.bytes.equals(after))) backups.set(file, backup);
   }
 
-  const plugin = await readTextIfExists(loc.pluginFile);
-  const warnings: string[] = [];
-  if (plugin !== undefined) {
-    if (plugin.includes(PLUGIN_SIGNATURE)) changes.push({ kind: 'plugin', path: loc.pluginFile, action: 'remove', before: plugin });
-    else warnings.push(`${display(ctx, loc.pluginFile)} was not written by thirdloop; left alone.`);
+  const pluginLabel = display(ctx, loc.pluginFile);
+  const plugin = await readForUndo(loc.pluginFile, pluginLabel, warnings);
+  const template = await fs.readFile(pluginTemplatePath()).catch(() => undefined);
+  const pluginRecord = state.plugins[loc.pluginFile];
+  if (plugin) {
+    const ours = (pluginRecord && sha256(plugin.bytes) === pluginRecord.sha256) || (template !== undefined && plugin.bytes.equals(template));
+    if (!ours) {
+      warnings.push(`${pluginLabel} is not the plugin thirdloop wrote (edited, or not ours); left alone.`);
+    } else if (pluginRecord?.userBackup) {
+      // --force replaced the user's own version: it comes back, byte for byte.
+      const userVersion = await readForUndo(pluginRecord.userBackup, display(ctx, pluginRecord.userBackup), warnings);
+      if (userVersion) {
+        changes.push({ kind: 'plugin', path: loc.pluginFile, action: 'restore', before: plugin, after: userVersion.bytes, encoding: 'utf8' });
+        backups.set(loc.pluginFile, userVersion);
+      } else {
+        changes.push({ kind: 'plugin', path: loc.pluginFile, action: 'remove', before: plugin, after: undefined, encoding: 'utf8' });
+      }
+    } else {
+      changes.push({ kind: 'plugin', path: loc.pluginFile, action: 'remove', before: plugin, after: undefined, encoding: 'utf8' });
+    }
   }
 
-  const agents = await readTextIfExists(loc.agentsFile);
-  if (agents !== undefined && hasAgentsBlock(agents)) {
-    const rest = removeAgentsBlock(agents);
-    const deleteFile = rest === undefined && state.createdAgents.includes(loc.agentsFile);
-    changes.push({ kind: 'agents', path: loc.agentsFile, action: deleteFile ? 'remove' : 'update', before: agents, after: deleteFile ? undefined : (rest ?? '') });
+  const agentsLabel = display(ctx, loc.agentsFile);
+  const agents = await readForUndo(loc.agentsFile, agentsLabel, warnings);
+  if (agents) {
+    const decoded = decodeExact(agents.bytes);
+    if (hasAgentsBlock(decoded.text)) {
+      const rest = removeAgentsBlock(decoded.text);
+      const deleteFile = rest === undefined && state.createdAgents.includes(loc.agentsFile);
+      const after = deleteFile ? undefined : encodeExact({ text: rest ?? '', encoding: decoded.encoding });
+      changes.push({ kind: 'agents', path: loc.agentsFile, action: deleteFile ? 'remove' : 'update', before: agents, after, encoding: decoded.encoding });
+      const backup = await readForUndo(backupPathFor(agents.realPath), display(ctx, backupPathFor(agents.realPath)), warnings);
+      if (backup && after !== undefined && backup.bytes.equals(after)) backups.set(loc.agentsFile, backup);
+    }
   }
 
   if (options.dryRun) {
     for (const change of changes) {
-      const label = display(ctx, change.path);
-      change.diff = unifiedDiff(change.before, change.after, { oldLabel: label, newLabel: change.after === undefined ? '/dev/null' : label });
+      const name = display(ctx, change.path);
+      change.diff = unifiedDiff(shownText(change.before?.bytes), shownText(change.after), { oldLabel: name, newLabel: change.after === undefined ? '/dev/null' : name });
     }
     if (ctx.globals.json) {
       out.json({ dryRun: true, undo: true, scope, files: changes.map(({ kind, path: p, action, diff }) => ({ kind, path: p, action, diff })), warnings });
@@ -389,19 +543,27 @@ async function undo(ctx: Context, out: Output, loc: Locations, scope: Scope, opt
     return;
   }
 
+  await writeFileSet(
+    changes.map((c) => ({ path: c.path, label: display(ctx, c.path), before: c.before, after: c.after, dirMode: 0o755 })),
+  );
+  // A backup is the only exact copy of the original: it goes only after the file is read back equal to it.
+  const removable: FileWrite[] = [];
+  for (const [file, backup] of backups) {
+    const now = await readRegularFile(file, display(ctx, file)).catch(() => undefined);
+    const change = changes.find((c) => c.path === file);
+    const back = now ? now.bytes.equals(backup.bytes) : change?.after === undefined;
+    if (back) removable.push({ path: backup.path, label: display(ctx, backup.path), before: backup, after: undefined });
+    else warnings.push(`Kept ${display(ctx, backup.path)}: ${display(ctx, file)} does not match it byte for byte.`);
+  }
+  if (removable.length) await writeFileSet(removable);
   for (const change of changes) {
-    if (change.after === undefined) await removeFile(change.path);
-    else await writeFileAtomic(change.path, change.after);
-    const backup = restores.get(change.path) ?? backupPathFor(await resolveTarget(change.path));
-    // The one-time backup goes once the file is back to it (or gone because we created it).
-    const backupText = change.kind === 'plugin' ? undefined : await readTextIfExists(backup);
-    if (restores.has(change.path) || (backupText !== undefined && backupText === change.after)) await removeFile(backup);
     if (change.kind === 'config') delete state.configs[change.path];
+    if (change.kind === 'plugin') delete state.plugins[change.path];
     if (change.kind === 'agents' && change.action === 'remove') state.createdAgents = state.createdAgents.filter((f) => f !== change.path);
   }
   // Directories we may have made: removed only when empty.
   const dirs = scope === 'project' ? [loc.pluginDir, path.dirname(loc.pluginDir)] : [loc.pluginDir];
-  if (changes.some((c) => c.kind === 'plugin')) for (const dir of dirs) await fs.rmdir(dir).catch(() => {});
+  if (changes.some((c) => c.kind === 'plugin' && c.after === undefined)) for (const dir of dirs) await fs.rmdir(dir).catch(() => {});
   await writeState(ctx, state);
 
   if (ctx.globals.json) {
@@ -419,4 +581,3 @@ async function undo(ctx: Context, out: Output, loc: Locations, scope: Scope, opt
   }
   out.info('  Shell exports are shared with Claude Code and were left alone (`thirdloop setup claude --undo` removes them).');
 }
-

@@ -1,0 +1,90 @@
+/** The store's limits, marks, secrets and sessions on a real SQLite file, as two processes would share it. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { openSqliteStore } from '../src/store/sqlite.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'thirdloop-store-limits-'));
+const file = join(dir, 'thirdloop.db');
+const [one, two] = [openSqliteStore(file), openSqliteStore(file)];
+afterAll(async () => {
+  await one.close();
+  await two.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const at = (ms: number) => new Date(1_800_000_000_000 + ms);
+
+describe('limits', () => {
+  it('take is all or none over several buckets, and says which refused and for how long', async () => {
+    const small = { key: 'small', limit: 1, windowMs: 60_000 };
+    const big = { key: 'big', limit: 10, windowMs: 60_000 };
+    expect(await one.limits.take([small, big], at(0))).toEqual({ allowed: true });
+    expect(await one.limits.take([big, small], at(1000))).toEqual({ allowed: false, retryAfterMs: 59_000, key: 'small' });
+    // The refused take took nothing from "big": 9 left, as after the first take.
+    for (let i = 0; i < 9; i++) expect((await two.limits.take([big], at(1000))).allowed).toBe(true);
+    expect((await two.limits.take([big], at(1000))).allowed).toBe(false);
+  });
+
+  it('two store handles on one file count against the same buckets', async () => {
+    const b = { key: 'shared', limit: 3, windowMs: 60_000 };
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => (i % 2 ? one : two).limits.take([b], at(0))));
+    expect(results.filter((r) => r.allowed)).toHaveLength(3);
+  });
+
+  it('refund gives back one token, never past the limit', async () => {
+    const b = { key: 'refund', limit: 2, windowMs: 60_000 };
+    await one.limits.take([b], at(0));
+    await one.limits.take([b], at(0));
+    expect((await one.limits.take([b], at(0))).allowed).toBe(false);
+    await one.limits.refund([b], at(0));
+    expect((await one.limits.take([b], at(0))).allowed).toBe(true);
+    await one.limits.refund([b], at(0));
+    await one.limits.refund([b], at(0));
+    await one.limits.refund([b], at(0));
+    expect((await one.limits.take([b], at(0))).allowed).toBe(true);
+    expect((await one.limits.take([b], at(0))).allowed).toBe(true);
+    expect((await one.limits.take([b], at(0))).allowed).toBe(false);
+  });
+
+  it('markOnce: once per key until the mark runs out, whichever handle asks', async () => {
+    expect(await one.limits.markOnce('m', at(0), at(60_000))).toBe(true);
+    expect(await two.limits.markOnce('m', at(1000), at(61_000))).toBe(false);
+    expect(await one.limits.markOnce('m', at(59_999), at(119_999))).toBe(false);
+    expect(await two.limits.markOnce('m', at(60_000), at(120_000))).toBe(true);
+  });
+});
+
+describe('secrets and sessions', () => {
+  it('a named secret is made once and is the same for every process on the file', async () => {
+    const [a, b] = await Promise.all([one.secrets.get('signing-key'), two.secrets.get('signing-key')]);
+    expect(a).toHaveLength(32);
+    expect(b.equals(a)).toBe(true);
+    expect((await one.secrets.get('other')).equals(a)).toBe(false);
+  });
+
+  it('sessions: touch never goes back; listForUser skips ended ones; deleteForUser ends them all', async () => {
+    const user = await one.users.create({ id: 'usr_s', email: 's@example.com', passwordHash: 'x', createdAt: at(0) });
+    const session = (id: string, createdAt: number, idle = 1000) => ({
+      idHash: id,
+      userId: user!.id,
+      csrfToken: 't',
+      createdAt: at(createdAt),
+      expiresAt: at(createdAt + 10_000),
+      lastSeenAt: at(createdAt),
+      idleTimeoutMs: idle,
+    });
+    await one.sessions.insert(session('a', 0));
+    await one.sessions.insert(session('b', 100));
+    await one.sessions.touch('a', at(900));
+    await one.sessions.touch('a', at(500));
+    expect((await two.sessions.find('a'))!.lastSeenAt).toEqual(at(900));
+    // At 1500, b has been idle 1400 ms (over its 1000): only a is live.
+    expect((await two.sessions.listForUser(user!.id, at(1500))).map((s) => s.idHash)).toEqual(['a']);
+    await one.sessions.deleteExpired(at(1500));
+    expect(await one.sessions.find('b')).toBeUndefined();
+    expect(await one.sessions.deleteForUser(user!.id)).toBe(1);
+    expect(await one.sessions.find('a')).toBeUndefined();
+  });
+});
