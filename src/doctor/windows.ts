@@ -65,7 +65,7 @@ export async function checkWindows(input: WindowsCheckInput): Promise<CheckResul
       const verdict = blocked.find((b) => b.edition === ps.edition);
       if (!verdict) out.push(result(name, 'ok', `${EDITION_LABEL[ps.edition]}'s execution policy is ${ps.policy.effective}: it runs its profile.`));
       else {
-        const { message, fix } = describeBlocked(verdict);
+        const { message, fix } = describeBlocked(verdict, Boolean(record.userEnvironment));
         // The user environment still carries the variables into that PowerShell: a warning then, not a failure.
         out.push(result(name, record.userEnvironment ? 'warn' : 'fail', message, fix));
       }

@@ -64,6 +64,11 @@ export interface ConfigureShellsOptions {
   spawn?: Spawner;
   /** Windows itself (registry, user environment, PowerShells); default through `spawn`. Injected in tests. */
   windows?: WindowsSystem;
+  /**
+   * Windows: asked (with the reasons) when an execution policy keeps a PowerShell from running its
+   * profile and cmd is not selected; true adds the user environment, which every PowerShell inherits.
+   */
+  askUserEnvironment?: (reasons: string[]) => Promise<boolean>;
   /** Time limit for each shell start (default terminal.ts DEFAULT_SHELL_TIMEOUT_MS). */
   timeoutMs?: number;
 }
@@ -133,7 +138,16 @@ export async function configureShells(ctx: Context, options: ConfigureShellsOpti
 export async function runShellSetup(ctx: Context, options: ConfigureShellsOptions): Promise<ShellSetupResult> {
   const e = shellEnv(ctx);
   const available = shellsFor(ctx.platform);
-  const shells = options.shells ?? (options.undo ? available : await defaultShells(e));
+  const windows = ctx.platform === 'win32' ? (options.windows ?? spawnedWindows(options.spawn ?? nodeSpawner, ctx.env)) : undefined;
+  // Windows: where the PowerShell profiles are (Documents per the registry) and whether they run, before the
+  // default selection looks for them; undo needs the places only.
+  const wantsPowerShell = !options.shells || options.shells.includes('powershell');
+  if (windows && (options.undo || wantsPowerShell)) e.windows = await windowsFacts(windows, ctx.homedir, ctx.env, { policies: !options.undo });
+  const shells = [...(options.shells ?? (options.undo ? available : await defaultShells(e)))];
+  if (!options.undo && !options.dryRun && options.askUserEnvironment && shells.includes('powershell') && !shells.includes('cmd')) {
+    const blocked = policyWarnings(e, false);
+    if (blocked.length > 0 && (await options.askUserEnvironment(blocked))) shells.push('cmd');
+  }
   for (const name of shells) {
     if (!available.includes(name)) throw usageError(`${name} is not supported on this platform.`);
   }
@@ -141,9 +155,6 @@ export async function runShellSetup(ctx: Context, options: ConfigureShellsOption
     throw usageError('No supported shell found to configure.', `Name one with --shell ${available.join(',')}.`);
   }
   const owner = await actingFor(ctx);
-  const windows = ctx.platform === 'win32' ? (options.windows ?? spawnedWindows(options.spawn ?? nodeSpawner, ctx.env)) : undefined;
-  // Where the PowerShell profiles are (Documents per the registry) and whether they run; undo needs the places only.
-  if (windows && (options.undo || shells.includes('powershell'))) e.windows = await windowsFacts(windows, ctx.homedir, ctx.env, { policies: !options.undo });
   const probe = machineProbe(e, { owner, timeoutMs: options.timeoutMs });
   const config = await ctx.config();
   const pc: PlanContext = { e, dir: config.dir, label: (file) => tildify(file, ctx.homedir), edits: readEdits(config, EDITS_SCOPE) };
@@ -214,7 +225,7 @@ async function setup(
     });
   }
 
-  const policy = shells.includes('powershell') ? policyWarnings(pc.e) : [];
+  const policy = shells.includes('powershell') ? policyWarnings(pc.e, shells.includes('cmd')) : [];
 
   if (options.dryRun) {
     const problems = await tx.problems();
@@ -295,9 +306,9 @@ const NO_BROADCAST =
   'Windows was not told of the change (the WM_SETTINGCHANGE broadcast failed): programs started from Explorer see it after you sign out and in again.';
 
 /** PowerShells whose execution policy keeps them from running profiles: said, with the fix. */
-export function policyWarnings(e: ShellEnv): string[] {
+export function policyWarnings(e: ShellEnv, userEnvironment: boolean): string[] {
   return blockedProfiles(e.windows).map((verdict) => {
-    const { message, fix } = describeBlocked(verdict);
+    const { message, fix } = describeBlocked(verdict, userEnvironment);
     return `${message} ${fix}`;
   });
 }

@@ -332,3 +332,34 @@ describe('cmd: the user environment', () => {
     expect(existsSync(path.join(home.home, 'cfg', PRIOR_VALUES_FILE))).toBe(false);
   });
 });
+
+describe('execution policy: the user environment as a fallback, with consent', () => {
+  let home: TempHome;
+  beforeEach(() => {
+    home = tempHome('thirdloop-win-');
+  });
+  afterEach(() => home.cleanup());
+  const ctxFor = () => testContext(home.home, { platform: 'win32', env: { USERPROFILE: home.home, THIRDLOOP_CONFIG_DIR: path.join(home.home, 'cfg') } }).ctx;
+
+  it('asks, naming the blocked PowerShell; yes adds the user environment, no leaves it alone', async () => {
+    const win = fakeWindows({ policies: { Desktop: RESTRICTED_DEFAULT } });
+    const asked: string[][] = [];
+    const yes = await runShellSetup(ctxFor(), {
+      shells: ['powershell'],
+      apiUrl: API_URL,
+      credential: CREDENTIAL,
+      spawn: win.spawn,
+      askUserEnvironment: async (reasons) => (asked.push(reasons), true),
+    });
+    expect(asked).toEqual([[expect.stringContaining("Windows PowerShell 5.1's execution policy is Restricted")]]);
+    expect(yes.changes.map((c) => c.kind)).toContain('user-environment');
+    expect(win.registry.get('environment')!.get('ANTHROPIC_API_KEY')!.data).toBe(CREDENTIAL);
+    // With the user environment set, the warning says the variables arrive anyway.
+    expect(yes.warnings.join(' ')).toContain('still gets the Third Loop settings from the user environment');
+
+    const other = fakeWindows({ policies: { Desktop: RESTRICTED_DEFAULT } });
+    const no = await runShellSetup(ctxFor(), { shells: ['powershell'], apiUrl: API_URL, credential: CREDENTIAL, spawn: other.spawn, askUserEnvironment: async () => false });
+    expect(no.changes.map((c) => c.kind)).not.toContain('user-environment');
+    expect(other.registry.get('environment')!.size).toBe(0);
+  });
+});

@@ -100,12 +100,20 @@ export function blockedProfiles(facts: WindowsFacts | undefined): PolicyVerdict[
   return out;
 }
 
-/** One sentence and a fix for a blocked profile. */
-export function describeBlocked(v: PolicyVerdict): { message: string; fix: string } {
+/**
+ * One sentence and a fix for a blocked profile. `userEnvironment`: the
+ * user environment carries the variables too (cmd configured), so that
+ * PowerShell gets them anyway, as every program does.
+ */
+export function describeBlocked(v: PolicyVerdict, userEnvironment = false): { message: string; fix: string } {
+  const who = EDITION_LABEL[v.edition];
   const where = v.scope ? `set for ${v.scope}` : 'the default on Windows client';
-  const message = `${EDITION_LABEL[v.edition]}'s execution policy is ${v.policy} (${where}), so it does not run profiles: new ${EDITION_LABEL[v.edition]} windows would not load the Third Loop settings.`;
+  const message = userEnvironment
+    ? `${who}'s execution policy is ${v.policy} (${where}), so it does not run its profile; it still gets the Third Loop settings from the user environment.`
+    : `${who}'s execution policy is ${v.policy} (${where}), so it does not run profiles: new ${who} windows would not load the Third Loop settings.`;
+  const other = userEnvironment ? '' : ', or use `thirdloop setup claude --shell cmd` (the user environment, which every PowerShell inherits)';
   const fix = v.groupPolicy
-    ? 'Group Policy sets it, so only an administrator can change it: use `thirdloop setup claude --shell cmd` (the user environment, which every PowerShell inherits).'
-    : 'In PowerShell run `Set-ExecutionPolicy -Scope CurrentUser -ExecutionPolicy RemoteSigned`, or use `thirdloop setup claude --shell cmd` (the user environment, which every PowerShell inherits).';
+    ? `Group Policy sets it, so only an administrator can change it${userEnvironment ? '.' : `: use \`thirdloop setup claude --shell cmd\` (the user environment, which every PowerShell inherits).`}`
+    : `In PowerShell run \`Set-ExecutionPolicy -Scope CurrentUser -ExecutionPolicy RemoteSigned\`${other}.`;
   return { message, fix };
 }
