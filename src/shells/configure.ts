@@ -43,6 +43,7 @@ import { machineProbe, type MachineProbe } from './probe.js';
 import { fifosIn, modesWithoutBlock, scanStartup, type Finding } from './startup-scan.js';
 import { checkShell, type ShellCheck } from './verify.js';
 import type { ProfileShell, ShellEnv, ShellLayout, ShellName } from './types.js';
+import { windowsPowerShellChecks } from './powershell.js';
 import { blockedProfiles, describeBlocked, windowsFacts } from './windows/facts.js';
 import { spawnedWindows, type WindowsSystem } from './windows/system.js';
 
@@ -259,18 +260,23 @@ async function setup(
   // The judge: every installed shell, every start mode, at once.
   const started = performance.now();
   const checks = await Promise.all(
-    [...layouts].map(async ([name, layout]) =>
-      checkShell({
-        shell: profileShell(name),
-        probe,
-        expected: { baseUrl: values.apiUrl, credential: values.credential },
-        findings: findings.get(name) ?? [],
-        label: pc.label,
-        timeoutMs: probe.timeoutMs,
-        fifos: await fifosIn(layout, fileKind),
-        withoutBlock: bare.get(name),
-      }),
-    ),
+    [...layouts].map(async ([name, layout]) => {
+      const fifos = await fifosIn(layout, fileKind);
+      const one = (shell: ProfileShell) =>
+        checkShell({
+          shell,
+          probe,
+          expected: { baseUrl: values.apiUrl, credential: values.credential },
+          findings: findings.get(name) ?? [],
+          label: pc.label,
+          timeoutMs: probe.timeoutMs,
+          fifos,
+          withoutBlock: bare.get(name),
+        });
+      // Windows has two PowerShells reading their own profiles: each installed one is started.
+      if (name === 'powershell' && ctx.platform === 'win32') return mergeChecks(name, await Promise.all(windowsPowerShellChecks(pc.e).map(one)));
+      return one(profileShell(name));
+    }),
   );
   const verifyMs = Math.round(performance.now() - started);
   const failed = checks.filter((c) => c.installed && !c.ok).map((c) => c.shell);
@@ -300,6 +306,12 @@ async function setup(
 
   const warnings = [...policy, ...staticWarnings(findings, new Set(checks.filter((c) => c.installed).map((c) => c.shell)), pc)];
   return { changes: plan.map((p) => p.change), checks, failed, unverified, verifyMs, warnings, notes };
+}
+
+/** One shell's verdict from several programs (Windows PowerShell 5.1 and 7): ok when every installed one is. */
+function mergeChecks(shell: ShellName, checks: ShellCheck[]): ShellCheck {
+  const installed = checks.filter((c) => c.installed);
+  return { shell, installed: installed.length > 0, ok: installed.length > 0 && installed.every((c) => c.ok), modes: installed.flatMap((c) => c.modes) };
 }
 
 const NO_BROADCAST =

@@ -14,7 +14,7 @@ import { posixFunctionTracker } from './posix.js';
 import { powershellProbe } from './probe-command.js';
 import { API_KEY_VAR, BASE_URL_VAR, BLOCK_COMMENT, WATCHED_VAR_PATTERN } from './types.js';
 import type { EnvValues, ProfileShell, ShellEnv, StartupFile } from './types.js';
-import { EDITION_FOLDER, EDITION_LABEL, windowsJoin } from './windows/facts.js';
+import { EDITION_FOLDER, EDITION_LABEL, blockedProfiles, windowsJoin } from './windows/facts.js';
 import { envValue } from './windows/paths.js';
 
 /**
@@ -129,3 +129,16 @@ export const powershell: ProfileShell = {
   probeCommand: powershellProbe,
   verifyCommand: '$env:ANTHROPIC_BASE_URL',
 };
+
+/**
+ * Windows: the PowerShells to start after writing, as new windows would:
+ * Windows PowerShell 5.1 (powershell) and PowerShell 7 (pwsh), except one
+ * whose execution policy skips profiles (that is reported instead; it
+ * could only fail).
+ */
+export function windowsPowerShellChecks(e: ShellEnv): ProfileShell[] {
+  const blocked = new Set(blockedProfiles(e.windows).map((v) => v.edition));
+  return (['Desktop', 'Core'] as const)
+    .filter((edition) => !blocked.has(edition))
+    .map((edition) => ({ ...powershell, program: edition === 'Desktop' ? 'powershell' : 'pwsh' }));
+}

@@ -363,3 +363,34 @@ describe('execution policy: the user environment as a fallback, with consent', (
     expect(other.registry.get('environment')!.size).toBe(0);
   });
 });
+
+describe('after writing, each PowerShell is started as a new window would be', () => {
+  let home: TempHome;
+  beforeEach(() => {
+    home = tempHome('thirdloop-win-');
+  });
+  afterEach(() => home.cleanup());
+
+  it('both 5.1 (powershell) and 7 (pwsh), except one whose policy skips profiles; a PowerShell that does not see the values takes the edits back', async () => {
+    // Stand-ins that record being started and print nothing: no PowerShell runs here, so the check must fail.
+    const bin = path.join(home.home, 'bin');
+    mkdirSync(bin);
+    const log = path.join(home.home, 'started.log');
+    for (const name of ['powershell.exe', 'pwsh.exe']) {
+      writeFileSync(path.join(bin, name), `#!/bin/sh\necho ${name} >> '${log}'\n`, { mode: 0o755 });
+    }
+    const win = fakeWindows({ policies: { Desktop: RESTRICTED_DEFAULT, Core: REMOTE_SIGNED_USER } });
+    const env = { USERPROFILE: home.home, PATH: bin, ProgramFiles: path.join(home.home, 'none'), THIRDLOOP_CONFIG_DIR: path.join(home.home, 'cfg') };
+    const ctx = testContext(home.home, { platform: 'win32', env }).ctx;
+    const before = snapshot(home.home);
+    const result = await runShellSetup(ctx, { shells: ['powershell'], apiUrl: API_URL, credential: CREDENTIAL, spawn: win.spawn, timeoutMs: 5000 });
+    expect(readFileSync(log, 'utf8')).toBe('pwsh.exe\n');
+    expect(result.checks).toEqual([expect.objectContaining({ shell: 'powershell', installed: true, ok: false })]);
+    expect(result.checks[0]!.modes.map((m) => m.command)).toEqual(['pwsh']);
+    expect(result.failed).toEqual(['powershell']);
+    // Taken back: the profiles are as they were (the env file and thirdloop's state aside).
+    const after = snapshot(home.home);
+    for (const map of [before, after]) for (const [file] of map) if (file.startsWith(path.join(home.home, 'cfg')) || file === log) map.delete(file);
+    expect(after).toEqual(before);
+  });
+});
