@@ -5,6 +5,8 @@
  * ~/.profile that exists. So the block goes into ~/.bashrc and into that
  * first login file, and when there is none, into ~/.profile: creating
  * ~/.bash_profile would make bash stop reading the user's ~/.profile.
+ * An existing ~/.profile gets it as well, for the desktop sessions that read
+ * it with sh whatever bash does.
  * The same on every platform, with one difference for Git Bash on Windows
  * (Claude Code's shell there): every Git Bash window is a login shell, and
  * when none of the login files exists Git for Windows itself creates
@@ -46,21 +48,23 @@ export async function bashLayout(e: ShellEnv, probe: ShellProbe): Promise<ShellL
       break;
     }
   }
-  const fallback = join(windows ? '.bash_profile' : '.profile');
-  const loginFile = login ?? fallback;
-  return {
-    files: [
-      {
-        path: loginFile,
-        modes: ['login', 'interactive login'],
-        target: true,
-        create: true,
-        ...(windows && loginFile === join('.bash_profile') ? { prelude: GIT_BASH_PROFILE } : {}),
-      },
-      { path: join('.bashrc'), modes: ['interactive'], target: true, create: true },
-    ],
-    notes: [],
-  };
+  const profile = join('.profile');
+  const loginFile = login ?? join(windows ? '.bash_profile' : '.profile');
+  const files: ShellLayout['files'] = [
+    {
+      path: loginFile,
+      modes: ['login', 'interactive login'],
+      target: true,
+      create: true,
+      ...(windows && loginFile === join('.bash_profile') ? { prelude: GIT_BASH_PROFILE } : {}),
+    },
+    { path: join('.bashrc'), modes: ['interactive'], target: true, create: true },
+  ];
+  // bash reads ~/.profile no more once ~/.bash_profile exists, but desktop sessions still do (Xsession, display
+  // managers: sh reads it), as rustup covers it: an existing ~/.profile gets the block too (sourcing twice is harmless).
+  // Not for Git Bash: no desktop session reads it there.
+  if (!windows && login !== undefined && login !== profile && (await probe.exists(profile))) files.push({ path: profile, modes: [], target: true });
+  return { files, notes: [] };
 }
 
 export const bash: ProfileShell = {

@@ -24,13 +24,13 @@ import {
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { checkShells } from '../../src/doctor/shells.js';
-import { configureShells } from '../../src/shells/configure.js';
+import { configureShells, runShellSetup } from '../../src/shells/configure.js';
 import { needs } from '../helpers/components.js';
 import { makeCredential, tempHome, testContext, type TempHome } from '../helpers/setup-env.js';
 
 const API_URL = 'https://thirdloop.example.com';
 const CREDENTIAL = makeCredential('defects');
-const missing = needs('bash', 'zsh', 'fish');
+const missing = needs('bash', 'zsh', 'fish', 'sh');
 
 let home: TempHome;
 /** FIFOs a test made: opened for writing at the end, so a reader the code under test left blocked gets EOF. */
@@ -55,7 +55,7 @@ const setup = (shells: Array<'bash' | 'zsh' | 'fish'>, platform: NodeJS.Platform
 const undo = (shells: Array<'bash' | 'zsh' | 'fish'>) => configureShells(testContext(home.home).ctx, { shells, undo: true });
 
 /** What a new terminal started as `flags` prints for `command` (no product code involved); `uid`: as that user. */
-function terminal(shell: 'bash' | 'zsh' | 'fish', flags: string[], command = 'printf "%s|%s" "$ANTHROPIC_BASE_URL" "$ANTHROPIC_API_KEY"', uid?: number): string {
+function terminal(shell: 'bash' | 'zsh' | 'fish' | 'sh', flags: string[], command = 'printf "%s|%s" "$ANTHROPIC_BASE_URL" "$ANTHROPIC_API_KEY"', uid?: number): string {
   const [program, args] = uid === undefined ? [shell, [...flags, '-c', command]] : ['setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', shell, ...flags, '-c', command]];
   return execFileSync(program, args, {
     env: { HOME: home.home, PATH: process.env.PATH, TERM: 'xterm-256color' },
@@ -120,6 +120,18 @@ describe.skipIf(missing)('issue 14, defect by defect, judged by the real shells'
     expect(terminal('bash', ['-l'])).toBe(BOTH);
     expect(terminal('zsh', ['-l'])).toBe(BOTH);
     expect(terminal('bash', ['-i'])).toBe(BOTH);
+  });
+
+  it('3. desktop sessions read ~/.profile with sh even where ~/.bash_profile exists: both get the block', async () => {
+    writeFileSync(h('.bash_profile'), 'export PATH="$HOME/bin:$PATH"\n'); // does not source ~/.profile
+    writeFileSync(h('.profile'), 'export EDITOR=vim\n');
+    writeFileSync(h('.bashrc'), "alias ll='ls -l'\n");
+    await setup(['bash']);
+    expect(terminal('bash', ['-l'])).toBe(BOTH);
+    // What Xsession and display managers do: sh reads ~/.profile.
+    expect(terminal('sh', ['-l'])).toBe(BOTH);
+    await undo(['bash']);
+    expect(readFileSync(h('.profile'), 'utf8')).toBe('export EDITOR=vim\n');
   });
 
   it('4. macOS with only ~/.profile: no ~/.bash_profile appears, so bash -l still reads the user’s ~/.profile', async () => {
@@ -232,16 +244,16 @@ describe.skipIf(missing)('issue 14, defect by defect, judged by the real shells'
     expect((error as Error).message).toMatch(/~\/\.bashrc line 2 runs `exec zsh -i`/);
   });
 
-  it('9. doctor agrees with the terminals: ✓ while they get both values, ✗ naming the file once a later line overrides the key', async () => {
+  it('9. doctor agrees with the terminals: ✓ while they get both values, ✗ naming the file and line once a later line overrides the key', async () => {
     writeFileSync(h('.zshrc'), 'setopt autocd\n');
     await setup(['zsh']);
-    expect(terminal('zsh', ['-l'])).toBe(BOTH);
+    expect(terminal('zsh', ['-i'])).toBe(BOTH);
     expect((await doctorSays())['shell:zsh']?.status).toBe('ok');
-    writeFileSync(h('.zlogin'), 'export ANTHROPIC_API_KEY=sk-ant-personal-0000\n');
-    expect(terminal('zsh', ['-l'])).not.toBe(BOTH);
+    appendFileSync(h('.zshrc'), 'export ANTHROPIC_API_KEY=sk-ant-personal-0000\n');
+    expect(terminal('zsh', ['-i'])).not.toBe(BOTH);
     const verdict = (await doctorSays())['shell:zsh']!;
     expect(verdict.status).toBe('fail');
-    expect(verdict.message).toMatch(/~\/\.zlogin line 1/);
+    expect(verdict.message).toMatch(/~\/\.zshrc line \d+ sets ANTHROPIC_API_KEY/);
     expect(verdict.message).not.toContain(CREDENTIAL.split(';')[1]);
   });
 
@@ -270,5 +282,17 @@ describe.skipIf(missing)('issue 14, defect by defect, judged by the real shells'
     chmodSync(h('store', 'bashrc'), 0o444);
     await setup(['bash']);
     expect(terminal('bash', ['-i'])).toBe(BOTH);
+  });
+  it('a shell that is not installed where setup runs: its files are written and it is said to be unchecked, never ✓', async () => {
+    mkdirSync(h('bin'));
+    for (const program of ['bash', 'zsh']) symlinkSync(execFileSync('sh', ['-c', `command -v ${program}`], { encoding: 'utf8' }).trim(), h('bin', program));
+    const { ctx } = testContext(home.home, { env: { PATH: h('bin') } });
+    const result = await runShellSetup(ctx, { shells: ['bash', 'fish'], apiUrl: API_URL, credential: CREDENTIAL });
+    expect(result.unverified).toEqual(['fish']);
+    expect(result.failed).toEqual([]);
+    expect(result.checks.find((c) => c.shell === 'fish')).toMatchObject({ installed: false });
+    expect(result.checks.find((c) => c.shell === 'bash')).toMatchObject({ installed: true, ok: true });
+    // Where fish is installed (a machine sharing this home), the files written unchecked work.
+    expect(terminal('fish', ['-i'])).toBe(BOTH);
   });
 });

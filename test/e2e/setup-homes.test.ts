@@ -371,6 +371,15 @@ async function cycle(spec: HomeCase): Promise<Outcome> {
     const dry = await cli(['setup', 'claude', '--shell', shells, '--dry-run'], home.dir, { ...runner, env: spec.env });
     if (/read-only/.test(setup.stderr) && (dry.exitCode !== 0 || !dry.stdout.includes('+# >>> thirdloop >>>'))) fail(`--dry-run did not show the lines:\n${dry.stderr}`);
     if (diffHome(before, snapshotHome(home.dir)).length) fail('--dry-run changed the home');
+    // Nothing was set up, so no new terminal has the variables: doctor must not say ✓ for any shell, and answers quickly.
+    const doctor = await cli(['doctor', '--json'], home.dir, { ...runner, env: spec.env });
+    if (doctor.ms > 30_000) fail(`doctor on a refused home took ${doctor.ms} ms`);
+    try {
+      const verdicts = JSON.parse(doctor.stdout) as Array<{ check: string; status: string }>;
+      for (const v of verdicts) if (/^shell:[a-z]+$/.test(v.check) && v.status === 'ok') fail(`doctor says ✓ ${v.check} on a home setup refused`);
+    } catch {
+      fail(`doctor printed no JSON on a refused home: ${doctor.stderr}`);
+    }
     // undo and doctor skip what they cannot read, quickly.
     const undo = await cli(['setup', 'claude', '--undo', '--yes'], home.dir, { ...runner, env: spec.env });
     if (undo.exitCode !== 0 || undo.ms > 15_000) fail(`undo on a refused home: exit ${undo.exitCode} in ${undo.ms} ms\n${undo.stderr}`);

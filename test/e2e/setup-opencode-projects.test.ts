@@ -258,7 +258,7 @@ describe('not a regular file', () => {
     execFileSync('mknod', ['-m', '666', device, 'c', '1', '5']);
     symlinkSync(device, path.join(h.project, 'opencode.json'));
     const error = await run(h.ctx, {}).catch((e) => e);
-    expect(error?.message).toMatch(/character device, not a regular file/);
+    expect(error?.message).toMatch(/character device( \(it links to [^)]*\))?, not a regular file/);
     expect(statSync(device).isCharacterDevice()).toBe(true);
     expect(lstatSync(path.join(h.project, 'opencode.json')).isSymbolicLink()).toBe(true);
     expect(existsSync(path.join(h.project, '.opencode'))).toBe(false);
