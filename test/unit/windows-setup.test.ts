@@ -394,3 +394,27 @@ describe('after writing, each PowerShell is started as a new window would be', (
     expect(after).toEqual(before);
   });
 });
+
+describe('logout on Windows', () => {
+  let home: TempHome;
+  beforeEach(() => {
+    home = tempHome('thirdloop-win-');
+  });
+  afterEach(() => home.cleanup());
+
+  it('takes the key out of the user environment too (the values from before come back)', async () => {
+    const { run: logout } = await import('../../src/commands/auth/logout.js');
+    const win = fakeWindows({ environment: { ANTHROPIC_BASE_URL: { kind: 'String', data: 'https://proxy.example' } } });
+    const ctx = testContext(home.home, { platform: 'win32', env: { USERPROFILE: home.home, THIRDLOOP_CONFIG_DIR: path.join(home.home, 'cfg') } }).ctx;
+    const config = await ctx.config();
+    config.setProfile('default', { apiUrl: API_URL });
+    await (await ctx.secrets()).set('default', CREDENTIAL, { insecure: true });
+    await runShellSetup(ctx, { shells: ['cmd'], apiUrl: API_URL, credential: CREDENTIAL, spawn: win.spawn });
+    expect(win.registry.get('environment')!.get('ANTHROPIC_API_KEY')!.data).toBe(CREDENTIAL);
+
+    await logout(ctx, { windows: spawnedWindows(win.spawn, {}) });
+    expect([...win.registry.get('environment')!.entries()]).toEqual([['ANTHROPIC_BASE_URL', { kind: 'String', data: 'https://proxy.example' }]]);
+    expect(existsSync(path.join(home.home, 'cfg', PRIOR_VALUES_FILE))).toBe(false);
+    expect(await shellsConfigured(ctx)).toBe(false);
+  });
+});
