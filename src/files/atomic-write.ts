@@ -154,7 +154,33 @@ export async function writeFileAtomic(
     if (result.backupPath) await fs.rm(result.backupPath, { force: true }).catch(() => {});
     throw describeFsError(error, label);
   }
+  await removeStaleTemps(dir, path.basename(target));
   return result;
+}
+
+/** Temporary files older than this were left by a run that was killed (SIGKILL, power loss), not by one in progress. */
+const STALE_TEMP_MS = 10 * 60_000;
+
+/**
+ * A run killed between writing its temporary file and renaming it leaves
+ * `.<name>.<hex>.tmp` beside the file, holding what was about to be written
+ * (for an env file: the key, if in a 0600 file). The next write of the same
+ * file removes such leftovers of its own name; best effort, never an error.
+ */
+async function removeStaleTemps(dir: string, base: string): Promise<void> {
+  try {
+    const prefix = `.${base}.`;
+    const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
+    for (const name of await fs.readdir(dir)) {
+      if (!name.startsWith(prefix) || !/^[0-9a-f]{12}\.tmp$/.test(name.slice(prefix.length))) continue;
+      const file = path.join(dir, name);
+      const stat = await fs.lstat(file);
+      if (!stat.isFile() || (uid !== undefined && uid !== 0 && stat.uid !== uid)) continue;
+      if (Date.now() - stat.mtimeMs > STALE_TEMP_MS) await fs.unlink(file);
+    }
+  } catch {
+    // A folder we cannot list keeps its leftovers; the write itself succeeded.
+  }
 }
 
 /** Removes a file we own; absent is fine. Never removes anything but a regular file or a link to one. */

@@ -180,11 +180,11 @@ describe('setup claude', () => {
 
   it.skipIf(needs('bash'))('a ~/.bash_profile that does not source ~/.bashrc gets its own block: login shells see the variables', async () => {
     writeFileSync(h('.bash_profile'), 'export PATH=$HOME/bin:$PATH\n');
-    writeFileSync(h('.profile'), '# never read by bash: .bash_profile comes first\n');
+    writeFileSync(h('.profile'), '# not read by bash (.bash_profile comes first), read by sh in desktop sessions\n');
     const { ctx } = signedIn({ platform: 'linux' });
     await run(ctx, { shell: 'bash' });
     expect(readFileSync(h('.bash_profile'), 'utf8')).toContain('# >>> thirdloop >>>');
-    expect(readFileSync(h('.profile'), 'utf8')).toBe('# never read by bash: .bash_profile comes first\n');
+    expect(readFileSync(h('.profile'), 'utf8')).toContain('# >>> thirdloop >>>');
     expect(shellSees('bash', home.home, {}, '-lc')).toBe(`${API_URL}\n${CREDENTIAL}`);
   });
 
