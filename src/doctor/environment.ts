@@ -6,6 +6,7 @@
 import path from 'node:path';
 import { isRunToken } from '../broker/token.js';
 import { anthropicBaseUrl } from '../shells/env-files.js';
+import { powershellQuote } from '../shells/powershell.js';
 import { API_KEY_VAR, BASE_URL_VAR } from '../shells/types.js';
 import { keyIdOf, result, type CheckResult } from './types.js';
 
@@ -15,7 +16,7 @@ export function reloadHint(env: NodeJS.ProcessEnv, configDir: string, platform: 
   const shell = p.basename(env.SHELL ?? '');
   const command =
     platform === 'win32'
-      ? `. '${p.join(configDir, 'env.ps1')}'`
+      ? `. ${powershellQuote(p.join(configDir, 'env.ps1'))}`
       : shell === 'fish'
         ? `source '${p.join(configDir, 'env.fish')}'`
         : `. '${p.join(configDir, 'env.sh')}'`;

@@ -21,7 +21,11 @@ import { machineProbe, type MachineProbe } from '../shells/probe.js';
 import { fifosIn, modesWithoutBlock, scanStartup } from '../shells/startup-scan.js';
 import { checkShell, type ShellCheck } from '../shells/verify.js';
 import type { EnvFileName, ProfileShell, ShellEnv, ShellLayout, ShellName } from '../shells/types.js';
+import { nodeSpawner } from '../shells/cmd.js';
+import { windowsFacts } from '../shells/windows/facts.js';
+import { spawnedWindows, type WindowsSystem } from '../shells/windows/system.js';
 import { keyIdOf, result, withoutNothingChanged, type CheckResult } from './types.js';
+import { checkWindows } from './windows.js';
 
 export interface ShellCheckInput {
   e: ShellEnv;
@@ -31,6 +35,8 @@ export interface ShellCheckInput {
   apiUrl: string;
   /** How long each shell may take to start (default: the terminal default). */
   timeoutMs?: number;
+  /** Windows itself (registry, PowerShells); default: powershell.exe. Injected in tests. */
+  windows?: WindowsSystem;
 }
 
 interface ShellState {
@@ -152,6 +158,16 @@ export async function checkKeyHelper(input: ShellCheckInput): Promise<CheckResul
 }
 
 export async function checkShells(input: ShellCheckInput): Promise<CheckResult[]> {
+  if (input.e.platform === 'win32' && !input.e.windows) {
+    // Where the PowerShell profiles are and whether they run, as Windows says.
+    const system = input.windows ?? spawnedWindows(nodeSpawner, input.e.env);
+    const e = { ...input.e, windows: await windowsFacts(system, input.e.homedir, input.e.env) };
+    const windowsResults = await checkWindows({ e, config: input.config, credential: input.credential, apiUrl: input.apiUrl, system });
+    const shells = await checkShells({ ...input, e });
+    // Only the user environment set up (cmd): that is not "nothing loads the settings".
+    const carried = windowsResults.some((r) => r.check === 'user-environment' && r.status === 'ok');
+    return [...shells.filter((r) => !(carried && r.check === 'shells')), ...windowsResults];
+  }
   const helper = await checkKeyHelper(input);
   const recorded = new Set(readShellRecord(input.config as ConfigStore).shells);
   for (const edit of readEdits(input.config as ConfigStore, EDITS_SCOPE)) edit.tags.forEach((t) => recorded.add(t as ShellName));

@@ -7,9 +7,17 @@
  * ~/.bash_profile would make bash stop reading the user's ~/.profile.
  * An existing ~/.profile gets it as well, for the desktop sessions that read
  * it with sh whatever bash does.
- * The same on every platform (Git Bash included); only the path flavour differs.
+ * The same on every platform, with one difference for Git Bash on Windows
+ * (Claude Code's shell there): every Git Bash window is a login shell, and
+ * when none of the login files exists Git for Windows itself creates
+ * ~/.bash_profile holding `if [ -f ~/.bashrc ]; then . ~/.bashrc; fi`
+ * (git-extra/bash_profile.sh). So that is what setup creates there: the same
+ * line, then the block; undo deletes the file again when that line is all
+ * that is left. Git Bash reads the block with LF line endings and the env
+ * file as a POSIX path (/c/Users/…) or "$HOME/…".
  */
 import { pathFor } from './common.js';
+import { windowsJoin } from './windows/facts.js';
 import { shProbe } from './probe-command.js';
 import {
   posixEnvFile,
@@ -26,24 +34,36 @@ export { posixEnvFile, posixPath, posixQuote, posixSetsVariable, posixSourceBloc
 /** The login files in the order bash looks for them. */
 export const BASH_LOGIN_FILES = ['.bash_profile', '.bash_login', '.profile'] as const;
 
+/** What Git for Windows writes into the ~/.bash_profile it creates (git-extra/bash_profile.sh). */
+export const GIT_BASH_PROFILE = 'if [ -f ~/.bashrc ]; then . ~/.bashrc; fi\n';
+
 export async function bashLayout(e: ShellEnv, probe: ShellProbe): Promise<ShellLayout> {
-  const p = pathFor(e.platform);
+  const windows = e.platform === 'win32';
+  const join = (name: string) => (windows ? windowsJoin(e.homedir, e.homedir, name) : pathFor(e.platform).join(e.homedir, name));
   let login: string | undefined;
   for (const name of BASH_LOGIN_FILES) {
-    const file = p.join(e.homedir, name);
+    const file = join(name);
     if (await probe.exists(file)) {
       login = file;
       break;
     }
   }
-  const profile = p.join(e.homedir, '.profile');
+  const profile = join('.profile');
+  const loginFile = login ?? join(windows ? '.bash_profile' : '.profile');
   const files: ShellLayout['files'] = [
-    { path: login ?? profile, modes: ['login', 'interactive login'], target: true, create: true },
-    { path: p.join(e.homedir, '.bashrc'), modes: ['interactive'], target: true, create: true },
+    {
+      path: loginFile,
+      modes: ['login', 'interactive login'],
+      target: true,
+      create: true,
+      ...(windows && loginFile === join('.bash_profile') ? { prelude: GIT_BASH_PROFILE } : {}),
+    },
+    { path: join('.bashrc'), modes: ['interactive'], target: true, create: true },
   ];
   // bash reads ~/.profile no more once ~/.bash_profile exists, but desktop sessions still do (Xsession, display
   // managers: sh reads it), as rustup covers it: an existing ~/.profile gets the block too (sourcing twice is harmless).
-  if (login !== undefined && login !== profile && (await probe.exists(profile))) files.push({ path: profile, modes: [], target: true });
+  // Not for Git Bash: no desktop session reads it there.
+  if (!windows && login !== undefined && login !== profile && (await probe.exists(profile))) files.push({ path: profile, modes: [], target: true });
   return { files, notes: [] };
 }
 
@@ -58,7 +78,10 @@ export const bash: ProfileShell = {
     'interactive login': (command) => ['-lic', command],
   },
   layout: bashLayout,
-  usageHints: (e) => ['.bashrc', ...BASH_LOGIN_FILES.filter((n) => n !== '.profile')].map((n) => pathFor(e.platform).join(e.homedir, n)),
+  usageHints: (e) =>
+    ['.bashrc', ...BASH_LOGIN_FILES.filter((n) => n !== '.profile')].map((n) =>
+      e.platform === 'win32' ? windowsJoin(e.homedir, e.homedir, n) : pathFor(e.platform).join(e.homedir, n),
+    ),
   envFileName: 'env.sh',
   envFileContent: posixEnvFile,
   sourceBlock: posixSourceBlock,

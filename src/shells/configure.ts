@@ -26,7 +26,7 @@ import { currentIdentity, giveTo, ownerForNewFiles, ownerOf, type Owner } from '
 import { inspect, readRegularFile } from '../files/regular-file.js';
 import { FileTransaction } from '../files/transaction.js';
 import { unifiedDiff } from '../files/unified-diff.js';
-import { nodeSpawner, setUserEnvironment, type Spawner } from './cmd.js';
+import { nodeSpawner, restoreUserEnvironment, setUserEnvironment, type Spawner } from './cmd.js';
 import { normalizeValues, readShellRecord, redactEnvText, writeShellRecord } from './env-files.js';
 import { SHELLS, defaultShells, shellsFor } from './index.js';
 import {
@@ -43,6 +43,9 @@ import { machineProbe, type MachineProbe } from './probe.js';
 import { fifosIn, modesWithoutBlock, scanStartup, type Finding } from './startup-scan.js';
 import { checkShell, type ShellCheck } from './verify.js';
 import type { ProfileShell, ShellEnv, ShellLayout, ShellName } from './types.js';
+import { windowsPowerShellChecks } from './powershell.js';
+import { blockedProfiles, describeBlocked, windowsFacts } from './windows/facts.js';
+import { spawnedWindows, type WindowsSystem } from './windows/system.js';
 
 export type { ShellChange } from './plan.js';
 export type { ShellCheck, ModeCheck } from './verify.js';
@@ -60,6 +63,13 @@ export interface ConfigureShellsOptions {
   undo?: boolean;
   /** Runs powershell.exe for the Windows user environment; injected in tests. */
   spawn?: Spawner;
+  /** Windows itself (registry, user environment, PowerShells); default through `spawn`. Injected in tests. */
+  windows?: WindowsSystem;
+  /**
+   * Windows: asked (with the reasons) when an execution policy keeps a PowerShell from running its
+   * profile and cmd is not selected; true adds the user environment, which every PowerShell inherits.
+   */
+  askUserEnvironment?: (reasons: string[]) => Promise<boolean>;
   /** Time limit for each shell start (default terminal.ts DEFAULT_SHELL_TIMEOUT_MS). */
   timeoutMs?: number;
 }
@@ -129,7 +139,16 @@ export async function configureShells(ctx: Context, options: ConfigureShellsOpti
 export async function runShellSetup(ctx: Context, options: ConfigureShellsOptions): Promise<ShellSetupResult> {
   const e = shellEnv(ctx);
   const available = shellsFor(ctx.platform);
-  const shells = options.shells ?? (options.undo ? available : await defaultShells(e));
+  const windows = ctx.platform === 'win32' ? (options.windows ?? spawnedWindows(options.spawn ?? nodeSpawner, ctx.env)) : undefined;
+  // Windows: where the PowerShell profiles are (Documents per the registry) and whether they run, before the
+  // default selection looks for them; undo needs the places only.
+  const wantsPowerShell = !options.shells || options.shells.includes('powershell');
+  if (windows && (options.undo || wantsPowerShell)) e.windows = await windowsFacts(windows, ctx.homedir, ctx.env, { policies: !options.undo });
+  const shells = [...(options.shells ?? (options.undo ? available : await defaultShells(e)))];
+  if (!options.undo && !options.dryRun && options.askUserEnvironment && shells.includes('powershell') && !shells.includes('cmd')) {
+    const blocked = policyWarnings(e, false);
+    if (blocked.length > 0 && (await options.askUserEnvironment(blocked))) shells.push('cmd');
+  }
   for (const name of shells) {
     if (!available.includes(name)) throw usageError(`${name} is not supported on this platform.`);
   }
@@ -140,7 +159,8 @@ export async function runShellSetup(ctx: Context, options: ConfigureShellsOption
   const probe = machineProbe(e, { owner, timeoutMs: options.timeoutMs });
   const config = await ctx.config();
   const pc: PlanContext = { e, dir: config.dir, label: (file) => tildify(file, ctx.homedir), edits: readEdits(config, EDITS_SCOPE) };
-  const result = options.undo ? await undo(ctx, options, shells, pc, probe, config, owner) : await setup(ctx, options, shells, pc, probe, config, owner);
+  const opts = { ...options, windows };
+  const result = options.undo ? await undo(ctx, opts, shells, pc, probe, config, owner) : await setup(ctx, opts, shells, pc, probe, config, owner);
   if (!options.dryRun) await handOver(ctx, config, owner);
   return result;
 }
@@ -206,6 +226,8 @@ async function setup(
     });
   }
 
+  const policy = shells.includes('powershell') ? policyWarnings(pc.e, shells.includes('cmd')) : [];
+
   if (options.dryRun) {
     const problems = await tx.problems();
     for (const item of plan) {
@@ -213,7 +235,7 @@ async function setup(
       if (problem) item.change.blocked = problem.error.message.replace(/\.?\s*Nothing was changed\.$/, '');
     }
     diffs(plan, pc);
-    const warnings = staticWarnings(findings, new Set(), pc);
+    const warnings = [...policy, ...staticWarnings(findings, new Set(), pc)];
     return { changes: plan.map((p) => p.change), checks: [], failed: [], unverified: [], verifyMs: 0, warnings, notes };
   }
 
@@ -227,7 +249,8 @@ async function setup(
   const userEnvironment = plan.find((p) => p.change.kind === 'user-environment');
   if (userEnvironment) {
     try {
-      await setUserEnvironment(options.spawn ?? nodeSpawner, values, ctx.env);
+      const { broadcast } = await setUserEnvironment(options.windows!, values, { dir: config.dir, firstTime: !record.userEnvironment });
+      if (!broadcast) userEnvironment.change.notes.push(NO_BROADCAST);
     } catch (error) {
       await tx.rollback();
       throw error;
@@ -237,18 +260,23 @@ async function setup(
   // The judge: every installed shell, every start mode, at once.
   const started = performance.now();
   const checks = await Promise.all(
-    [...layouts].map(async ([name, layout]) =>
-      checkShell({
-        shell: profileShell(name),
-        probe,
-        expected: { baseUrl: values.apiUrl, credential: values.credential },
-        findings: findings.get(name) ?? [],
-        label: pc.label,
-        timeoutMs: probe.timeoutMs,
-        fifos: await fifosIn(layout, fileKind),
-        withoutBlock: bare.get(name),
-      }),
-    ),
+    [...layouts].map(async ([name, layout]) => {
+      const fifos = await fifosIn(layout, fileKind);
+      const one = (shell: ProfileShell) =>
+        checkShell({
+          shell,
+          probe,
+          expected: { baseUrl: values.apiUrl, credential: values.credential },
+          findings: findings.get(name) ?? [],
+          label: pc.label,
+          timeoutMs: probe.timeoutMs,
+          fifos,
+          withoutBlock: bare.get(name),
+        });
+      // Windows has two PowerShells reading their own profiles: each installed one is started.
+      if (name === 'powershell' && ctx.platform === 'win32') return mergeChecks(name, await Promise.all(windowsPowerShellChecks(pc.e).map(one)));
+      return one(profileShell(name));
+    }),
   );
   const verifyMs = Math.round(performance.now() - started);
   const failed = checks.filter((c) => c.installed && !c.ok).map((c) => c.shell);
@@ -276,8 +304,25 @@ async function setup(
     userEnvironment: userEnvironment ? true : record.userEnvironment,
   });
 
-  const warnings = staticWarnings(findings, new Set(checks.filter((c) => c.installed).map((c) => c.shell)), pc);
+  const warnings = [...policy, ...staticWarnings(findings, new Set(checks.filter((c) => c.installed).map((c) => c.shell)), pc)];
   return { changes: plan.map((p) => p.change), checks, failed, unverified, verifyMs, warnings, notes };
+}
+
+/** One shell's verdict from several programs (Windows PowerShell 5.1 and 7): ok when every installed one is. */
+function mergeChecks(shell: ShellName, checks: ShellCheck[]): ShellCheck {
+  const installed = checks.filter((c) => c.installed);
+  return { shell, installed: installed.length > 0, ok: installed.length > 0 && installed.every((c) => c.ok), modes: installed.flatMap((c) => c.modes) };
+}
+
+const NO_BROADCAST =
+  'Windows was not told of the change (the WM_SETTINGCHANGE broadcast failed): programs started from Explorer see it after you sign out and in again.';
+
+/** PowerShells whose execution policy keeps them from running profiles: said, with the fix. */
+export function policyWarnings(e: ShellEnv, userEnvironment: boolean): string[] {
+  return blockedProfiles(e.windows).map((verdict) => {
+    const { message, fix } = describeBlocked(verdict, userEnvironment);
+    return `${message} ${fix}`;
+  });
 }
 
 /** A file two shells read (a .zshrc linked to the .bashrc) is written once, for both. */
@@ -378,7 +423,12 @@ async function undo(
     await removeFile(item.staleBackup);
     item.change.removedBackup = item.staleBackup;
   }
-  if (plan.some((p) => p.change.kind === 'user-environment')) await setUserEnvironment(options.spawn ?? nodeSpawner, undefined, ctx.env);
+  const userEnvironment = plan.find((p) => p.change.kind === 'user-environment');
+  if (userEnvironment) {
+    const { broadcast, restored } = await restoreUserEnvironment(options.windows!, config.dir);
+    if (restored.length > 0) userEnvironment.change.notes.push(`Put back the value${restored.length === 1 ? '' : 's'} ${restored.join(' and ')} had before thirdloop set ${restored.length === 1 ? 'it' : 'them'}.`);
+    if (!broadcast) userEnvironment.change.notes.push(NO_BROADCAST);
+  }
 
   let edits: EditRecord[] = pc.edits;
   for (const item of plan) if (item.forget) edits = dropEdit(edits, item.record ?? { path: item.change.path });

@@ -9,6 +9,7 @@ import { writeFileAtomic } from '../files/atomic-write.js';
 import { readRegularFile } from '../files/regular-file.js';
 import { bash } from './bash.js';
 import { USER_ENVIRONMENT, nodeSpawner, setUserEnvironment, type Spawner } from './cmd.js';
+import { spawnedWindows, type WindowsSystem } from './windows/system.js';
 import { fish } from './fish.js';
 import { powershell } from './powershell.js';
 import { API_KEY_VAR } from './types.js';
@@ -70,6 +71,7 @@ export function writeShellRecord(config: ConfigStore, record: ShellRecord): void
 
 export interface RewriteDeps {
   spawn?: Spawner;
+  windows?: WindowsSystem;
 }
 
 /**
@@ -96,7 +98,9 @@ export async function rewriteEnvFiles(ctx: Context, values: EnvValues, deps: Rew
     changed.push(file);
   }
   if (ctx.platform === 'win32' && record.userEnvironment) {
-    await setUserEnvironment(deps.spawn ?? nodeSpawner, normalizeValues(values), ctx.env);
+    // Not the first time: the values kept for undo are those from before setup, not these.
+    const windows = deps.windows ?? spawnedWindows(deps.spawn ?? nodeSpawner, ctx.env);
+    await setUserEnvironment(windows, normalizeValues(values), { dir: config.dir, firstTime: false });
     changed.push(USER_ENVIRONMENT);
   }
   return changed;

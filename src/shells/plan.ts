@@ -142,7 +142,8 @@ export async function planShellSetup(pc: PlanContext, shell: ProfileShell, layou
     const label = pc.label(target.path);
     const before = await readProfile(target.path, label);
     if (!before && !target.create) continue;
-    const view = before?.view ?? { text: '', encoding: 'bytes' as const };
+    // A file this run creates starts with the layout's prelude (Git Bash's ~/.bash_profile).
+    const view = before?.view ?? { text: target.prelude ?? '', encoding: 'bytes' as const };
     const body = shell.sourceBlock(envFile, pc.e).map((line) => ours(line, view.encoding));
     const eol = shell.blockEol(detectEol(view.text, pc.e.platform === 'win32' ? '\r\n' : '\n'));
     let placed;
@@ -208,6 +209,8 @@ export interface UndoCandidate {
   shells: ShellName[];
   /** Ours alone (fish conf.d/thirdloop.fish). */
   ours: boolean;
+  /** What setup put before the block in a file it created (StartupFile.prelude). */
+  prelude?: string;
 }
 
 /**
@@ -226,7 +229,10 @@ export function undoCandidates(layouts: Map<ShellName, ShellLayout>, edits: Edit
   };
   for (const record of edits) add(record.path, record.tags.filter((t): t is ShellName => t in SHELLS), false);
   for (const [name, layout] of layouts) {
-    for (const file of layout.files as StartupFile[]) add(file.path, [name], Boolean(file.ours));
+    for (const file of layout.files as StartupFile[]) {
+      add(file.path, [name], Boolean(file.ours));
+      if (file.prelude) out.find((c) => c.path === file.path)!.prelude = file.prelude;
+    }
   }
   return out;
 }
@@ -253,6 +259,7 @@ export async function planUndo(pc: PlanContext, selected: ShellName[], candidate
     if (found) {
       found.shells = [...new Set([...found.shells, ...candidate.shells])];
       found.ours ||= candidate.ours;
+      found.prelude ??= candidate.prelude;
     } else byTarget.set(target, { ...candidate });
   }
   for (const candidate of byTarget.values()) {
@@ -301,7 +308,8 @@ export async function planUndo(pc: PlanContext, selected: ShellName[], candidate
     const bytes = toBytes(after);
     const bare = text.replace(/^(\ufeff|\u00ef\u00bb\u00bf)/, '');
     // A file setup created goes once the block is out and nothing else is left; so does our own conf.d file.
-    const deleteFile = (record?.created === true && bare === '') || (candidate.ours && bare.trim() === '');
+    const deleteFile =
+      (record?.created === true && (bare === '' || (candidate.prelude !== undefined && bare === candidate.prelude))) || (candidate.ours && bare.trim() === '');
     const backup = backupPathFor(before.realPath);
     const saved = await readRegularFile(backup, pc.label(backup)).catch(() => undefined);
     const staleBackup = saved && (deleteFile ? saved.bytes.length === 0 : saved.bytes.equals(bytes)) ? backup : undefined;

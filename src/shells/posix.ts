@@ -9,10 +9,25 @@ import type { EnvValues, ShellEnv } from './types.js';
 /** POSIX single quotes: everything literal; a quote becomes '\''. */
 export const posixQuote = (value: string) => `'${value.replaceAll("'", `'\\''`)}'`;
 
-/** A path for a POSIX-shell source line: "$HOME/…" when possible, else single-quoted. */
+/**
+ * A Windows path as Git Bash (MSYS2) names it: C:\Users\ada → /c/Users/ada,
+ * \\server\share\x → //server/share/x; a POSIX path stays as it is.
+ */
+export function gitBashPath(file: string): string {
+  const drive = /^([A-Za-z]):[\\/]*(.*)$/.exec(file);
+  if (drive) return `/${drive[1]!.toLowerCase()}/${drive[2]!.replace(/[\\/]+/g, '/')}`.replace(/\/$/, '');
+  if (/^[\\/]{2}[^\\/]/.test(file)) return `//${file.slice(2).replace(/[\\/]+/g, '/')}`;
+  return file.replace(/\\/g, '/');
+}
+
+/** A path for a POSIX-shell source line: "$HOME/…" when possible, else single-quoted (Git Bash: its POSIX form). */
 export function posixPath(file: string, e: ShellEnv): string {
   const rel = underHome(file, e);
-  return rel !== undefined && e.platform !== 'win32' ? `"$HOME/${rel}"` : posixQuote(file);
+  if (e.platform === 'win32') {
+    // Git Bash's $HOME is the Windows home (%HOME%, else %USERPROFILE%), as thirdloop's is.
+    return rel !== undefined && /^[A-Za-z0-9._\\/ -]+$/.test(rel) ? `"$HOME/${rel.replace(/\\/g, '/')}"` : posixQuote(gitBashPath(file));
+  }
+  return rel !== undefined ? `"$HOME/${rel}"` : posixQuote(file);
 }
 
 /** env.sh, shared by bash and zsh (and sh, which reads ~/.profile). Sourcing it twice changes nothing. */

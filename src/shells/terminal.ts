@@ -11,6 +11,7 @@ import { spawn } from 'node:child_process';
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Owner } from '../files/ownership.js';
+import { windowsJoin } from './windows/paths.js';
 import { environmentZdotdir } from './zdotdir.js';
 import type { RunResult, ShellEnv } from './types.js';
 
@@ -76,12 +77,11 @@ export function terminalEnvironment(e: ShellEnv, owner?: Owner): NodeJS.ProcessE
 
 /** The program's path on PATH, as a terminal would find it; undefined when it is not installed. */
 export function findProgram(program: string, env: NodeJS.ProcessEnv, platform: NodeJS.Platform): string | undefined {
-  const p = platform === 'win32' ? path.win32 : path.posix;
   const exts = platform === 'win32' ? ['.exe', '.cmd', '.bat', ''] : [''];
   const dirs = (env.PATH ?? env.Path ?? '').split(platform === 'win32' ? ';' : ':').filter(Boolean);
   for (const dir of dirs) {
     for (const ext of exts) {
-      const candidate = p.join(dir, program + ext);
+      const candidate = platform === 'win32' ? windowsJoin(dir, dir, program + ext) : path.posix.join(dir, program + ext);
       try {
         if (!statSync(candidate).isFile()) continue;
         if (platform !== 'win32') accessSync(candidate, constants.X_OK);

@@ -9,6 +9,7 @@
  * verifies and rolls back every shell alike; verify.ts judges any shell that prints that format.
  */
 import type { Eol } from '../files/marked-block.js';
+import type { WindowsFacts } from './windows/facts.js';
 
 export type ShellName = 'bash' | 'zsh' | 'fish' | 'powershell' | 'cmd';
 
@@ -17,6 +18,8 @@ export interface ShellEnv {
   platform: NodeJS.Platform;
   homedir: string;
   env: NodeJS.ProcessEnv;
+  /** Windows: Documents as the registry says, the PowerShells installed and their policies (gathered once). */
+  windows?: WindowsFacts;
 }
 
 export interface EnvValues {
@@ -47,6 +50,13 @@ export interface StartupFile {
   create?: boolean;
   /** A file of ours alone (fish conf.d/thirdloop.fish): deleted when the block was all it held. */
   ours?: boolean;
+  /**
+   * Text a new file starts with before the block (Git Bash's ~/.bash_profile sources ~/.bashrc, as Git
+   * for Windows would have made it); a file setup created that holds only this after undo is deleted.
+   */
+  prelude?: string;
+  /** For people: which program reads it (Windows PowerShell 5.1, PowerShell 7). */
+  readBy?: string;
 }
 
 export interface ShellLayout {

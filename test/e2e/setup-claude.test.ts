@@ -10,6 +10,7 @@ import { parse } from 'jsonc-parser';
 import { run } from '../../src/commands/setup/claude.js';
 import { UserError } from '../../src/core/errors.js';
 import { needs } from '../helpers/components.js';
+import { fakeWindows } from '../helpers/fake-windows.js';
 import { corpusFiles } from '../helpers/corpus.js';
 import { makeCredential, shellSees, tempHome, testContext, type TempHome } from '../helpers/setup-env.js';
 
@@ -188,16 +189,14 @@ describe('setup claude', () => {
   });
 
   it('Windows: cmd goes to the user environment through powershell.exe, the key never in argv', async () => {
-    const calls: Array<{ args: string[]; env: NodeJS.ProcessEnv }> = [];
-    const spawn = async (_command: string, args: string[], options: { env: NodeJS.ProcessEnv }) => {
-      calls.push({ args, env: options.env });
-      return { code: 0, stdout: '', stderr: '' };
-    };
+    const win = fakeWindows();
     const { ctx, stderr } = signedIn({ platform: 'win32', env: { THIRDLOOP_CONFIG_DIR: h('cfg') } });
-    await run(ctx, { shell: 'cmd', spawn });
-    expect(calls).toHaveLength(1);
-    expect(calls[0]!.args.join(' ')).not.toContain(SECRET);
-    expect(calls[0]!.env.THIRDLOOP_SET_ANTHROPIC_API_KEY).toBe(CREDENTIAL);
+    await run(ctx, { shell: 'cmd', spawn: win.spawn });
+    // One read (the values before, for undo), one write.
+    expect(win.calls).toHaveLength(2);
+    for (const call of win.calls) expect(call.args.join(' ')).not.toContain(SECRET);
+    expect(win.calls[1]!.env.THIRDLOOP_SET_ANTHROPIC_API_KEY).toBe(CREDENTIAL);
+    expect(win.registry.get('environment')!.get('ANTHROPIC_API_KEY')!.data).toBe(CREDENTIAL);
     expect(stderr.text).toContain('Configured cmd (Windows user environment)');
     expect(stderr.text).toContain('user environment (HKCU\\Environment)');
     expect(stderr.text).toContain('echo %ANTHROPIC_BASE_URL%');

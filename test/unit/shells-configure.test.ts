@@ -20,7 +20,6 @@ import { BLOCK_START } from '../../src/files/marked-block.js';
 import type { UserError } from '../../src/core/errors.js';
 import { configureShells, runShellSetup, shellsConfigured } from '../../src/shells/configure.js';
 import { rewriteEnvFiles } from '../../src/shells/env-files.js';
-import type { Spawner } from '../../src/shells/cmd.js';
 import { needs } from '../helpers/components.js';
 import { corpusFiles } from '../helpers/corpus.js';
 import { makeCredential, shellSees, tempHome, testContext, type TempHome } from '../helpers/setup-env.js';
@@ -345,32 +344,7 @@ describe('edge cases', () => {
     expect(changes.flatMap((c) => c.notes)).toContain('~/.config/thirdloop/env.sh held the key of profile "default"; it now holds profile "work"\'s.');
     expect(await rewriteEnvFiles(work.ctx, { apiUrl: API_URL, credential: makeCredential('work2') })).toHaveLength(1);
   });
-
-  it('Windows: cmd sets the user environment through a child that gets the key in its env only', async () => {
-    const calls: Array<{ command: string; args: string[]; env: NodeJS.ProcessEnv }> = [];
-    const spawn: Spawner = async (command, args, options) => {
-      calls.push({ command, args, env: options.env });
-      return { code: 0, stdout: '', stderr: '' };
-    };
-    const winHome = home.home;
-    const { ctx } = testContext(winHome, { platform: 'win32', env: { THIRDLOOP_CONFIG_DIR: path.join(winHome, 'cfg') } });
-    const changes = await configureShells(ctx, { shells: ['cmd'], apiUrl: API_URL, credential: CREDENTIAL, spawn });
-    expect(changes).toEqual([expect.objectContaining({ kind: 'user-environment', action: 'create', holdsSecret: true })]);
-    expect(calls).toHaveLength(1);
-    expect(calls[0]!.args.join(' ')).not.toContain(SECRET);
-    expect(calls[0]!.env.THIRDLOOP_SET_ANTHROPIC_API_KEY).toBe(CREDENTIAL);
-    expect(calls[0]!.env.THIRDLOOP_SET_ANTHROPIC_BASE_URL).toBe(API_URL);
-    expect(await shellsConfigured(ctx)).toBe(true);
-    // A rotation reaches the user environment too.
-    expect(await rewriteEnvFiles(ctx, { apiUrl: API_URL, credential: makeCredential('r') }, { spawn })).toEqual(['HKCU\\Environment']);
-    expect(calls[1]!.env.THIRDLOOP_SET_ANTHROPIC_API_KEY).toBe(makeCredential('r'));
-    // Undo removes both variables.
-    const undone = await configureShells(ctx, { shells: ['cmd'], undo: true, spawn });
-    expect(undone).toEqual([expect.objectContaining({ kind: 'user-environment', action: 'remove' })]);
-    expect(Buffer.from(calls[2]!.args.at(-1)!, 'base64').toString('utf16le')).toContain("'ANTHROPIC_API_KEY', $null, 'User'");
-    expect(calls[2]!.env.THIRDLOOP_SET_ANTHROPIC_API_KEY).toBeUndefined();
-    expect(await shellsConfigured(ctx)).toBe(false);
-  });
+  // Windows (cmd's user environment, PowerShell, Git Bash): windows-setup.test.ts.
 });
 
 describe('real shells read what was written', () => {

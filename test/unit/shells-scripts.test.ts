@@ -3,7 +3,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { bash, posixQuote } from '../../src/shells/bash.js';
-import { cmd, setUserEnvironment, userEnvironmentCommand, type Spawner } from '../../src/shells/cmd.js';
+import { cmd, setUserEnvironment, type Spawner } from '../../src/shells/cmd.js';
+import { spawnedWindows } from '../../src/shells/windows/system.js';
 import { anthropicBaseUrl, envFileContent, redactEnvText } from '../../src/shells/env-files.js';
 import { fish, fishQuote } from '../../src/shells/fish.js';
 import { currentShell, defaultShells, parseShellList, shellsFor } from '../../src/shells/index.js';
@@ -41,8 +42,8 @@ describe('start-up layouts: the files each shell really reads', () => {
     expect(targets(await bash.layout(mac(), both))).toEqual(['/Users/ada/.bash_login', '/Users/ada/.bashrc']);
     const all = fakeProbe({ '/home/ada/.profile': '', '/home/ada/.bash_profile': '' });
     expect(targets(await bash.layout(linux(), all))).toEqual(['/home/ada/.bash_profile', '/home/ada/.bashrc']);
-    // Git Bash: the same rules, Windows paths.
-    expect(targets(await bash.layout(win(), fakeProbe()))).toEqual(['C:\\Users\\ada\\.profile', 'C:\\Users\\ada\\.bashrc']);
+    // Git Bash: the same rules, Windows paths; with no login file, the ~/.bash_profile Git for Windows would make.
+    expect(targets(await bash.layout(win(), fakeProbe()))).toEqual(['C:\\Users\\ada\\.bash_profile', 'C:\\Users\\ada\\.bashrc']);
   });
 
   it('zsh: asks zsh where .zshenv and .zshrc are; the block goes to that .zshenv and an existing .zshrc', async () => {
@@ -84,7 +85,11 @@ describe('start-up layouts: the files each shell really reads', () => {
   it('PowerShell: $PROFILE per platform', async () => {
     expect(targets(await powershell.layout(linux(), fakeProbe()))).toEqual(['/home/ada/.config/powershell/Microsoft.PowerShell_profile.ps1']);
     expect(targets(await powershell.layout(mac(), fakeProbe()))).toEqual(['/Users/ada/.config/powershell/Microsoft.PowerShell_profile.ps1']);
-    expect(targets(await powershell.layout(win(), fakeProbe()))).toEqual(['C:\\Users\\ada\\Documents\\PowerShell\\Microsoft.PowerShell_profile.ps1']);
+    // Windows: both PowerShells (5.1 first); Documents as the registry says is in windows-setup.test.ts.
+    expect(targets(await powershell.layout(win(), fakeProbe()))).toEqual([
+      'C:\\Users\\ada\\Documents\\WindowsPowerShell\\Microsoft.PowerShell_profile.ps1',
+      'C:\\Users\\ada\\Documents\\PowerShell\\Microsoft.PowerShell_profile.ps1',
+    ]);
   });
 });
 
@@ -96,8 +101,8 @@ describe('source blocks', () => {
     expect(fish.sourceBlock('/home/ada/.config/thirdloop/env.fish', linux())[1]).toBe(
       'if test -f "$HOME/.config/thirdloop/env.fish"; source "$HOME/.config/thirdloop/env.fish"; end',
     );
-    expect(powershell.sourceBlock('C:\\Users\\ada\\AppData\\Roaming\\thirdloop\\env.ps1', win())[1]).toBe(
-      'if (Test-Path -LiteralPath "$HOME\\AppData\\Roaming\\thirdloop\\env.ps1") { . "$HOME\\AppData\\Roaming\\thirdloop\\env.ps1" }',
+    expect(powershell.sourceBlock('C:\\Users\\ada\\AppData\\Roaming\\thirdloop\\env.ps1', win('C:\\Users\\ada', { APPDATA: 'C:\\Users\\ada\\AppData\\Roaming' }))[1]).toBe(
+      'if (Test-Path -LiteralPath "$env:APPDATA\\thirdloop\\env.ps1") { . "$env:APPDATA\\thirdloop\\env.ps1" }',
     );
   });
   it('quote odd paths literally instead', () => {
@@ -198,29 +203,9 @@ describe('cmd: the Windows user environment', () => {
   const values = { apiUrl: 'https://tl.example.com/', credential: makeCredential('w') };
   const secret = values.credential.split(';')[1]!;
 
-  it('passes values through the child environment, never argv', () => {
-    const command = userEnvironmentCommand(values, { PATH: 'C:\\Windows' });
-    expect(command.command).toBe('powershell.exe');
-    expect(command.args.join(' ')).not.toContain(secret);
-    expect(command.args.join(' ')).not.toContain('tl.example.com');
-    const script = Buffer.from(command.args[command.args.indexOf('-EncodedCommand') + 1]!, 'base64').toString('utf16le');
-    expect(script).toContain("[Environment]::SetEnvironmentVariable('ANTHROPIC_API_KEY', $env:THIRDLOOP_SET_ANTHROPIC_API_KEY, 'User')");
-    expect(script).toContain("[Environment]::SetEnvironmentVariable('ANTHROPIC_BASE_URL', $env:THIRDLOOP_SET_ANTHROPIC_BASE_URL, 'User')");
-    expect(script).not.toContain(secret);
-    expect(command.env.THIRDLOOP_SET_ANTHROPIC_API_KEY).toBe(values.credential);
-    expect(command.env.PATH).toBe('C:\\Windows');
-  });
-
-  it('removes with $null and no values', () => {
-    const command = userEnvironmentCommand(undefined, {});
-    const script = Buffer.from(command.args.at(-1)!, 'base64').toString('utf16le');
-    expect(script).toContain("[Environment]::SetEnvironmentVariable('ANTHROPIC_API_KEY', $null, 'User')");
-    expect(command.env.THIRDLOOP_SET_ANTHROPIC_API_KEY).toBeUndefined();
-  });
-
   it('reports a failing child as one sentence without the value', async () => {
     const spawn: Spawner = async () => ({ code: 1, stdout: '', stderr: 'Access denied\r\nat line 2' });
-    const error = await setUserEnvironment(spawn, values, {}).catch((e: Error) => e);
+    const error = await setUserEnvironment(spawnedWindows(spawn, {}), values, { dir: '/nonexistent', firstTime: false }).catch((e: Error) => e);
     expect(String((error as Error).message)).toBe('Setting the user environment failed (powershell.exe exited with 1: Access denied).');
     expect(cmd.kind).toBe('user-environment');
   });

@@ -15,11 +15,16 @@ import { createOutput } from '../../core/output.js';
 import { confirm } from '../../core/prompt.js';
 import { apiFor, ownInstanceError, resolveApiUrl } from '../../core/session.js';
 import { readTextIfExists, removeFile } from '../../files/atomic-write.js';
-import { ENV_FILE_NAMES } from '../../shells/env-files.js';
+import { USER_ENVIRONMENT, currentUserEnvironment, nodeSpawner, restoreUserEnvironment } from '../../shells/cmd.js';
+import { ENV_FILE_NAMES, readShellRecord, writeShellRecord } from '../../shells/env-files.js';
+import { API_KEY_VAR } from '../../shells/types.js';
+import { spawnedWindows, type WindowsSystem } from '../../shells/windows/system.js';
 
 export interface LogoutOptions {
   revoke?: boolean;
   yes?: boolean;
+  /** Test seam: Windows itself (the user environment); default through powershell.exe. */
+  windows?: WindowsSystem;
 }
 
 export async function run(ctx: Context, options: LogoutOptions = {}): Promise<void> {
@@ -65,6 +70,16 @@ export async function run(ctx: Context, options: LogoutOptions = {}): Promise<vo
   await secrets.delete(profileName);
   config.deleteProfile(profileName);
   const removedEnvFiles = stored ? await removeEnvFilesHolding(config.dir, stored.credential) : [];
+  // Windows: the user environment setup claude --shell cmd set holds the key too.
+  if (stored && ctx.platform === 'win32' && readShellRecord(config).userEnvironment) {
+    const windows = options.windows ?? spawnedWindows(nodeSpawner, ctx.env);
+    const now = await currentUserEnvironment(windows).catch(() => undefined);
+    if (now?.[API_KEY_VAR]?.data === stored.credential) {
+      await restoreUserEnvironment(windows, config.dir);
+      writeShellRecord(config, { ...readShellRecord(config), userEnvironment: false });
+      removedEnvFiles.push(USER_ENVIRONMENT);
+    }
+  }
 
   if (ctx.globals.json) {
     out.json({ profile: profileName, logged_out: true, revoked, key_id: profile?.keyId ?? null, removed_files: removedEnvFiles });

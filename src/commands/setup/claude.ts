@@ -23,6 +23,7 @@ import {
 import { readTextFile, encodeText } from '../../files/text-file.js';
 import { FileTransaction } from '../../files/transaction.js';
 import type { Spawner } from '../../shells/cmd.js';
+import type { WindowsSystem } from '../../shells/windows/system.js';
 import { runShellSetup, tildify, type ShellChange, type ShellCheck, type ShellSetupResult } from '../../shells/configure.js';
 import { anthropicBaseUrl } from '../../shells/env-files.js';
 import { SHELLS, parseShellList } from '../../shells/index.js';
@@ -36,6 +37,8 @@ export interface SetupClaudeOptions {
   yes?: boolean;
   /** Test seams: the Windows user-environment runner, and the CLI's own paths for apiKeyHelper. */
   spawn?: Spawner;
+  /** Test seam: Windows itself (registry, PowerShells); default through `spawn`. */
+  windows?: WindowsSystem;
   /** Test seam: how long each shell may take to start. */
   timeoutMs?: number;
   nodePath?: string;
@@ -97,8 +100,16 @@ async function setup(ctx: Context, out: Output, options: SetupClaudeOptions, she
 
   if (options.keyHelper) return keyHelper(ctx, out, options, apiUrl, session.profileName);
 
+  // Windows: a PowerShell whose execution policy skips profiles can still get the variables from the user environment, if the user agrees.
+  const askUserEnvironment =
+    ctx.platform === 'win32' && ctx.io.stdinIsTTY && !ctx.globals.json
+      ? async (reasons: string[]) => {
+          for (const reason of reasons) out.warn(reason);
+          return confirm(ctx, 'Set the variables in the Windows user environment too, which every PowerShell inherits?', '--shell powershell,cmd', true);
+        }
+      : undefined;
   const run = (dryRun: boolean) =>
-    runShellSetup(ctx, { shells, apiUrl, credential, dryRun, spawn: options.spawn, timeoutMs: options.timeoutMs });
+    runShellSetup(ctx, { shells: shells && [...shells], apiUrl, credential, dryRun, spawn: options.spawn, windows: options.windows, timeoutMs: options.timeoutMs, askUserEnvironment });
   if (!options.dryRun && !options.yes && ctx.io.stdinIsTTY && !ctx.globals.json) {
     const plan = (await run(true)).changes;
     const pending = plan.filter((c) => c.action !== 'unchanged');
