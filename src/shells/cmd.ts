@@ -20,15 +20,9 @@ import { checkValue } from './common.js';
 import { API_KEY_VAR, BASE_URL_VAR } from './types.js';
 import type { EnvValues, UserEnvironmentShell } from './types.js';
 import type { RegValue, WindowsSystem } from './windows/system.js';
+import type { SpawnResult, Spawner } from './windows/spawner.js';
 
-export interface SpawnResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a program; injected in tests to record argv and env. */
-export type Spawner = (command: string, args: string[], options: { env: NodeJS.ProcessEnv }) => Promise<SpawnResult>;
+export type { SpawnResult, Spawner } from './windows/spawner.js';
 
 export const cmd: UserEnvironmentShell = {
   kind: 'user-environment',

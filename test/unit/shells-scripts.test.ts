@@ -35,13 +35,13 @@ function fakeProbe(files: Record<string, string> = {}, zsh?: { before: string; a
 const targets = (layout: ShellLayout) => layout.files.filter((f) => f.target).map((f) => f.path);
 
 describe('start-up layouts: the files each shell really reads', () => {
-  it('bash: ~/.bashrc, and the first of .bash_profile, .bash_login, .profile (never creating .bash_profile)', async () => {
+  it('bash: ~/.bashrc, the first of .bash_profile, .bash_login, .profile (never creating .bash_profile), and an existing .profile (desktop sessions read it with sh)', async () => {
     expect(targets(await bash.layout(linux(), fakeProbe()))).toEqual(['/home/ada/.profile', '/home/ada/.bashrc']);
     expect(targets(await bash.layout(mac(), fakeProbe({ '/Users/ada/.profile': '' })))).toEqual(['/Users/ada/.profile', '/Users/ada/.bashrc']);
     const both = fakeProbe({ '/Users/ada/.profile': '', '/Users/ada/.bash_login': '' });
-    expect(targets(await bash.layout(mac(), both))).toEqual(['/Users/ada/.bash_login', '/Users/ada/.bashrc']);
+    expect(targets(await bash.layout(mac(), both))).toEqual(['/Users/ada/.bash_login', '/Users/ada/.bashrc', '/Users/ada/.profile']);
     const all = fakeProbe({ '/home/ada/.profile': '', '/home/ada/.bash_profile': '' });
-    expect(targets(await bash.layout(linux(), all))).toEqual(['/home/ada/.bash_profile', '/home/ada/.bashrc']);
+    expect(targets(await bash.layout(linux(), all))).toEqual(['/home/ada/.bash_profile', '/home/ada/.bashrc', '/home/ada/.profile']);
     // Git Bash: the same rules, Windows paths; with no login file, the ~/.bash_profile Git for Windows would make.
     expect(targets(await bash.layout(win(), fakeProbe()))).toEqual(['C:\\Users\\ada\\.bash_profile', 'C:\\Users\\ada\\.bashrc']);
   });

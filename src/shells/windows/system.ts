@@ -9,7 +9,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../../core/errors.js';
-import type { SpawnResult, Spawner } from '../cmd.js';
+import type { SpawnResult, Spawner } from './spawner.js';
 import { envValue, windowsJoin } from './paths.js';
 
 export { envValue } from './paths.js';
