@@ -1,17 +1,20 @@
-/** The store's limits, marks, secrets and sessions on a real SQLite file, as two processes would share it. */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { openSqliteStore } from '../src/store/sqlite.js';
+/**
+ * The store's limits, marks, secrets and sessions on a real database (a SQLite file, or PostgreSQL in
+ * the `postgres` run), as two processes would share it.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Store } from '../src/store/store.js';
+import { testDatabase, type TestDatabase } from './helpers/stores.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'thirdloop-store-limits-'));
-const file = join(dir, 'thirdloop.db');
-const [one, two] = [openSqliteStore(file), openSqliteStore(file)];
+let database: TestDatabase;
+let one: Store;
+let two: Store;
+beforeAll(async () => {
+  database = await testDatabase('store_limits');
+  [one, two] = [await database.open(), await database.open()];
+});
 afterAll(async () => {
-  await one.close();
-  await two.close();
-  rmSync(dir, { recursive: true, force: true });
+  await database?.close();
 });
 
 const at = (ms: number) => new Date(1_800_000_000_000 + ms);
@@ -57,7 +60,7 @@ describe('limits', () => {
 });
 
 describe('secrets and sessions', () => {
-  it('a named secret is made once and is the same for every process on the file', async () => {
+  it('a named secret is made once and is the same for every process on the database', async () => {
     const [a, b] = await Promise.all([one.secrets.get('signing-key'), two.secrets.get('signing-key')]);
     expect(a).toHaveLength(32);
     expect(b.equals(a)).toBe(true);

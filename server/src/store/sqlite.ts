@@ -8,7 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { KeyRecord, KeyState } from '../domain/keys.js';
-import { MIGRATIONS } from './migrations.js';
+import { MIGRATIONS, newerSchemaMessage, SQLITE } from './migrations.js';
+import { SchemaError } from './schema-error.js';
 import type { AuditInput, AuditRow, AuthCode, Bucket, KeyDecision, LimitDecision, Session, Store, User } from './store.js';
 import { fullAt, msUntilToken, tokensAt, type BucketState } from './token-bucket.js';
 
@@ -86,9 +87,15 @@ export function openSqliteStore(file: string): Store {
   db.pragma('foreign_keys = ON');
   // Another process (an operator command) may hold the write lock briefly.
   db.pragma('busy_timeout = 5000');
-  migrate(db);
+  try {
+    migrate(db);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
 
   const q = {
+    health: db.prepare('SELECT 1'),
     userInsert: db.prepare('INSERT INTO users (id, email, password_hash, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING'),
     userByEmail: db.prepare<[string], UserRow>('SELECT * FROM users WHERE email = ?'),
     userById: db.prepare<[string], UserRow>('SELECT * FROM users WHERE id = ?'),
@@ -359,6 +366,9 @@ export function openSqliteStore(file: string): Store {
         return (db.prepare(sql).all(...params) as Array<Omit<AuditRow, 'at'> & { at: number }>).map((r) => ({ ...r, at: new Date(r.at) }));
       },
     },
+    async health() {
+      q.health.get();
+    },
     async close() {
       if (db.open) db.close();
     },
@@ -369,8 +379,9 @@ function migrate(db: Database.Database): void {
   // The version is read inside the write lock: two processes opening a new file race here.
   const step = db.transaction((): boolean => {
     const v = db.pragma('user_version', { simple: true }) as number;
-    if (v >= MIGRATIONS.length) return false;
-    db.exec(MIGRATIONS[v]!);
+    if (v > MIGRATIONS.length) throw new SchemaError(newerSchemaMessage(v));
+    if (v === MIGRATIONS.length) return false;
+    db.exec(MIGRATIONS[v]!(SQLITE));
     db.pragma(`user_version = ${v + 1}`);
     return true;
   });

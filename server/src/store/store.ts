@@ -1,5 +1,5 @@
 /**
- * The storage seam. Narrow on purpose: SQLite now, PostgreSQL later. Every
+ * The storage seam. Narrow on purpose: SQLite (one process, the default) or PostgreSQL (replicas). Every
  * method is async so a networked store fits; every multi-row rule (the
  * active-key limit) goes through `keys.change`, which runs a pure decision
  * inside one transaction.
@@ -149,5 +149,7 @@ export interface Store {
     /** Newest first. */
     list(filter?: { userId?: string; since?: Date; limit?: number }): Promise<AuditRow[]>;
   };
+  /** Throws when the database cannot answer (the load balancer's /healthz asks). */
+  health(): Promise<void>;
   close(): Promise<void>;
 }

@@ -1,0 +1,47 @@
+/**
+ * Store handles for the store suites, on the store this run of the suite is about (SQLite file or
+ * PostgreSQL database; see test/helpers/test-store.ts): several handles on one database, as
+ * several processes would share it.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { testDatabaseUrl, testStoreKind, type TestStoreKind } from '../../../test/helpers/test-store.js';
+import { databasePath, openSqliteStore } from '../../src/store/sqlite.js';
+import type { Store } from '../../src/store/store.js';
+
+export interface TestDatabase {
+  kind: TestStoreKind;
+  /** The PostgreSQL URL, or the SQLite data directory. */
+  where: { dataDir: string; databaseUrl?: string };
+  /** Another handle on the same database (closed by `close`). */
+  open(): Promise<Store>;
+  close(): Promise<void>;
+}
+
+/** A new empty database of this run's kind. */
+export async function testDatabase(name = 'suite'): Promise<TestDatabase> {
+  const kind = testStoreKind();
+  const dataDir = mkdtempSync(join(tmpdir(), 'thirdloop-store-'));
+  const databaseUrl = kind === 'postgres' ? await testDatabaseUrl(name) : undefined;
+  const handles: Store[] = [];
+  return {
+    kind,
+    where: databaseUrl ? { dataDir, databaseUrl } : { dataDir },
+    async open() {
+      let store: Store;
+      if (databaseUrl) {
+        const { openPostgresStore } = await import('../../src/store/postgres.js');
+        store = await openPostgresStore(databaseUrl, { max: 4 });
+      } else {
+        store = openSqliteStore(databasePath(dataDir));
+      }
+      handles.push(store);
+      return store;
+    },
+    async close() {
+      await Promise.all(handles.splice(0).map((s) => s.close()));
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,17 @@
+/**
+ * Which store a parametrized server suite runs on: vitest runs those suites once per store (the
+ * `postgres` project in vitest.config.ts), and the helpers that open stores ask here.
+ */
+import { inject } from 'vitest';
+import { createDatabase, sharedCluster } from './postgres.js';
+
+export type TestStoreKind = 'sqlite' | 'postgres';
+
+export function testStoreKind(): TestStoreKind {
+  return inject('testStore') ?? 'sqlite';
+}
+
+/** A fresh database on the run's PostgreSQL cluster (started on first use). */
+export async function testDatabaseUrl(prefix = 'suite'): Promise<string> {
+  return createDatabase(await sharedCluster(inject('postgresRunDir')), prefix);
+}
