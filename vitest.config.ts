@@ -52,7 +52,7 @@ export default defineConfig({
       },
       ...(postgresMissing
         ? []
-        : [{ extends: true, test: { name: 'postgres', include: bothStores, provide: { testStore: 'postgres' as const } } }]),
+        : [{ extends: true as const, test: { name: 'postgres', include: bothStores, provide: { testStore: 'postgres' as const } } }]),
     ],
   },
 });

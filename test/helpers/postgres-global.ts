@@ -7,15 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { stopCluster } from './postgres.js';
-
-declare module 'vitest' {
-  export interface ProvidedContext {
-    /** Where the run's PostgreSQL cluster lives once a suite started it. */
-    postgresRunDir: string;
-    /** The store the server suites run on in this project ('sqlite' unless the project says). */
-    testStore: 'sqlite' | 'postgres';
-  }
-}
+import './test-store.js';
 
 export default function setup(project: TestProject) {
   const runDir = mkdtempSync(join(tmpdir(), 'thirdloop-pg-'));

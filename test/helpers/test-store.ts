@@ -7,6 +7,14 @@ import { createDatabase, sharedCluster } from './postgres.js';
 
 export type TestStoreKind = 'sqlite' | 'postgres';
 
+  export interface ProvidedContext {
+    /** Where the run's PostgreSQL cluster lives once a suite started it. */
+    postgresRunDir: string;
+    /** The store the server suites run on in this project ('sqlite' unless the project says). */
+    testStore: TestStoreKind;
+  }
+}
+
 export function testStoreKind(): TestStoreKind {
   return inject('testStore') ?? 'sqlite';
 }

@@ -3,9 +3,11 @@
  * PostgreSQL database; see test/helpers/test-store.ts): several handles on one database, as
  * several processes would share it.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { postgresBinDir } from '../../../test/helpers/postgres.js';
 import { testDatabaseUrl, testStoreKind, type TestStoreKind } from '../../../test/helpers/test-store.js';
 import { databasePath, openSqliteStore } from '../../src/store/sqlite.js';
 import type { Store } from '../../src/store/store.js';
@@ -14,6 +16,11 @@ export interface TestDatabase {
   kind: TestStoreKind;
   /** The PostgreSQL URL, or the SQLite data directory. */
   where: { dataDir: string; databaseUrl?: string };
+  /**
+   * Everything the database holds, as bytes: the SQLite file and its WAL, or a pg_dump of the
+   * PostgreSQL database (for "the secret is nowhere in the database" checks).
+   */
+  bytes(): Buffer;
   /** Another handle on the same database (closed by `close`). */
   open(): Promise<Store>;
   close(): Promise<void>;
@@ -28,6 +35,11 @@ export async function testDatabase(name = 'suite'): Promise<TestDatabase> {
   return {
     kind,
     where: databaseUrl ? { dataDir, databaseUrl } : { dataDir },
+    bytes() {
+      if (databaseUrl) return execFileSync(join(postgresBinDir()!, 'pg_dump'), ['--data-only', databaseUrl], { maxBuffer: 256 * 1024 * 1024 });
+      const file = databasePath(dataDir);
+      return Buffer.concat([file, `${file}-wal`].filter((f) => existsSync(f)).map((f) => readFileSync(f)));
+    },
     async open() {
       let store: Store;
       if (databaseUrl) {
