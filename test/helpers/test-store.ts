@@ -7,6 +7,7 @@ import { createDatabase, sharedCluster } from './postgres.js';
 
 export type TestStoreKind = 'sqlite' | 'postgres';
 
+declare module 'vitest' {
   export interface ProvidedContext {
     /** Where the run's PostgreSQL cluster lives once a suite started it. */
     postgresRunDir: string;
