@@ -3,6 +3,8 @@
  * the `postgres` run), as two processes would share it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DomainError } from '../src/domain/errors.js';
+import { createKey } from '../src/store/key-actions.js';
 import type { Store } from '../src/store/store.js';
 import { testDatabase, type TestDatabase } from './helpers/stores.js';
 
@@ -89,5 +91,22 @@ describe('secrets and sessions', () => {
     expect(await one.sessions.find('b')).toBeUndefined();
     expect(await one.sessions.deleteForUser(user!.id)).toBe(1);
     expect(await one.sessions.find('a')).toBeUndefined();
+  });
+});
+
+describe('the active-key limit across handles', () => {
+  it('100 creates racing on two handles (two processes, two pools) leave exactly 2 Active keys', async () => {
+    const user = await one.users.create({ id: 'usr_race', email: 'race@example.com', passwordHash: 'x', createdAt: at(0) });
+    const now = new Date();
+    // Every connection of both pools open first, so the creates really run side by side.
+    await Promise.all([one, two].flatMap((store) => Array.from({ length: 8 }, () => store.health())));
+    const results = await Promise.allSettled(
+      Array.from({ length: 100 }, (_, i) => createKey({ store: i % 2 ? one : two, now, userId: user!.id }, { name: `k${i}`, expiresInDays: 30 })),
+    );
+    const refused = results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason);
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(2);
+    expect(refused.every((e) => e instanceof DomainError && e.kind === 'conflict')).toBe(true);
+    const keys = await two.keys.listForUser(user!.id);
+    expect(keys.filter((k) => k.state === 'active')).toHaveLength(2);
   });
 });
