@@ -26,6 +26,10 @@ const plainSummary: Reporter = {
 const bothStores = [
   'server/test/store-limits.test.ts',
   'server/test/api-keys.test.ts',
+  'server/test/web-console-http.test.ts',
+  'server/test/cli-auth.test.ts',
+  'server/test/sessions.test.ts',
+  'server/test/sign-in.test.ts',
 ];
 
 // A missing PostgreSQL leaves the second run out (said), or fails under CI.

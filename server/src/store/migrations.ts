@@ -143,4 +143,15 @@ export const MIGRATIONS: readonly Migration[] = [
   ALTER TABLE auth_codes ADD COLUMN failed_attempts INTEGER NOT NULL DEFAULT 0;
   CREATE INDEX auth_codes_challenge ON auth_codes(code_challenge);
   `,
+  // 4: the web console's one-shot messages (the new key's secret after POST → 303 → GET), so the GET
+  // may reach another replica. Sealed with a key derived from the session cookie, which only the
+  // browser holds: the database alone cannot read them.
+  (d) => `
+  CREATE TABLE flashes (
+    session_hash TEXT PRIMARY KEY REFERENCES sessions(id_hash) ON DELETE CASCADE,
+    sealed ${d.bytes} NOT NULL,
+    expires_at ${d.epochMs} NOT NULL
+  );
+  CREATE INDEX flashes_expires ON flashes(expires_at);
+  `,
 ];

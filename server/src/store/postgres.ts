@@ -318,6 +318,18 @@ export async function openPostgresStore(url: string, options: PostgresOptions = 
         await sql`DELETE FROM auth_codes WHERE expires_at <= ${now.getTime()}`;
       },
     },
+    flashes: {
+      async put(sessionHash, sealed, expiresAt, now) {
+        await sql`DELETE FROM flashes WHERE expires_at <= ${now.getTime()}`;
+        await sql`
+          INSERT INTO flashes (session_hash, sealed, expires_at) VALUES (${sessionHash}, ${sealed}, ${expiresAt.getTime()})
+          ON CONFLICT (session_hash) DO UPDATE SET sealed = excluded.sealed, expires_at = excluded.expires_at`;
+      },
+      async take(sessionHash, now) {
+        const [r] = await sql`DELETE FROM flashes WHERE session_hash = ${sessionHash} RETURNING sealed, expires_at`;
+        return r && Number(r.expires_at) > now.getTime() ? (r.sealed as Buffer) : undefined;
+      },
+    },
     audit: {
       async insert(entry) {
         await insertAudit(sql, [entry]);

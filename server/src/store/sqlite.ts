@@ -138,6 +138,12 @@ export function openSqliteStore(file: string): Store {
        VALUES (@code_hash, @user_id, @code_challenge, @redirect_uri, @key_name, @expires_in_days, @replaces, @machine, @expires_at)`,
     ),
     codeConsume: db.prepare<[string], Record<string, unknown>>('DELETE FROM auth_codes WHERE code_hash = ? RETURNING *'),
+    flashPut: db.prepare(
+      `INSERT INTO flashes (session_hash, sealed, expires_at) VALUES (?, ?, ?)
+       ON CONFLICT(session_hash) DO UPDATE SET sealed = excluded.sealed, expires_at = excluded.expires_at`,
+    ),
+    flashSweep: db.prepare('DELETE FROM flashes WHERE expires_at <= ?'),
+    flashTake: db.prepare<[string], { sealed: Buffer; expires_at: number }>('DELETE FROM flashes WHERE session_hash = ? RETURNING sealed, expires_at'),
     codeExpire: db.prepare('DELETE FROM auth_codes WHERE expires_at <= ?'),
     codeFail: db.prepare<[string, number], { failed_attempts: number }>(
       'UPDATE auth_codes SET failed_attempts = failed_attempts + 1 WHERE code_challenge = ? AND expires_at > ? RETURNING failed_attempts',
@@ -341,6 +347,16 @@ export function openSqliteStore(file: string): Store {
       },
       async deleteExpired(now) {
         q.codeExpire.run(now.getTime());
+      },
+    },
+    flashes: {
+      async put(sessionHash, sealed, expiresAt, now) {
+        q.flashSweep.run(now.getTime());
+        q.flashPut.run(sessionHash, sealed, expiresAt.getTime());
+      },
+      async take(sessionHash, now) {
+        const r = q.flashTake.get(sessionHash);
+        return r && r.expires_at > now.getTime() ? r.sealed : undefined;
       },
     },
     audit: {

@@ -142,6 +142,12 @@ export interface Store {
     recordFailure(codeChallenge: string, now: Date, limit: number): Promise<number | undefined>;
     deleteExpired(now: Date): Promise<void>;
   };
+  flashes: {
+    /** Keeps one sealed message for the session until `expiresAt`, replacing any before it. */
+    put(sessionHash: string, sealed: Buffer, expiresAt: Date, now: Date): Promise<void>;
+    /** Removes and returns the session's message (once), unless it expired at `now`. */
+    take(sessionHash: string, now: Date): Promise<Buffer | undefined>;
+  };
   audit: {
     insert(entry: AuditInput): Promise<void>;
     /** Many rows in one transaction (the gateway's batched writes). */
