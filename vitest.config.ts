@@ -25,6 +25,7 @@ const plainSummary: Reporter = {
  */
 const bothStores = [
   'server/test/store-limits.test.ts',
+  'server/test/store-schema.test.ts',
   'server/test/api-keys.test.ts',
   'server/test/web-console-http.test.ts',
   'server/test/cli-auth.test.ts',
