@@ -113,3 +113,20 @@ export function checkCredential(text: string): CredentialCheck {
   if (!isWellFormedSecret(secret)) return { ok: false, problem: 'bad_checksum' };
   return { ok: true, keyId, secret };
 }
+
+/** Request headers as Node gives them: a name maps to a value, several values, or nothing. */
+export type HeaderBag = Readonly<Record<string, string | readonly string[] | undefined>>;
+
+/**
+ * The credential a request presents, from `x-api-key` or `Authorization: Bearer` (the two ways the
+ * Anthropic SDKs send a key; Claude Code's apiKeyHelper sends both). Both may be present but must
+ * then agree: `null` when they differ, undefined when neither is there. The gateway and the CLI's
+ * run broker read requests by this one rule.
+ */
+export function presentedCredential(headers: HeaderBag): string | undefined | null {
+  const apiKey = typeof headers['x-api-key'] === 'string' ? headers['x-api-key'].trim() : undefined;
+  const authorization = typeof headers.authorization === 'string' ? headers.authorization.trim() : undefined;
+  const bearer = authorization && /^bearer\s+/i.test(authorization) ? authorization.replace(/^bearer\s+/i, '').trim() : undefined;
+  if (apiKey && bearer && apiKey !== bearer) return null;
+  return apiKey || bearer || undefined;
+}

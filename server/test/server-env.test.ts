@@ -9,6 +9,8 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { spawnSync } from 'node:child_process';
+import { connect } from 'node:net';
+import { Agent, get as httpGet } from 'node:http';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -16,6 +18,7 @@ import { needs } from '../../test/helpers/components.js';
 import { SERVER_BIN, ensureServerBuilt, shiftedClock, startReferenceServer, type ReferenceServer } from '../../test/helpers/reference-server.js';
 import { makeTestCa, type TestCa } from '../../test/helpers/tls.js';
 import { startTinyproxy, type Tinyproxy } from '../../test/helpers/tinyproxy.js';
+import { Browser } from './helpers/app.js';
 import { messageBody, sendJson, startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.js';
 
 const DOC = readFileSync(resolve(import.meta.dirname, '..', '..', 'docs', 'api.md'), 'utf8');
@@ -38,6 +41,40 @@ function cleanEnv(extra: Record<string, string> = {}): Record<string, string | u
 }
 const defined = (env: Record<string, string | undefined>) =>
   Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined));
+
+/** Sends `head` (a request with only part of its body) on a raw connection: what came back, and when the server closed it. */
+function partialRequest(url: string, head: string): Promise<{ text: string; ms: number }> {
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const { hostname, port } = new URL(url);
+    const socket = connect(Number(port), hostname);
+    let text = '';
+    socket.setEncoding('utf8').on('data', (d: string) => (text += d));
+    socket.on('close', () => resolve({ text, ms: performance.now() - started }));
+    socket.on('error', reject);
+    socket.setTimeout(30_000, () => socket.destroy());
+    socket.write(head);
+  });
+}
+
+/** `count` GET /healthz at once on a keep-alive agent: each answer's Connection header. */
+async function keepAliveAnswers(url: string, count: number): Promise<Array<string | undefined>> {
+  const agent = new Agent({ keepAlive: true, maxSockets: count });
+  try {
+    return await Promise.all(
+      Array.from({ length: count }, () =>
+        new Promise<string | undefined>((resolve, reject) => {
+          httpGet(`${url}/healthz`, { agent }, (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.headers.connection));
+          }).on('error', reject);
+        }),
+      ),
+    );
+  } finally {
+    agent.destroy();
+  }
+}
 
 const missing = needs('openssl', 'tinyproxy');
 
@@ -202,6 +239,60 @@ describe.skipIf(missing)('the server reads each documented environment variable'
       await fetch(`${quiet.url}/healthz`);
       await quiet.stop();
       expect(quiet.stderr()).toBe('');
+    },
+    async THIRDLOOP_TRUST_PROXY() {
+      // One failed authentication per address and minute: behind a trusted proxy each forwarded
+      // client is counted apart; without the variable, X-Forwarded-For is ignored and they share one count.
+      const failures = (server: ReferenceServer) =>
+        Promise.all(['203.0.113.7', '203.0.113.8'].map(async (client) => (await fetch(`${server.url}/v1/models`, { headers: { 'x-api-key': 'not a key', 'x-forwarded-for': client } })).status));
+      const trusting = await serverWith({ THIRDLOOP_TRUST_PROXY: '127.0.0.1', THIRDLOOP_AUTH_FAILURES_PER_MINUTE: '1' });
+      expect(await failures(trusting)).toEqual([401, 401]);
+      const plainServer = await serverWith({ THIRDLOOP_AUTH_FAILURES_PER_MINUTE: '1' });
+      expect((await failures(plainServer)).sort()).toEqual([401, 429]);
+    },
+    async THIRDLOOP_SESSION_IDLE_MINUTES() {
+      const server = await serverWith({ THIRDLOOP_SESSION_IDLE_MINUTES: '30' });
+      const { email, password } = await server.addUser(`s${Math.random().toString(36).slice(2)}@example.com`);
+      const browser = new Browser(server.url);
+      expect((await browser.signIn(email, password)).status).toBe(303);
+      expect((await browser.get('/settings/sessions')).html).toContain('A session ends after 30 minutes without activity, and 12 hours after signing in');
+    },
+    async THIRDLOOP_SESSION_LIFETIME_MINUTES() {
+      const server = await serverWith({ THIRDLOOP_SESSION_LIFETIME_MINUTES: '480' });
+      const { email, password } = await server.addUser(`s${Math.random().toString(36).slice(2)}@example.com`);
+      const browser = new Browser(server.url);
+      const signedIn = await browser.signIn(email, password);
+      expect(signedIn.status).toBe(303);
+      // The browser keeps the session cookie for the lifetime, no longer.
+      expect(signedIn.headers.getSetCookie().find((c) => /Max-Age=(?!0;)/.test(c) && c.includes('HttpOnly') && !/device/i.test(c))).toMatch(/Max-Age=28800\b/);
+      expect((await browser.get('/settings/sessions')).html).toContain('2 hours without activity, and 8 hours after signing in');
+    },
+    async THIRDLOOP_BODY_TIMEOUT_MS() {
+      const server = await serverWith({ THIRDLOOP_BODY_TIMEOUT_MS: '500' });
+      const answer = await partialRequest(server.url, `POST /api/keys HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"na`);
+      expect(answer.text).toMatch(/^HTTP\/1\.1 408 /);
+      expect(answer.text).toContain('within 0.5 seconds');
+      expect(answer.ms).toBeLessThan(10_000); // the default would be 10 s
+    },
+    async THIRDLOOP_GATEWAY_BODY_TIMEOUT_MS() {
+      const server = await serverWith({ THIRDLOOP_GATEWAY_BODY_TIMEOUT_MS: '700' });
+      const credential = await keyFor(server);
+      const answer = await partialRequest(
+        server.url,
+        `POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nx-api-key: ${credential}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"mo`,
+      );
+      expect(answer.text).toMatch(/^HTTP\/1\.1 408 /);
+      expect(answer.text).toContain('within 0.7 seconds');
+      expect(answer.ms).toBeLessThan(60_000);
+    },
+    async THIRDLOOP_MAX_IDLE_CONNECTIONS_PER_ADDRESS() {
+      // Eight requests at once, eight connections: past the bound, each answer closes its own.
+      const bounded = await serverWith({ THIRDLOOP_MAX_IDLE_CONNECTIONS_PER_ADDRESS: '2' });
+      const answers = await keepAliveAnswers(bounded.url, 8);
+      expect(answers.filter((c) => c === 'keep-alive').length).toBeLessThanOrEqual(2);
+      expect(answers.filter((c) => c === 'close').length).toBeGreaterThanOrEqual(6);
+      const unbounded = await serverWith({});
+      expect((await keepAliveAnswers(unbounded.url, 8)).every((c) => c === 'keep-alive')).toBe(true);
     },
   };
 

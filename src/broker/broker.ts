@@ -11,7 +11,8 @@ import type { AddressInfo } from 'node:net';
 import { sendError, type BrokerErrorType } from './errors.js';
 import { upstreamRequestHeaders } from './headers.js';
 import { route } from './routes.js';
-import { presentedToken, type RunToken } from './token.js';
+import { presentedCredential } from 'thirdloop-protocol';
+import type { RunToken } from './token.js';
 import { createUpstream } from './upstream.js';
 
 export interface BrokerOptions {
@@ -74,7 +75,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     }
     let key: string | undefined;
     if (target.kind === 'model') {
-      const presented = presentedToken(req.headers);
+      const presented = presentedCredential(req.headers);
       if (!token.matches(presented)) {
         refuse(401, 'authentication_error', presented === undefined ? MISSING_TOKEN : WRONG_TOKEN);
         return;

@@ -10,7 +10,6 @@
  * Code stores and shows ("…-thirdloop-run-token") holds nothing of the random part.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import type { IncomingHttpHeaders } from 'node:http';
 
 export const RUN_TOKEN_PREFIX = 'tlr_';
 export const RUN_TOKEN_TAIL = '-thirdloop-run-token';
@@ -39,17 +38,4 @@ export function createRunToken(random: (size: number) => Buffer = randomBytes): 
       return timingSafeEqual(candidate, expected);
     },
   };
-}
-
-/**
- * The token a request presents, from `x-api-key` or `Authorization: Bearer` (the two ways the
- * Anthropic SDKs send a key). Both may be present but must then agree, as the gateway requires:
- * `null` when they differ, undefined when neither is there.
- */
-export function presentedToken(headers: IncomingHttpHeaders): string | undefined | null {
-  const apiKey = typeof headers['x-api-key'] === 'string' ? headers['x-api-key'].trim() : undefined;
-  const authorization = typeof headers.authorization === 'string' ? headers.authorization.trim() : undefined;
-  const bearer = authorization && /^bearer\s+/i.test(authorization) ? authorization.replace(/^bearer\s+/i, '').trim() : undefined;
-  if (apiKey && bearer && apiKey !== bearer) return null;
-  return apiKey || bearer || undefined;
 }

@@ -33,8 +33,9 @@ import { usageError } from '../core/errors.js';
 import { insertableString, insertableValue, type TextEncoding } from '../files/exact-text.js';
 import { hasBlock, removeBlock, upsertBlock, type Markers } from '../files/marked-block.js';
 
-export const PROVIDER_ID = 'thirdloop';
-export const PROVIDER_NAME = 'Third Loop';
+import { PROVIDER_ID, PROVIDER_NAME } from './opencode-provider.js';
+
+export { PROVIDER_ID, PROVIDER_NAME };
 export const SCHEMA_URL = 'https://opencode.ai/config.json';
 export const PLUGIN_FILE = 'thirdloop-session.ts';
 export const ANTHROPIC_VERSION = '2023-06-01';

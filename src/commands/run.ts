@@ -2,7 +2,7 @@
  * `thirdloop run [--profile P] -- <command> [args…]`: runs the command with a loopback broker in
  * front of the instance, so the command holds a per-run token and never the key. The key is read
  * as every command reads it (keychain, 0600 file or THIRDLOOP_API_KEY) and goes only to the
- * profile's own instance; the command gets ANTHROPIC_BASE_URL=http://127.0.0.1:<port> and
+ * profile's own instance (requireSession refuses another origin, as for every command); the command gets ANTHROPIC_BASE_URL=http://127.0.0.1:<port> and
  * ANTHROPIC_API_KEY=<run token>. When it exits the broker closes (the token is dead) and run exits
  * with its status. Prints nothing of its own unless something needs saying (stderr only).
  */
@@ -12,7 +12,7 @@ import { childEnvironment } from '../broker/child-env.js';
 import { runCommand } from '../broker/command.js';
 import { createRunToken } from '../broker/token.js';
 import { formatCredential } from 'thirdloop-protocol';
-import { ExitCode, UserError, usageError } from '../core/errors.js';
+import { UserError, usageError } from '../core/errors.js';
 import { closeHttp } from '../core/http.js';
 import { debugWriter, requireSession } from '../core/session.js';
 
@@ -21,22 +21,12 @@ export interface RunOptions {
   command?: string[];
 }
 
-const sameOrigin = (a: string, b: string) => new URL(a).origin === new URL(b).origin;
-
 export async function run(ctx: Context, options: RunOptions): Promise<void> {
   const command = options.command;
   if (!command || command.length === 0 || !command[0]) {
     throw usageError('Put `--` before the command to run, so that its options stay its own.', 'thirdloop run -- claude');
   }
   const session = await requireSession(ctx);
-  const stored = session.profile.apiUrl;
-  // The stored key goes to the instance it was made for, never to another origin named on the command line.
-  if (stored && session.secret.source !== 'env' && !sameOrigin(session.baseUrl, stored)) {
-    throw new UserError(`${session.baseUrl} is not the instance profile "${session.profileName}" signed in to (${new URL(stored).origin}); its key is sent only there.`, {
-      exitCode: ExitCode.usage,
-      hint: 'Drop --api-url (and THIRDLOOP_API_URL), or sign in to the other instance under its own profile: `thirdloop auth --profile NAME --api-url URL`.',
-    });
-  }
   const warn = (line: string) => ctx.io.stderr.write(`thirdloop run: ${line}\n`);
 
   // Claude Code settings that would send the session past the broker, or another key to it: stop

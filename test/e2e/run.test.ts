@@ -4,7 +4,7 @@
  * gateway and offline model, and real commands as the child: `env`, the official Anthropic SDK,
  * a shell, a Node program reporting its signals, a pseudo-terminal for Ctrl+C.
  */
-import { readFileSync, mkdirSync, rmSync, writeFileSync, existsSync, chmodSync } from 'node:fs';
+import { readdirSync, readFileSync, mkdirSync, rmSync, writeFileSync, existsSync, chmodSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import { networkInterfaces } from 'node:os';
@@ -15,6 +15,7 @@ import { needs } from '../helpers/components.js';
 import { keyringMissing, startKeyring, type Keyring } from '../helpers/keyring.js';
 import { startReferenceServer, type ReferenceServer } from '../helpers/reference-server.js';
 import { runCliSafe } from '../robustness/tree.js';
+import { needsOpencode, opencodeBinary } from '../helpers/opencode.js';
 
 const CHILD = path.join(ROOT, 'test', 'fixtures', 'run', 'child.mjs');
 const node = process.execPath;
@@ -226,8 +227,31 @@ describe.skipIf(missing)('thirdloop run', { timeout: 90_000 }, () => {
 
     const elsewhere = await cli(['run', '--api-url', 'https://elsewhere.example', '--', 'env']);
     expect(elsewhere.exitCode).toBe(2);
-    expect(elsewhere.stderr).toMatch(/is not the instance profile "default" signed in to/);
+    expect(elsewhere.stderr).toMatch(/The key stored for this profile belongs to .*; it is never sent to another instance\./);
     expect(elsewhere.stdout).toBe('');
+  });
+
+  // opencode.json names the instance itself (it must, outside `run`); under run the request has to go
+  // to the broker anyway, or the run token reaches the instance and gets 401.
+  it.skipIf(needsOpencode())('`run -- opencode` in a project set up by `setup opencode`: the real opencode gets its answer through the broker', { timeout: 300_000 }, async () => {
+    const project = path.join(home.home, 'oc-project');
+    mkdirSync(project);
+    const setup = await runCliIn(project, ['setup', 'opencode', '--yes']);
+    expect(setup.exitCode, setup.stderr).toBe(0);
+    expect(readFileSync(path.join(project, 'opencode.json'), 'utf8')).toContain(`${server.url}/v1`);
+    const before = JSON.parse((await cli(['status', '--json'])).stdout).key.last_used_at as string | null;
+    const opencodeDir = path.dirname(opencodeBinary()!);
+    // PWD as a shell in that folder has it: opencode takes its project folder from PWD, not the process's cwd.
+    const quiet = { PWD: project, PATH: `${opencodeDir}:${process.env.PATH}`, OPENCODE_DISABLE_MODELS_FETCH: '1', OPENCODE_DISABLE_AUTOUPDATE: '1', NO_COLOR: '1' };
+    const answered = await runCliSafe(['run', '--', 'opencode', 'run', 'say hi'], { home: home.home, cwd: project, env: env(quiet), timeoutMs: 240_000 });
+    const logs = path.join(home.home, '.local/share/opencode/log');
+    const log = () => (existsSync(logs) ? readdirSync(logs).map((f) => readFileSync(path.join(logs, f), 'utf8').split('\n').filter((l) => /ERROR|error=/.test(l)).join('\n')).join('\n') : '');
+    expect(answered.exitCode, `${answered.stderr}${answered.stdout}\n${log()}`).toBe(0);
+    expect(answered.stdout).toContain('offline model');
+    noSecret(answered);
+    const after = JSON.parse((await cli(['status', '--json'])).stdout).key.last_used_at as string | null;
+    expect(after).not.toBeNull();
+    expect(after).not.toBe(before);
   });
 
   it('THIRDLOOP_API_KEY (CI) is used and kept from the command', async () => {

@@ -8,7 +8,8 @@ import { childEnvironment } from '../../src/broker/child-env.js';
 import { clientResponseHeaders, upstreamRequestHeaders, VIA } from '../../src/broker/headers.js';
 import { route } from '../../src/broker/routes.js';
 import { exitStatus, forwardSignals, terminalDelivered, type GroupInfo } from '../../src/broker/signals.js';
-import { createRunToken, isRunToken, presentedToken, RUN_TOKEN_TAIL } from '../../src/broker/token.js';
+import { presentedCredential as presentedToken } from 'thirdloop-protocol';
+import { createRunToken, isRunToken, RUN_TOKEN_TAIL } from '../../src/broker/token.js';
 import { checksum as secretChecksum } from 'thirdloop-protocol';
 
 const secretFrom = (random: string) => `tls_${random}${secretChecksum(random)}`;
@@ -163,6 +164,7 @@ describe("the command's environment", () => {
       ANTHROPIC_MODEL: 'claude-sonnet-4-5',
       ANTHROPIC_BASE_URL: run.baseUrl,
       ANTHROPIC_API_KEY: run.token,
+      OPENCODE_CONFIG_CONTENT: opencodeAt(run.baseUrl),
     });
     expect(withSecret.sort()).toEqual(['ANTHROPIC_CUSTOM_HEADERS', 'OLD_KEY']);
     expect(dropped).toEqual(['ANTHROPIC_AUTH_TOKEN']);
@@ -178,9 +180,23 @@ describe("the command's environment", () => {
 
   it('on Windows, names are matched whatever their case', () => {
     const { env } = childEnvironment({ Path: 'C:\\bin', thirdloop_api_key: CREDENTIAL, anthropic_api_key: 'x', Anthropic_Base_Url: 'y' }, run, 'win32');
-    expect(env).toEqual({ Path: 'C:\\bin', ANTHROPIC_BASE_URL: run.baseUrl, ANTHROPIC_API_KEY: run.token });
+    expect(env).toEqual({ Path: 'C:\\bin', ANTHROPIC_BASE_URL: run.baseUrl, ANTHROPIC_API_KEY: run.token, OPENCODE_CONFIG_CONTENT: opencodeAt(run.baseUrl) });
     // Elsewhere a lower-case name is another variable, and is left alone.
     expect(childEnvironment({ anthropic_api_key: 'x' }, run, 'linux').env.anthropic_api_key).toBe('x');
+  });
+
+  it("opencode's thirdloop provider is pointed at the broker through its inline config, keeping the user's own", () => {
+    expect(JSON.parse(childEnvironment({}, run, 'linux').env.OPENCODE_CONFIG_CONTENT!)).toEqual({
+      provider: { thirdloop: { options: { baseURL: `${run.baseUrl}/v1` } } },
+    });
+    const own = JSON.stringify({ model: 'thirdloop/claude-x', provider: { thirdloop: { options: { timeout: 5 } }, other: { name: 'O' } } });
+    expect(JSON.parse(childEnvironment({ OPENCODE_CONFIG_CONTENT: own }, run, 'linux').env.OPENCODE_CONFIG_CONTENT!)).toEqual({
+      model: 'thirdloop/claude-x',
+      provider: { thirdloop: { options: { timeout: 5, baseURL: `${run.baseUrl}/v1` } }, other: { name: 'O' } },
+    });
+    // A value that is not a JSON object is the user's to fix; opencode names it, we leave it.
+    expect(childEnvironment({ OPENCODE_CONFIG_CONTENT: '[1' }, run, 'linux').env.OPENCODE_CONFIG_CONTENT).toBe('[1');
+    expect(childEnvironment({ opencode_config_content: '[1' }, run, 'win32').env.opencode_config_content).toBe('[1');
   });
 
   it('with a proxy configured, loopback joins NO_PROXY so requests for the broker stay on this machine', () => {
@@ -192,6 +208,10 @@ describe("the command's environment", () => {
     expect(none.no_proxy).toBeUndefined();
   });
 });
+
+function opencodeAt(baseUrl: string): string {
+  return JSON.stringify({ provider: { thirdloop: { options: { baseURL: `${baseUrl}/v1` } } } });
+}
 
 describe('signals', () => {
   const fg: GroupInfo = { pgrp: 100, tpgid: 100 };
