@@ -45,9 +45,10 @@ export class SharedRequestBuckets {
     const copy = this.copies.get(bucket.key);
     if (!copy || this.clock() - copy.syncedAt > SYNC_MS || copy.taken >= Math.max(1, Math.floor(bucket.limit * QUOTA))) {
       // A database that does not answer leaves the copy as it was: the limit is then this replica's alone.
-      return this.sync(bucket, copy)
+      const synced = this.copyOf(bucket, copy);
+      return this.sync(bucket, synced)
         .catch(() => {})
-        .then(() => this.takeLocal(this.copies.get(bucket.key)!, t));
+        .then(() => this.takeLocal(synced, t));
     }
     return this.takeLocal(copy, t);
   }
@@ -59,7 +60,7 @@ export class SharedRequestBuckets {
       [...this.copies.values()].map((copy) => {
         if (copy.taken > 0) return this.sync(copy.bucket, copy).catch(() => {});
         // Not used for a while and full: forgetting it changes no answer (the next take syncs first).
-        if (now - copy.syncedAt > 10 * SYNC_MS) this.copies.delete(copy.bucket.key);
+        if (!copy.syncing && copy.syncedAt > 0 && now - copy.syncedAt > 10 * SYNC_MS) this.copies.delete(copy.bucket.key);
         return undefined;
       }),
     );
@@ -81,10 +82,15 @@ export class SharedRequestBuckets {
   }
 
   /** One statement: subtract what was taken here from the shared row (refilled to now), read it back. */
-  private sync(bucket: Bucket, existing: Copy | undefined): Promise<void> {
-    if (existing?.syncing) return existing.syncing;
-    const copy: Copy = existing ?? { bucket, tokens: bucket.limit, at: this.clock(), taken: 0, syncedAt: 0 };
+  private copyOf(bucket: Bucket, existing: Copy | undefined): Copy {
+    if (existing) return existing;
+    const copy: Copy = { bucket, tokens: bucket.limit, at: this.clock(), taken: 0, syncedAt: 0 };
     this.copies.set(bucket.key, copy);
+    return copy;
+  }
+
+  private sync(bucket: Bucket, copy: Copy): Promise<void> {
+    if (copy.syncing) return copy.syncing;
     const taken = copy.taken;
     const now = this.clock();
     const perMs = bucket.limit / bucket.windowMs;
