@@ -8,6 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { needsThat } from '../../test/helpers/components.js';
 import { postgresBinDir } from '../../test/helpers/postgres.js';
 import { testDatabaseUrl } from '../../test/helpers/test-store.js';
+import { buildApp } from '../src/app.js';
+import { makeConfig } from '../src/config.js';
 import { openPostgresStore } from '../src/store/postgres.js';
 import { KEY_CHANNEL, KeyWatch } from '../src/store/postgres-key-watch.js';
 import { SharedRequestBuckets } from '../src/store/postgres-request-buckets.js';
@@ -84,5 +86,26 @@ describe.skipIf(skip)('sharing between replicas on PostgreSQL', () => {
     // Every take reached the shared row: it is empty.
     const [row] = await pool()`SELECT tokens FROM limits WHERE key = 'pair'`;
     expect(Number(row!.tokens)).toBeLessThan(1);
+  });
+
+  it('/healthz answers 503 once the database is gone, and says so', async () => {
+    const own = await testDatabaseUrl('health');
+    const store = await openPostgresStore(own, { max: 2 });
+    const app = await buildApp({ store, config: makeConfig({ port: 0, upstream: 'mock' }, {}), clock: () => new Date() });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      const { port } = app.server.address() as { port: number };
+      const health = async () => {
+        const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+        return { status: res.status, body: await res.json() };
+      };
+      expect(await health()).toEqual({ status: 200, body: { status: 'ok', database: 'ok' } });
+      const name = new URL(own).pathname.slice(1);
+      await pool().unsafe(`DROP DATABASE "${name}" WITH (FORCE)`);
+      expect(await health()).toEqual({ status: 503, body: { status: 'unavailable', database: 'unreachable' } });
+    } finally {
+      await app.close();
+      await store.close().catch(() => {});
+    }
   });
 });
