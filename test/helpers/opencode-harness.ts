@@ -65,6 +65,8 @@ export async function startOpencodeHarness(): Promise<OpencodeHarness> {
     err.on('data', (d) => (e += d));
     const store = openConfig(path.join(home, '.config', 'thirdloop'));
     const key = options.key ?? credential;
+    // Signed in as `thirdloop auth` leaves a HOME: the profile names the instance and the key.
+    if (options.signedIn !== false) store.setProfile('default', { apiUrl: options.apiUrl ?? server.url, keyId: key.split(';')[0], keyName: 'opencode test', storage: 'file' });
     const secrets: SecretStore = {
       get: async () => (options.signedIn === false ? undefined : { credential: key, source: 'file' }),
       set: async () => ({ credential: key, source: 'file' }),
