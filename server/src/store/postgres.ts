@@ -15,12 +15,11 @@ import postgres from 'postgres';
 import { randomBytes } from 'node:crypto';
 import type { KeyRecord, KeyState } from '../domain/keys.js';
 import { MIGRATIONS, newerSchemaMessage, POSTGRES } from './migrations.js';
+import { KEY_CHANNEL, KeyWatch } from './postgres-key-watch.js';
+import { SharedRequestBuckets } from './postgres-request-buckets.js';
 import { SchemaError } from './schema-error.js';
 import type { AuditInput, AuditRow, AuthCode, Bucket, KeyDecision, LimitDecision, Session, Store, User } from './store.js';
 import { fullAt, msUntilToken, tokensAt } from './token-bucket.js';
-
-/** The channel key changes are announced on (in the transaction that makes them, so on commit). */
-export const KEY_CHANNEL = 'thirdloop_keys';
 
 /** Any fixed number: the advisory lock that makes concurrent starts migrate one at a time. */
 const MIGRATION_LOCK = 0x7468_6c70; // "thlp"
@@ -134,6 +133,9 @@ export async function openPostgresStore(url: string, options: PostgresOptions = 
     throw err;
   }
 
+  const keyWatch = new KeyWatch(sql);
+  const requestBuckets = new SharedRequestBuckets(sql);
+
   let sweptAt = 0;
   const sweep = async (now: number) => {
     if (now - sweptAt < SWEEP_EVERY_MS && now >= sweptAt) return;
@@ -159,6 +161,33 @@ export async function openPostgresStore(url: string, options: PostgresOptions = 
   const putBucket = (tx: Tx, b: Bucket, tokens: number, now: number) =>
     tx`UPDATE limits SET tokens = ${tokens}, at = ${now}, full_at = ${fullAt(b, tokens, now)} WHERE key = ${b.key}`;
 
+  // The gateway's key cache, batched writes and per-member buckets (Store.keys.watch / writeBatch,
+  // Store.limits.takeRequest), spread in below.
+  const keyParts = {
+    watch(watcher: (keyIds: readonly string[] | null) => void): () => void {
+      return keyWatch.watch(watcher);
+    },
+    async writeBatch(lastUsed: ReadonlyMap<string, Date>, audit: readonly AuditInput[]): Promise<void> {
+      if (lastUsed.size === 0 && audit.length === 0) return;
+      await sql.begin(async (tx) => {
+        if (lastUsed.size > 0) {
+          // One statement for the whole batch; a time never moves back.
+          const rows = [...lastUsed].map(([keyId, at]) => [keyId, String(at.getTime())]);
+          await tx`
+            UPDATE api_keys AS k SET last_used_at = v.at::bigint
+            FROM (VALUES ${tx(rows)}) AS v (id, at)
+            WHERE k.id = v.id AND (k.last_used_at IS NULL OR k.last_used_at < v.at::bigint)`;
+        }
+        await insertAudit(tx, audit);
+      });
+    },
+  };
+  const limitParts = {
+    takeRequest(bucket: Bucket, now: Date): LimitDecision | Promise<LimitDecision> {
+      return requestBuckets.take(bucket, now);
+    },
+  };
+
   return {
     users: {
       async create(user) {
@@ -177,6 +206,7 @@ export async function openPostgresStore(url: string, options: PostgresOptions = 
       },
     },
     keys: {
+      ...keyParts,
       async findById(keyId) {
         const [r] = await sql`SELECT * FROM api_keys WHERE id = ${keyId}`;
         return r && toKey(r);
@@ -185,12 +215,13 @@ export async function openPostgresStore(url: string, options: PostgresOptions = 
         return (await sql`SELECT * FROM api_keys WHERE user_id = ${userId} ORDER BY created_at, id`).map(toKey);
       },
       async change<T>(userId: string, decide: (keys: KeyRecord[]) => KeyDecision<T>): Promise<T> {
-        return (await sql.begin(async (tx) => {
+        let changed: string[] = [];
+        const result = (await sql.begin(async (tx) => {
           // The member's row is the lock every change of their keys queues on (see the top of the file).
           await tx`SELECT 1 FROM users WHERE id = ${userId} FOR UPDATE`;
           const keys = (await tx`SELECT * FROM api_keys WHERE user_id = ${userId} ORDER BY created_at, id`).map(toKey);
           const decision = decide(keys);
-          const changed: string[] = [];
+          changed = [];
           for (const id of decision.remove ?? []) {
             await tx`DELETE FROM api_keys WHERE id = ${id} AND user_id = ${userId}`;
             changed.push(id);
@@ -213,6 +244,9 @@ export async function openPostgresStore(url: string, options: PostgresOptions = 
           if (changed.length > 0) await tx`SELECT pg_notify(${KEY_CHANNEL}, ${changed.join(',')})`;
           return [decision.result];
         }))[0] as T;
+        // This process's watchers at once; the other replicas by the notification.
+        if (changed.length > 0) keyWatch.notify(changed);
+        return result;
       },
       async touchLastUsed(keyId, at) {
         await sql`UPDATE api_keys SET last_used_at = ${at.getTime()} WHERE id = ${keyId} AND (last_used_at IS NULL OR last_used_at < ${at.getTime()})`;
@@ -277,6 +311,7 @@ export async function openPostgresStore(url: string, options: PostgresOptions = 
           }
         });
       },
+      ...limitParts,
       async markOnce(key, now, until) {
         await sweep(now.getTime());
         const r = await sql`
@@ -349,6 +384,8 @@ export async function openPostgresStore(url: string, options: PostgresOptions = 
       await sql`SELECT 1`;
     },
     async close() {
+      await keyWatch.stop();
+      await requestBuckets.close().catch(() => {});
       await sql.end({ timeout: 5 });
     },
   };
