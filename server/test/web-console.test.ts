@@ -634,5 +634,6 @@ describe.skipIf(needs('chromium'))('web console in Chromium', () => {
     expect(await page.getByRole('button', { name: 'Approve' }).isDisabled()).toBe(true);
     await page.screenshot({ path: join(ARTIFACTS, 'consent-at-limit.png'), fullPage: true });
     expect(problems).toEqual([]);
-  });
+    // Three Chromium sign-ins and a dozen full-page screenshots: a bound on a hang, not a timing check.
+  }, 120_000);
 });
