@@ -36,11 +36,12 @@ export default defineConfig((cli) => {
     sourcemap: false,
     clean: false, // several builds may run while tests read dist/
     shims: false,
-    // `thirdloop --help` prints <outDir>/help.txt instead of loading commander (src/main.ts).
+    // `thirdloop --help` prints <outDir>/help.txt instead of loading the CLI (bin/thirdloop.js).
     onSuccess: () => renderTopLevelHelp(outDir),
     banner: {
-      // Bundled CommonJS dependencies (commander, prompts) still call require().
-      js: "import { createRequire as __thirdloopCreateRequire } from 'node:module'; const require = __thirdloopCreateRequire(import.meta.url);",
+      // Bundled CommonJS dependencies (commander, prompts) still call require(). Made on first call and
+      // without an import: every chunk gets this line, and an import is one more module to resolve at start.
+      js: "let __thirdloopRequire; const require = (id) => (__thirdloopRequire ??= process.getBuiltinModule('node:module').createRequire(import.meta.url))(id);",
     },
   };
 });

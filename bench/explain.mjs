@@ -1,30 +1,48 @@
 #!/usr/bin/env node
 // Where the start-up time and memory of a command go: which bundled chunks it loads, what each holds
-// (the node_modules packages inlined into it), and what importing that chunk alone costs in CPU time and
-// peak RSS over bare node. Then the cost of the HTTP stack: undici's WebAssembly parser against
-// node:http, and how long process exit waits for V8's background tier-up of that WebAssembly.
+// (the source modules and node_modules packages inlined into it, from esbuild's metafile), and what
+// importing that chunk alone costs in CPU time and peak RSS over bare node. Then the cost of the HTTP
+// stack: undici's WebAssembly parser against node:http, and how long process exit waits for V8's
+// background tier-up of that WebAssembly.
+//
+// It measures a fresh build of the current sources (same tsup config, plus a metafile) in a staging copy
+// of the package, so dist/ is left alone and the chunk names match what the metafile says.
 //
 //   node bench/explain.mjs                      # --help and --version (no server needed)
-//   node bench/explain.mjs --server             # also keys list --json against a local reference server
+//   node bench/explain.mjs --server             # also token, status and keys list against a local reference server
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { CLI_BIN, ROOT, cpuRun, fmtBytes, isolatedEnv, median } from './lib.mjs';
+import { ROOT, cpuRun, fmtBytes, isolatedEnv, median } from './lib.mjs';
 import { startServer } from './server.mjs';
 
 const { values: flags } = parseArgs({ options: { server: { type: 'boolean' }, runs: { type: 'string' } } });
 const RUNS = Number(flags.runs ?? 7);
 const work = mkdtempSync(join(tmpdir(), 'thirdloop-bench-explain-'));
+const stage = join(work, 'package');
+const DIST = join(stage, 'dist');
+const CLI_BIN = join(stage, 'bin', 'thirdloop.js');
+let metafile;
+
+/** Builds the current sources into the staging copy (bin/, dist/, package.json, node_modules linked). */
+function stageBuild() {
+  mkdirSync(join(stage, 'bin'), { recursive: true });
+  for (const file of ['bin/thirdloop.js', 'bin/package.json', 'package.json']) copyFileSync(join(ROOT, file), join(stage, file));
+  symlinkSync(join(ROOT, 'node_modules'), join(stage, 'node_modules'), 'dir');
+  const r = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'tsup', 'dist', 'cli-default.js'), '--silent', '--out-dir', DIST, '--metafile'], { cwd: ROOT, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`the build failed: ${r.stderr.trim().slice(-400)}`);
+  metafile = JSON.parse(readFileSync(join(DIST, 'metafile-esm.json'), 'utf8'));
+}
 
 /** The dist/ files a command loads, in load order, recorded by a module load hook. */
 function loadedChunks(args, env) {
   const log = join(work, 'loaded.txt');
   const hooks = join(work, 'hooks.mjs');
   const register = join(work, 'register.mjs');
-  writeFileSync(hooks, `import { appendFileSync } from 'node:fs';\nexport async function load(url, context, next) {\n  if (url.includes('/dist/')) appendFileSync(${JSON.stringify(log)}, url + '\\n');\n  return next(url, context);\n}\n`);
+  writeFileSync(hooks, `import { appendFileSync } from 'node:fs';\nexport async function load(url, context, next) {\n  if (url.includes('/dist/') || url.includes('/bin/')) appendFileSync(${JSON.stringify(log)}, url + '\\n');\n  return next(url, context);\n}\n`);
   writeFileSync(register, `import { register } from 'node:module';\nregister(${JSON.stringify(`file://${hooks}`)});\n`);
   rmSync(log, { force: true });
   const r = spawnSync(process.execPath, ['--import', register, ...args], { env, encoding: 'utf8' });
@@ -32,15 +50,21 @@ function loadedChunks(args, env) {
   return existsSync(log) ? [...new Set(readFileSync(log, 'utf8').trim().split('\n'))] : [];
 }
 
-/** The packages esbuild inlined into a chunk (it leaves a `// node_modules/<pkg>/…` comment per module). */
+/** What esbuild put into a chunk: node_modules packages, then our own modules (from the metafile). */
 function packagesIn(file) {
-  const text = readFileSync(file, 'utf8');
-  const counts = new Map();
-  for (const m of text.matchAll(/^\/\/ (?:.*\/)?node_modules\/((?:@[^/]+\/)?[^/]+)\//gm)) counts.set(m[1], (counts.get(m[1]) ?? 0) + 1);
-  const own = (text.match(/^\/\/ src\//gm) ?? []).length;
-  const parts = [...counts].sort((a, b) => b[1] - a[1]).map(([name]) => name);
-  if (own) parts.push(`${own} own module${own === 1 ? '' : 's'}`);
-  return parts.join(', ') || '—';
+  const output = Object.entries(metafile.outputs).find(([out]) => join(ROOT, out) === file || out.endsWith(file.slice(DIST.length)))?.[1];
+  if (!output) return '?';
+  const packages = new Map();
+  const own = [];
+  for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
+    if (bytesInOutput === 0) continue;
+    const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input)?.[1];
+    if (pkg) packages.set(pkg, (packages.get(pkg) ?? 0) + bytesInOutput);
+    else own.push(input.replace(/^(src|protocol\/src)\//, (m, dir) => (dir === 'src' ? '' : 'protocol:')).replace(/\.ts$/, ''));
+  }
+  const parts = [...packages].sort((a, b) => b[1] - a[1]).map(([name, bytes]) => `${name} (${fmtBytes(bytes)})`);
+  if (own.length) parts.push(own.join(' '));
+  return parts.join(', ') || '(the bundler’s runtime helpers or re-exports)';
 }
 
 function peakRss(args, env) {
@@ -64,18 +88,25 @@ function explainCommand(label, args, env) {
   for (const url of chunks) {
     const file = fileURLToPath(url);
     const code = `await import(${JSON.stringify(url)})`;
-    // main.js runs the CLI when imported: its own cost is the command's minus the rest.
-    const alone = file.endsWith(join('dist', 'main.js')) ? undefined : ['--input-type=module', '-e', code];
+    // main.js and the bin run the CLI when imported: their own cost is the command's minus the rest.
+    const alone = file.endsWith(join('dist', 'main.js')) || file.includes(`${join('bin', 'thirdloop.js')}`) ? undefined : ['--input-type=module', '-e', code];
     const cpu = alone ? medianOf(() => cpuRun(alone, { env })) - bareCpu : NaN;
     const rss = alone && haveTime ? medianOf(() => peakRss(alone, env)) - bareRss : NaN;
+    const inBin = file.startsWith(join(stage, 'bin'));
     rows.push([
-      file.slice(join(ROOT, 'dist').length + 1),
+      file.slice(stage.length + 1),
       fmtBytes(statSync(file).size),
       Number.isFinite(cpu) ? `+${cpu.toFixed(1)} ms` : '(runs the CLI)',
       Number.isFinite(rss) ? `+${rss.toFixed(1)} MB` : '',
-      packagesIn(file),
+      inBin ? 'answers --version and --help; imports dist/main.js otherwise' : packagesIn(file),
     ]);
   }
+  if (!chunks.some((u) => u.includes('/dist/'))) {
+    console.log('  no file of dist/: bin/thirdloop.js (CommonJS) answers it without the ES module loader.');
+    return;
+  }
+  const bytes = chunks.filter((u) => u.includes('/dist/')).reduce((sum, u) => sum + statSync(fileURLToPath(u)).size, 0);
+  console.log(`  ${chunks.filter((u) => u.includes('/dist/')).length} files of dist/ (${fmtBytes(bytes)}):`);
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   for (const r of rows) console.log(`  ${r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ')}`);
   console.log('  * over bare node, importing that chunk alone in a fresh process (so including the chunks it imports).');
@@ -97,7 +128,7 @@ async function exitGap(args, env) {
   return median(gaps);
 }
 
-async function explainHttp(server, env) {
+async function explainHttp(server, env, credential) {
   const get = (client) =>
     client === 'undici'
       ? `import { request } from ${JSON.stringify(join(ROOT, 'node_modules', 'undici', 'index.js'))}; const r = await request(${JSON.stringify(`${server.url}/healthz`)}); await r.body.text(); process.exit(0);`
@@ -110,11 +141,17 @@ async function explainHttp(server, env) {
     const rss = medianOf(() => peakRss(args, env));
     console.log(`  ${client.padEnd(9)}  +${cpu.toFixed(1)} ms CPU over bare node, peak RSS ${rss.toFixed(1)} MB, exit waits ${(await exitGap(args, env)).toFixed(1)} ms`);
   }
+  const raw = [join(ROOT, 'bench', 'raw-get.mjs'), `${server.url}/api/keys`];
+  const rawEnv = { ...env, BENCH_CREDENTIAL: credential };
+  const rawCpu = medianOf(() => cpuRun(raw, { env: rawEnv })) - bareCpu;
+  console.log(`  bench/raw-get.mjs (the floor of status and keys list: the authenticated GET /api/keys, body to stdout): +${rawCpu.toFixed(1)} ms CPU over bare node, peak RSS ${medianOf(() => peakRss(raw, rawEnv)).toFixed(1)} MB`);
   const list = [CLI_BIN, 'keys', 'list', '--json'];
   console.log(`  thirdloop keys list --json: exit waits ${(await exitGap(list, env)).toFixed(1)} ms; with --liftoff-only (no background tier-up of the WebAssembly) ${(await exitGap(['--liftoff-only', ...list], env)).toFixed(1)} ms`);
 }
 
 async function main() {
+  console.error('building the current sources into a staging copy (with a metafile)…');
+  stageBuild();
   const home = mkdtempSync(join(work, 'home-'));
   const env = isolatedEnv(home);
   explainCommand('thirdloop --version', ['--version'], env);
@@ -126,8 +163,11 @@ async function main() {
     const key = server.createKey('explain@example.com', 'explain');
     const auth = spawnSync(process.execPath, [CLI_BIN, 'auth', '--with-key', '--insecure-storage', '--api-url', server.url], { env, input: key.credential, encoding: 'utf8' });
     if (auth.status !== 0) throw new Error(`auth --with-key exited ${auth.status}: ${auth.stderr.trim()}`);
+    explainCommand('thirdloop token (0600 file)', ['token'], env);
+    explainCommand('thirdloop status', ['status'], env);
     explainCommand('thirdloop keys list --json', ['keys', 'list', '--json'], env);
-    await explainHttp(server, env);
+    explainCommand('thirdloop keys list (table)', ['keys', 'list'], env);
+    await explainHttp(server, env, key.credential);
   } finally {
     await server.stop();
   }

@@ -6,7 +6,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-export const CLI_BIN = join(ROOT, 'bin', 'thirdloop.js');
+// BENCH_CLI measures another build of the CLI (say, one from before a change) against the same floors.
+export const CLI_BIN = process.env.BENCH_CLI || join(ROOT, 'bin', 'thirdloop.js');
 export const SERVER_BIN = join(ROOT, 'server', 'bin', 'thirdloop-server.js');
 
 export function median(values) {

@@ -5,11 +5,17 @@
  * server, and no module keeps globals.
  *
  * Heavy dependencies are behind async getters so that loading them costs
- * nothing for commands that do not need them.
+ * nothing for commands that do not need them. The two stores are light (they
+ * load their writers and the keychain binding when used) and nearly every
+ * command opens them, so they come with this module: a module loaded apart
+ * costs a file read and a resolution at every start.
  */
 import { homedir as osHomedir, hostname as osHostname } from 'node:os';
 import type { Writable, Readable } from 'node:stream';
 import type { OpenOutcome } from './core/browser.js';
+import { openConfig } from './core/config.js';
+import { configDir } from './core/paths.js';
+import { FileAndKeychainSecretStore } from './core/secrets.js';
 import type { ConfigStore, SecretStore } from './core/stores.js';
 
 // Declared in core/stores.ts, so that core/config.ts and core/secrets.ts need nothing from this factory.
@@ -74,18 +80,17 @@ const isTTY = (stream: unknown) => Boolean((stream as Stream | undefined)?.isTTY
  */
 export function createContext(globals: Partial<GlobalOptions> = {}, overrides: ContextOverrides = {}): Context {
   const env = overrides.env ?? process.env;
-  const stdout = overrides.io?.stdout ?? process.stdout;
-  const stderr = overrides.io?.stderr ?? process.stderr;
-  const stdin = overrides.io?.stdin ?? process.stdin;
-  const io: IO = {
-    stdout,
-    stderr,
-    stdin,
-    stdinIsTTY: overrides.io?.stdinIsTTY ?? isTTY(stdin),
-    stdoutIsTTY: overrides.io?.stdoutIsTTY ?? isTTY(stdout),
-    stderrIsTTY: overrides.io?.stderrIsTTY ?? isTTY(stderr),
-    columns: overrides.io?.columns ?? ((stdout as { columns?: number }).columns || 80),
-  };
+  // Each stream is made on first use: process.stdin and process.stderr build a stream object
+  // (and load the modules under it) that `thirdloop token` or `keys list --json` never need.
+  const io = lazyIO({
+    stdout: () => overrides.io?.stdout ?? process.stdout,
+    stderr: () => overrides.io?.stderr ?? process.stderr,
+    stdin: () => overrides.io?.stdin ?? process.stdin,
+    stdinIsTTY: () => overrides.io?.stdinIsTTY ?? isTTY(io.stdin),
+    stdoutIsTTY: () => overrides.io?.stdoutIsTTY ?? isTTY(io.stdout),
+    stderrIsTTY: () => overrides.io?.stderrIsTTY ?? isTTY(io.stderr),
+    columns: () => overrides.io?.columns ?? ((io.stdout as { columns?: number }).columns || 80),
+  });
   const colorAllowed = globals.colorAllowed ?? (globals.color !== false && !env.NO_COLOR);
   const fullGlobals: GlobalOptions = {
     apiUrl: globals.apiUrl,
@@ -113,19 +118,35 @@ export function createContext(globals: Partial<GlobalOptions> = {}, overrides: C
     config:
       overrides.config ??
       (() =>
-        (config ??= Promise.all([import('./core/paths.js'), import('./core/config.js')]).then(([paths, conf]) =>
-          conf.openConfig(paths.configDir({ env, platform, homedir })),
-        ))),
+        (config ??= Promise.resolve().then(() => openConfig(configDir({ env, platform, homedir }))))),
     secrets:
       overrides.secrets ??
       (() =>
-        (secrets ??= Promise.all([import('./core/paths.js'), import('./core/secrets.js')]).then(
-          ([paths, store]) => new store.FileAndKeychainSecretStore({ dir: paths.configDir({ env, platform, homedir }), env }),
-        ))),
+        (secrets ??= Promise.resolve().then(() => new FileAndKeychainSecretStore({ dir: configDir({ env, platform, homedir }), env })))),
     openBrowser: overrides.openBrowser ?? ((url) => import('./core/browser.js').then((b) => b.openBrowser(url, env))),
   };
   if (!ctx.hostname) ctx.hostname = defaultHostname();
   return ctx;
+}
+
+/** An IO whose fields are computed on first read, then kept. */
+function lazyIO(make: { [K in keyof IO]: () => IO[K] }): IO {
+  const io = {} as IO;
+  for (const name of Object.keys(make) as Array<keyof IO>) {
+    Object.defineProperty(io, name, {
+      enumerable: true,
+      configurable: true,
+      get() {
+        const value = make[name]();
+        Object.defineProperty(io, name, { value, enumerable: true, writable: true, configurable: true });
+        return value;
+      },
+      set(value: unknown) {
+        Object.defineProperty(io, name, { value, enumerable: true, writable: true, configurable: true });
+      },
+    });
+  }
+  return io;
 }
 
 function defaultHostname(): string {

@@ -114,19 +114,34 @@ export function checkCredential(text: string): CredentialCheck {
   return { ok: true, keyId, secret };
 }
 
-/** Request headers as Node gives them: a name maps to a value, several values, or nothing. */
-export type HeaderBag = Readonly<Record<string, string | readonly string[] | undefined>>;
+/**
+ * The credential a request presents, from the values of `x-api-key` and `Authorization: Bearer`
+ * (every occurrence, as the request carried them): the two ways the Anthropic SDKs send a key.
+ * Both may be present (Claude Code's apiKeyHelper sends both) but must then agree; either header
+ * twice is refused, since a proxy and the receiver could each read another one. Undefined when
+ * absent, `null` when malformed that way. The gateway and the CLI's run broker read requests by
+ * this one rule.
+ */
+export function credentialFromValues(xApiKeys: readonly string[], authorizations: readonly string[]): string | undefined | null {
+  if (xApiKeys.length > 1 || authorizations.length > 1) return null;
+  const xApiKey = xApiKeys[0]?.trim();
+  const auth = authorizations[0]?.trim();
+  const bearer = auth && /^bearer\s+/i.test(auth) ? auth.replace(/^bearer\s+/i, '').trim() : undefined;
+  if (xApiKey && bearer && xApiKey !== bearer) return null;
+  return xApiKey || bearer || undefined;
+}
 
 /**
- * The credential a request presents, from `x-api-key` or `Authorization: Bearer` (the two ways the
- * Anthropic SDKs send a key; Claude Code's apiKeyHelper sends both). Both may be present but must
- * then agree: `null` when they differ, undefined when neither is there. The gateway and the CLI's
- * run broker read requests by this one rule.
+ * The same from a raw header list (name, value, name, value…): Node folds two `x-api-key` headers
+ * into one value but keeps only the first `Authorization`, so its parsed headers cannot tell.
  */
-export function presentedCredential(headers: HeaderBag): string | undefined | null {
-  const apiKey = typeof headers['x-api-key'] === 'string' ? headers['x-api-key'].trim() : undefined;
-  const authorization = typeof headers.authorization === 'string' ? headers.authorization.trim() : undefined;
-  const bearer = authorization && /^bearer\s+/i.test(authorization) ? authorization.replace(/^bearer\s+/i, '').trim() : undefined;
-  if (apiKey && bearer && apiKey !== bearer) return null;
-  return apiKey || bearer || undefined;
+export function credentialFromHeaders(rawHeaders: readonly string[]): string | undefined | null {
+  const xApiKeys: string[] = [];
+  const authorizations: string[] = [];
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    if (name.length === 9 && name.toLowerCase() === 'x-api-key') xApiKeys.push(rawHeaders[i + 1]!);
+    else if (name.length === 13 && name.toLowerCase() === 'authorization') authorizations.push(rawHeaders[i + 1]!);
+  }
+  return credentialFromValues(xApiKeys, authorizations);
 }

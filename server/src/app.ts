@@ -3,13 +3,15 @@
  * Fastify plugin receiving the same RouteContext.
  */
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import type { IncomingMessage, Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { loadSigner } from './auth/signing.js';
 import type { ServerConfig } from './config.js';
-import { enforceBodyDeadline } from './http/body-deadline.js';
-import { trustedProxyMatcher } from './http/client-address.js';
+import { BodyDeadlines, enforceBodyDeadline } from './http/body-deadline.js';
+import { clientAddress, trustedProxyMatcher } from './http/client-address.js';
 import { guardIdleConnections, type ConnectionGuard } from './http/connection-guard.js';
 import { describeClientError, rawErrorResponse, routeFamily, sendFamilyError, urlFromRawRequest } from './http/error-shapes.js';
+import { HttpFront } from './http/front.js';
 import apiKeysRoutes from './routes/api-keys.js';
 import cliAuthRoutes from './routes/cli-auth.js';
 import gatewayRoutes from './routes/gateway.js';
@@ -33,6 +35,10 @@ declare module 'fastify' {
   interface FastifyInstance {
     connectionGuard: ConnectionGuard;
   }
+  interface FastifyRequest {
+    /** Who the client is, for limiters and audit rows: the socket's peer, or through trusted proxies X-Forwarded-For's (http/client-address.ts). */
+    readonly clientAddress: string;
+  }
 }
 
 /** Node's own deadline for a whole request, behind the per-route body deadlines (body-deadline.ts). */
@@ -45,7 +51,10 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   /** The last request target seen on each connection, to shape a later parser error on it. */
   const lastUrl = new WeakMap<Socket, string>();
 
-  const app = Fastify({
+  const front = new HttpFront();
+  const app = Fastify<Server>({
+    // /v1 is served below the framework (http/front.ts); the rest is Fastify's.
+    serverFactory: front.serverFactory,
     logger: options.logger
       ? {
           level: 'info',
@@ -60,8 +69,6 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     // A request that reached a stopping replica is served, not refused with a 503 that a load balancer
     // would not retry for a POST: the store stays open until every answer is out (see the hooks below).
     return503OnClosing: false,
-    // The client address (request.ip) comes from X-Forwarded-For only through trusted hops.
-    ...(config.trustProxy.length > 0 ? { trustProxy: (address: string) => isTrustedProxy(address) } : {}),
     requestTimeout: Math.max(REQUEST_TIMEOUT_BACKSTOP_MS, config.gatewayBodyTimeoutMs * 2),
     http: { headersTimeout: config.headersTimeoutMs, connectionsCheckingInterval: 1000 },
     frameworkErrors: (error, request, reply) => {
@@ -89,6 +96,12 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
       firstRequestTimeoutMs: config.headersTimeoutMs + 2000,
     }),
   );
+  // The rule /v1 applies too (gateway/v1.ts), so one flag means the same everywhere.
+  app.decorateRequest('clientAddress', {
+    getter(this: { raw: IncomingMessage }) {
+      return clientAddress(this.raw, isTrustedProxy);
+    },
+  });
   app.server.on('request', (request) => {
     if (request.url) lastUrl.set(request.socket, request.url);
   });
@@ -107,7 +120,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     if (closing) reply.raw.setHeader('connection', 'close');
     done();
   });
-  enforceBodyDeadline(app, (request) => (routeFamily(request.url) === 'v1' ? config.gatewayBodyTimeoutMs : config.bodyTimeoutMs));
+  // /v1 never comes this way (http/front.ts): the gateway watches its bodies with gatewayBodyTimeoutMs.
+  enforceBodyDeadline(app, new BodyDeadlines(config.bodyTimeoutMs));
 
   // JSON: an empty body is "no body" (POST /api/keys/:id/disable with a JSON content type).
   app.removeContentTypeParser('application/json');
@@ -149,6 +163,6 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(cliAuthRoutes, ctx);
   await app.register(sessionRoutes, ctx);
   await app.register(webRoutes, ctx);
-  await app.register(gatewayRoutes, ctx);
+  await app.register(gatewayRoutes, { ...ctx, mountV1: front.mountV1, requestLog: options.logger === true });
   return app;
 }

@@ -22,7 +22,7 @@ export interface ServerConfig {
   /** The organization's provider credential (THIRDLOOP_UPSTREAM_API_KEY). Never log it. */
   upstreamApiKey: string | undefined;
   models: ModelInfo[];
-  /** Gateway requests per minute per key. */
+  /** Gateway requests per minute per member, across all of the member's keys. */
   rateLimitPerMinute: number;
   /**
    * Gateway: failed authentications allowed per client address per minute (token bucket, default 60);
@@ -64,7 +64,7 @@ export interface ServerConfig {
   upstreamCaFile?: string;
   /** Gateway: model ids clients send mapped to offered ones (THIRDLOOP_MODEL_ALIASES="from=to,from2=to2"). */
   modelAliases?: Record<string, string>;
-  /** Gateway: how long "last used" and audit writes may wait to be batched (default 200 ms). */
+  /** Gateway: how long "last used" and audit writes may wait to be batched (default 50 ms; the crash-loss window). */
   writeBehindMs?: number;
   /** Gateway: how long answers still streaming get to finish when the server stops, before they are cut (default 10 s). */
   closeGraceMs?: number;

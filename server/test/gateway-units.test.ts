@@ -1,11 +1,10 @@
-/** The gateway's pure parts: SSE usage reading, rate limiting, write-behind, upstream credential, models. */
+/** The gateway's pure parts: SSE usage reading, write-behind, upstream credential, models. */
 import { describe, expect, it } from 'vitest';
 import { GatewayError } from '../src/gateway/errors.js';
 import { mockCountTokens, mockMessages } from '../src/gateway/mock-model.js';
 import { findModel, listModels } from '../src/gateway/models.js';
-import { RateLimiter } from '../src/gateway/rate-limit.js';
 import { SseUsageTracker, sseEvent, usageFromJson } from '../src/gateway/sse.js';
-import { applyUpstreamCredential, parseUpstream } from '../src/gateway/upstreams.js';
+import { parseUpstream, upstreamAuth, withBetaFlag } from '../src/gateway/upstreams.js';
 import { WriteBehind } from '../src/gateway/write-behind.js';
 
 describe('SseUsageTracker', () => {
@@ -43,36 +42,25 @@ describe('SseUsageTracker', () => {
   });
 });
 
-describe('RateLimiter', () => {
-  it('allows the minute’s allowance, then refuses with the wait, then refills', () => {
-    let now = 0;
-    const limiter = new RateLimiter(60, () => now);
-    for (let i = 0; i < 60; i++) expect(limiter.take('k').allowed).toBe(true);
-    const refused = limiter.take('k');
-    expect(refused).toMatchObject({ allowed: false, retryAfterSeconds: 1 });
-    expect(limiter.take('other').allowed).toBe(true);
-    now += 1_000;
-    expect(limiter.take('k').allowed).toBe(true);
-    expect(limiter.take('k').allowed).toBe(false);
-  });
-
-  it('reports whole seconds to wait at low limits', () => {
-    let now = 0;
-    const limiter = new RateLimiter(2, () => now);
-    limiter.take('k');
-    limiter.take('k');
-    expect(limiter.take('k').retryAfterSeconds).toBe(30);
-    now += 29_500;
-    expect(limiter.take('k').retryAfterSeconds).toBe(1);
-  });
-});
-
 describe('WriteBehind', () => {
   it('keeps only the latest time per key and writes everything on flush', async () => {
     const touched: Array<[string, number]> = [];
     const rows: number[] = [];
+    const batches: number[] = [];
     const writes = new WriteBehind<number>(
-      { touchLastUsed: (id, at) => void touched.push([id, at.getTime()]), insertAudit: (batch) => void rows.push(...batch) },
+      {
+        writeBatch: (lastUsed, batch) => {
+          batches.push(batch.length);
+          for (const [id, at] of lastUsed) touched.push([id, at.getTime()]);
+          rows.push(...batch);
+        },
+        touchLastUsed: () => {
+          throw new Error('not used when the batch succeeds');
+        },
+        insertAudit: () => {
+          throw new Error('not used when the batch succeeds');
+        },
+      },
       { flushMs: 60_000 },
     );
     writes.touch('a', new Date(5));
@@ -88,6 +76,7 @@ describe('WriteBehind', () => {
       ['b', 1],
     ]);
     expect(rows).toEqual([1, 2]);
+    expect(batches).toEqual([2]);
   });
 
   it('keeps going when one write fails, retrying a refused batch row by row', async () => {
@@ -95,6 +84,9 @@ describe('WriteBehind', () => {
     const rows: number[] = [];
     const writes = new WriteBehind<number>(
       {
+        writeBatch: () => {
+          throw new Error('one bad row fails the batch');
+        },
         touchLastUsed: () => {
           throw new Error('gone');
         },
@@ -125,15 +117,12 @@ describe('upstream', () => {
   });
 
   it('puts the org credential in the header its prefix calls for', () => {
-    const api: Record<string, string> = {};
-    applyUpstreamCredential(api, 'sk-ant-api03-abc');
-    expect(api).toEqual({ 'x-api-key': 'sk-ant-api03-abc' });
-    const oauth: Record<string, string> = { 'anthropic-beta': 'oauth-2025-04-20' };
-    applyUpstreamCredential(oauth, 'sk-ant-oat01-abc');
-    expect(oauth).toEqual({ authorization: 'Bearer sk-ant-oat01-abc', 'anthropic-beta': 'oauth-2025-04-20' });
-    const none: Record<string, string> = {};
-    applyUpstreamCredential(none, undefined);
-    expect(none).toEqual({});
+    expect(upstreamAuth('sk-ant-api03-abc')).toEqual({ headers: ['x-api-key', 'sk-ant-api03-abc'], betaFlag: undefined });
+    expect(upstreamAuth('sk-ant-oat01-abc')).toEqual({ headers: ['authorization', 'Bearer sk-ant-oat01-abc'], betaFlag: 'oauth-2025-04-20' });
+    expect(upstreamAuth(undefined)).toEqual({ headers: [], betaFlag: undefined });
+    expect(withBetaFlag(undefined, 'oauth-2025-04-20')).toBe('oauth-2025-04-20');
+    expect(withBetaFlag('a, oauth-2025-04-20', 'oauth-2025-04-20')).toBe('a, oauth-2025-04-20');
+    expect(withBetaFlag('a,b', 'oauth-2025-04-20')).toBe('a,b,oauth-2025-04-20');
   });
 });
 
@@ -207,5 +196,29 @@ describe('the offline model', () => {
     const cut = mockMessages({ ...body, max_tokens: 3 }, knows);
     expect(cut.output_tokens).toBe(3);
     expect(cut.json).toMatchObject({ stop_reason: 'max_tokens' });
+  });
+});
+
+describe('usage from a JSON answer', () => {
+  const message = (usage: unknown, extra: Record<string, unknown> = {}) =>
+    JSON.stringify({ id: 'msg_1', type: 'message', role: 'assistant', content: [{ type: 'text', text: 'hi' }], ...extra, usage });
+
+  it('reads the usage Anthropic writes last, and agrees with a full parse on tricky answers', () => {
+    const cases = [
+      message({ input_tokens: 4, output_tokens: 2, cache_read_input_tokens: 10, cache_creation: { ephemeral_5m_input_tokens: 0 }, service_tier: 'standard' }),
+      message({ input_tokens: 4, output_tokens: 2, note: 'a } brace and "usage": {"output_tokens": 99}' }),
+      message({ input_tokens: 4, output_tokens: 2 }, { content: [{ type: 'text', text: 'says "usage": {"output_tokens": 99}}' }] }),
+      JSON.stringify({ type: 'message', usage: { input_tokens: 1, output_tokens: 1 }, content: [{ type: 'tool_use', input: { usage: { output_tokens: 99 } } }] }),
+      JSON.stringify({ type: 'message', usage: { input_tokens: 3, output_tokens: 7 } }, null, 2),
+      '{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"},"usage":{"input_tokens":1}}',
+    ];
+    for (const text of cases) {
+      const parsed = JSON.parse(text) as { type?: string; usage?: { input_tokens?: number; cache_read_input_tokens?: number; output_tokens?: number } };
+      const expected =
+        parsed.type === 'message' && parsed.usage
+          ? { input_tokens: (parsed.usage.input_tokens ?? 0) + (parsed.usage.cache_read_input_tokens ?? 0), output_tokens: parsed.usage.output_tokens ?? null }
+          : { input_tokens: null, output_tokens: null };
+      expect(usageFromJson(text), text).toEqual(expected);
+    }
   });
 });

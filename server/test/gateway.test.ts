@@ -424,7 +424,7 @@ describe('limits', () => {
   });
   afterAll(() => limited?.close());
 
-  it('answers 429 rate_limit_error with retry-after past the per-key limit, per key', async () => {
+  it('answers 429 rate_limit_error with retry-after past the limit, per member: other keys and rotation share it', async () => {
     const user = await makeUser(limited);
     const first = await user.mint('first');
     const second = await user.mint('second');
@@ -436,9 +436,17 @@ describe('limits', () => {
     const res = await post(`${limited.url}/v1/messages`, first.credential, messageRequest());
     expect(res.status).toBe(429);
     expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
-    expect(((await res.json()) as { error: { type: string } }).error.type).toBe('rate_limit_error');
+    expect(await res.json()).toEqual({
+      type: 'error',
+      error: { type: 'rate_limit_error', message: expect.stringMatching(/^Your keys are limited to 3 requests per minute together\. Retry in \d+ s\.$/) },
+    });
+    // The member's other key, and the key that replaces a rotated one, draw on the same allowance.
+    expect((await post(`${limited.url}/v1/messages`, second.credential, messageRequest())).status).toBe(429);
+    const rotated = await user.rotate(first.key.id);
+    expect((await post(`${limited.url}/v1/messages`, rotated.credential, messageRequest())).status).toBe(429);
     expect(upstream.received.length).toBe(before);
-    expect((await post(`${limited.url}/v1/messages`, second.credential, messageRequest())).status).toBe(200);
+    const other = await (await makeUser(limited)).mint();
+    expect((await post(`${limited.url}/v1/messages`, other.credential, messageRequest())).status).toBe(200);
   });
 
   it('limits failed authentications per client address: 429 with retry-after and no audit row past it; a valid key still works', async () => {
@@ -472,6 +480,37 @@ describe('limits', () => {
       expect(rows.every((r) => r.status === 401)).toBe(true);
     } finally {
       await guarded.close();
+    }
+  });
+
+  it('counts failed authentications by the client address --trust-proxy names, in the store every server process on the database shares', async () => {
+    const N = 3;
+    const config = { upstream: upstream.url, upstreamApiKey: ORG_API_KEY, authFailuresPerMinute: N, trustProxy: ['127.0.0.1'] };
+    const first = await startGatewayServer(config);
+    const second = await startGatewayServer(config, { dataDir: first.dataDir });
+    try {
+      const from = (client: string) => ({ 'x-forwarded-for': `${client}, 127.0.0.1` });
+      const statuses = async (server: GatewayServer, client: string, n: number) => {
+        const out: number[] = [];
+        for (let i = 0; i < n; i++) out.push((await post(`${server.url}/v1/messages`, undefined, messageRequest(), from(client))).status);
+        return out;
+      };
+      // One client's failures, spread over both processes, share one allowance.
+      expect(await statuses(first, '203.0.113.7', 2)).toEqual([401, 401]);
+      expect(await statuses(second, '203.0.113.7', 2)).toEqual([401, 429]);
+      // Another client behind the same proxy has its own.
+      expect(await statuses(second, '198.51.100.9', N)).toEqual(Array(N).fill(401));
+      // An address in X-Forwarded-For from a client that is not a trusted proxy is ignored.
+      const untrusted = await startGatewayServer({ ...config, trustProxy: [] });
+      try {
+        expect(await statuses(untrusted, '203.0.113.1', 1)).toEqual([401]);
+        expect(await statuses(untrusted, '203.0.113.2', N)).toEqual([401, 401, 429]);
+      } finally {
+        await untrusted.close();
+      }
+    } finally {
+      await second.close();
+      await first.close();
     }
   });
 

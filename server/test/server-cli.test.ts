@@ -119,7 +119,8 @@ describe('thirdloop-server', () => {
     } finally {
       await server.stop();
     }
-  });
+    // Seven operator commands, each its own process: a bound on a hang (35 s at load 30 on two cores), not a timing assertion.
+  }, 120_000);
 
   it('--demo creates demo@example.com with a password kept across restarts (0600 file)', async () => {
     const first = await start(['--demo']);

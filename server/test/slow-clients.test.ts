@@ -81,7 +81,7 @@ describe('bodies must arrive in time', () => {
     expect(answer.ms).toBeGreaterThanOrEqual(GATEWAY_BODY_TIMEOUT_MS - 50);
     expect(JSON.parse(answer.body)).toEqual({
       type: 'error',
-      error: { type: 'invalid_request_error', message: `The request body did not arrive within ${GATEWAY_BODY_TIMEOUT_MS / 1000} seconds.` },
+      error: { type: 'timeout_error', message: `The request body did not arrive within ${GATEWAY_BODY_TIMEOUT_MS / 1000} seconds.` },
     });
   });
 

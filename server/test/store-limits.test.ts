@@ -32,6 +32,20 @@ describe('limits', () => {
     expect((await two.limits.take([big], at(1000))).allowed).toBe(false);
   });
 
+  it('takeRequest (the gateway’s per-member bucket): answered at once, the minute’s allowance, then the wait, then the refill', () => {
+    const b = { key: 'member', limit: 60, windowMs: 60_000 };
+    for (let i = 0; i < 60; i++) expect(one.limits.takeRequest(b, at(0))).toEqual({ allowed: true });
+    expect(one.limits.takeRequest(b, at(0))).toEqual({ allowed: false, retryAfterMs: 1000, key: 'member' });
+    expect(one.limits.takeRequest({ ...b, key: 'another member' }, at(0))).toEqual({ allowed: true });
+    expect(one.limits.takeRequest(b, at(1000))).toEqual({ allowed: true });
+    expect(one.limits.takeRequest(b, at(1000))).toMatchObject({ allowed: false });
+    const slow = { key: 'slow', limit: 2, windowMs: 60_000 };
+    one.limits.takeRequest(slow, at(0));
+    one.limits.takeRequest(slow, at(0));
+    expect(one.limits.takeRequest(slow, at(0))).toMatchObject({ retryAfterMs: 30_000 });
+    expect(one.limits.takeRequest(slow, at(29_500))).toMatchObject({ retryAfterMs: 500 });
+  });
+
   it('two store handles on one file count against the same buckets', async () => {
     const b = { key: 'shared', limit: 3, windowMs: 60_000 };
     const results = await Promise.all(Array.from({ length: 8 }, (_, i) => (i % 2 ? one : two).limits.take([b], at(0))));

@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { sendError, type BrokerErrorType } from './errors.js';
 import { upstreamRequestHeaders } from './headers.js';
 import { route } from './routes.js';
-import { presentedCredential } from 'thirdloop-protocol';
+import { credentialFromHeaders } from 'thirdloop-protocol';
 import type { RunToken } from './token.js';
 import { createUpstream } from './upstream.js';
 
@@ -75,7 +75,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     }
     let key: string | undefined;
     if (target.kind === 'model') {
-      const presented = presentedCredential(req.headers);
+      const presented = credentialFromHeaders(req.rawHeaders);
       if (!token.matches(presented)) {
         refuse(401, 'authentication_error', presented === undefined ? MISSING_TOKEN : WRONG_TOKEN);
         return;

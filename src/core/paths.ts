@@ -4,8 +4,10 @@
  * ~/.config/thirdloop) on Linux and macOS (like gh, not ~/Library, so that
  * dotfiles tooling finds it), and %APPDATA%\thirdloop on Windows.
  */
-import { mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { fs } from './node-fs.js';
+
+const { mkdirSync, statSync } = fs;
 
 export const DIR_MODE = 0o700;
 export const FILE_MODE = 0o600;

@@ -6,14 +6,18 @@
  *      be used (addon missing, no Secret Service, locked) or `--insecure-storage`.
  * The keychain binding is a native optional dependency: imported lazily, inside a
  * try, with a deadline, because a half-configured D-Bus can hang a keychain call.
+ *
+ * Reading (`thirdloop token`, every signed-in command) loads nothing else: the
+ * writer (node:fs/promises, node:crypto) and the 0.1 keychain reader
+ * (node:child_process) are imported when a write or a migration needs them.
  */
-import { promises as fs } from 'node:fs';
 import type { SecretStore, StoredSecret } from './stores.js';
-import { readTextIfExists, writeFileAtomic } from '../files/atomic-write.js';
 import { UserError } from './errors.js';
 import { loadKeychain, type Keychain, type KeychainLoader } from './keychain.js';
-import { clearLegacyItem, readLegacyItem } from './legacy-keychain.js';
+import { fs } from './node-fs.js';
 import { FILE_MODE, credentialsFilePath, ensurePrivateDir } from './paths.js';
+
+const { readFileSync, rmSync } = fs;
 
 export const KEYCHAIN_SERVICE = 'thirdloop';
 const KEYCHAIN_DEADLINE_MS = 5_000;
@@ -66,8 +70,8 @@ export class FileAndKeychainSecretStore implements SecretStore {
     this.env = options.env;
     this.loader = options.loadKeychain ?? loadKeychain;
     this.legacy = options.legacy ?? {
-      read: (account) => readLegacyItem(KEYCHAIN_SERVICE, account, this.env),
-      clear: (account) => clearLegacyItem(KEYCHAIN_SERVICE, account, this.env),
+      read: async (account) => (await import('./legacy-keychain.js')).readLegacyItem(KEYCHAIN_SERVICE, account, this.env),
+      clear: async (account) => (await import('./legacy-keychain.js')).clearLegacyItem(KEYCHAIN_SERVICE, account, this.env),
     };
   }
 
@@ -178,6 +182,7 @@ export class FileAndKeychainSecretStore implements SecretStore {
 
   private async writeFile(all: Record<string, string>): Promise<void> {
     await ensurePrivateDir(this.options.dir);
+    const { writeFileAtomic } = await import('../files/atomic-write.js');
     await writeFileAtomic(this.file, `${JSON.stringify(all, null, 2)}\n`, { mode: FILE_MODE, forceMode: true });
   }
 
@@ -190,8 +195,20 @@ export class FileAndKeychainSecretStore implements SecretStore {
     }
     if (!(profile in all)) return;
     delete all[profile];
-    if (Object.keys(all).length === 0) await fs.rm(this.file, { force: true });
+    if (Object.keys(all).length === 0) rmSync(this.file, { force: true });
     else await this.writeFile(all);
+  }
+}
+
+/** The file's text; undefined when there is none. Errors as files/atomic-write.ts words them, loaded only then. */
+async function readTextIfExists(file: string): Promise<string | undefined> {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    if (code === 'EISDIR') throw new UserError(`${file} is a directory, not a file.`);
+    throw (await import('../files/atomic-write.js')).describeFsError(error, file, 'read');
   }
 }
 

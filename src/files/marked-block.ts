@@ -1,13 +1,21 @@
 /**
  * The `# >>> thirdloop >>>` … `# <<< thirdloop <<<` block in a user's file
- * (the conda/rustup pattern). Pure: text in, text out.
+ * (the conda/rustup pattern). Pure: text in, text out. The text may be a
+ * byte view of the file (files/byte-text: one character per byte), so a
+ * UTF-8 BOM is recognised both as U+FEFF and as its three bytes.
  *
- * Every byte outside the block is kept: the file's line ending (LF or CRLF)
- * is used for our lines, a BOM stays first, and a file without a final
- * newline stays without one. That last rule is what makes `remove` an exact
- * inverse of `upsert`: appended to "abc" (no final newline) the block becomes
- * "abc\n<block>" (still no final newline), so removing a block that ends the
- * file without a newline also removes the newline before it.
+ * Two ways to place a block:
+ * - placeBlock/takeBlock, for files a program executes (shell profiles):
+ *   the block's lines end with the line ending the program needs (LF for
+ *   the POSIX shells and fish: a CR left before the LF would make `fi\r`),
+ *   whatever the rest of the file uses, and the block always ends with one,
+ *   so a later `echo … >> file` starts a line of its own. A file that did
+ *   not end with a newline gets one before the block, and the caller keeps
+ *   that `separator` so undo gives back the exact bytes.
+ * - upsertBlock/removeBlock, for text files read by people (AGENTS.md):
+ *   our lines follow the file's line ending, and a file without a final
+ *   newline stays without one, which makes removeBlock an exact inverse
+ *   without any record.
  */
 
 export const BLOCK_START = '# >>> thirdloop >>>';
@@ -78,7 +86,10 @@ function* lines(text: string): Generator<Line> {
   }
 }
 
-const stripBom = (line: string) => (line.charCodeAt(0) === 0xfeff ? line.slice(1) : line);
+const UTF8_BOM_VIEW = '\u00ef\u00bb\u00bf';
+/** Length of a BOM at the start of `text`: U+FEFF, or the UTF-8 BOM's bytes in a byte view. */
+const bomLength = (text: string) => (text.charCodeAt(0) === 0xfeff ? 1 : text.startsWith(UTF8_BOM_VIEW) ? 3 : 0);
+const stripBom = (line: string) => line.slice(bomLength(line));
 const isMarker = (line: string, marker: string) => stripBom(line).trim() === marker;
 
 /**
@@ -95,7 +106,7 @@ export function findBlocks(text: string, markers: Markers = THIRDLOOP_MARKERS): 
     if (isMarker(line.text, markers.start)) {
       if (open) throw new MarkedBlockError(`"${markers.start}" on line ${lineNo} opens a block inside another one (line ${open.line}).`, lineNo);
       // A BOM before the marker belongs to the file, not to the block.
-      const bom = line.text.charCodeAt(0) === 0xfeff ? 1 : 0;
+      const bom = line.start === 0 ? bomLength(line.text) : 0;
       open = { start: line.start + bom, line: lineNo };
     } else if (isMarker(line.text, markers.end)) {
       if (!open) throw new MarkedBlockError(`"${markers.end}" on line ${lineNo} has no "${markers.start}" before it.`, lineNo);
@@ -150,7 +161,7 @@ export function upsertBlock(text: string, body: readonly string[], options: Upse
     return result;
   }
 
-  const bom = text.charCodeAt(0) === 0xfeff ? '\ufeff' : '';
+  const bom = text.slice(0, bomLength(text));
   const body0 = text.slice(bom.length);
   if (body0.length === 0) return bom + block + eol;
   if (body0.endsWith('\n')) return text + block + eol;
@@ -189,4 +200,74 @@ export function linesOutsideBlocks(text: string, markers: Markers = THIRDLOOP_MA
     out.push({ line: lineNo, text: lineNo === 1 ? stripBom(line.text) : line.text });
   }
   return out;
+}
+
+export interface Placed {
+  text: string;
+  /**
+   * The line ending put before the block because the file did not end with
+   * one (or, for a block an older version left at the very end without a
+   * final newline, the one it had put there): undo removes it too.
+   */
+  separator?: Eol;
+}
+
+export interface PlaceOptions {
+  markers?: Markers;
+  /** The block's own line ending; LF unless the reading program wants the file's. */
+  eol?: Eol;
+}
+
+/**
+ * Adds the block at the end of a file a program executes, or replaces the
+ * existing one in place (a second, duplicate block is removed). The block
+ * ends with a line ending.
+ */
+export function placeBlock(text: string, body: readonly string[], options: PlaceOptions = {}): Placed {
+  const markers = options.markers ?? THIRDLOOP_MARKERS;
+  const eol = options.eol ?? '\n';
+  const block = renderBlock(body, eol, markers) + eol;
+  const blocks = findBlocks(text, markers);
+
+  if (blocks.length > 0) {
+    const first = blocks[0]!;
+    // An older block that ended the file without a newline had a line ending put before it.
+    const legacyEnd = first.end === first.endWithEol && first.end === text.length && first.start > 0;
+    const separator = legacyEnd ? (text.slice(first.start - 2, first.start) === '\r\n' ? '\r\n' : text[first.start - 1] === '\n' ? '\n' : undefined) : undefined;
+    let result = text.slice(0, first.start) + block + text.slice(first.endWithEol);
+    const shift = block.length - (first.endWithEol - first.start);
+    for (const extra of blocks.slice(1).reverse()) {
+      result = result.slice(0, extra.start + shift) + result.slice(extra.endWithEol + shift);
+    }
+    return separator ? { text: result, separator } : { text: result };
+  }
+
+  const bom = text.slice(0, bomLength(text));
+  if (text.length === bom.length || text.endsWith('\n')) return { text: text + block };
+  return { text: text + eol + block, separator: eol };
+}
+
+/**
+ * Removes every block placeBlock put in, and the separator it put before a
+ * block that still ends the file. Text without a block comes back unchanged.
+ */
+export function takeBlock(text: string, options: { markers?: Markers; separator?: Eol } = {}): string {
+  const markers = options.markers ?? THIRDLOOP_MARKERS;
+  let result = text;
+  const blocks = findBlocks(text, markers);
+  for (const block of blocks.reverse()) {
+    // Only the last block can end the file (earlier ones are followed by it).
+    const atEnd = block.endWithEol === text.length;
+    if (atEnd && block.end === block.endWithEol && block.start > 0) {
+      result = removeAt(result, block); // an older block without a final newline
+      continue;
+    }
+    const sep = options.separator;
+    if (atEnd && sep && block.start >= sep.length && result.slice(block.start - sep.length, block.start) === sep) {
+      result = result.slice(0, block.start - sep.length);
+      continue;
+    }
+    result = result.slice(0, block.start) + result.slice(block.endWithEol);
+  }
+  return result;
 }

@@ -1,52 +1,73 @@
-/** bash: ~/.bashrc on Linux, ~/.bash_profile on macOS (Terminal.app starts login shells). */
-import { ENV_FILE_HEADER, checkValue, pathFor, underHome } from './common.js';
-import { API_KEY_VAR, BASE_URL_VAR, BLOCK_COMMENT, WATCHED_VAR_PATTERN } from './types.js';
-import type { EnvValues, ProfileShell, ShellEnv } from './types.js';
+/**
+ * bash, as its INVOCATION rules say: an interactive shell that is not a
+ * login shell reads ~/.bashrc; a login shell (macOS Terminal, ssh, `su -`,
+ * `bash -l`) reads only the first of ~/.bash_profile, ~/.bash_login and
+ * ~/.profile that exists. So the block goes into ~/.bashrc and into that
+ * first login file, and when there is none, into ~/.profile: creating
+ * ~/.bash_profile would make bash stop reading the user's ~/.profile.
+ * An existing ~/.profile gets it as well, for the desktop sessions that read
+ * it with sh whatever bash does.
+ * The same on every platform (Git Bash included); only the path flavour differs.
+ */
+import { pathFor } from './common.js';
+import { shProbe } from './probe-command.js';
+import {
+  posixEnvFile,
+  posixFunctionTracker,
+  posixSetsVariable,
+  posixSourceBlock,
+  posixStopsReading,
+  posixTestsInteractive,
+} from './posix.js';
+import type { ProfileShell, ShellEnv, ShellLayout, ShellProbe } from './types.js';
 
-/** POSIX single quotes: everything literal; a quote becomes '\''. */
-export const posixQuote = (value: string) => `'${value.replaceAll("'", `'\\''`)}'`;
+export { posixEnvFile, posixPath, posixQuote, posixSetsVariable, posixSourceBlock } from './posix.js';
 
-/** A path for a POSIX-shell source line: "$HOME/…" when possible, else single-quoted. */
-export function posixPath(file: string, e: ShellEnv): string {
-  const rel = underHome(file, e);
-  return rel !== undefined && e.platform !== 'win32' ? `"$HOME/${rel}"` : posixQuote(file);
+/** The login files in the order bash looks for them. */
+export const BASH_LOGIN_FILES = ['.bash_profile', '.bash_login', '.profile'] as const;
+
+export async function bashLayout(e: ShellEnv, probe: ShellProbe): Promise<ShellLayout> {
+  const p = pathFor(e.platform);
+  let login: string | undefined;
+  for (const name of BASH_LOGIN_FILES) {
+    const file = p.join(e.homedir, name);
+    if (await probe.exists(file)) {
+      login = file;
+      break;
+    }
+  }
+  const profile = p.join(e.homedir, '.profile');
+  const files: ShellLayout['files'] = [
+    { path: login ?? profile, modes: ['login', 'interactive login'], target: true, create: true },
+    { path: p.join(e.homedir, '.bashrc'), modes: ['interactive'], target: true, create: true },
+  ];
+  // bash reads ~/.profile no more once ~/.bash_profile exists, but desktop sessions still do (Xsession, display
+  // managers: sh reads it), as rustup covers it: an existing ~/.profile gets the block too (sourcing twice is harmless).
+  if (login !== undefined && login !== profile && (await probe.exists(profile))) files.push({ path: profile, modes: [], target: true });
+  return { files, notes: [] };
 }
-
-/** env.sh, shared by bash and zsh. */
-export function posixEnvFile(values: EnvValues): string {
-  return [
-    ...ENV_FILE_HEADER.map((line) => `# ${line}`),
-    `export ${BASE_URL_VAR}=${posixQuote(checkValue(BASE_URL_VAR, values.apiUrl))}`,
-    `export ${API_KEY_VAR}=${posixQuote(checkValue(API_KEY_VAR, values.credential))}`,
-    '',
-  ].join('\n');
-}
-
-export function posixSourceBlock(envFile: string, e: ShellEnv): string[] {
-  const quoted = posixPath(envFile, e);
-  return [BLOCK_COMMENT, `if [ -f ${quoted} ]; then . ${quoted}; fi`];
-}
-
-const posixAssignment = new RegExp(
-  `^\\s*(?:export\\s+|(?:declare|typeset|local)\\s+-[A-Za-z]*\\s+)?${WATCHED_VAR_PATTERN}=`,
-);
-export function posixSetsVariable(line: string): string | undefined {
-  return posixAssignment.exec(line)?.[1];
-}
-
-// macOS terminals open login shells, which read ~/.bash_profile rather than ~/.bashrc.
-const bashProfile = (e: ShellEnv) => pathFor(e.platform).join(e.homedir, e.platform === 'darwin' ? '.bash_profile' : '.bashrc');
 
 export const bash: ProfileShell = {
   kind: 'profile',
   name: 'bash',
   label: 'bash',
-  profilePath: (e) => bashProfile(e),
-  usageHints: (e) => [bashProfile(e)],
+  program: 'bash',
+  startArgs: {
+    interactive: (command) => ['-ic', command],
+    login: (command) => ['-lc', command],
+    'interactive login': (command) => ['-lic', command],
+  },
+  layout: bashLayout,
+  usageHints: (e) => ['.bashrc', ...BASH_LOGIN_FILES.filter((n) => n !== '.profile')].map((n) => pathFor(e.platform).join(e.homedir, n)),
   envFileName: 'env.sh',
   envFileContent: posixEnvFile,
   sourceBlock: posixSourceBlock,
-  ownsProfile: false,
+  // A CR before the LF would end up in `fi\r`, which never closes the `if`.
+  blockEol: () => '\n',
   setsVariable: posixSetsVariable,
+  stopsReading: posixStopsReading,
+  testsInteractive: posixTestsInteractive,
+  functionTracker: posixFunctionTracker,
+  probeCommand: shProbe,
   verifyCommand: 'echo "$ANTHROPIC_BASE_URL"',
 };

@@ -1,55 +1,54 @@
 /**
  * Makes new terminals carry ANTHROPIC_BASE_URL and ANTHROPIC_API_KEY, or
- * takes that back (--undo). Three phases, so that a problem anywhere means
- * nothing changed anywhere:
- *   1. plan: read every file involved and compute its new bytes;
- *   2. check: every target can be written (read-only, permissions);
- *   3. apply: env files (0600) first, then the profiles (atomic, backed up).
- * With dryRun the plan is returned with a unified diff per file instead.
+ * takes that back (--undo), and proves it by running the real shells:
+ *   1. layout: the files each shell really reads (zsh is asked where);
+ *   2. plan: read every file involved (bytes, regular files only) and
+ *      compute its new bytes and the record undo will need;
+ *   3. check: every target can be written, judged by mode bits and owner;
+ *   4. apply: env files (0600) first, then the profiles, as one
+ *      transaction: a failure part-way puts back what was written;
+ *   5. verify: start every installed shell as new terminals do (in
+ *      parallel, with a time limit) and read both variables back; a shell
+ *      that does not see the exact values has its edits rolled back;
+ *   6. record what was created and edited, in thirdloop's own state.
+ * With dryRun the plan is returned with a unified diff per file instead,
+ * also for files that cannot be written (the lines to add elsewhere).
  */
-import { constants, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import type { Context } from '../context.js';
+import type { ConfigStore, Context } from '../context.js';
 import { UserError, usageError } from '../core/errors.js';
-import { backupPathFor, describeFsError, removeFile, writeFileAtomic } from '../files/atomic-write.js';
-import { MarkedBlockError, findBlocks, hasBlock, linesOutsideBlocks, removeBlock, upsertBlock } from '../files/marked-block.js';
+import { removeFile } from '../files/atomic-write.js';
+import { fromBytes, type ByteText } from '../files/byte-text.js';
+import { dropEdit, mergeEdit, readEdits, writeEdits, type EditRecord } from '../files/edit-log.js';
+import { hasBlock } from '../files/marked-block.js';
+import { currentIdentity, giveTo, ownerForNewFiles, ownerOf, type Owner } from '../files/ownership.js';
+import { inspect, readRegularFile } from '../files/regular-file.js';
+import { FileTransaction } from '../files/transaction.js';
 import { unifiedDiff } from '../files/unified-diff.js';
-import { USER_ENVIRONMENT, nodeSpawner, setUserEnvironment, type Spawner } from './cmd.js';
-import { pathFor } from './common.js';
-import {
-  ENV_FILE_NAMES,
-  SECRET_FILE_MODE,
-  envFileContent,
-  normalizeValues,
-  readShellRecord,
-  redactEnvText,
-  writeShellRecord,
-} from './env-files.js';
+import { nodeSpawner, setUserEnvironment, type Spawner } from './cmd.js';
+import { normalizeValues, readShellRecord, redactEnvText, writeShellRecord } from './env-files.js';
 import { SHELLS, defaultShells, shellsFor } from './index.js';
-import { encodeText, readTextFile, type TextFile } from './text-file.js';
-import type { EnvFileName, ProfileShell, ShellEnv, ShellName } from './types.js';
+import {
+  planEnvFiles,
+  planShellSetup,
+  planUndo,
+  planUserEnvironment,
+  undoCandidates,
+  type PlanContext,
+  type Planned,
+  type ShellChange,
+} from './plan.js';
+import { machineProbe, type MachineProbe } from './probe.js';
+import { fifosIn, modesWithoutBlock, scanStartup, type Finding } from './startup-scan.js';
+import { checkShell, type ShellCheck } from './verify.js';
+import type { ProfileShell, ShellEnv, ShellLayout, ShellName } from './types.js';
 
-export interface ShellChange {
-  kind: 'profile' | 'env-file' | 'user-environment';
-  /** The shells this change serves (env.sh serves bash and zsh). */
-  shells: ShellName[];
-  /** The file as the user knows it (or HKCU\Environment). */
-  path: string;
-  /** The file actually written, when `path` is a symlink. */
-  realPath?: string;
-  action: 'create' | 'update' | 'remove' | 'unchanged';
-  holdsSecret: boolean;
-  /** Set when this run made the one-time backup of the original. */
-  backupPath?: string;
-  /** Set by --undo when the backup matched the restored file and was removed. */
-  removedBackup?: string;
-  /** --dry-run only: the change as a unified diff; the key is redacted. */
-  diff?: string;
-  /** Things the user should act on (a competing export, …). */
-  warnings: string[];
-  /** Things worth knowing (symlink followed, inside a git work tree, …). */
-  notes: string[];
-}
+export type { ShellChange } from './plan.js';
+export type { ShellCheck, ModeCheck } from './verify.js';
+
+/** Where setup keeps its record of the files it edited (files/edit-log). */
+export const EDITS_SCOPE = 'shells';
 
 export interface ConfigureShellsOptions {
   /** Which shells; default: the current shell plus every shell whose profile exists. */
@@ -61,23 +60,29 @@ export interface ConfigureShellsOptions {
   undo?: boolean;
   /** Runs powershell.exe for the Windows user environment; injected in tests. */
   spawn?: Spawner;
+  /** Time limit for each shell start (default terminal.ts DEFAULT_SHELL_TIMEOUT_MS). */
+  timeoutMs?: number;
 }
 
-interface Planned {
-  change: ShellChange;
-  /** New bytes; undefined with action "remove". */
-  bytes?: Buffer;
-  mode?: number;
-  forceMode?: boolean;
-  backup?: boolean;
-  /** For the diff. */
-  beforeText?: string;
-  afterText?: string;
-  /** undo: a backup to delete once the profile is restored. */
-  staleBackup?: string;
+export interface ShellSetupResult {
+  changes: ShellChange[];
+  /** One per configured profile shell that is installed here. */
+  checks: ShellCheck[];
+  /** Shells whose check failed: their edits were rolled back. */
+  failed: ShellName[];
+  /** Configured, but not installed here: written, not verified. */
+  unverified: ShellName[];
+  /** How long the shells took to answer, all together. */
+  verifyMs: number;
+  /** Static findings worth a word even when the shells agree (a `return` only some machines take). */
+  warnings: string[];
+  notes: string[];
 }
 
 const shellEnv = (ctx: Context): ShellEnv => ({ platform: ctx.platform, homedir: ctx.homedir, env: ctx.env });
+
+/** What is at a path (following links), for the shells' start-up files; undefined when it cannot be told. */
+export const fileKind = async (file: string) => (await inspect(file).catch(() => undefined))?.kind;
 
 /** ~/… for messages. */
 export function tildify(file: string, homedir: string): string {
@@ -89,7 +94,39 @@ export function tildify(file: string, homedir: string): string {
 const isProfileShell = (name: ShellName): boolean => SHELLS[name].kind === 'profile';
 const profileShell = (name: ShellName) => SHELLS[name] as ProfileShell;
 
+/** Who writes, and as whom the shells run: root in someone else's home acts for the home's owner. */
+async function actingFor(ctx: Context): Promise<Owner | undefined> {
+  if (ctx.platform === 'win32') return undefined;
+  return ownerForNewFiles(await ownerOf(ctx.homedir), currentIdentity());
+}
+
+/** The layouts of these shells, found at once (zsh is asked). */
+async function layoutsOf(names: ShellName[], e: ShellEnv, probe: MachineProbe): Promise<Map<ShellName, ShellLayout>> {
+  const profile = names.filter(isProfileShell);
+  const found = await Promise.all(profile.map(async (name) => [name, await profileShell(name).layout(e, probe)] as const));
+  return new Map(found);
+}
+
+/**
+ * Sets the shells up (or undoes it) and returns what changed. A shell that
+ * fails its check is rolled back and reported in an error that names it
+ * and says why (for callers that only want files; `setup claude` reports
+ * through runShellSetup instead).
+ */
 export async function configureShells(ctx: Context, options: ConfigureShellsOptions): Promise<ShellChange[]> {
+  const result = await runShellSetup(ctx, options);
+  if (result.failed.length > 0) {
+    const why = result.checks
+      .filter((c) => !c.ok && c.installed)
+      .flatMap((c) => c.modes.filter((m) => m.status === 'failed').map((m) => `${m.command} sees ${m.saw} (${m.reason})`));
+    throw new UserError(`New ${result.failed.join(' and ')} terminals would not get the Third Loop settings: ${why.join('; ')}. Those changes were taken back.`, {
+      hint: 'Fix that, then run `thirdloop setup claude` again.',
+    });
+  }
+  return result.changes;
+}
+
+export async function runShellSetup(ctx: Context, options: ConfigureShellsOptions): Promise<ShellSetupResult> {
   const e = shellEnv(ctx);
   const available = shellsFor(ctx.platform);
   const shells = options.shells ?? (options.undo ? available : await defaultShells(e));
@@ -99,324 +136,291 @@ export async function configureShells(ctx: Context, options: ConfigureShellsOpti
   if (shells.length === 0) {
     throw usageError('No supported shell found to configure.', `Name one with --shell ${available.join(',')}.`);
   }
+  const owner = await actingFor(ctx);
+  const probe = machineProbe(e, { owner, timeoutMs: options.timeoutMs });
   const config = await ctx.config();
-  const record = readShellRecord(config);
-
-  const plan = options.undo ? await planUndo(ctx, shells, config.dir, record) : await planSetup(ctx, shells, config.dir, record, options);
-
-  // Phase 2: every target must be writable before anything is written.
-  for (const item of plan) {
-    if (item.change.kind !== 'user-environment' && item.change.action !== 'unchanged') {
-      await checkWritable(item.change.realPath ?? item.change.path, item.change.path, ctx.homedir);
-    }
-  }
-
-  if (options.dryRun) {
-    for (const item of plan) {
-      if (item.change.kind === 'user-environment' || item.change.action === 'unchanged') continue;
-      const show = (text: string | undefined) => (text !== undefined && item.change.holdsSecret ? redactEnvText(text) : text);
-      const label = tildify(item.change.path, ctx.homedir);
-      item.change.diff = unifiedDiff(show(item.beforeText), show(item.afterText), { oldLabel: label, newLabel: label });
-    }
-    return plan.map((item) => item.change);
-  }
-
-  // Phase 3. Setup: env files before the profiles that source them; undo: the reverse.
-  const order = options.undo ? ['profile', 'env-file', 'user-environment'] : ['env-file', 'profile', 'user-environment'];
-  for (const kind of order) {
-    for (const item of plan.filter((p) => p.change.kind === kind && p.change.action !== 'unchanged')) {
-      await apply(item, options, ctx);
-    }
-  }
-
-  const touched = new Set(record.shells);
-  for (const name of shells) (options.undo ? touched.delete(name) : touched.add(name));
-  const userEnvironment = plan.some((p) => p.change.kind === 'user-environment')
-    ? !options.undo
-    : record.userEnvironment;
-  writeShellRecord(config, {
-    shells: available.filter((s) => touched.has(s)),
-    profile: options.undo ? record.profile : ctx.globals.profile,
-    userEnvironment,
-  });
-  return plan.map((item) => item.change);
+  const pc: PlanContext = { e, dir: config.dir, label: (file) => tildify(file, ctx.homedir), edits: readEdits(config, EDITS_SCOPE) };
+  const result = options.undo ? await undo(ctx, options, shells, pc, probe, config, owner) : await setup(ctx, options, shells, pc, probe, config, owner);
+  if (!options.dryRun) await handOver(ctx, config, owner);
+  return result;
 }
 
-async function apply(item: Planned, options: ConfigureShellsOptions, ctx: Context) {
-  const change = item.change;
-  if (change.kind === 'user-environment') {
-    const values = options.undo ? undefined : normalizeValues({ apiUrl: options.apiUrl!, credential: options.credential! });
-    await setUserEnvironment(options.spawn ?? nodeSpawner, values, ctx.env);
-    return;
+async function setup(
+  ctx: Context,
+  options: ConfigureShellsOptions,
+  shells: ShellName[],
+  pc: PlanContext,
+  probe: MachineProbe,
+  config: ConfigStore,
+  owner: Owner | undefined,
+): Promise<ShellSetupResult> {
+  if (!options.apiUrl || !options.credential) throw new Error('configureShells needs apiUrl and credential');
+  const values = normalizeValues({ apiUrl: options.apiUrl, credential: options.credential });
+  const record = readShellRecord(config);
+  const layouts = await layoutsOf(shells, pc.e, probe);
+
+  const plan: Planned[] = await planEnvFiles(pc, shells, values);
+  for (const item of plan) {
+    if (record.profile && record.profile !== ctx.globals.profile && item.change.action !== 'create') {
+      item.change.notes.push(`${pc.label(item.change.path)} held the key of profile "${record.profile}"; it now holds profile "${ctx.globals.profile}"'s.`);
+    }
+    const repo = await gitWorkTree(item.change.realPath ?? item.change.path);
+    if (repo) item.change.warnings.push(`${pc.label(item.change.path)} holds your key and is inside the git work tree ${pc.label(repo)}: make sure that repository ignores it.`);
   }
-  if (change.action === 'remove') {
-    await removeFile(change.realPath ?? change.path);
-  } else {
-    const result = await writeFileAtomic(change.path, item.bytes!, {
+  const profilePlans = new Map<ShellName, Planned[]>();
+  for (const [name, layout] of layouts) {
+    const items = await planShellSetup(pc, profileShell(name), layout);
+    for (const item of items) {
+      const repo = await gitWorkTree(item.change.realPath ?? item.change.path);
+      if (repo) {
+        const envFile = path.join(pc.dir, profileShell(name).envFileName);
+        item.change.notes.push(`${pc.label(item.change.path)} is in the git work tree ${pc.label(repo)}; only the line that sources ${pc.label(envFile)} goes there, never the key.`);
+      }
+    }
+    profilePlans.set(name, items);
+    plan.push(...items);
+  }
+  if (shells.includes('cmd')) plan.push(planUserEnvironment(record.userEnvironment ? 'update' : 'create'));
+  mergeSameFile(plan);
+
+  // What runs around the block, in each shell's start-up order, once the edits are made.
+  const findings = new Map<ShellName, Finding[]>();
+  const bare = new Map<ShellName, ReturnType<typeof modesWithoutBlock>>();
+  for (const [name, layout] of layouts) {
+    const texts = await startupTexts(layout, plan, probe);
+    findings.set(name, scanStartup(profileShell(name), layout, texts));
+    bare.set(name, modesWithoutBlock(profileShell(name), layout, texts));
+  }
+  const notes = [...layouts.values()].flatMap((l) => l.notes);
+
+  const tx = new FileTransaction({ owner, label: pc.label });
+  for (const item of plan) {
+    if (item.change.kind === 'user-environment' || !item.bytes) continue;
+    tx.write(item.change.path, item.bytes, {
+      label: pc.label(item.change.path),
+      tags: item.change.shells,
       mode: item.mode,
       forceMode: item.forceMode,
       backup: item.backup,
+      hint: item.change.kind === 'profile' ? `Run \`thirdloop setup claude --dry-run\` for the lines to add where that file is generated, or leave ${item.change.shells.join(', ')} out with --shell.` : undefined,
     });
-    if (result.backupPath) change.backupPath = result.backupPath;
   }
-  if (item.staleBackup) {
-    await removeFile(item.staleBackup);
-    change.removedBackup = item.staleBackup;
+
+  if (options.dryRun) {
+    const problems = await tx.problems();
+    for (const item of plan) {
+      const problem = problems.find((p) => p.path === item.change.path);
+      if (problem) item.change.blocked = problem.error.message.replace(/\.?\s*Nothing was changed\.$/, '');
+    }
+    diffs(plan, pc);
+    const warnings = staticWarnings(findings, new Set(), pc);
+    return { changes: plan.map((p) => p.change), checks: [], failed: [], unverified: [], verifyMs: 0, warnings, notes };
+  }
+
+  await tx.check();
+  const applied = await tx.commit();
+  for (const done of applied) {
+    const item = plan.find((p) => p.change.path === done.path);
+    if (item && done.backupPath) item.change.backupPath = done.backupPath;
+    if (item?.record && done.created && done.createdDirs.length > 0) item.record.createdDirs = done.createdDirs;
+  }
+  const userEnvironment = plan.find((p) => p.change.kind === 'user-environment');
+  if (userEnvironment) {
+    try {
+      await setUserEnvironment(options.spawn ?? nodeSpawner, values, ctx.env);
+    } catch (error) {
+      await tx.rollback();
+      throw error;
+    }
+  }
+
+  // The judge: every installed shell, every start mode, at once.
+  const started = performance.now();
+  const checks = await Promise.all(
+    [...layouts].map(async ([name, layout]) =>
+      checkShell({
+        shell: profileShell(name),
+        probe,
+        expected: { baseUrl: values.apiUrl, credential: values.credential },
+        findings: findings.get(name) ?? [],
+        label: pc.label,
+        timeoutMs: probe.timeoutMs,
+        fifos: await fifosIn(layout, fileKind),
+        withoutBlock: bare.get(name),
+      }),
+    ),
+  );
+  const verifyMs = Math.round(performance.now() - started);
+  const failed = checks.filter((c) => c.installed && !c.ok).map((c) => c.shell);
+  const unverified = checks.filter((c) => !c.installed).map((c) => c.shell);
+  if (failed.length > 0) {
+    const gone = new Set<ShellName>(failed);
+    const rollBack = (tags: string[]) => tags.length > 0 && tags.every((t) => gone.has(t as ShellName));
+    const stuck = await tx.rollback(rollBack);
+    for (const item of plan) if (item.bytes && rollBack(item.change.shells) && !stuck.includes(item.change.path)) item.change.rolledBack = true;
+    if (stuck.length > 0) notes.push(`Could not take back the changes to ${stuck.map(pc.label).join(', ')}: check ${stuck.length === 1 ? 'it' : 'them'} by hand.`);
+  }
+
+  // The record: which files hold our block and whether we created them, for undo.
+  let edits = pc.edits;
+  for (const item of plan) {
+    if (!item.record || item.change.rolledBack || item.change.shells.every((s) => failed.includes(s))) continue;
+    edits = mergeEdit(edits, item.record);
+  }
+  writeEdits(config, EDITS_SCOPE, edits);
+  const configured = new Set(record.shells);
+  for (const name of shells) if (!failed.includes(name)) configured.add(name);
+  writeShellRecord(config, {
+    shells: shellsFor(ctx.platform).filter((s) => configured.has(s)),
+    profile: ctx.globals.profile,
+    userEnvironment: userEnvironment ? true : record.userEnvironment,
+  });
+
+  const warnings = staticWarnings(findings, new Set(checks.filter((c) => c.installed).map((c) => c.shell)), pc);
+  return { changes: plan.map((p) => p.change), checks, failed, unverified, verifyMs, warnings, notes };
+}
+
+/** A file two shells read (a .zshrc linked to the .bashrc) is written once, for both. */
+function mergeSameFile(plan: Planned[]) {
+  for (let i = plan.length - 1; i > 0; i--) {
+    const item = plan[i]!;
+    const key = item.record?.realPath ?? item.change.realPath ?? item.change.path;
+    const first = plan.find((p, j) => j < i && (p.record?.realPath ?? p.change.realPath ?? p.change.path) === key);
+    if (!first || first.change.kind !== item.change.kind) continue;
+    first.change.shells = [...new Set([...first.change.shells, ...item.change.shells])];
+    if (first.record && item.record) first.record.tags = [...new Set([...first.record.tags, ...item.record.tags])];
+    plan.splice(i, 1);
   }
 }
 
-function credentialFrom(options: ConfigureShellsOptions) {
-  if (!options.apiUrl || !options.credential) throw new Error('configureShells needs apiUrl and credential');
-  return normalizeValues({ apiUrl: options.apiUrl, credential: options.credential });
+/** Each start-up file's bytes as they will be: planned edits, else what is on disk. */
+async function startupTexts(layout: ShellLayout, plan: Planned[], probe: MachineProbe): Promise<Map<string, ByteText | undefined>> {
+  const texts = new Map<string, ByteText | undefined>();
+  for (const file of layout.files) {
+    const planned = plan.find((p) => p.change.path === file.path && p.after);
+    if (planned) texts.set(file.path, planned.after);
+    else {
+      const bytes = await probe.read(file.path);
+      texts.set(file.path, bytes ? fromBytes(bytes) : undefined);
+    }
+  }
+  return texts;
 }
 
-async function planSetup(
+/**
+ * Findings worth saying whatever the shells showed: a variable set before
+ * the block (it loses, but confuses), ANTHROPIC_AUTH_TOKEN, a `return` or
+ * `exit` the check did not take (it happens only on some machines); and,
+ * for a shell that could not be checked, the overrides too.
+ */
+export function staticWarnings(findings: Map<ShellName, Finding[]>, checked: Set<ShellName>, pc: Pick<PlanContext, 'label'>): string[] {
+  const out: string[] = [];
+  for (const [name, list] of findings) {
+    for (const f of list) {
+      const where = `${pc.label(f.file)} line ${f.line}`;
+      if (f.kind === 'auth-token') {
+        out.push(`${where} sets ANTHROPIC_AUTH_TOKEN, which Claude Code may send instead of your Third Loop key: remove it to use Third Loop.`);
+      } else if (f.kind === 'earlier') {
+        out.push(`${where} also sets ${f.variable}; the thirdloop block further down wins, but remove the line to avoid confusion.`);
+      } else if (f.kind === 'override' && !checked.has(name)) {
+        out.push(`${where} ${f.unsets ? 'unsets' : 'sets'} ${f.variable} after the thirdloop block, so it overrides the Third Loop value: remove that line.`);
+      } else if (f.kind === 'stops' && !f.afterBlock) {
+        const modes = f.modes.join(', ');
+        out.push(
+          `${where} (\`${f.code}\`) stops ${SHELLS[name].label} (${modes}) before the thirdloop block wherever it takes effect: new terminals there get no Third Loop settings.`,
+        );
+      }
+    }
+  }
+  return [...new Set(out)];
+}
+
+function diffs(plan: Planned[], pc: PlanContext) {
+  for (const item of plan) {
+    if (item.change.kind === 'user-environment' || item.change.action === 'unchanged') continue;
+    const show = (text: string | undefined) => (text !== undefined && item.change.holdsSecret ? redactEnvText(text) : text);
+    const label = pc.label(item.change.path);
+    item.change.diff = unifiedDiff(show(item.beforeText), show(item.afterText), { oldLabel: label, newLabel: label });
+  }
+}
+
+async function undo(
   ctx: Context,
-  shells: ShellName[],
-  dir: string,
-  record: { userEnvironment?: boolean; profile?: string },
   options: ConfigureShellsOptions,
-): Promise<Planned[]> {
-  const e = shellEnv(ctx);
-  const values = credentialFrom(options);
-  const plan: Planned[] = [];
-
-  const envFiles = new Map<EnvFileName, ShellName[]>();
-  for (const name of shells.filter(isProfileShell)) {
-    const envName = profileShell(name).envFileName;
-    envFiles.set(envName, [...(envFiles.get(envName) ?? []), name]);
-  }
-
-  for (const [envName, served] of envFiles) {
-    const file = path.join(dir, envName);
-    const before = await readTextFile(file);
-    let text: string;
-    try {
-      text = envFileContent(envName, values);
-    } catch (error) {
-      throw new UserError(`Cannot write the shell settings: ${(error as Error).message}.`, { cause: error });
-    }
-    const sameMode = before?.mode !== undefined && (before.mode & 0o777) === SECRET_FILE_MODE;
-    const change: ShellChange = {
-      kind: 'env-file',
-      shells: served,
-      path: file,
-      realPath: before?.realPath !== file ? before?.realPath : undefined,
-      action: before === undefined ? 'create' : before.text === text && sameMode ? 'unchanged' : 'update',
-      holdsSecret: true,
-      warnings: [],
-      notes: [],
-    };
-    if (before && record.profile && record.profile !== ctx.globals.profile) {
-      change.notes.push(`${tildify(file, ctx.homedir)} held the key of profile "${record.profile}"; it now holds profile "${ctx.globals.profile}"'s.`);
-    }
-    const repo = await gitWorkTree(change.realPath ?? file);
-    if (repo) {
-      change.warnings.push(
-        `${tildify(file, ctx.homedir)} holds your key and is inside the git work tree ${tildify(repo, ctx.homedir)}: make sure that repository ignores it.`,
-      );
-    }
-    plan.push({ change, bytes: encodeText(text, 'utf8'), mode: SECRET_FILE_MODE, forceMode: true, beforeText: before?.text, afterText: text });
-  }
-
-  for (const name of shells) {
-    const shell = SHELLS[name];
-    if (shell.kind === 'user-environment') {
-      plan.push({
-        change: {
-          kind: 'user-environment',
-          shells: [name],
-          path: USER_ENVIRONMENT,
-          action: record.userEnvironment ? 'update' : 'create',
-          holdsSecret: true,
-          warnings: [],
-          notes: ['Windows keeps these in the user environment, which every new program (cmd, PowerShell, Claude Code) inherits.'],
-        },
-      });
-      continue;
-    }
-    const envFile = path.join(dir, shell.envFileName);
-    const profile = shell.profilePath(e);
-    const before = await readTextFile(profile);
-    const oldText = before?.text ?? '';
-    const newText = withBlockError(profile, ctx, () =>
-      upsertBlock(oldText, shell.sourceBlock(envFile, e), { defaultEol: ctx.platform === 'win32' ? '\r\n' : '\n' }),
-    );
-    const change: ShellChange = {
-      kind: 'profile',
-      shells: [name],
-      path: profile,
-      realPath: before && before.realPath !== pathFor(ctx.platform).resolve(profile) ? before.realPath : undefined,
-      action: before === undefined ? 'create' : newText === oldText ? 'unchanged' : 'update',
-      holdsSecret: false,
-      warnings: [],
-      notes: [],
-    };
-    if (change.realPath) change.notes.push(`${tildify(profile, ctx.homedir)} is a symlink: edited its target ${tildify(change.realPath, ctx.homedir)}.`);
-    const repo = await gitWorkTree(change.realPath ?? profile);
-    if (repo) {
-      change.notes.push(
-        `${tildify(profile, ctx.homedir)} is in the git work tree ${tildify(repo, ctx.homedir)}; only the line that sources ${tildify(envFile, ctx.homedir)} goes there, never the key.`,
-      );
-    }
-    change.warnings.push(...competingExports(shell, profile, newText, ctx.homedir));
-    if (name === 'bash' && ctx.platform === 'linux') change.notes.push(...(await loginShellNote(ctx)));
-    plan.push({
-      change,
-      bytes: encodeText(newText, before?.encoding ?? 'utf8'),
-      mode: 0o644,
-      backup: true,
-      beforeText: before?.text,
-      afterText: newText,
-    });
-  }
-  return plan;
-}
-
-async function planUndo(
-  ctx: Context,
   shells: ShellName[],
-  dir: string,
-  record: { userEnvironment?: boolean },
-): Promise<Planned[]> {
-  const e = shellEnv(ctx);
-  const plan: Planned[] = [];
-  /** Env files some profile will still source after this undo. */
-  const stillUsed = new Map<EnvFileName, ShellName[]>();
+  pc: PlanContext,
+  probe: MachineProbe,
+  config: ConfigStore,
+  owner: Owner | undefined,
+): Promise<ShellSetupResult> {
+  const record = readShellRecord(config);
+  // Every profile shell's files, so that one left configured keeps its env file.
+  const layouts = await layoutsOf(shellsFor(ctx.platform), pc.e, probe);
+  const { plan, skipped } = await planUndo(pc, shells, undoCandidates(layouts, pc.edits));
+  if (shells.includes('cmd') && record.userEnvironment) plan.push(planUserEnvironment('remove'));
 
-  for (const name of shellsFor(ctx.platform)) {
-    const shell = SHELLS[name];
-    if (shell.kind !== 'profile') continue;
-    const profile = shell.profilePath(e);
-    const selected = shells.includes(name);
-    let before: TextFile | undefined;
-    try {
-      before = await readTextFile(profile);
-    } catch (error) {
-      if (selected) throw error;
-      // Unreadable and not ours to touch now: assume it still uses its env file.
-      stillUsed.set(shell.envFileName, [...(stillUsed.get(shell.envFileName) ?? []), name]);
-      continue;
-    }
-    if (!before) continue;
-    let blocks;
-    try {
-      blocks = withBlockError(profile, ctx, () => findBlocks(before.text));
-    } catch (error) {
-      if (selected) throw error;
-      stillUsed.set(shell.envFileName, [...(stillUsed.get(shell.envFileName) ?? []), name]);
-      continue;
-    }
-    if (blocks.length === 0) continue;
-    if (!selected) {
-      stillUsed.set(shell.envFileName, [...(stillUsed.get(shell.envFileName) ?? []), name]);
-      continue;
-    }
-    const newText = removeBlock(before.text);
-    const bare = newText.charCodeAt(0) === 0xfeff ? newText.slice(1) : newText;
-    const bytes = encodeText(newText, before.encoding);
-    const backup = backupPathFor(before.realPath);
-    const backupBytes = await fs.readFile(backup).catch(() => undefined);
-    // Our own conf.d file goes when empty; a profile we created (empty once
-    // the block is out, and no backup because nothing was there) goes too.
-    const deleteFile = (shell.ownsProfile && bare.trim() === '') || (newText === '' && backupBytes === undefined);
-    const staleBackup = backupBytes && (deleteFile ? backupBytes.length === 0 : backupBytes.equals(bytes)) ? backup : undefined;
-    const change: ShellChange = {
-      kind: 'profile',
-      shells: [name],
-      path: profile,
-      realPath: before.realPath !== pathFor(ctx.platform).resolve(profile) ? before.realPath : undefined,
-      action: deleteFile ? 'remove' : 'update',
-      holdsSecret: false,
-      warnings: [],
-      notes: [],
-    };
-    if (backupBytes && !staleBackup) {
-      change.notes.push(
-        `Kept ${tildify(backup, ctx.homedir)}, the copy from before thirdloop's first change: the file has changed since.`,
-      );
-    }
-    plan.push({ change, bytes, beforeText: before.text, afterText: deleteFile ? undefined : newText, staleBackup });
+  const tx = new FileTransaction({ owner, label: pc.label });
+  for (const item of plan) {
+    if (item.change.kind === 'user-environment' || item.change.action === 'unchanged') continue;
+    const step = { label: pc.label(item.change.path), tags: item.change.shells };
+    if (item.change.action === 'remove') tx.remove(item.change.realPath ?? item.change.path, step);
+    else tx.write(item.change.path, item.bytes!, step);
   }
+  const notes = skipped;
+  if (options.dryRun) {
+    diffs(plan, pc);
+    return { changes: plan.map((p) => p.change), checks: [], failed: [], unverified: [], verifyMs: 0, warnings: [], notes };
+  }
+  await tx.check();
+  await tx.commit();
+  for (const item of plan) {
+    if (!item.staleBackup) continue;
+    await removeFile(item.staleBackup);
+    item.change.removedBackup = item.staleBackup;
+  }
+  if (plan.some((p) => p.change.kind === 'user-environment')) await setUserEnvironment(options.spawn ?? nodeSpawner, undefined, ctx.env);
 
-  for (const envName of ENV_FILE_NAMES) {
-    const file = path.join(dir, envName);
-    const before = await readTextFile(file);
-    if (!before) continue;
-    const users = stillUsed.get(envName);
-    if (users) {
-      // e.g. --undo --shell zsh while bash keeps its block: env.sh stays.
-      continue;
-    }
-    const served = shellsFor(ctx.platform).filter((s) => isProfileShell(s) && profileShell(s).envFileName === envName);
-    plan.push({
-      change: { kind: 'env-file', shells: served, path: file, action: 'remove', holdsSecret: true, warnings: [], notes: [] },
-      beforeText: before.text,
-    });
+  let edits: EditRecord[] = pc.edits;
+  for (const item of plan) if (item.forget) edits = dropEdit(edits, item.record ?? { path: item.change.path });
+  // Folders setup made for a file it created go with the file, when nothing else is in them.
+  for (const item of plan) {
+    if (item.change.action !== 'remove') continue;
+    for (const dir of [...(item.record?.createdDirs ?? [])].reverse()) await fs.rmdir(dir).catch(() => {});
   }
-
-  if (shells.includes('cmd') && record.userEnvironment) {
-    plan.push({
-      change: {
-        kind: 'user-environment',
-        shells: ['cmd'],
-        path: USER_ENVIRONMENT,
-        action: 'remove',
-        holdsSecret: true,
-        warnings: [],
-        notes: [],
-      },
-    });
-  }
-  return plan;
-}
-
-function withBlockError<T>(file: string, ctx: Context, fn: () => T): T {
-  try {
-    return fn();
-  } catch (error) {
-    if (!(error instanceof MarkedBlockError)) throw error;
-    throw new UserError(`Cannot edit ${tildify(file, ctx.homedir)}: ${error.message} Nothing was changed.`, {
-      hint: `Fix or remove the thirdloop lines near line ${error.line} by hand, then run the command again.`,
-    });
-  }
+  writeEdits(config, EDITS_SCOPE, edits);
+  const touched = new Set(record.shells);
+  for (const name of shells) touched.delete(name);
+  writeShellRecord(config, {
+    shells: shellsFor(ctx.platform).filter((s) => touched.has(s)),
+    profile: record.profile,
+    userEnvironment: plan.some((p) => p.change.kind === 'user-environment') ? false : record.userEnvironment,
+  });
+  return { changes: plan.map((p) => p.change), checks: [], failed: [], unverified: [], verifyMs: 0, warnings: [], notes };
 }
 
 /**
- * Lines outside our block that set the variables we set. After the block
- * they win over ours; before it they lose, but still confuse whoever reads
- * the file later.
+ * Run as root in someone else's home, thirdloop's own config folder and
+ * file (written by the config store) go to the home's owner too, so the
+ * owner's own `thirdloop` can read them.
  */
-export function competingExports(shell: ProfileShell, file: string, text: string, homedir: string): string[] {
-  const warnings: string[] = [];
-  const blockLine = findBlocks(text)[0]?.startLine ?? Number.POSITIVE_INFINITY;
-  const shown = tildify(file, homedir);
-  for (const { line, text: content } of linesOutsideBlocks(text)) {
-    if (/^\s*#/.test(content)) continue;
-    const name = shell.setsVariable(content);
-    if (!name) continue;
-    if (name === 'ANTHROPIC_AUTH_TOKEN') {
-      warnings.push(`${shown} line ${line} sets ANTHROPIC_AUTH_TOKEN, which Claude Code may send instead of your Third Loop key: remove it to use Third Loop.`);
-    } else if (line > blockLine) {
-      warnings.push(`${shown} line ${line} sets ${name} after the thirdloop block, so it overrides the Third Loop value: remove that line.`);
-    } else {
-      warnings.push(`${shown} line ${line} also sets ${name}; the thirdloop block further down wins, but remove the line to avoid confusion.`);
-    }
+async function handOver(ctx: Context, config: ConfigStore, owner: Owner | undefined) {
+  if (!owner) return;
+  const rel = path.relative(ctx.homedir, config.dir);
+  if (rel.startsWith('..') || path.isAbsolute(rel)) return;
+  let dir = config.dir;
+  const dirs: string[] = [];
+  while (dir !== ctx.homedir && dir.startsWith(ctx.homedir)) {
+    dirs.push(dir);
+    dir = path.dirname(dir);
   }
-  return warnings;
-}
-
-/**
- * Login shells (ssh, some terminals) read ~/.bash_profile instead of
- * ~/.bashrc; most such files source ~/.bashrc, but not all.
- */
-async function loginShellNote(ctx: Context): Promise<string[]> {
-  const file = path.join(ctx.homedir, '.bash_profile');
-  const text = await readTextFile(file).catch(() => undefined);
-  if (!text || /\.bashrc|bashrc\b/.test(text.text)) return [];
-  return [
-    `${tildify(file, ctx.homedir)} does not source ~/.bashrc, so bash login shells (ssh) will not see the variables; add \`. ~/.bashrc\` to it if you use them.`,
-  ];
+  for (const folder of dirs) {
+    const stat = await fs.stat(folder).catch(() => undefined);
+    // Only what root made: a folder that belongs to someone else stays theirs.
+    if (stat?.isDirectory() && stat.uid === 0) await giveTo(folder, owner);
+  }
+  const file = config.path;
+  const stat = await fs.stat(file).catch(() => undefined);
+  if (stat?.isFile() && stat.uid === 0) await giveTo(file, owner);
 }
 
 /** The work tree a file is in (a parent holding .git), if any. */
@@ -434,69 +438,24 @@ async function gitWorkTree(file: string): Promise<string | undefined> {
   }
 }
 
-/**
- * Whether we may replace `file`: it exists and is writable and not marked
- * read-only (even for root, a read-only mode is the user saying "don't"),
- * or it does not exist and its nearest existing folder is writable.
- */
-export async function checkWritable(file: string, shown: string, homedir: string): Promise<void> {
-  const label = tildify(shown, homedir);
-  try {
-    const stat = await fs.stat(file);
-    if (stat.isDirectory()) throw new UserError(`Cannot edit ${label}: it is a directory. Nothing was changed.`);
-    if ((stat.mode & 0o222) === 0) {
-      // A symlink into a read-only store (Nix home-manager, …) is managed elsewhere.
-      const what = path.resolve(shown) === file ? 'it is read-only' : `it links to ${tildify(file, homedir)}, which is read-only`;
-      throw new UserError(`Cannot edit ${label}: ${what}. Nothing was changed.`, {
-        hint:
-          path.resolve(shown) === file
-            ? `Make it writable (chmod u+w ${label}) and run again, or leave that shell out with --shell.`
-            : 'Add the lines shown by --dry-run where that file is generated, or leave that shell out with --shell.',
-      });
-    }
-    await fs.access(file, constants.W_OK);
-    await fs.access(path.dirname(file), constants.W_OK);
-    return;
-  } catch (error) {
-    if (error instanceof UserError) throw error;
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw withHint(describeFsError(error, label));
-  }
-  let dir = path.dirname(file);
-  for (;;) {
-    try {
-      const stat = await fs.stat(dir);
-      if (!stat.isDirectory()) throw new UserError(`Cannot create ${label}: ${dir} is not a folder. Nothing was changed.`);
-      await fs.access(dir, constants.W_OK | constants.X_OK);
-      return;
-    } catch (error) {
-      if (error instanceof UserError) throw error;
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw withHint(describeFsError(error, label));
-    }
-    const parent = path.dirname(dir);
-    if (parent === dir) return;
-    dir = parent;
-  }
-}
-
-const withHint = (error: UserError) =>
-  new UserError(error.message, { hint: 'Fix its permissions and run again, or leave that shell out with --shell.', cause: error });
-
 /** Whether setup has configured at least one shell (for `setup opencode --with-env`). */
 export async function shellsConfigured(ctx: Context): Promise<boolean> {
   const config = await ctx.config();
-  if (ctx.platform === 'win32' && readShellRecord(config).userEnvironment) return true;
-  const e = shellEnv(ctx);
-  for (const name of shellsFor(ctx.platform)) {
-    const shell = SHELLS[name];
-    if (shell.kind !== 'profile') continue;
-    const envExists = await fs.stat(path.join(config.dir, shell.envFileName)).then(
-      () => true,
-      () => false,
+  const record = readShellRecord(config);
+  if (ctx.platform === 'win32' && record.userEnvironment) return true;
+  // Set up before the edit record existed: the shell record and an env file say so.
+  for (const name of record.shells.filter(isProfileShell)) {
+    if (await fs.stat(path.join(config.dir, profileShell(name).envFileName)).then(() => true, () => false)) return true;
+  }
+  for (const edit of readEdits(config, EDITS_SCOPE)) {
+    const shells = edit.tags.filter((t): t is ShellName => t in SHELLS && isProfileShell(t as ShellName));
+    const envExists = await Promise.all(
+      shells.map((s) => fs.stat(path.join(config.dir, profileShell(s).envFileName)).then(() => true, () => false)),
     );
-    if (!envExists) continue;
-    const profile = await readTextFile(shell.profilePath(e)).catch(() => undefined);
+    if (!envExists.some(Boolean)) continue;
+    const file = await readRegularFile(edit.path).catch(() => undefined);
     try {
-      if (profile && hasBlock(profile.text)) return true;
+      if (file && hasBlock(fromBytes(file.bytes).text)) return true;
     } catch {
       // A damaged block does not count.
     }

@@ -3,10 +3,10 @@
  * per shell family in the config directory, mode 0600, sourced by the
  * marked block in each profile. A rotated key only needs these rewritten.
  */
-import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { ConfigStore, Context } from '../context.js';
-import { describeFsError, writeFileAtomic } from '../files/atomic-write.js';
+import { writeFileAtomic } from '../files/atomic-write.js';
+import { readRegularFile } from '../files/regular-file.js';
 import { bash } from './bash.js';
 import { USER_ENVIRONMENT, nodeSpawner, setUserEnvironment, type Spawner } from './cmd.js';
 import { fish } from './fish.js';
@@ -86,14 +86,12 @@ export async function rewriteEnvFiles(ctx: Context, values: EnvValues, deps: Rew
   const changed: string[] = [];
   for (const name of ENV_FILE_NAMES) {
     const file = path.join(config.dir, name);
-    const before = await fs.readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') return undefined;
-      throw describeFsError(error, file, 'read');
-    });
-    if (before === undefined) continue;
+    // Only a regular file is read (a FIFO here would hang the read) or replaced.
+    const found = await readRegularFile(file, file, 'read');
+    if (found === undefined) continue;
     const after = envFileContent(name, values);
-    const mode = (await fs.stat(file)).mode & 0o777;
-    if (before === after && mode === SECRET_FILE_MODE) continue;
+    const mode = found.stat.mode & 0o777;
+    if (found.bytes.toString('utf8') === after && mode === SECRET_FILE_MODE) continue;
     await writeFileAtomic(file, after, { mode: SECRET_FILE_MODE, forceMode: true });
     changed.push(file);
   }

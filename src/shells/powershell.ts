@@ -5,6 +5,8 @@
  * Documents\PowerShell\Microsoft.PowerShell_profile.ps1 on Windows.
  */
 import { ENV_FILE_HEADER, checkValue, pathFor, underHome, xdgConfigHome } from './common.js';
+import { posixFunctionTracker } from './posix.js';
+import { powershellProbe } from './probe-command.js';
 import { API_KEY_VAR, BASE_URL_VAR, BLOCK_COMMENT, WATCHED_VAR_PATTERN } from './types.js';
 import type { EnvValues, ProfileShell, ShellEnv } from './types.js';
 
@@ -45,7 +47,10 @@ export const powershell: ProfileShell = {
   kind: 'profile',
   name: 'powershell',
   label: 'PowerShell',
-  profilePath: powershellProfilePath,
+  program: 'pwsh',
+  // A PowerShell window is one kind of shell: it loads $PROFILE unless told not to.
+  startArgs: { interactive: (command) => ['-NoLogo', '-Command', command] },
+  layout: async (e) => ({ files: [{ path: powershellProfilePath(e), modes: ['interactive'], target: true, create: true }], notes: [] }),
   usageHints: (e) => {
     const p = pathFor(e.platform);
     const profile = powershellProfilePath(e);
@@ -62,11 +67,17 @@ export const powershell: ProfileShell = {
     const file = powershellPath(envFile, e);
     return [BLOCK_COMMENT, `if (Test-Path -LiteralPath ${file}) { . ${file} }`];
   },
-  ownsProfile: false,
+  // PowerShell reads either line ending; the block follows the file's.
+  blockEol: (fileEol) => fileEol,
   setsVariable: (line) => {
+    if (/^\s*#/.test(line)) return undefined;
     const match = assignment.exec(line);
     const name = match?.[1] ?? match?.[2];
     return name?.toUpperCase();
   },
+  stopsReading: (line) => /^\s*(return|exit)\b/i.exec(line)?.[1]?.toLowerCase(),
+  testsInteractive: () => false,
+  functionTracker: posixFunctionTracker,
+  probeCommand: powershellProbe,
   verifyCommand: '$env:ANTHROPIC_BASE_URL',
 };

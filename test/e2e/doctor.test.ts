@@ -59,14 +59,16 @@ beforeAll(async () => {
     const r = await runCli(args, { home: home.home, input: args.includes('--with-key') ? credential : undefined });
     if (r.exitCode !== 0) throw new Error(`thirdloop ${args.join(' ')} exited ${r.exitCode}: ${r.stderr}`);
   }
-}, 60_000);
+  // setup claude starts bash, zsh and fish three ways each to check its work: slow on a busy machine.
+}, 180_000);
 
 afterAll(async () => {
   await server?.stop();
   home?.cleanup();
 });
 
-describe('thirdloop doctor', () => {
+// doctor starts bash, zsh and fish three ways each: on a busy machine a run takes a while.
+describe('thirdloop doctor', { timeout: 120_000 }, () => {
   it('passes a healthy set-up and checks every link', async () => {
     const r = await doctor();
     expect(r.exitCode, r.stderr).toBe(0);

@@ -420,7 +420,7 @@ describe.concurrent('confirmations and this machine’s key', () => {
     // Renaming this machine's key keeps the local copy of its name current.
     expect((await u.cli(['keys', 'rename', freshId!, 'workstation 2'])).exitCode).toBe(0);
     expect(JSON.parse(readFileSync(join(configDir, 'config.json'), 'utf8')).profiles.default.keyName).toBe('workstation 2');
-  });
+  }, 90_000); // setup claude starts bash three ways to check its work
 
   test('with THIRDLOOP_API_KEY (CI), rotating that key prints the new credential once and says to update the variable', async () => {
     const email = `ci-${process.pid}@example.com`;

@@ -98,7 +98,7 @@ describe.skipIf(missing)('thirdloop auth, then thirdloop setup claude (real CLI,
     const report = JSON.parse(again.stdout);
     expect(report.files.every((f: { action: string }) => f.action === 'unchanged')).toBe(true);
     expect(readFileSync(h('.bashrc'), 'utf8').split('# >>> thirdloop >>>')).toHaveLength(2);
-  });
+  }, 180_000); // a bound on a hang: five CLI runs, each of two setups starting nine terminals, on a loaded machine
 
   it('--key-helper: Claude Code’s apiKeyHelper prints the stored credential', async () => {
     const result = await runCli(['setup', 'claude', '--key-helper'], { home: home.home });

@@ -56,7 +56,10 @@ describe('setup claude', () => {
     expect(err).toContain('✓ Configured bash and zsh to route Claude Code through Third Loop.');
     expect(err).toMatch(/created  ~\/\.config\/thirdloop\/env\.sh  \(mode 0600, holds the key\)/);
     expect(err).toMatch(/updated  ~\/\.bashrc {19}\(original saved as ~\/\.bashrc\.thirdloop-backup\)/);
-    expect(err).toMatch(/created\s+~\/\.zshrc/);
+    // Login shells read ~/.profile (bash) and every zsh reads ~/.zshenv: both carry the block.
+    expect(err).toMatch(/created  ~\/\.profile\n/);
+    expect(err).toMatch(/created  ~\/\.zshenv\n/);
+    expect(err).toMatch(/Checked by starting each shell as a new terminal does \(\d+\.\d s\):\n {2}✓ bash  bash -i, bash -l, bash -il: both variables, exact\n {2}✓ zsh {3}zsh -i, zsh -l, zsh -il: both variables, exact\n/);
     expect(err).toContain('Terminals that are already open keep their old environment');
     expect(err).toContain('claude ');
     expect(err).toContain('thirdloop status');
@@ -74,13 +77,19 @@ describe('setup claude', () => {
     const { ctx, stdout } = signedIn({ json: true });
     await run(ctx, { shell: 'bash,fish' });
     const report = JSON.parse(stdout.text);
-    expect(report).toMatchObject({ action: 'setup', dryRun: false, mode: 'shells', shells: ['bash', 'fish'] });
+    expect(report).toMatchObject({ action: 'setup', dryRun: false, mode: 'shells', shells: ['bash', 'fish'], failed: [] });
     expect(report.files.map((f: { path: string; action: string }) => [f.path, f.action])).toEqual([
       [h('.config', 'thirdloop', 'env.sh'), 'create'],
       [h('.config', 'thirdloop', 'env.fish'), 'create'],
+      [h('.profile'), 'create'],
       [h('.bashrc'), 'create'],
       [h('.config', 'fish', 'conf.d', 'thirdloop.fish'), 'create'],
     ]);
+    expect(report.checks.map((c: { shell: string; status: string; modes: Array<{ command: string }> }) => [c.shell, c.status, c.modes.map((m) => m.command)])).toEqual([
+      ['bash', 'ok', ['bash -i', 'bash -l', 'bash -il']],
+      ['fish', 'ok', ['fish -i', 'fish -l', 'fish -il']],
+    ]);
+    expect(typeof report.verifyMs).toBe('number');
     expect(stdout.text).not.toContain(SECRET);
   });
 
@@ -91,21 +100,27 @@ describe('setup claude', () => {
     expect(stdout.text).toContain('--- ~/.bashrc\n+++ ~/.bashrc\n@@ -1 +1,5 @@\n alias k=kubectl\n+# >>> thirdloop >>>');
     expect(stdout.text).toContain('+export ANTHROPIC_API_KEY=<redacted>');
     expect(stdout.text).not.toContain(SECRET);
-    expect(stderr.text).toContain('Dry run: 2 files would change; nothing was written.');
+    expect(stderr.text).toContain('Dry run: 3 files would change; nothing was written.');
     expect(allFiles().filter((f) => !f.endsWith('config.json'))).toEqual([h('.bashrc')]);
     expect(readFileSync(h('.bashrc'), 'utf8')).toBe('alias k=kubectl\n');
   });
 
-  it('warns about a conflicting export with its line number', async () => {
+  it('warns about a conflicting export before the block; a line after it fails bash and takes the change back', async () => {
     writeFileSync(h('.bashrc'), 'export PATH=/x\nexport ANTHROPIC_BASE_URL=http://localhost:4000\n');
     const { ctx, stderr } = signedIn();
     await run(ctx, { shell: 'bash' });
     expect(stderr.text).toContain('! ~/.bashrc line 2 also sets ANTHROPIC_BASE_URL; the thirdloop block further down wins, but remove the line to avoid confusion.');
-    // A line after our block wins over it: said plainly.
-    writeFileSync(h('.bashrc'), readFileSync(h('.bashrc'), 'utf8') + 'export ANTHROPIC_API_KEY=sk-ant-old\n');
+    // A line after our block wins over it: the real bash shows it, so bash is not called configured.
+    const withOverride = readFileSync(h('.bashrc'), 'utf8') + 'export ANTHROPIC_API_KEY=sk-ant-old\n';
+    writeFileSync(h('.bashrc'), withOverride);
     const again = signedIn();
-    await run(again.ctx, { shell: 'bash' });
-    expect(again.stderr.text).toContain('! ~/.bashrc line 7 sets ANTHROPIC_API_KEY after the thirdloop block, so it overrides the Third Loop value: remove that line.');
+    const error = (await run(again.ctx, { shell: 'bash' }).catch((e) => e)) as UserError;
+    expect(error.exitCode).toBe(1);
+    expect(again.stderr.text).toMatch(/✗ bash {2}bash -i sees an ANTHROPIC_API_KEY that is not the Third Loop key: ~\/\.bashrc line 7 sets ANTHROPIC_API_KEY after the thirdloop block/);
+    // This run changed nothing (the block was there already), so there is nothing to take back: it says so.
+    expect(again.stderr.text).toContain('✗ New bash terminals do not get the Third Loop settings.');
+    expect(again.stderr.text).not.toContain('sk-ant-old');
+    expect(readFileSync(h('.bashrc'), 'utf8')).toBe(withOverride);
   });
 
   it('a bad --shell is a usage error', async () => {
@@ -145,7 +160,7 @@ describe('setup claude', () => {
     expect(error.message).toBe('Cancelled.');
     expect(error.exitCode).toBe(1);
     // The question is the one prompt every command uses (core/prompt.ts), defaulting to yes here.
-    expect(plain(no.stderr.text)).toMatch(/thirdloop will change:\n {2}create +~\/\.config\/thirdloop\/env\.sh\n {2}update +~\/\.bashrc\n[^\n]*Continue\? › \(Y\/n\)/);
+    expect(plain(no.stderr.text)).toMatch(/thirdloop will change:\n {2}create +~\/\.config\/thirdloop\/env\.sh\n {2}create +~\/\.profile\n {2}update +~\/\.bashrc\n[^\n]*Continue\? › \(Y\/n\)/);
     expect(readFileSync(h('.bashrc'), 'utf8')).toBe('x\n');
     expect(existsSync(h('.config', 'thirdloop', 'env.sh'))).toBe(false);
 
@@ -162,15 +177,14 @@ describe('setup claude', () => {
     expect(readFileSync(h('.bashrc'), 'utf8')).toContain('# >>> thirdloop >>>');
   });
 
-  it('notes a ~/.bash_profile that does not source ~/.bashrc (Linux)', async () => {
+  it.skipIf(needs('bash'))('a ~/.bash_profile that does not source ~/.bashrc gets its own block: login shells see the variables', async () => {
     writeFileSync(h('.bash_profile'), 'export PATH=$HOME/bin:$PATH\n');
-    const { ctx, stderr } = signedIn({ platform: 'linux' });
+    writeFileSync(h('.profile'), '# not read by bash (.bash_profile comes first), read by sh in desktop sessions\n');
+    const { ctx } = signedIn({ platform: 'linux' });
     await run(ctx, { shell: 'bash' });
-    expect(stderr.text).toContain('Note: ~/.bash_profile does not source ~/.bashrc, so bash login shells (ssh) will not see the variables');
-    writeFileSync(h('.bash_profile'), '[ -f ~/.bashrc ] && . ~/.bashrc\n');
-    const again = signedIn({ platform: 'linux' });
-    await run(again.ctx, { shell: 'bash' });
-    expect(again.stderr.text).not.toContain('bash_profile');
+    expect(readFileSync(h('.bash_profile'), 'utf8')).toContain('# >>> thirdloop >>>');
+    expect(readFileSync(h('.profile'), 'utf8')).toContain('# >>> thirdloop >>>');
+    expect(shellSees('bash', home.home, {}, '-lc')).toBe(`${API_URL}\n${CREDENTIAL}`);
   });
 
   it('Windows: cmd goes to the user environment through powershell.exe, the key never in argv', async () => {
@@ -237,7 +251,7 @@ describe('setup claude --key-helper', () => {
     mkdirSync(path.dirname(file), { recursive: true });
     writeFileSync(file, '{}\n');
     chmodSync(file, 0o444);
-    await expect(run(signedIn().ctx, { keyHelper: true, ...cli })).rejects.toThrow('Cannot edit ~/.claude/settings.json: it is read-only. Nothing was changed.');
+    await expect(run(signedIn().ctx, { keyHelper: true, ...cli })).rejects.toThrow('Cannot edit ~/.claude/settings.json: it is read-only (mode 0444). Nothing was changed.');
     expect(readFileSync(file, 'utf8')).toBe('{}\n');
   });
 

@@ -159,7 +159,7 @@ describe('setup opencode (project)', () => {
     await writeFile(path.join(h.project, '.opencode'), 'not a directory');
     const error = await run(h.ctx, {}).catch((e) => e);
     expect(error).toBeInstanceOf(UserError);
-    expect(error.message).toMatch(/thirdloop-session\.ts.*not a directory.*Nothing was changed/);
+    expect(error.message).toMatch(/thirdloop-session\.ts.*not a (directory|folder).*Nothing was changed/);
     expect((await readdir(h.project)).sort()).toEqual(['.opencode']);
   });
 

@@ -102,11 +102,10 @@ export function testContext(
   return { ctx, stdout, stderr, stdin };
 }
 
-/** What a new interactive shell sees: `<base url>\n<api key>`. */
-export function shellSees(shell: 'bash' | 'zsh' | 'fish', home: string, extraEnv: NodeJS.ProcessEnv = {}): string {
+/** What a new shell sees (interactive by default; '-lc' for a login shell): `<base url>\n<api key>`. */
+export function shellSees(shell: 'bash' | 'zsh' | 'fish', home: string, extraEnv: NodeJS.ProcessEnv = {}, flags: '-ic' | '-lc' = '-ic'): string {
   const env = { HOME: home, PATH: process.env.PATH, TERM: 'dumb', ...extraEnv };
   const print = 'printf "%s\\n%s" "$ANTHROPIC_BASE_URL" "$ANTHROPIC_API_KEY"';
-  const args =
-    shell === 'fish' ? ['-c', 'printf "%s\\n%s" "$ANTHROPIC_BASE_URL" "$ANTHROPIC_API_KEY"'] : ['-ic', print];
+  const args = shell === 'fish' ? [flags === '-lc' ? '-l' : '-i', '-c', print] : [flags, print];
   return execFileSync(shell, args, { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 20_000 });
 }

@@ -9,6 +9,7 @@
  * The cases run in a pool of 4 in beforeAll (one reference server and one
  * misbehaving server for all); each `it` then checks one case's result.
  */
+import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -55,6 +56,10 @@ const write = (file: string, data: string | Buffer, mode?: number) => {
   mkdirSync(path.dirname(file), { recursive: true });
   writeFileSync(file, data);
   if (mode !== undefined) chmodSync(file, mode);
+};
+const fifo = (file: string) => {
+  mkdirSync(path.dirname(file), { recursive: true });
+  execFileSync('mkfifo', [file]);
 };
 const NUL_BYTES = Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0x02, 0x01, 0x01, 0x00, 0x00, 0x00, 0xff, 0xfe, 0x00, 0x0a, 0x00, 0x00, 0x41, 0x00]);
 const HUGE_ARG = 'x'.repeat(100_000); // argv strings stop at 128 KiB on Linux
@@ -431,6 +436,18 @@ function profileCases(): Case[] {
     setup('zsh', '~/.zshrc is UTF-8 with a NUL byte', (h) => write(zshrc(h), 'export PATH="$HOME/bin:$PATH"\n\u0000\n'), /NUL bytes/),
     setup('bash', '~/.bashrc has a damaged thirdloop block', (h) =>
       write(bashrc(h), '# mine\n# >>> thirdloop >>>\nif [ -f x ]; then . x; fi\n'), /thirdloop lines|Cannot edit/),
+    // Not regular files: refused at once, never opened (a FIFO would hang the read), never replaced.
+    setup('bash', '~/.bashrc is a FIFO', (h) => fifo(bashrc(h)), /~\/\.bashrc: it is a FIFO \(named pipe\), not a regular file/),
+    { ...setup('bash', '~/.bashrc is a FIFO (--dry-run)', (h) => fifo(bashrc(h)), /FIFO/), args: ['setup', 'claude', '--shell', 'bash', '--dry-run'] },
+    setup('bash', '~/.bashrc links to a character device', (h) => symlinkSync('/dev/null', bashrc(h)), /character device \(it links to \/dev\/null\)/),
+    setup('zsh', '~/.zshenv links to a FIFO elsewhere', (h) => (fifo(path.join(h, 'pipe')), symlinkSync(path.join(h, 'pipe'), path.join(h, '.zshenv'))), /\.zshenv: it is a FIFO/),
+    setup('bash', 'env.sh is a FIFO', (h) => (mkdirSync(cfg(h), { recursive: true }), fifo(cfg(h, 'env.sh'))), /env\.sh: it is a FIFO/),
+    // Judged by mode bits, as root too: a read-only folder (a Nix store) is not written into.
+    setup('zsh', '~/.zshrc links into a read-only folder', (h) => {
+      write(path.join(h, 'store', 'zshrc'), 'setopt autocd\n');
+      chmodSync(path.join(h, 'store'), 0o555);
+      symlinkSync(path.join(h, 'store', 'zshrc'), zshrc(h));
+    }, /store is not writable/),
   ];
 }
 
@@ -498,6 +515,7 @@ function doctorCases(): Case[] {
     doctor('config.json is garbage', { signedIn: true, exit: 1, says: /config file.*not valid JSON/, prepare: (h) => write(cfg(h, 'config.json'), '{{{') }),
     doctor('config.json is a directory', { signedIn: true, exit: 1, says: /config/, prepare: (h) => (rmSync(cfg(h, 'config.json')), mkdirSync(cfg(h, 'config.json'))) }),
     doctor('credentials.json is garbage', { signedIn: true, exit: 4, says: /credentials file/, prepare: (h) => write(cfg(h, 'credentials.json'), 'nope', 0o600) }),
+    doctor('~/.bashrc is a FIFO (answers at once, names it)', { signedIn: true, exit: 1, says: /~\/\.bashrc is a FIFO/, timeoutMs: 15_000, prepare: (h) => (fifo(path.join(h, '.bashrc')), write(path.join(h, '.profile'), '# >>> thirdloop >>>\n# <<< thirdloop <<<\n')) }),
     doctor('env.sh is a directory', { signedIn: true, exit: 1, says: /env\.sh|bash/, prepare: (h) => (write(path.join(h, '.bashrc'), '# >>> thirdloop >>>\n# <<< thirdloop <<<\n'), mkdirSync(cfg(h, 'env.sh'))) }),
     doctor('opencode.json is garbage', { signedIn: true, exit: 1, says: /opencode\.json/, prepare: (h) => write(path.join(h, 'opencode.json'), '{ "provider": ') }),
     doctor('instance answers HTML', { at: atBad('html'), exit: 1, says: /HTML page/ }),

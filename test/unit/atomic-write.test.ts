@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { mkdtemp, readFile, readdir, rm, stat, symlink, writeFile, chmod, mkdir, lstat, readlink } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, stat, symlink, writeFile, chmod, mkdir, lstat, readlink, utimes } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { backupPathFor, readTextIfExists, removeFile, resolveTarget, writeFileAtomic } from '../../src/files/atomic-write.js';
@@ -19,7 +19,7 @@ describe('writeFileAtomic', () => {
   it('creates a new file with the requested mode, in a new private directory', async () => {
     const file = path.join(dir, 'nested', 'env.sh');
     const result = await writeFileAtomic(file, 'export A=1\n', { mode: 0o600 });
-    expect(result).toEqual({ path: file });
+    expect(result).toEqual({ path: file, created: true, createdDirs: [path.dirname(file)] });
     expect(await readFile(file, 'utf8')).toBe('export A=1\n');
     expect(await mode(file)).toBe(0o600);
     expect(await mode(path.dirname(file))).toBe(0o700);
@@ -34,6 +34,19 @@ describe('writeFileAtomic', () => {
     await writeFileAtomic(file, 'newer\n', { mode: 0o600, forceMode: true });
     expect(await mode(file)).toBe(0o600);
     expect(await readdir(dir)).toEqual(['.bashrc']);
+  });
+
+  it('removes the temporary files a killed run left beside the same file (its own name only, stale ones only)', async () => {
+    const file = path.join(dir, 'env.sh');
+    const stale = path.join(dir, '.env.sh.0123456789ab.tmp'); // what a SIGKILL between write and rename leaves
+    const fresh = path.join(dir, '.env.sh.ba9876543210.tmp'); // a run in progress right now
+    const other = path.join(dir, '.env.fish.0123456789ab.tmp');
+    const lookalike = path.join(dir, '.env.sh.notours.tmp');
+    for (const f of [stale, fresh, other, lookalike]) await writeFile(f, 'export ANTHROPIC_API_KEY=…\n', { mode: 0o600 });
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    for (const f of [stale, other, lookalike]) await utimes(f, hourAgo, hourAgo);
+    await writeFileAtomic(file, 'export A=1\n', { mode: 0o600 });
+    expect((await readdir(dir)).sort()).toEqual(['.env.fish.0123456789ab.tmp', '.env.sh.ba9876543210.tmp', '.env.sh.notours.tmp', 'env.sh']);
   });
 
   it('backs up the original once, never overwriting the first backup', async () => {

@@ -8,7 +8,7 @@ import { childEnvironment } from '../../src/broker/child-env.js';
 import { clientResponseHeaders, upstreamRequestHeaders, VIA } from '../../src/broker/headers.js';
 import { route } from '../../src/broker/routes.js';
 import { exitStatus, forwardSignals, terminalDelivered, type GroupInfo } from '../../src/broker/signals.js';
-import { presentedCredential as presentedToken } from 'thirdloop-protocol';
+import { credentialFromHeaders } from 'thirdloop-protocol';
 import { createRunToken, isRunToken, RUN_TOKEN_TAIL } from '../../src/broker/token.js';
 import { checksum as secretChecksum } from 'thirdloop-protocol';
 
@@ -45,13 +45,15 @@ describe('run token', () => {
   });
 
   it('is read from x-api-key or Authorization: Bearer; two different values are refused', () => {
-    expect(presentedToken({ 'x-api-key': ' t ' })).toBe('t');
-    expect(presentedToken({ authorization: 'Bearer t' })).toBe('t');
-    expect(presentedToken({ authorization: 'bearer   t' })).toBe('t');
-    expect(presentedToken({ authorization: 'Basic dDp0' })).toBeUndefined();
-    expect(presentedToken({ 'x-api-key': 't', authorization: 'Bearer t' })).toBe('t');
-    expect(presentedToken({ 'x-api-key': 't', authorization: 'Bearer u' })).toBeNull();
-    expect(presentedToken({})).toBeUndefined();
+    expect(credentialFromHeaders(['X-Api-Key', ' t '])).toBe('t');
+    expect(credentialFromHeaders(['Authorization', 'Bearer t'])).toBe('t');
+    expect(credentialFromHeaders(['authorization', 'bearer   t'])).toBe('t');
+    expect(credentialFromHeaders(['Authorization', 'Basic dDp0'])).toBeUndefined();
+    expect(credentialFromHeaders(['x-api-key', 't', 'Authorization', 'Bearer t'])).toBe('t');
+    expect(credentialFromHeaders(['x-api-key', 't', 'Authorization', 'Bearer u'])).toBeNull();
+    // Either header twice: a proxy and the broker could each read another one.
+    expect(credentialFromHeaders(['x-api-key', 't', 'x-api-key', 't'])).toBeNull();
+    expect(credentialFromHeaders([])).toBeUndefined();
   });
 });
 

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from 'vitest';
-import { chmodSync, mkdtempSync, mkdirSync, rmSync, statSync, writeFileSync, readFileSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdtempSync, mkdirSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { configDir } from '../../src/core/paths.js';
@@ -66,6 +66,63 @@ describe('config store', () => {
     expect(error).toBeInstanceOf(UserError);
     expect((error as UserError).message).toBe(`Cannot read the config file ${file}: it is not valid JSON.`);
     expect(readFileSync(file, 'utf8')).toBe('{"profiles": {');
+  });
+
+  test('a file in the format earlier versions wrote (tab-indented, other records beside the profiles) reads, and keeps that format and those records', () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'tl-config-'));
+    const file = path.join(dir, 'config.json');
+    const before = { profiles: { default: { apiUrl: 'https://a', keyId: 'tlk_a', storage: 'file' } }, 'setup.shells': { shells: ['zsh'] } };
+    writeFileSync(file, JSON.stringify(before, undefined, '\t'), { mode: 0o600 });
+    const config = openConfig(dir);
+    expect(config.getProfile('default')).toEqual(before.profiles.default);
+    config.setProfile('work', { apiUrl: 'https://b' });
+    const text = readFileSync(file, 'utf8');
+    expect(text).toBe(JSON.stringify({ ...before, profiles: { ...before.profiles, work: { apiUrl: 'https://b' } } }, undefined, '\t'));
+    // Written through a temp file and a rename: nothing else is left in the folder.
+    expect(readdirSync(dir)).toEqual(['config.json']);
+  });
+
+  test('reading creates no file, and sees what another process wrote since', () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'tl-config-'));
+    const config = openConfig(dir);
+    expect(config.getProfile('default')).toBeUndefined();
+    expect(config.profileNames()).toEqual([]);
+    expect(readdirSync(dir)).toEqual([]);
+    openConfig(dir).setProfile('default', { apiUrl: 'https://a' });
+    expect(config.getProfile('default')).toEqual({ apiUrl: 'https://a' });
+  });
+
+  test('a symlinked config file stays a link: its target is replaced, 0600', () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'tl-config-'));
+    const real = path.join(dir, 'dotfiles-config.json');
+    writeFileSync(real, '{}', { mode: 0o644 });
+    mkdirSync(path.join(dir, 'thirdloop'), { mode: 0o700 });
+    const link = path.join(dir, 'thirdloop', 'config.json');
+    symlinkSync(real, link);
+    openConfig(path.join(dir, 'thirdloop')).setProfile('default', { apiUrl: 'https://a' });
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(readlinkSync(link)).toBe(real);
+    expect(JSON.parse(readFileSync(real, 'utf8'))).toEqual({ profiles: { default: { apiUrl: 'https://a' } } });
+    expect(statSync(real).mode & 0o777).toBe(0o600);
+  });
+
+  test.each([
+    ['an array', '[1, 2]'],
+    ['a bare string', '"x"'],
+    ['an empty file', ''],
+  ])('a config file holding %s is a clear error, and is left as it was', (_, text) => {
+    dir = mkdtempSync(path.join(tmpdir(), 'tl-config-'));
+    const file = path.join(dir, 'config.json');
+    writeFileSync(file, text, { mode: 0o600 });
+    let error: unknown;
+    try {
+      openConfig(dir).setProfile('default', { apiUrl: 'https://a' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(UserError);
+    expect((error as UserError).message).toMatch(new RegExp(`^Cannot read the config file ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: it (is not valid JSON|does not hold a JSON object)\\.$`));
+    expect(readFileSync(file, 'utf8')).toBe(text);
   });
 
   test('profile names are checked (they become keychain accounts)', () => {

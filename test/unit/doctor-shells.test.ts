@@ -1,20 +1,25 @@
-/** doctor's shell check on real files in a temp HOME: blocks present and current, env files current and private. */
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+/**
+ * doctor's shell check on a temp HOME that the real `setup` code prepared:
+ * it starts the real shells and reports what they see, so it agrees with
+ * them where a reading of the files would not (a line after the block, a
+ * block that sources nothing, a FIFO among the start-up files).
+ */
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { checkShells, type ShellCheckInput } from '../../src/doctor/shells.js';
-import { upsertBlock } from '../../src/files/marked-block.js';
-import { envFileContent } from '../../src/shells/env-files.js';
-import { SHELLS } from '../../src/shells/index.js';
-import type { ProfileShell } from '../../src/shells/types.js';
+import { configureShells } from '../../src/shells/configure.js';
+import { needs } from '../helpers/components.js';
+import { makeCredential, testContext } from '../helpers/setup-env.js';
 
 const URL_ = 'https://tl.example.com';
-const KEY = 'tlk_AAAAAAAAAAAAAAAAAAAAAAAA;tls_secretsecretsecretsecretsecret000000';
+const KEY = makeCredential('doctor-shells');
+const missing = needs('bash', 'zsh', 'fish');
 
 let home: string;
 let input: ShellCheckInput;
-let recorded: string[];
 
 const write = (file: string, text: string, mode = 0o644) => {
   mkdirSync(dirname(file), { recursive: true });
@@ -22,35 +27,29 @@ const write = (file: string, text: string, mode = 0o644) => {
   chmodSync(file, mode);
 };
 
-/** What `setup claude` leaves behind for one shell. */
-function setUp(name: 'bash' | 'zsh' | 'fish', before = '') {
-  const shell = SHELLS[name] as ProfileShell;
-  const envFile = join(input.config.dir, shell.envFileName);
-  write(envFile, envFileContent(shell.envFileName, { apiUrl: URL_, credential: KEY }), 0o600);
-  write(shell.profilePath(input.e), upsertBlock(before, shell.sourceBlock(envFile, input.e)));
-  recorded.push(name);
+async function setUp(shells: Array<'bash' | 'zsh' | 'fish'>) {
+  const { ctx } = testContext(home);
+  await configureShells(ctx, { shells, apiUrl: URL_, credential: KEY });
+  const config = await ctx.config();
+  input = { e: { platform: 'linux', homedir: home, env: ctx.env }, config, credential: KEY, apiUrl: URL_ };
 }
 
 const status = async () => Object.fromEntries((await checkShells(input)).map((r) => [r.check, r.status]));
+const byName = async (name: string) => (await checkShells(input)).find((r) => r.check === name)!;
 
-beforeEach(() => {
+beforeEach(async () => {
   home = mkdtempSync(join(tmpdir(), 'doctor-shells-'));
-  recorded = [];
-  const dir = join(home, '.config', 'thirdloop');
-  input = {
-    e: { platform: 'linux', homedir: home, env: { XDG_CONFIG_HOME: join(home, '.config') } },
-    config: { dir, get: <T>(key: string) => (key === 'setup.shells' ? ({ shells: recorded } as T) : undefined) },
-    credential: KEY,
-    apiUrl: URL_,
-  };
+  const { ctx } = testContext(home);
+  input = { e: { platform: 'linux', homedir: home, env: ctx.env }, config: await ctx.config(), credential: KEY, apiUrl: URL_ };
 });
 afterEach(() => rmSync(home, { recursive: true, force: true }));
 
-describe('checkShells', () => {
-  it('passes what setup claude wrote', async () => {
-    setUp('bash', 'alias ll="ls -l"\n');
-    setUp('fish');
+describe.skipIf(missing)('checkShells: what new terminals really see', () => {
+  it('passes what setup claude wrote, naming what each kind of terminal sees', async () => {
+    write(join(home, '.bashrc'), 'alias ll="ls -l"\n');
+    await setUp(['bash', 'fish']);
     expect(await status()).toEqual({ 'shell:bash': 'ok', 'shell:fish': 'ok', 'env-file:env.sh': 'ok', 'env-file:env.fish': 'ok' });
+    expect((await byName('shell:bash')).message).toBe(`New bash terminals (bash -i, bash -l and bash -il) see ${URL_} and the stored key ${KEY.split(';')[0]}.`);
   });
 
   it('warns when nothing is set up', async () => {
@@ -65,53 +64,78 @@ describe('checkShells', () => {
     expect(await status()).toEqual({ 'claude-settings': 'fail' });
   });
 
-  it('fails a recorded shell whose block is gone, and a missing profile', async () => {
-    setUp('bash');
-    setUp('zsh');
+  it('fails a shell whose block is gone, saying which terminals miss what', async () => {
+    await setUp(['bash', 'zsh']);
     write(join(home, '.bashrc'), 'export PATH=$PATH:~/bin\n');
-    rmSync(join(home, '.zshrc'));
-    const results = await checkShells(input);
-    const bash = results.find((r) => r.check === 'shell:bash')!;
-    expect(bash).toMatchObject({ status: 'fail', fix: 'thirdloop setup claude --shell bash' });
-    expect(bash.message).toContain('no thirdloop block');
-    expect(results.find((r) => r.check === 'shell:zsh')!.message).toContain('missing');
+    const bash = await byName('shell:bash');
+    expect(bash).toMatchObject({ status: 'fail' });
+    expect(bash.message).toContain('bash -i sees no ANTHROPIC_BASE_URL and no ANTHROPIC_API_KEY (~/.bashrc, which bash -i reads, has no thirdloop block)');
+    expect(bash.fix).toBe('thirdloop setup claude --shell bash');
+    expect(bash.message).not.toContain('bash -l sees'); // ~/.profile still has its block
+    expect((await byName('shell:zsh')).status).toBe('ok');
   });
 
-  it('warns on an outdated block', async () => {
-    setUp('bash');
-    const bashrc = join(home, '.bashrc');
-    write(bashrc, readFileSync(bashrc, 'utf8').replace('. "$HOME', 'source "$HOME'));
-    expect((await status())['shell:bash']).toBe('warn');
+  it('fails a line after the block that overrides the key, with its file and line (the files alone look fine)', async () => {
+    await setUp(['bash', 'zsh', 'fish']);
+    appendFileSync(join(home, '.bashrc'), 'export ANTHROPIC_API_KEY=sk-ant-personal-key\n');
+    write(join(home, '.zlogin'), 'export ANTHROPIC_BASE_URL=https://api.anthropic.com\n');
+    write(join(home, '.config', 'fish', 'config.fish'), 'set -e ANTHROPIC_API_KEY\n');
+    const results = await checkShells(input);
+    const get = (name: string) => results.find((r) => r.check === name)!;
+    expect(get('shell:bash').status).toBe('fail');
+    expect(get('shell:bash').message).toMatch(/bash -i sees an ANTHROPIC_API_KEY that is not the Third Loop key \(~\/\.bashrc line \d+ sets ANTHROPIC_API_KEY after the thirdloop block\)/);
+    expect(get('shell:bash').message).not.toContain('sk-ant-personal');
+    expect(get('shell:zsh').message).toContain('zsh -l sees ANTHROPIC_BASE_URL=https://api.anthropic.com (~/.zlogin line 1 sets ANTHROPIC_BASE_URL after the thirdloop block)');
+    expect(get('shell:fish').message).toContain('~/.config/fish/config.fish line 1 unsets ANTHROPIC_API_KEY after the thirdloop block');
   });
 
   it('fails an env file with another key, another URL, a loose mode, or none', async () => {
-    setUp('bash');
-    const envSh = join(input.config.dir, 'env.sh');
+    await setUp(['bash']);
+    const envSh = join(home, '.config', 'thirdloop', 'env.sh');
     const good = readFileSync(envSh, 'utf8');
 
-    write(envSh, good.replace(KEY, 'tlk_BBBBBBBBBBBBBBBBBBBBBBBB;tls_x'), 0o600);
-    let r = (await checkShells(input)).find((x) => x.check === 'env-file:env.sh')!;
+    write(envSh, good.replace(KEY, makeCredential('stale')), 0o600);
+    let r = await byName('env-file:env.sh');
     expect(r.status).toBe('fail');
     expect(r.message).toContain('different key');
-    expect(r.message).not.toContain('tls_');
+    expect((await byName('shell:bash')).message).toContain(`of another key (${makeCredential('stale').split(';')[0]})`);
 
     write(envSh, good.replace(URL_, 'https://old.example.com'), 0o600);
-    r = (await checkShells(input)).find((x) => x.check === 'env-file:env.sh')!;
+    r = await byName('env-file:env.sh');
     expect(r.message).toContain('another instance');
 
     write(envSh, good, 0o644);
-    r = (await checkShells(input)).find((x) => x.check === 'env-file:env.sh')!;
+    r = await byName('env-file:env.sh');
     expect(r).toMatchObject({ status: 'fail', fix: `chmod 600 ~/.config/thirdloop/env.sh` });
 
     rmSync(envSh);
-    r = (await checkShells(input)).find((x) => x.check === 'env-file:env.sh')!;
+    r = await byName('env-file:env.sh');
     expect(r.status).toBe('fail');
     expect(r.message).toContain('missing');
   });
 
-  it('reports a damaged block instead of throwing', async () => {
-    setUp('bash');
-    write(join(home, '.bashrc'), '# >>> thirdloop >>>\necho half a block\n');
-    expect((await status())['shell:bash']).toBe('fail');
+  it('a start-up file that is a FIFO: never read, and the shell it would stall is named without being started', async () => {
+    await setUp(['zsh']);
+    execFileSync('mkfifo', [join(home, '.zlogin')]);
+    const started = Date.now();
+    const results = await checkShells(input);
+    expect(Date.now() - started).toBeLessThan(8000); // zsh -l itself would wait on the FIFO forever
+    const files = results.find((r) => r.check === 'shell:zsh:files')!;
+    expect(files.status).toBe('warn');
+    expect(files.message).toContain('skipped ~/.zlogin: it is a FIFO (named pipe), not a regular file');
+    const zsh = results.find((r) => r.check === 'shell:zsh')!;
+    expect(zsh.status).toBe('fail');
+    expect(zsh.message).toContain('zsh -l sees nothing: not started (~/.zlogin is a FIFO (named pipe), which zsh would wait on forever)');
+    expect(zsh.message).not.toContain('zsh -i sees');
+  });
+
+  it('says a shell that is not installed was not checked', async () => {
+    await setUp(['bash', 'zsh']);
+    const bin = join(home, 'bin');
+    mkdirSync(bin);
+    symlinkSync(execFileSync('sh', ['-c', 'command -v bash'], { encoding: 'utf8' }).trim(), join(bin, 'bash'));
+    input = { ...input, e: { ...input.e, env: { ...input.e.env, PATH: bin } } };
+    expect(await byName('shell:zsh')).toMatchObject({ status: 'skip', message: 'zsh is not installed here, so new zsh terminals were not checked.' });
+    expect((await byName('shell:bash')).status).toBe('ok');
   });
 });

@@ -8,9 +8,12 @@ import {
   detectEol,
   findBlocks,
   linesOutsideBlocks,
+  placeBlock,
   removeBlock,
+  takeBlock,
   upsertBlock,
 } from '../../src/files/marked-block.js';
+import { fromBytes, ours, toBytes } from '../../src/files/byte-text.js';
 
 import { corpusFiles } from '../helpers/corpus.js';
 
@@ -152,5 +155,80 @@ describe.skipIf(SHELL_FILES.length === 0)('the real-world corpus', () => {
     const block = again.slice(again.indexOf(BLOCK_START));
     if (eol === '\r\n') expect(block.replaceAll('\r\n', '')).not.toContain('\n');
     else expect(block).not.toContain('\r');
+  });
+});
+
+describe('placeBlock / takeBlock (files a shell executes)', () => {
+  const block = `${BLOCK_START}\n${body.join('\n')}\n${BLOCK_END}\n`;
+
+  it('a CRLF file gets LF lines, so `fi` closes the if; undo gives the CRLF bytes back', () => {
+    const original = '# synced\r\nexport A=1\r\n';
+    const placed = placeBlock(original, body);
+    expect(placed).toEqual({ text: `${original}${block}` });
+    expect(placed.text).not.toContain('fi\r');
+    expect(takeBlock(placed.text)).toBe(original);
+  });
+
+  it('always ends the block with a newline, so `echo … >> file` starts its own line', () => {
+    const original = 'alias k=kubectl';
+    const placed = placeBlock(original, body);
+    expect(placed).toEqual({ text: `alias k=kubectl\n${block}`, separator: '\n' });
+    expect(takeBlock(placed.text, { separator: '\n' })).toBe(original);
+    // A line appended later stays the user's, on its own line, when the block goes.
+    const appended = `${placed.text}alias kk=kubectl\n`;
+    expect(takeBlock(appended, { separator: '\n' })).toBe('alias k=kubectl\nalias kk=kubectl\n');
+    // Without the record of the separator, only the block goes.
+    expect(takeBlock(placed.text)).toBe('alias k=kubectl\n');
+  });
+
+  it('replaces an older block in place, and takes over the newline an older version put before a block without one', () => {
+    const older = `a\n${BLOCK_START}\n# old\n${BLOCK_END}`; // the old style: no final newline, "a" had none either
+    const placed = placeBlock(older, body);
+    expect(placed).toEqual({ text: `a\n${block}`, separator: '\n' });
+    expect(takeBlock(placed.text, { separator: placed.separator })).toBe('a');
+    const middle = `a\n${BLOCK_START}\n# old\n${BLOCK_END}\nb\n`;
+    expect(placeBlock(middle, body).text).toBe(`a\n${block}b\n`);
+    expect(placeBlock(placeBlock(middle, body).text, body).text).toBe(`a\n${block}b\n`);
+  });
+
+  it('an empty file and a BOM-only file come back as they were', () => {
+    expect(takeBlock(placeBlock('', body).text)).toBe('');
+    const bomView = fromBytes(Buffer.from([0xef, 0xbb, 0xbf])).text;
+    const placed = placeBlock(bomView, body);
+    expect(placed.text).toBe(bomView + block);
+    expect(takeBlock(placed.text)).toBe(bomView);
+  });
+
+  it('finds the markers after a UTF-8 BOM in a byte view', () => {
+    const view = fromBytes(Buffer.from(`\ufeff${block}`, 'utf8')).text;
+    expect(findBlocks(view)).toHaveLength(1);
+    expect(takeBlock(view)).toBe(fromBytes(Buffer.from('\ufeff', 'utf8')).text);
+  });
+
+  it('keeps the line ending PowerShell asks for', () => {
+    const placed = placeBlock('a\r\n', body, { eol: '\r\n' });
+    expect(placed.text).toBe(`a\r\n${BLOCK_START}\r\n${body.join('\r\n')}\r\n${BLOCK_END}\r\n`);
+  });
+});
+
+describe('byte views', () => {
+  it('give back every byte of any encoding; our text goes in as UTF-8', () => {
+    const latin1 = Buffer.from([0x23, 0x20, 0xe9, 0xe8, 0x0a, 0xff, 0xfe, 0x41, 0x0a]);
+    const view = fromBytes(latin1);
+    expect(view.encoding).toBe('bytes');
+    expect(toBytes(view).equals(latin1)).toBe(true);
+    const placed = placeBlock(view.text, ['# café'].map((l) => ours(l, view.encoding)));
+    const bytes = toBytes({ text: placed.text, encoding: view.encoding });
+    expect(bytes.subarray(0, latin1.length).equals(latin1)).toBe(true);
+    expect(bytes.includes(Buffer.from('# café', 'utf8'))).toBe(true);
+    expect(toBytes({ text: takeBlock(placed.text), encoding: view.encoding }).equals(latin1)).toBe(true);
+  });
+
+  it('read UTF-16 LE (Windows PowerShell 5.1) as UTF-16', () => {
+    const bytes = Buffer.from('\ufeffSet-Alias g git\r\n', 'utf16le');
+    const view = fromBytes(bytes);
+    expect(view.encoding).toBe('utf16le');
+    expect(view.text).toBe('\ufeffSet-Alias g git\r\n');
+    expect(toBytes(view).equals(bytes)).toBe(true);
   });
 });

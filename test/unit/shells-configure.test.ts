@@ -18,7 +18,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BLOCK_START } from '../../src/files/marked-block.js';
 import type { UserError } from '../../src/core/errors.js';
-import { configureShells, shellsConfigured, type ShellChange } from '../../src/shells/configure.js';
+import { configureShells, runShellSetup, shellsConfigured } from '../../src/shells/configure.js';
 import { rewriteEnvFiles } from '../../src/shells/env-files.js';
 import type { Spawner } from '../../src/shells/cmd.js';
 import { needs } from '../helpers/components.js';
@@ -39,7 +39,7 @@ const h = (...parts: string[]) => path.join(home.home, ...parts);
 const configDir = () => h('.config', 'thirdloop');
 const profiles = () => ({
   bash: h('.bashrc'),
-  zsh: h('.zshrc'),
+  zsh: h('.zshenv'),
   fish: h('.config', 'fish', 'conf.d', 'thirdloop.fish'),
   powershell: h('.config', 'powershell', 'Microsoft.PowerShell_profile.ps1'),
 });
@@ -102,17 +102,19 @@ describe('setup, re-run and undo', () => {
     expect(snapshot()).toEqual(afterFirst);
     const bashrc = readFileSync(profiles().bash, 'utf8');
     expect(bashrc.split(BLOCK_START)).toHaveLength(2);
-    expect(bashrc.startsWith('# bashrc\r\nexport PATH=$PATH:/opt/bin\r\n# >>> thirdloop >>>\r\n')).toBe(true);
-    expect(bashrc.endsWith('\n')).toBe(false);
+    // The block's own lines end in LF (a CR would leave `fi\r` unclosed); it ends with a newline.
+    expect(bashrc.startsWith('# bashrc\r\nexport PATH=$PATH:/opt/bin\n# >>> thirdloop >>>\n')).toBe(true);
+    expect(bashrc.endsWith('# <<< thirdloop <<<\n')).toBe(true);
 
     const undone = await undo();
-    expect(undone.map((c) => c.action).sort()).toEqual(['remove', 'remove', 'remove', 'remove', 'update']);
+    // .profile, .zshenv and the fish file were created (removed now), .bashrc updated, both env files removed.
+    expect(undone.map((c) => c.action).sort()).toEqual(['remove', 'remove', 'remove', 'remove', 'remove', 'update']);
     expect(readFileSync(profiles().bash, 'utf8')).toBe(original);
     expect(existsSync(`${profiles().bash}.thirdloop-backup`)).toBe(false); // it matched the restored file
     expect(existsSync(profiles().fish)).toBe(false);
     expect(existsSync(path.join(configDir(), 'env.sh'))).toBe(false);
     expect(existsSync(path.join(configDir(), 'env.fish'))).toBe(false);
-    // What is left is exactly what was there, plus our (key-free) config file; the zshrc we created is gone.
+    // What is left is exactly what was there, plus our (key-free) config file; the files we created are gone.
     const left = snapshot();
     expect([...left.keys()].filter((f) => !before.has(f))).toEqual([path.join(configDir(), 'config.json')]);
     for (const [file, bytes] of before) expect(left.get(file)).toBe(bytes);
@@ -151,29 +153,37 @@ describe('setup, re-run and undo', () => {
   });
 });
 
+/** Where a corpus profile lives in a home, by its name. */
+function corpusTarget(shell: string, name: string): string {
+  if (shell === 'bash') return h(name.endsWith('bash_profile') ? '.bash_profile' : name.endsWith('bashrc') ? '.bashrc' : '.profile');
+  if (shell === 'zsh') return h(name.endsWith('zshenv') ? '.zshenv' : name.endsWith('zprofile') ? '.zprofile' : '.zshrc');
+  if (shell === 'fish') return name.endsWith('config.fish') ? h('.config', 'fish', 'config.fish') : h('.config', 'fish', 'conf.d', name.replace(/^\d+-[^-]+-/, ''));
+  return profiles().powershell;
+}
 const corpusCases = (['bash', 'zsh', 'fish', 'powershell'] as const).flatMap((dir) =>
   corpusFiles(`shells/${dir}`).map((file): [string, typeof dir, string] => [`${dir}/${path.basename(file)}`, dir, file]),
 );
-describe.skipIf(corpusCases.length === 0)('every corpus profile: add, re-add, undo byte-identical', () => {
+describe.skipIf(corpusCases.length === 0)('every corpus profile in its place: add, re-add, undo byte-identical', () => {
   const cases = corpusCases;
-  it.each(cases)('%s', async (_name, shell, source) => {
-    const target = profiles()[shell];
+  it.each(cases)('%s', async (name, shell, source) => {
+    const target = corpusTarget(shell, path.basename(name));
     mkdirSync(path.dirname(target), { recursive: true });
     copyFileSync(source, target);
     chmodSync(target, 0o644);
     const original = readFileSync(target);
-    const first = await setup([shell]);
-    const profileChange = first.find((c) => c.kind === 'profile')!;
-    expect(profileChange.action).toBe('update');
+    const before = snapshot();
+    await setup([shell]);
     const added = readFileSync(target);
     // The original bytes come first, untouched (a missing final newline gets one before our block).
     expect(added.subarray(0, original.length).equals(original)).toBe(true);
+    const after = snapshot();
     await setup([shell]);
-    expect(readFileSync(target).equals(added)).toBe(true);
-    expect(readFileSync(target, 'utf8').split(BLOCK_START)).toHaveLength(2);
+    expect(snapshot()).toEqual(after);
     expect(readFileSync(target, 'utf8')).not.toContain(SECRET);
     await undo([shell]);
     expect(readFileSync(target).equals(original)).toBe(true);
+    const left = snapshot();
+    for (const [file, bytes] of before) expect(left.get(file), file).toBe(bytes);
   });
 });
 
@@ -216,7 +226,7 @@ describe('edge cases', () => {
     const changes = await setup(['bash']);
     expect(lstatSync(profiles().bash).isSymbolicLink()).toBe(true);
     expect(readFileSync(h('dotfiles', 'bashrc'), 'utf8')).toContain(BLOCK_START);
-    const change = changes.find((c) => c.kind === 'profile')!;
+    const change = changes.find((c) => c.path === profiles().bash)!;
     expect(change.realPath).toBe(h('dotfiles', 'bashrc'));
     expect(change.notes.join(' ')).toMatch(/is a symlink: edited its target ~\/dotfiles\/bashrc/);
     await undo(['bash']);
@@ -230,7 +240,7 @@ describe('edge cases', () => {
     chmodSync(profiles().zsh, 0o444);
     const before = snapshot();
     const error = await setup(['bash', 'zsh', 'fish']).catch((e: Error) => e);
-    expect((error as Error).message).toBe('Cannot edit ~/.zshrc: it is read-only. Nothing was changed.');
+    expect((error as Error).message).toBe('Cannot edit ~/.zshenv: it is read-only (mode 0444). Nothing was changed.');
     expect(snapshot()).toEqual(before);
   });
 
@@ -241,7 +251,12 @@ describe('edge cases', () => {
     symlinkSync(h('store', 'bashrc'), profiles().bash);
     const before = snapshot();
     const error = (await setup(['bash']).catch((e: Error) => e)) as UserError;
-    expect(error.message).toBe('Cannot edit ~/.bashrc: it links to ~/store/bashrc, which is read-only. Nothing was changed.');
+    expect(error.message).toBe('Cannot edit ~/.bashrc: it links to ~/store/bashrc, which is read-only (mode 0444). Nothing was changed.');
+    // --dry-run still shows the lines, to add where the file is generated.
+    const dry = await setup(['bash'], { dryRun: true });
+    const change = dry.find((c) => c.path === profiles().bash)!;
+    expect(change.diff).toContain('+# >>> thirdloop >>>');
+    expect(change.blocked).toBe('Cannot edit ~/.bashrc: it links to ~/store/bashrc, which is read-only (mode 0444)');
     expect(error.hint).toContain('--dry-run');
     expect(snapshot()).toEqual(before);
   });
@@ -250,7 +265,7 @@ describe('edge cases', () => {
     writeFileSync(profiles().bash, 'x\n');
     mkdirSync(profiles().zsh); // a folder where the profile should be
     const before = snapshot();
-    await expect(setup(['bash', 'zsh'])).rejects.toThrow(/Cannot read .*\.zshrc: it is a directory\. Nothing was changed\./);
+    await expect(setup(['bash', 'zsh'])).rejects.toThrow('Cannot edit ~/.zshenv: it is a directory, not a regular file, and thirdloop only edits regular files. Nothing was changed.');
     expect(snapshot()).toEqual(before);
     if (process.getuid?.() !== 0) {
       // Root reads everything; elsewhere mode 000 is the real unreadable case.
@@ -258,7 +273,7 @@ describe('edge cases', () => {
       mkdirSync(path.dirname(other), { recursive: true });
       writeFileSync(other, '');
       chmodSync(other, 0o000);
-      await expect(setup(['bash', 'fish'])).rejects.toThrow(/Cannot read .*thirdloop\.fish: permission denied/);
+      await expect(setup(['bash', 'fish'])).rejects.toThrow(/Cannot read ~\/\.config\/fish\/conf\.d\/thirdloop\.fish: permission denied/);
     }
   });
 
@@ -268,13 +283,12 @@ describe('edge cases', () => {
   });
 
   it('warns about competing exports with their line numbers', async () => {
-    writeFileSync(profiles().zsh, '# keys\nexport ANTHROPIC_API_KEY="$(cat ~/.anthropic)"\n# export ANTHROPIC_BASE_URL=x\nexport ANTHROPIC_AUTH_TOKEN=t\n');
+    writeFileSync(h('.zshrc'), '# keys\nexport ANTHROPIC_API_KEY="$(cat ~/.anthropic)"\n# export ANTHROPIC_BASE_URL=x\nexport ANTHROPIC_AUTH_TOKEN=t\n');
     mkdirSync(path.dirname(profiles().fish), { recursive: true });
     mkdirSync(h('.config', 'powershell'), { recursive: true });
     writeFileSync(profiles().powershell, "$env:ANTHROPIC_BASE_URL = 'http://localhost:4000'\n");
-    const changes = await setup(['zsh', 'powershell']);
-    const warnings = changes.flatMap((c: ShellChange) => c.warnings);
-    expect(warnings).toEqual([
+    const result = await runShellSetup(testContext(home.home).ctx, { shells: ['zsh', 'powershell'], apiUrl: API_URL, credential: CREDENTIAL });
+    expect(result.warnings).toEqual([
       '~/.zshrc line 2 also sets ANTHROPIC_API_KEY; the thirdloop block further down wins, but remove the line to avoid confusion.',
       '~/.zshrc line 4 sets ANTHROPIC_AUTH_TOKEN, which Claude Code may send instead of your Third Loop key: remove it to use Third Loop.',
       '~/.config/powershell/Microsoft.PowerShell_profile.ps1 line 1 also sets ANTHROPIC_BASE_URL; the thirdloop block further down wins, but remove the line to avoid confusion.',
@@ -284,7 +298,7 @@ describe('edge cases', () => {
   it('notes a profile inside a git work tree', async () => {
     mkdirSync(h('dotfiles', '.git'), { recursive: true });
     writeFileSync(h('dotfiles', 'zshrc'), 'setopt autocd\n');
-    symlinkSync(h('dotfiles', 'zshrc'), profiles().zsh);
+    symlinkSync(h('dotfiles', 'zshrc'), h('.zshrc'));
     const changes = await setup(['zsh']);
     const notes = changes.flatMap((c) => c.notes).join('\n');
     expect(notes).toContain('is in the git work tree ~/dotfiles; only the line that sources ~/.config/thirdloop/env.sh goes there, never the key.');
@@ -387,8 +401,8 @@ describe('real shells read what was written', () => {
     mkdirSync(h('.config', 'zsh'), { recursive: true });
     const env = { ZDOTDIR: h('.config', 'zsh') };
     await configureShells(testContext(home.home, { env }).ctx, { shells: ['zsh'], apiUrl: API_URL, credential: CREDENTIAL });
-    expect(existsSync(h('.config', 'zsh', '.zshrc'))).toBe(true);
-    expect(existsSync(h('.zshrc'))).toBe(false);
+    expect(existsSync(h('.config', 'zsh', '.zshenv'))).toBe(true);
+    expect(existsSync(h('.zshenv'))).toBe(false);
     expect(shellSees('zsh', home.home, env)).toBe(`${API_URL}\n${CREDENTIAL}`);
   });
 

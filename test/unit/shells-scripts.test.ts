@@ -9,6 +9,7 @@ import { fish, fishQuote } from '../../src/shells/fish.js';
 import { currentShell, defaultShells, parseShellList, shellsFor } from '../../src/shells/index.js';
 import { powershell, powershellQuote } from '../../src/shells/powershell.js';
 import { zsh } from '../../src/shells/zsh.js';
+import type { ShellLayout, ShellProbe } from '../../src/shells/types.js';
 import { needs } from '../helpers/components.js';
 import { makeCredential, tempHome } from '../helpers/setup-env.js';
 
@@ -16,25 +17,74 @@ const linux = (home = '/home/ada', env: NodeJS.ProcessEnv = {}) => ({ platform: 
 const mac = (home = '/Users/ada', env: NodeJS.ProcessEnv = {}) => ({ platform: 'darwin' as const, homedir: home, env });
 const win = (home = 'C:\\Users\\ada', env: NodeJS.ProcessEnv = {}) => ({ platform: 'win32' as const, homedir: home, env });
 
-describe('profile locations', () => {
-  it('bash: ~/.bashrc on Linux, ~/.bash_profile on macOS', () => {
-    expect(bash.profilePath(linux())).toBe('/home/ada/.bashrc');
-    expect(bash.profilePath(mac())).toBe('/Users/ada/.bash_profile');
+/** A machine made of a few files, and a zsh that answers what it is told to. */
+function fakeProbe(files: Record<string, string> = {}, zsh?: { before: string; after: string }): ShellProbe {
+  return {
+    exists: async (file) => file in files || Object.keys(files).some((f) => f.startsWith(`${file}/`)),
+    read: async (file) => (file in files ? Buffer.from(files[file]!) : undefined),
+    list: async (dir) => Object.keys(files).filter((f) => path.posix.dirname(f) === dir).map((f) => path.posix.basename(f)),
+    run: async (_program, args) => {
+      if (!zsh) return undefined;
+      const mark = /print -rn -- "([^$]+)\$/.exec(args.at(-1)!)![1]!;
+      const dir = args.includes('norcs') ? zsh.before : zsh.after;
+      return { code: 0, stdout: `noise\n${mark}${dir}${mark}`, stderr: '', timedOut: false, ms: 1 };
+    },
+  };
+}
+const targets = (layout: ShellLayout) => layout.files.filter((f) => f.target).map((f) => f.path);
+
+describe('start-up layouts: the files each shell really reads', () => {
+  it('bash: ~/.bashrc, and the first of .bash_profile, .bash_login, .profile (never creating .bash_profile)', async () => {
+    expect(targets(await bash.layout(linux(), fakeProbe()))).toEqual(['/home/ada/.profile', '/home/ada/.bashrc']);
+    expect(targets(await bash.layout(mac(), fakeProbe({ '/Users/ada/.profile': '' })))).toEqual(['/Users/ada/.profile', '/Users/ada/.bashrc']);
+    const both = fakeProbe({ '/Users/ada/.profile': '', '/Users/ada/.bash_login': '' });
+    expect(targets(await bash.layout(mac(), both))).toEqual(['/Users/ada/.bash_login', '/Users/ada/.bashrc']);
+    const all = fakeProbe({ '/home/ada/.profile': '', '/home/ada/.bash_profile': '' });
+    expect(targets(await bash.layout(linux(), all))).toEqual(['/home/ada/.bash_profile', '/home/ada/.bashrc']);
+    // Git Bash: the same rules, Windows paths.
+    expect(targets(await bash.layout(win(), fakeProbe()))).toEqual(['C:\\Users\\ada\\.profile', 'C:\\Users\\ada\\.bashrc']);
   });
-  it('zsh: ${ZDOTDIR:-~}/.zshrc', () => {
-    expect(zsh.profilePath(linux())).toBe('/home/ada/.zshrc');
-    expect(zsh.profilePath(linux('/home/ada', { ZDOTDIR: '/home/ada/.config/zsh' }))).toBe('/home/ada/.config/zsh/.zshrc');
+
+  it('zsh: asks zsh where .zshenv and .zshrc are; the block goes to that .zshenv and an existing .zshrc', async () => {
+    const layout = await zsh.layout(linux(), fakeProbe({}, { before: '', after: '/home/ada/.config/zsh' }));
+    expect(layout.files.map((f) => f.path)).toEqual([
+      '/home/ada/.zshenv',
+      '/home/ada/.config/zsh/.zprofile',
+      '/home/ada/.config/zsh/.zshrc',
+      '/home/ada/.config/zsh/.zlogin',
+    ]);
+    expect(layout.files.filter((f) => f.target).map((f) => [f.path, Boolean(f.create)])).toEqual([
+      ['/home/ada/.zshenv', true],
+      ['/home/ada/.config/zsh/.zshrc', false],
+    ]);
+    expect(layout.notes.join(' ')).toContain('zsh reads .zshrc from /home/ada/.config/zsh');
   });
-  it('fish: conf.d/thirdloop.fish under XDG_CONFIG_HOME', () => {
-    expect(fish.profilePath(linux())).toBe('/home/ada/.config/fish/conf.d/thirdloop.fish');
-    expect(fish.profilePath(linux('/home/ada', { XDG_CONFIG_HOME: '/xdg' }))).toBe('/xdg/fish/conf.d/thirdloop.fish');
+
+  it('zsh without zsh installed: reads ZDOTDIR from ~/.zshenv, exported or not', async () => {
+    for (const line of ['ZDOTDIR=$HOME/.config/zsh', 'export ZDOTDIR="${XDG_CONFIG_HOME:-$HOME/.config}/zsh"', "export ZDOTDIR='~/.config/zsh'  # XDG"]) {
+      const layout = await zsh.layout(linux(), fakeProbe({ '/home/ada/.zshenv': `# env\n${line}\n` }));
+      expect(layout.files.map((f) => f.path).slice(0, 3), line).toEqual(['/home/ada/.zshenv', '/home/ada/.config/zsh/.zprofile', '/home/ada/.config/zsh/.zshrc']);
+    }
+    // A ZDOTDIR this environment really carries is where .zshenv is read.
+    const env = linux('/home/ada', { ZDOTDIR: '/home/ada/zdot' });
+    expect((await zsh.layout(env, fakeProbe())).files[0]!.path).toBe('/home/ada/zdot/.zshenv');
+    expect((await zsh.layout(linux('/home/ada', { ZDOTDIR: 'relative' }), fakeProbe())).files[0]!.path).toBe('/home/ada/.zshenv');
+  });
+
+  it('fish: conf.d in natural order with ours among them, then config.fish; XDG_CONFIG_HOME respected', async () => {
+    const files = { '/home/ada/.config/fish/conf.d/10-z.fish': '', '/home/ada/.config/fish/conf.d/2-a.fish': '', '/home/ada/.config/fish/conf.d/zoxide.fish': '', '/home/ada/.config/fish/conf.d/notes.txt': '' };
+    const layout = await fish.layout(linux(), fakeProbe(files));
+    expect(layout.files.map((f) => path.posix.basename(f.path))).toEqual(['2-a.fish', '10-z.fish', 'thirdloop.fish', 'zoxide.fish', 'config.fish']);
+    expect(targets(layout)).toEqual(['/home/ada/.config/fish/conf.d/thirdloop.fish']);
+    expect(targets(await fish.layout(linux('/home/ada', { XDG_CONFIG_HOME: '/xdg' }), fakeProbe()))).toEqual(['/xdg/fish/conf.d/thirdloop.fish']);
     // A relative XDG_CONFIG_HOME is invalid and ignored.
-    expect(fish.profilePath(linux('/home/ada', { XDG_CONFIG_HOME: 'rel' }))).toBe('/home/ada/.config/fish/conf.d/thirdloop.fish');
+    expect(targets(await fish.layout(linux('/home/ada', { XDG_CONFIG_HOME: 'rel' }), fakeProbe()))).toEqual(['/home/ada/.config/fish/conf.d/thirdloop.fish']);
   });
-  it('PowerShell: $PROFILE per platform', () => {
-    expect(powershell.profilePath(linux())).toBe('/home/ada/.config/powershell/Microsoft.PowerShell_profile.ps1');
-    expect(powershell.profilePath(mac())).toBe('/Users/ada/.config/powershell/Microsoft.PowerShell_profile.ps1');
-    expect(powershell.profilePath(win())).toBe('C:\\Users\\ada\\Documents\\PowerShell\\Microsoft.PowerShell_profile.ps1');
+
+  it('PowerShell: $PROFILE per platform', async () => {
+    expect(targets(await powershell.layout(linux(), fakeProbe()))).toEqual(['/home/ada/.config/powershell/Microsoft.PowerShell_profile.ps1']);
+    expect(targets(await powershell.layout(mac(), fakeProbe()))).toEqual(['/Users/ada/.config/powershell/Microsoft.PowerShell_profile.ps1']);
+    expect(targets(await powershell.layout(win(), fakeProbe()))).toEqual(['C:\\Users\\ada\\Documents\\PowerShell\\Microsoft.PowerShell_profile.ps1']);
   });
 });
 

@@ -6,17 +6,16 @@
  * time); only a caller holding the secret learns that the key is suspended,
  * expired or compromised.
  */
-import type { IncomingHttpHeaders } from 'node:http';
 import { keyStatus, type KeyRecord } from '../domain/keys.js';
 import { parseCredential } from '../domain/token.js';
 import type { Store, User } from '../store/store.js';
-import { hashesEqual, sha256Hex } from './hashing.js';
+import { digestsEqual, sha256Bytes, sha256Hex } from './hashing.js';
 
 export type AuthFailureReason = 'missing' | 'malformed' | 'invalid' | 'suspended' | 'expired' | 'compromised';
 
-export type AuthResult =
-  | { ok: true; user: User; key: KeyRecord }
-  | { ok: false; reason: AuthFailureReason; message: string };
+export type AuthFailure = { ok: false; reason: AuthFailureReason; message: string };
+
+export type AuthResult = { ok: true; user: User; key: KeyRecord } | AuthFailure;
 
 const MESSAGES: Record<AuthFailureReason, string> = {
   missing: 'No API key. Send `x-api-key: <api_key_id>;<api_secret_key>` or `Authorization: Bearer <api_key_id>;<api_secret_key>`.',
@@ -28,23 +27,26 @@ const MESSAGES: Record<AuthFailureReason, string> = {
 };
 
 /** A fixed digest to compare against when the ID is unknown, so both paths cost the same. */
-const DECOY_HASH = sha256Hex('thirdloop decoy secret');
+const DECOY_DIGEST = Buffer.from(sha256Hex('thirdloop decoy secret'), 'hex');
 
-/**
- * The credential from `x-api-key` or `Authorization: Bearer`. Both may be
- * present (Claude Code's apiKeyHelper sends both) but must then agree.
- * Returns undefined when absent, `null` when the two disagree.
- */
-export function credentialFromHeaders(headers: IncomingHttpHeaders): string | undefined | null {
-  const xApiKey = typeof headers['x-api-key'] === 'string' ? headers['x-api-key'].trim() : undefined;
-  const auth = typeof headers.authorization === 'string' ? headers.authorization.trim() : undefined;
-  const bearer = auth && /^bearer\s+/i.test(auth) ? auth.replace(/^bearer\s+/i, '').trim() : undefined;
-  if (xApiKey && bearer && xApiKey !== bearer) return null;
-  return xApiKey || bearer || undefined;
-}
+export { credentialFromHeaders, credentialFromValues } from 'thirdloop-protocol';
 
 export function authFailure(reason: AuthFailureReason): { ok: false; reason: AuthFailureReason; message: string } {
   return { ok: false, reason, message: MESSAGES[reason] };
+}
+
+/**
+ * The decision for a well-formed credential given the key its ID names (undefined when there is
+ * none): the secret is hashed and compared whether or not the key exists, so both cost the same.
+ * `digest` is the key's `secretHash` as bytes, when the caller keeps it decoded (the gateway's cache).
+ */
+export function checkKey(secret: string, key: KeyRecord | undefined, now: Date, digest?: Buffer): { ok: true; key: KeyRecord } | AuthFailure {
+  const stored = key ? (digest ?? Buffer.from(key.secretHash, 'hex')) : DECOY_DIGEST;
+  const matches = digestsEqual(sha256Bytes(secret), stored);
+  if (!key || !matches) return authFailure('invalid');
+  const status = keyStatus(key, now);
+  if (status !== 'active') return authFailure(status);
+  return { ok: true, key };
 }
 
 export async function authenticateCredential(store: Store, credential: string | undefined | null, now: Date): Promise<AuthResult> {
@@ -52,12 +54,9 @@ export async function authenticateCredential(store: Store, credential: string | 
   if (credential === null) return authFailure('malformed');
   const parsed = parseCredential(credential);
   if (!parsed) return authFailure('malformed');
-  const key = await store.keys.findById(parsed.keyId);
-  const matches = hashesEqual(sha256Hex(parsed.secret), key?.secretHash ?? DECOY_HASH);
-  if (!key || !matches) return authFailure('invalid');
-  const status = keyStatus(key, now);
-  if (status !== 'active') return authFailure(status);
-  const user = await store.users.findById(key.userId);
+  const checked = checkKey(parsed.secret, await store.keys.findById(parsed.keyId), now);
+  if (!checked.ok) return checked;
+  const user = await store.users.findById(checked.key.userId);
   if (!user) return authFailure('invalid');
-  return { ok: true, user, key };
+  return { ok: true, user, key: checked.key };
 }

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, scrypt, timingSafeEqual, type BinaryLike } from 'node:crypto';
+import { createHash, hash, randomBytes, scrypt, timingSafeEqual, type BinaryLike } from 'node:crypto';
 
 /**
  * SHA-256 for API secrets, session cookies and one-time codes: they are
@@ -10,12 +10,16 @@ export function sha256Hex(value: string): string {
   return createHash('sha256').update(value, 'utf8').digest('hex');
 }
 
-/** Constant-time comparison of two hex digests. */
-export function hashesEqual(a: string, b: string): boolean {
-  const x = Buffer.from(a, 'hex');
-  const y = Buffer.from(b, 'hex');
+/** SHA-256 of `value` as bytes, in one call (no hash object): the gateway does this per request. */
+export function sha256Bytes(value: string): Buffer {
+  return hash('sha256', value, 'buffer');
+}
+
+/** Constant-time comparison of two digests (bytes). */
+export function digestsEqual(x: Buffer, y: Buffer): boolean {
   return x.length === y.length && x.length > 0 && timingSafeEqual(x, y);
 }
+
 
 /** base64url of `bytes` random bytes: session cookies, CSRF tokens, codes. */
 export function randomToken(bytes = 32): string {

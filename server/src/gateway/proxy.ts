@@ -1,33 +1,17 @@
 /**
- * Forwarding to the model provider: the member's credential out, the organization's in, the answer
- * streamed back chunk by chunk as it arrives (the first byte leaves as soon as the provider sends it),
- * usage read on the way without holding the stream, and every failure answered in Anthropic's shape.
+ * Forwarding to the model provider: the request body streamed up as it arrives, the answer streamed
+ * back chunk by chunk (the first byte leaves as soon as the provider sends it), usage read on the
+ * way without holding the stream, and every failure answered in Anthropic's shape. One handler
+ * object per call, on undici's dispatch API: no stream object, promise or abort signal per request,
+ * and backpressure by pausing the provider's socket while the client is slow.
  */
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
 import { errors as undiciErrors, type Dispatcher } from 'undici';
-import { anthropicError, errorTypeForStatus, GatewayError } from './errors.js';
+import { errorTypeForStatus, GatewayError, sendGatewayError } from './errors.js';
 import { SseUsageTracker, sseEvent, usageFromJson, type Usage } from './sse.js';
 import { createUpstreamDispatcher } from './upstream-dispatcher.js';
-import { applyUpstreamCredential, describeUpstreamError, isTlsError } from './upstreams.js';
-
-/** Headers that describe this hop, or carry the member's identity: never forwarded upstream. */
-const REQUEST_HEADERS_DROPPED = new Set([
-  'host',
-  'connection',
-  'keep-alive',
-  'proxy-authorization',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'expect',
-  'content-length',
-  'accept-encoding',
-  'x-api-key',
-  'authorization',
-  'cookie',
-]);
+import { describeUpstreamError, isTlsError } from './upstreams.js';
 
 /** What the provider says that a client can use; its cookies, server and org identity stay here. */
 const RESPONSE_HEADERS_KEPT = new Set([
@@ -40,33 +24,39 @@ const RESPONSE_HEADERS_KEPT = new Set([
   'retry-after',
   'x-should-retry',
 ]);
-type DispatchController = Dispatcher.DispatchController;
 
-const keepResponseHeader = (name: string) =>
-  RESPONSE_HEADERS_KEPT.has(name) || name.startsWith('anthropic-ratelimit-');
+const keepResponseHeader = (name: string) => RESPONSE_HEADERS_KEPT.has(name) || name.startsWith('anthropic-ratelimit-');
 
 /** Non-streaming bodies larger than this are passed on without being read for usage. */
 const USAGE_SCAN_LIMIT = 4 * 1024 * 1024;
 
-export interface ForwardRequest {
-  method: string;
-  /** Path and query as the client sent them, e.g. `/v1/messages?beta=true`. */
-  url: string;
-  headers: IncomingHttpHeaders;
-  body: Buffer | undefined;
+export interface UpstreamRequest {
+  /** Path and query as the provider gets them, e.g. `/v1/messages?beta=true`. */
+  path: string;
+  /** Flat list (name, value, …) with the organization's credential, and `content-length` when known. */
+  headers: string[];
+  /** The whole body, or a stream of it as it arrives from the client. */
+  body: Buffer | Readable;
 }
 
-export interface ForwardResult {
+/** What the gateway learns when a call is over. */
+export interface CallOutcome {
   /** What the client was sent; 499 when it went away first. */
   status: number;
   usage: Usage;
-  clientAborted: boolean;
+}
+
+/** The side of the exchange that owns the client connection. */
+export interface CallOwner {
+  /** Whether the client's body has been read to its end (if not, the connection closes after the answer). */
+  readonly requestBodyDone: boolean;
+  /** Called once, when the answer is finished, cut or abandoned. */
+  callDone(outcome: CallOutcome): void;
 }
 
 export interface UpstreamClientOptions {
   origin: string;
   basePath: string;
-  credential: string | undefined;
   /** Longest wait for the provider's headers, and for each chunk after them. */
   timeoutMs: number;
   /** Extra certificate authorities to trust for the provider (`--upstream-ca`). */
@@ -82,155 +72,187 @@ export class UpstreamClient {
     this.pool = createUpstreamDispatcher({ origin: options.origin, timeoutMs: options.timeoutMs, caFile: options.caFile });
   }
 
-  close(): Promise<void> {
-    return this.pool.close().catch(() => undefined);
-  }
+  /** Tells the operator's log about a failure to reach the provider. */
+  readonly transportFailed = (error: unknown): void => {
+    this.options.onTransportError?.(error, describeUpstreamError(error, this.options.origin));
+  };
 
   /** Abandons every request still running (shutdown after the grace period). */
   destroy(): Promise<void> {
     return this.pool.destroy().catch(() => undefined);
   }
 
-  /**
-   * Sends `request` upstream and writes the answer to `res` (which the caller has taken over from
-   * the framework). Resolves when `res` is finished or closed; never rejects, never leaves `res` open.
-   * Uses undici's dispatch handler directly: no stream object or abort signal per request, and
-   * backpressure by pausing the upstream socket while the client is slow.
-   */
-  forward(request: ForwardRequest, res: ServerResponse): Promise<ForwardResult> {
-    const headers: Record<string, string> = {};
-    for (const [name, value] of Object.entries(request.headers)) {
-      if (value === undefined || REQUEST_HEADERS_DROPPED.has(name)) continue;
-      headers[name] = Array.isArray(value) ? value.join(', ') : value;
-    }
-    // Plain bytes, so usage can be read as they pass; compression buys little on this hop.
-    headers['accept-encoding'] = 'identity';
-    applyUpstreamCredential(headers, this.options.credential);
-
-    const onTransportError = this.options.onTransportError;
-    const origin = this.options.origin;
-    return new Promise<ForwardResult>((resolve) => {
-      const usage: Usage = { input_tokens: null, output_tokens: null };
-      let controller: DispatchController | undefined;
-      let clientAborted = false;
-      let settled = false;
-      let status = 0;
-      let isStream = false;
-      /** The provider's body is dropped because it was replaced by our own error. */
-      let replaced = false;
-      let tracker: SseUsageTracker | undefined;
-      let copy: Buffer[] | undefined;
-      let copied = 0;
-
-      const finish = (finalStatus: number) => {
-        if (settled) return;
-        settled = true;
-        res.off('close', onClientClose);
-        if (tracker) Object.assign(usage, tracker.usage);
-        else if (copy && copied <= USAGE_SCAN_LIMIT) Object.assign(usage, usageFromJson(Buffer.concat(copy).toString('utf8')));
-        resolve({ status: finalStatus, usage, clientAborted });
-      };
-      // The client left before the answer was complete: stop the provider's work too.
-      const onClientClose = () => {
-        if (res.writableFinished) return;
-        clientAborted = true;
-        controller?.abort(new Error('client closed the connection'));
-        finish(499);
-      };
-      res.on('close', onClientClose);
-      const resume = () => controller?.resume();
-
-      this.pool.dispatch(
-        {
-          origin: this.options.origin,
-          path: this.options.basePath + request.url,
-          method: request.method as 'POST',
-          headers,
-          body: request.body,
-          headersTimeout: this.options.timeoutMs,
-          bodyTimeout: this.options.timeoutMs,
-        },
-        {
-          onRequestStart(c) {
-            controller = c;
-            if (clientAborted) c.abort(new Error('client closed the connection'));
-          },
-          onResponseStart(_c, statusCode, upstreamHeaders) {
-            if (statusCode < 200) return; // 1xx informational: the real answer follows.
-            status = statusCode;
-            const contentType = String(upstreamHeaders['content-type'] ?? '');
-            isStream = contentType.startsWith('text/event-stream');
-            const isJson = contentType.includes('json');
-            // A provider's own errors are Anthropic-shaped JSON and pass through; anything else (an
-            // HTML page from a load balancer) is replaced, so clients always get a body they can parse.
-            if (status === 401) {
-              // The member's key was already accepted here, so a 401 is about the organization's
-              // credential. Passed on, it would tell Claude Code the member's key is wrong.
-              replaced = true;
-              sendError(
-                res,
-                new GatewayError(502, 'api_error', 'The model provider refused this instance\'s credential. Ask your Third Loop administrator to check it.'),
-              );
-              status = 502;
-              return;
-            }
-            if (status >= 400 && !isJson) {
-              replaced = true;
-              sendError(
-                res,
-                new GatewayError(status, errorTypeForStatus(status), `The model provider answered ${status} without an error body.`, retryAfter(upstreamHeaders)),
-              );
-              return;
-            }
-            const out: Record<string, string | string[]> = {};
-            for (const [name, value] of Object.entries(upstreamHeaders)) {
-              if (value !== undefined && keepResponseHeader(name)) out[name] = value;
-            }
-            // Node's HTTP server sets TCP_NODELAY, so each event leaves as soon as it is written.
-            res.writeHead(status, out);
-            if (isStream) tracker = new SseUsageTracker();
-            else if (isJson) copy = [];
-          },
-          onResponseData(c, chunk) {
-            if (replaced || settled) return;
-            tracker?.push(chunk);
-            if (copy && copied <= USAGE_SCAN_LIMIT) {
-              copied += chunk.length;
-              if (copied <= USAGE_SCAN_LIMIT) copy.push(chunk);
-            }
-            if (!res.write(chunk)) {
-              c.pause();
-              res.once('drain', resume);
-            }
-          },
-          onResponseEnd() {
-            if (replaced) finish(status);
-            else res.end(() => finish(status));
-          },
-          onResponseError(_c, error) {
-            if (clientAborted || res.destroyed) {
-              finish(499);
-              return;
-            }
-            const failure = upstreamFailure(error);
-            onTransportError?.(error, describeUpstreamError(error, origin));
-            if (status === 0 || replaced) {
-              // Nothing sent yet (or only our own complete error): answer in Anthropic's shape.
-              if (!replaced) sendError(res, failure);
-              finish(replaced ? status : failure.status);
-            } else if (isStream && status < 400) {
-              // Headers are gone; Anthropic reports mid-stream failures as an `error` event.
-              res.end(sseEvent('error', failure.body()), () => finish(failure.status));
-            } else {
-              // A cut JSON body cannot be repaired; a reset tells the client it is incomplete.
-              res.destroy();
-              finish(502);
-            }
-          },
-        },
-      );
-    });
+  /** Sends `request` upstream; the answer goes to `res` (the client's response, not yet started). */
+  call(request: UpstreamRequest, res: ServerResponse, owner: CallOwner): UpstreamCall {
+    const call = new UpstreamCall(res, owner, this.transportFailed);
+    this.pool.dispatch(
+      {
+        origin: this.options.origin,
+        path: this.options.basePath + request.path,
+        method: 'POST',
+        headers: request.headers,
+        body: request.body,
+        headersTimeout: this.options.timeoutMs,
+        bodyTimeout: this.options.timeoutMs,
+      },
+      call,
+    );
+    return call;
   }
+}
+
+export class UpstreamCall implements Dispatcher.DispatchHandler {
+  private controller: Dispatcher.DispatchController | undefined;
+  private status = 0;
+  private isStream = false;
+  /** The provider's answer was replaced by our own error: its body is dropped. */
+  private replaced = false;
+  /** The gateway gave up on the call itself (the client left, or its body was refused). */
+  private abandoned = false;
+  private settled = false;
+  private tracker: SseUsageTracker | undefined;
+  private copy: Buffer[] | undefined;
+  private copied = 0;
+
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly owner: CallOwner,
+    private readonly transportFailed: (error: unknown) => void,
+  ) {}
+
+  /** Whether the provider's answer has started reaching the client. */
+  get answering(): boolean {
+    return this.status !== 0;
+  }
+
+  /**
+   * Stops the call: the client went away (`status` 499), or the gateway refuses the body it was
+   * streaming (then the caller answers the client itself). The provider never gets the end of the body.
+   */
+  abandon(status: number): void {
+    if (this.settled) return;
+    this.abandoned = true;
+    this.controller?.abort(new Error('abandoned by the gateway'));
+    this.finish(status);
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.abandoned) controller.abort(new Error('abandoned by the gateway'));
+  }
+
+  onResponseStart(_c: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    if (statusCode < 200 || this.abandoned) return; // 1xx informational: the real answer follows.
+    const res = this.res;
+    this.status = statusCode;
+    const contentType = String(headers['content-type'] ?? '');
+    this.isStream = contentType.startsWith('text/event-stream');
+    const isJson = contentType.includes('json');
+    const close = this.owner.requestBodyDone ? undefined : { connection: 'close' };
+    const refusal = refuseAnswer(statusCode, isJson, headers);
+    if (refusal) {
+      // Anything a client could not act on is replaced by our own error (its body dropped).
+      this.replaced = true;
+      this.status = refusal.status;
+      sendGatewayError(res, refusal, close);
+      return;
+    }
+    const out: Record<string, string | string[]> = {};
+    for (const name in headers) {
+      const value = headers[name];
+      if (value !== undefined && keepResponseHeader(name)) out[name] = value;
+    }
+    if (close) out.connection = 'close';
+    // Every answer is read as what its content type says.
+    out['x-content-type-options'] = 'nosniff';
+    // Node's HTTP server sets TCP_NODELAY, so each event leaves as soon as it is written.
+    res.writeHead(statusCode, out);
+    if (this.isStream) this.tracker = new SseUsageTracker();
+    else if (isJson) this.copy = [];
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.replaced || this.settled) return;
+    this.tracker?.push(chunk);
+    if (this.copy && this.copied <= USAGE_SCAN_LIMIT) {
+      this.copied += chunk.length;
+      if (this.copied <= USAGE_SCAN_LIMIT) this.copy.push(chunk);
+    }
+    if (!this.res.write(chunk)) {
+      controller.pause();
+      this.res.once('drain', this.resume);
+    }
+  }
+
+  onResponseEnd(): void {
+    if (this.settled) return;
+    if (this.replaced) this.finish(this.status);
+    else this.res.end(this.ended);
+  }
+
+  onResponseError(_c: Dispatcher.DispatchController, error: Error): void {
+    if (this.settled || this.abandoned) return;
+    const res = this.res;
+    if (res.destroyed) {
+      this.finish(499);
+      return;
+    }
+    const failure = upstreamFailure(error);
+    this.transportFailed(error);
+    if (this.status === 0) {
+      // Nothing sent yet: answer in Anthropic's shape.
+      sendGatewayError(res, failure, this.owner.requestBodyDone ? undefined : { connection: 'close' });
+      this.finish(failure.status);
+    } else if (this.replaced) {
+      this.finish(this.status);
+    } else if (this.isStream && this.status < 400) {
+      // Headers are gone; Anthropic reports mid-stream failures as an `error` event.
+      this.status = failure.status;
+      res.end(sseEvent('error', failure.body()), this.ended);
+    } else {
+      // A cut JSON body cannot be repaired; a reset tells the client it is incomplete.
+      res.destroy();
+      this.finish(502);
+    }
+  }
+
+  private readonly resume = () => this.controller?.resume();
+  private readonly ended = () => this.finish(this.status);
+
+  private finish(status: number): void {
+    if (this.settled) return;
+    this.settled = true;
+    const usage: Usage = this.tracker
+      ? this.tracker.usage
+      : this.copy && this.copied <= USAGE_SCAN_LIMIT
+        ? usageFromJson(Buffer.concat(this.copy).toString('utf8'))
+        : { input_tokens: null, output_tokens: null };
+    this.owner.callDone({ status, usage });
+  }
+}
+
+/**
+ * The provider's answer, unless it is one a client cannot act on; then our error in its place.
+ * Its own errors are Anthropic-shaped JSON and pass through; anything else is replaced so clients
+ * always get a status they understand and a body they can parse.
+ */
+function refuseAnswer(status: number, isJson: boolean, headers: IncomingHttpHeaders): GatewayError | undefined {
+  if (status === 401) {
+    // The member's key was already accepted here, so a 401 is about the organization's credential.
+    // Passed on, it would tell Claude Code the member's key is wrong.
+    return new GatewayError(502, 'api_error', "The model provider refused this instance's credential. Ask your Third Loop administrator to check it.");
+  }
+  if (status >= 300 && status < 400) {
+    // The gateway does not follow redirects, and its clients cannot follow one to the provider.
+    return new GatewayError(502, 'api_error', `The model provider answered with a redirect (${status}), which this instance does not follow.`);
+  }
+  if (status < 200 || status > 599) {
+    return new GatewayError(502, 'api_error', `The model provider answered with status ${status}, which is not an HTTP status a client can act on.`);
+  }
+  if (status >= 400 && !isJson) {
+    return new GatewayError(status, errorTypeForStatus(status), `The model provider answered ${status} without an error body.`, retryAfter(headers));
+  }
+  return undefined;
 }
 
 function retryAfter(headers: IncomingHttpHeaders): Record<string, string> {
@@ -254,18 +276,4 @@ export function upstreamFailure(error: unknown): GatewayError {
     return new GatewayError(502, 'api_error', "This instance does not trust the model provider's TLS certificate. Ask your Third Loop administrator to check it.");
   }
   return new GatewayError(502, 'api_error', 'The connection to the model provider failed.');
-}
-
-function sendError(res: ServerResponse, failure: GatewayError): void {
-  if (res.headersSent || res.destroyed) {
-    res.destroy();
-    return;
-  }
-  const payload = JSON.stringify(anthropicError(failure.type, failure.message));
-  res.writeHead(failure.status, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(payload),
-    ...failure.headers,
-  });
-  res.end(payload);
 }

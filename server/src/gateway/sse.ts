@@ -25,8 +25,38 @@ function inputTokens(usage: Record<string, unknown>): number | null {
   return base + (toCount(usage.cache_creation_input_tokens) ?? 0) + (toCount(usage.cache_read_input_tokens) ?? 0);
 }
 
+/**
+ * The `usage` object of a Messages response, read from the end of the text where Anthropic writes
+ * it, without parsing the whole answer; undefined when the text does not end that way (the caller
+ * then parses it all). Safe by construction: the candidate must be the top level's last member
+ * (exactly one `}` after it) and parse on its own; a cut inside a string never parses.
+ */
+function usageAtEnd(text: string): Record<string, unknown> | undefined {
+  const at = text.lastIndexOf('"usage":');
+  if (at <= 0 || text.charCodeAt(at - 1) === 0x5c || !text.includes('"type":"message"')) return undefined;
+  const open = at + 8;
+  if (text.charCodeAt(open) !== 0x7b) return undefined;
+  let depth = 0;
+  for (let i = open; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x7b) depth++;
+    else if (c === 0x7d && --depth === 0) {
+      if (text.slice(i + 1).trim() !== '}') return undefined;
+      try {
+        const usage = JSON.parse(text.slice(open, i + 1)) as unknown;
+        return usage && typeof usage === 'object' && !Array.isArray(usage) ? (usage as Record<string, unknown>) : undefined;
+      } catch {
+        return undefined;
+      }
+    }
+  }
+  return undefined;
+}
+
 /** Usage from a non-streaming Messages response (or count_tokens' `{input_tokens}`). */
 export function usageFromJson(text: string): Usage {
+  const usage = usageAtEnd(text);
+  if (usage) return { input_tokens: inputTokens(usage), output_tokens: toCount(usage.output_tokens) };
   try {
     const parsed = JSON.parse(text) as Record<string, unknown> | null;
     if (!parsed || typeof parsed !== 'object') return { input_tokens: null, output_tokens: null };

@@ -42,21 +42,24 @@ export type CredentialKind = 'api-key' | 'oauth';
 export const credentialKind = (credential: string): CredentialKind =>
   credential.startsWith('sk-ant-oat') ? 'oauth' : 'api-key';
 
-/**
- * Writes the organization's credential into outgoing headers (already stripped of the member's).
- * For an OAuth token it also makes sure `anthropic-beta` names the OAuth flag, keeping the
- * client's own flags as they were.
- */
-export function applyUpstreamCredential(headers: Record<string, string>, credential: string | undefined): void {
-  if (!credential) return;
-  if (credentialKind(credential) === 'api-key') {
-    headers['x-api-key'] = credential;
-    return;
-  }
-  headers.authorization = `Bearer ${credential}`;
-  const beta = headers['anthropic-beta'];
-  if (!beta) headers['anthropic-beta'] = OAUTH_BETA;
-  else if (!beta.split(',').some((flag) => flag.trim() === OAUTH_BETA)) headers['anthropic-beta'] = `${beta},${OAUTH_BETA}`;
+/** How every upstream request presents the organization's credential; computed once at start-up. */
+export interface UpstreamAuth {
+  /** Header pairs added to every request, flat (name, value, …). */
+  readonly headers: readonly string[];
+  /** A flag `anthropic-beta` must name (OAuth tokens), else undefined. */
+  readonly betaFlag: string | undefined;
+}
+
+export function upstreamAuth(credential: string | undefined): UpstreamAuth {
+  if (!credential) return { headers: [], betaFlag: undefined };
+  if (credentialKind(credential) === 'api-key') return { headers: ['x-api-key', credential], betaFlag: undefined };
+  return { headers: ['authorization', `Bearer ${credential}`], betaFlag: OAUTH_BETA };
+}
+
+/** The client's `anthropic-beta` value with `flag` appended unless already named; the client's flags stay as they were. */
+export function withBetaFlag(beta: string | undefined, flag: string): string {
+  if (!beta) return flag;
+  return beta.split(',').some((f) => f.trim() === flag) ? beta : `${beta},${flag}`;
 }
 
 /** The error's code, looking through undici's wrappers (`cause`) and Node's per-address AggregateError. */

@@ -1,9 +1,10 @@
 /**
  * Who the client is, for every limiter: `--trust-proxy CIDR[,CIDR…]` (THIRDLOOP_TRUST_PROXY)
- * names the reverse proxies and load balancers in front of the server. Fastify then takes the
- * client address from X-Forwarded-For, walking back only through trusted hops (`request.ip`);
- * without the option X-Forwarded-For is ignored and the address is the socket's.
+ * names the reverse proxies and load balancers in front of the server. The client address is then
+ * taken from X-Forwarded-For, walking back only through trusted hops (`clientAddress`); without the
+ * option X-Forwarded-For is ignored and the address is the socket's.
  */
+import type { IncomingMessage } from 'node:http';
 import { BlockList, isIP } from 'node:net';
 
 export class TrustProxyError extends Error {}
@@ -41,6 +42,27 @@ export function trustedProxyMatcher(entries: readonly string[]): (address: strin
     const a = unmapped(address);
     return list.check(a, isIP(a) === 4 ? 'ipv4' : 'ipv6');
   };
+}
+
+/**
+ * The client's address, the one rule every limiter and audit row uses (the framework's routes
+ * through `request.clientAddress`, /v1 directly): the socket's peer, unless that is a trusted
+ * proxy; then X-Forwarded-For is walked from its right end (the entry the nearest proxy appended)
+ * through trusted hops only, to the first address that is not one (the leftmost, when all are).
+ */
+export function clientAddress(req: IncomingMessage, isTrustedProxy: (address: string | undefined) => boolean): string {
+  let address = req.socket.remoteAddress ?? '';
+  if (!isTrustedProxy(address)) return address;
+  const forwarded = req.headers['x-forwarded-for'];
+  if (!forwarded) return address;
+  const hops = (Array.isArray(forwarded) ? forwarded.join(',') : forwarded).split(',');
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const hop = hops[i]!.trim();
+    if (hop === '') continue;
+    address = hop;
+    if (!isTrustedProxy(hop)) break;
+  }
+  return address;
 }
 
 /**

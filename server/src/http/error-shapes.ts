@@ -13,7 +13,7 @@
  */
 import type { FastifyReply } from 'fastify';
 import { STATUS_CODES } from 'node:http';
-import { anthropicError, errorTypeForStatus } from '../gateway/errors.js';
+import { anthropicError, errorTypeForStatus, V1_JSON_HEADERS } from '../gateway/errors.js';
 import { apiErrorBody } from '../routes/shared.js';
 import { errorPage, securityHeaders } from '../web/layout.js';
 
@@ -21,11 +21,15 @@ export type RouteFamily = 'api' | 'v1' | 'web';
 
 /** The family of a request URL as it was sent (query and percent-encoding allowed). */
 export function routeFamily(url: string): RouteFamily {
-  let path = url.split('?', 1)[0] ?? '';
-  try {
-    path = decodeURIComponent(path);
-  } catch {
-    // A bad escape still has its family prefix: /api/%zz is an /api error.
+  // Every request passes here (http/front.ts routes /v1 by it): no allocation unless needed.
+  const q = url.indexOf('?');
+  let path = q === -1 ? url : url.slice(0, q);
+  if (path.includes('%')) {
+    try {
+      path = decodeURIComponent(path);
+    } catch {
+      // A bad escape still has its family prefix: /api/%zz is an /api error.
+    }
   }
   if (path === '/v1' || path.startsWith('/v1/')) return 'v1';
   if (path === '/api' || path.startsWith('/api/')) return 'api';
@@ -45,7 +49,7 @@ export const ERROR_SHAPES: Record<RouteFamily, ErrorShape> = {
     body: JSON.stringify(apiErrorBody(status, message)),
   }),
   v1: (status, message) => ({
-    headers: { 'content-type': 'application/json; charset=utf-8', 'x-content-type-options': 'nosniff' },
+    headers: { ...V1_JSON_HEADERS },
     body: JSON.stringify(anthropicError(errorTypeForStatus(status), message)),
   }),
   web: (status, message) => ({
@@ -54,11 +58,14 @@ export const ERROR_SHAPES: Record<RouteFamily, ErrorShape> = {
   }),
 };
 
+/** The sentence for a path whose percent-encoding does not decode (Fastify's routes, and /v1's own decoding). */
+export const BAD_PERCENT_ENCODING = 'The request path is not valid: it has a malformed percent-encoding.';
+
 /** What a framework or HTTP-parser error means for the client: a status and one sentence. */
 export function describeClientError(error: { code?: string; statusCode?: number; message?: string }, bodyLimit?: number): { status: number; message: string } {
   switch (error.code) {
     case 'FST_ERR_BAD_URL':
-      return { status: 400, message: 'The request path is not valid: it has a malformed percent-encoding.' };
+      return { status: 400, message: BAD_PERCENT_ENCODING };
     case 'FST_ERR_MAX_PARAM_LENGTH':
       return { status: 414, message: 'A segment of the request path is too long.' };
     case 'HPE_HEADER_OVERFLOW':

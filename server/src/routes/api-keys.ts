@@ -29,12 +29,12 @@ export default async function apiKeysRoutes(app: FastifyInstance, ctx: RouteCont
 
   app.addHook('preHandler', async (request, reply) => {
     const now = clock();
-    const result = await authenticateCredential(store, credentialFromHeaders(request.headers), now);
+    const result = await authenticateCredential(store, credentialFromHeaders(request.raw.rawHeaders), now);
     if (!result.ok) {
       // Failed authentications per client address, as on /v1: counted after the check, so a valid
       // key from the same address always works; kept in the store, so replicas share the count.
       const decision = await store.limits.take(
-        [{ key: `api-auth-failures:${limiterAddress(request.ip)}`, limit: failuresPerMinute, windowMs: 60_000 }],
+        [{ key: `api-auth-failures:${limiterAddress(request.clientAddress)}`, limit: failuresPerMinute, windowMs: 60_000 }],
         now,
       );
       if (!decision.allowed) {

@@ -50,11 +50,11 @@ export default async function sessionRoutes(app: FastifyInstance, ctx: RouteCont
     if (!loginCsrfValid(request, form.csrf, config, signer, now)) {
       return again(403, 'Your sign-in form expired. Please try again.');
     }
-    const address = limiterAddress(request.ip);
+    const address = limiterAddress(request.clientAddress);
     const user = email ? await store.users.findByEmail(email) : undefined;
     const device = knownDevice(request, config, signer, now);
     const fromKnownDevice = device !== undefined && user !== undefined && device.userId === user.id;
-    const audit = { at: now, kind: 'auth' as const, method: 'POST', path: pathOf(request), source: request.ip };
+    const audit = { at: now, kind: 'auth' as const, method: 'POST', path: pathOf(request), source: request.clientAddress };
 
     const reserved = await throttle.reserve({ email, address, ...(fromKnownDevice ? { device: device.nonce } : {}) }, now);
     if (!reserved.allowed) {

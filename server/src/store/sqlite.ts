@@ -10,8 +10,15 @@ import { dirname } from 'node:path';
 import type { KeyRecord, KeyState } from '../domain/keys.js';
 import { MIGRATIONS, newerSchemaMessage, SQLITE } from './migrations.js';
 import { SchemaError } from './schema-error.js';
-import type { AuditInput, AuditRow, AuthCode, Bucket, KeyDecision, LimitDecision, Session, Store, User } from './store.js';
+import type { AuditInput, AuditRow, AuthCode, Bucket, KeyDecision, KeyWatcher, LimitDecision, Session, Store, User } from './store.js';
 import { fullAt, msUntilToken, tokensAt, type BucketState } from './token-bucket.js';
+
+/**
+ * How often a watched store asks SQLite whether another process (an operator command on the same
+ * file) committed: `PRAGMA data_version` changes only for other connections' writes. This is the
+ * bound on how long such a change can go unseen by the gateway's key cache.
+ */
+export const OTHER_PROCESS_POLL_MS = 100;
 
 interface KeyRow {
   id: string;
@@ -153,6 +160,11 @@ export function openSqliteStore(file: string): Store {
       `INSERT INTO audit (at, user_id, key_id, session_id, kind, action, method, path, model, status, latency_ms, input_tokens, output_tokens, source)
        VALUES (@at, @user_id, @key_id, @session_id, @kind, @action, @method, @path, @model, @status, @latency_ms, @input_tokens, @output_tokens, @source)`,
     ),
+    // The gateway's batches: positional, with no object per row.
+    auditInsertRow: db.prepare(
+      `INSERT INTO audit (at, user_id, key_id, session_id, kind, action, method, path, model, status, latency_ms, input_tokens, output_tokens, source)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
   };
 
   const auditParams = (e: AuditInput) => ({
@@ -172,12 +184,36 @@ export function openSqliteStore(file: string): Store {
     source: e.source ?? null,
   });
 
-  const auditInsertMany = db.transaction((entries: AuditInput[]) => {
+  const auditInsertMany = db.transaction((entries: readonly AuditInput[]) => {
     for (const e of entries) q.auditInsert.run(auditParams(e));
   });
+  const batch = db.transaction((lastUsed: ReadonlyMap<string, Date>, entries: readonly AuditInput[]) => {
+    for (const [keyId, at] of lastUsed) q.keyTouch.run(at.getTime(), keyId, at.getTime());
+    for (const e of entries) {
+      q.auditInsertRow.run(
+        e.at.getTime(),
+        e.user_id ?? null,
+        e.key_id ?? null,
+        e.session_id ?? null,
+        e.kind,
+        e.action,
+        e.method ?? null,
+        e.path ?? null,
+        e.model ?? null,
+        e.status ?? null,
+        e.latency_ms ?? null,
+        e.input_tokens ?? null,
+        e.output_tokens ?? null,
+        e.source ?? null,
+      );
+    }
+  });
+  /** The ids the last committed `change` touched, for the watchers. */
+  let changed: string[] = [];
   const change = db.transaction(<T>(userId: string, decide: (keys: KeyRecord[]) => KeyDecision<T>): T => {
     const keys = q.keysForUser.all(userId).map(toKey);
     const decision = decide(keys);
+    changed = [...(decision.remove ?? []), ...(decision.update ?? []).map((u) => u.id), ...(decision.insert ?? []).map((k) => k.id)];
     for (const id of decision.remove ?? []) q.keyDelete.run(id, userId);
     for (const u of decision.update ?? []) {
       if (u.state !== undefined) q.keyState.run(u.state, u.id, userId);
@@ -200,6 +236,22 @@ export function openSqliteStore(file: string): Store {
     for (const e of decision.audit ?? []) q.auditInsert.run(auditParams(e));
     return decision.result;
   });
+
+  const watchers = new Set<KeyWatcher>();
+  const notify = (keyIds: readonly string[] | null) => {
+    for (const watcher of watchers) watcher(keyIds);
+  };
+  const dataVersion = db.prepare('PRAGMA data_version').pluck();
+  let seenVersion = 0;
+  let poll: NodeJS.Timeout | undefined;
+  const pollOtherProcesses = () => {
+    if (!db.open) return;
+    const version = dataVersion.get() as number;
+    if (version !== seenVersion) {
+      seenVersion = version;
+      notify(null);
+    }
+  };
 
   const bucketState = (key: string): BucketState | undefined => q.limitGet.get(key);
   // All or none: the reads and writes of one call are one transaction, so two requests (or two
@@ -226,6 +278,28 @@ export function openSqliteStore(file: string): Store {
       q.limitPut.run(b.key, tokens, now, fullAt(b, tokens, now));
     }
   });
+  // takeRequest's buckets: in this process (see Store.limits.takeRequest), by the same arithmetic.
+  const requestBuckets = new Map<string, BucketState>();
+  const ALLOWED: LimitDecision = { allowed: true };
+  const takeRequest = (bucket: Bucket, now: number): LimitDecision => {
+    let state = requestBuckets.get(bucket.key);
+    const tokens = tokensAt(bucket, state, now);
+    const wait = msUntilToken(bucket, tokens);
+    if (wait > 0) return { allowed: false, retryAfterMs: wait, key: bucket.key };
+    if (state) {
+      state.tokens = tokens - 1;
+      state.at = now;
+      return ALLOWED;
+    }
+    // A full bucket behaves as a missing one: forgetting those bounds the map without changing an answer.
+    if (requestBuckets.size >= 10_000) {
+      for (const [key, b] of requestBuckets) if (fullAt(bucket, b.tokens, b.at) <= now) requestBuckets.delete(key);
+    }
+    state = { tokens: tokens - 1, at: now };
+    requestBuckets.set(bucket.key, state);
+    return ALLOWED;
+  };
+
   let sweptAt = 0;
   const sweep = (now: number) => {
     if (now - sweptAt < SWEEP_EVERY_MS && now >= sweptAt) return;
@@ -258,10 +332,32 @@ export function openSqliteStore(file: string): Store {
         return q.keysForUser.all(userId).map(toKey);
       },
       async change<T>(userId: string, decide: (keys: KeyRecord[]) => KeyDecision<T>): Promise<T> {
-        return change.immediate(userId, decide) as T;
+        changed = [];
+        const result = change.immediate(userId, decide) as T;
+        if (changed.length > 0) notify(changed);
+        return result;
+      },
+      watch(watcher) {
+        watchers.add(watcher);
+        if (!poll) {
+          seenVersion = dataVersion.get() as number;
+          poll = setInterval(pollOtherProcesses, OTHER_PROCESS_POLL_MS);
+          // Watching must not keep a finished process alive.
+          poll.unref();
+        }
+        return () => {
+          watchers.delete(watcher);
+          if (watchers.size === 0 && poll) {
+            clearInterval(poll);
+            poll = undefined;
+          }
+        };
       },
       async touchLastUsed(keyId, at) {
         q.keyTouch.run(at.getTime(), keyId, at.getTime());
+      },
+      async writeBatch(lastUsed, audit) {
+        batch(lastUsed, audit);
       },
     },
     sessions: {
@@ -299,6 +395,9 @@ export function openSqliteStore(file: string): Store {
       async markOnce(key, now, until) {
         sweep(now.getTime());
         return q.markPut.run(key, until.getTime(), now.getTime()).changes === 1;
+      },
+      takeRequest(bucket, now) {
+        return takeRequest(bucket, now.getTime());
       },
     },
     secrets: {
@@ -386,6 +485,8 @@ export function openSqliteStore(file: string): Store {
       q.health.get();
     },
     async close() {
+      clearInterval(poll);
+      poll = undefined;
       if (db.open) db.close();
     },
   };

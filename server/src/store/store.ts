@@ -87,6 +87,12 @@ export interface KeyDecision<T> extends KeyPlan {
   result: T;
 }
 
+/**
+ * Which keys may have changed: their ids, or `null` for "any of them" (a change this process cannot
+ * see in detail, such as another process writing the same database).
+ */
+export type KeyWatcher = (keyIds: readonly string[] | null) => void;
+
 export interface Store {
   users: {
     /** Undefined when the email is taken. */
@@ -104,6 +110,18 @@ export interface Store {
      */
     change<T>(userId: string, decide: (keys: KeyRecord[]) => KeyDecision<T>): Promise<T>;
     touchLastUsed(keyId: string, at: Date): Promise<void>;
+    /**
+     * The gateway's batch: "last used" times and audit rows in one transaction (times never move
+     * backwards). A batch that fails as a whole is retried row by row by the caller.
+     */
+    writeBatch(lastUsed: ReadonlyMap<string, Date>, audit: readonly AuditInput[]): Promise<void>;
+    /**
+     * Calls `watcher` after every committed `change` made through this store, with the ids it
+     * inserted, updated or removed, and with `null` when another process may have changed keys
+     * (within a bound each store documents). The gateway's key cache is driven by it. Returns the
+     * function that stops watching.
+     */
+    watch(watcher: KeyWatcher): () => void;
   };
   sessions: {
     insert(session: Session): Promise<void>;
@@ -125,6 +143,14 @@ export interface Store {
     refund(buckets: readonly Bucket[], now: Date): Promise<void>;
     /** True for the first call with `key` until `until`; false while that mark lasts. */
     markOnce(key: string, now: Date, until: Date): Promise<boolean>;
+    /**
+     * `take` for one bucket on a hot path (the gateway's requests per member): answered at once
+     * (not a promise) when the store can, and exact for the process that serves the requests. The
+     * SQLite store keeps these buckets in that process, since a transaction per request would cost
+     * more than the gateway's whole hop (70–150 µs); an instance on SQLite is one serving process.
+     * A store shared by replicas must make all of them count against the same bucket.
+     */
+    takeRequest(bucket: Bucket, now: Date): LimitDecision | Promise<LimitDecision>;
   };
   secrets: {
     /** The named 32-byte random secret, made on first use; the same for every process using this store. */

@@ -18,11 +18,22 @@ export interface Received {
 
 export type Handler = (req: IncomingMessage, res: ServerResponse, received: Received) => void | Promise<void>;
 
+/** A request as it arrives, before its body has ended. */
+export interface Arriving {
+  headers: IncomingHttpHeaders;
+  /** Body bytes received so far. */
+  bytes(): number;
+  /** Resolves with true when the body ended, false when the gateway hung up first. */
+  complete: Promise<boolean>;
+}
+
 export interface FakeUpstream {
   url: string;
   /** Connections accepted so far (TLS handshakes completed, over TLS): keep-alive keeps this at 1. */
   connections(): number;
   received: Received[];
+  /** Every request from the moment its headers arrive. */
+  arriving: Arriving[];
   handle(handler: Handler): void;
   close(): Promise<void>;
 }
@@ -31,10 +42,23 @@ export interface FakeUpstream {
 export async function startFakeUpstream(options: { tls?: { key: string; cert: string } } = {}): Promise<FakeUpstream> {
   let handler: Handler = (_req, res) => sendJson(res, 200, messageBody());
   const received: Received[] = [];
+  const arriving: Arriving[] = [];
   let connections = 0;
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    let bytes = 0;
+    arriving.push({
+      headers: req.headers,
+      bytes: () => bytes,
+      complete: new Promise<boolean>((resolve) => {
+        req.once('end', () => resolve(true));
+        req.once('close', () => resolve(req.complete));
+      }),
+    });
+    req.on('data', (chunk: Buffer) => {
+      bytes += chunk.length;
+      chunks.push(chunk);
+    });
     req.on('end', () => {
       const ended = new Promise<{ finished: boolean }>((resolve) => {
         res.once('close', () => resolve({ finished: res.writableFinished }));
@@ -59,6 +83,7 @@ export async function startFakeUpstream(options: { tls?: { key: string; cert: st
     url: `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     connections: () => connections,
     received,
+    arriving,
     handle(next) {
       handler = next;
     },

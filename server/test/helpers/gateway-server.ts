@@ -10,7 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.js';
 import { makeConfig } from '../../src/config.js';
 import type { GatewayServerConfig } from '../../src/gateway/gateway.js';
-import { createKey, flagCompromised, transitionKey, type MintedKey } from '../../src/store/key-actions.js';
+import { createKey, flagCompromised, rotateKey, transitionKey, type MintedKey } from '../../src/store/key-actions.js';
 import { databasePath, openSqliteStore } from '../../src/store/sqlite.js';
 import type { AuditRow, Store } from '../../src/store/store.js';
 
@@ -18,6 +18,8 @@ export interface GatewayServer {
   app: FastifyInstance;
   store: Store;
   url: string;
+  /** Where its database file is (operator commands in other processes can open it). */
+  dataDir: string;
   /** The server's clock; move it with `advance`. */
   now(): Date;
   advance(ms: number): void;
@@ -25,8 +27,9 @@ export interface GatewayServer {
   close(): Promise<void>;
 }
 
-export async function startGatewayServer(overrides: Partial<GatewayServerConfig> = {}): Promise<GatewayServer> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'thirdloop-gateway-'));
+/** `dataDir`: another server's, as a second process on the same database would run (it is left for its owner to remove). */
+export async function startGatewayServer(overrides: Partial<GatewayServerConfig> = {}, options: { dataDir?: string } = {}): Promise<GatewayServer> {
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'thirdloop-gateway-')));
   const store = openSqliteStore(databasePath(dataDir));
   let offset = 0;
   const now = () => new Date(Date.now() + offset);
@@ -43,6 +46,7 @@ export async function startGatewayServer(overrides: Partial<GatewayServerConfig>
     app,
     store,
     url: `http://127.0.0.1:${port}`,
+    dataDir,
     now,
     advance(ms) {
       offset += ms;
@@ -52,7 +56,7 @@ export async function startGatewayServer(overrides: Partial<GatewayServerConfig>
       closed = true;
       await app.close();
       await store.close();
-      await rm(dataDir, { recursive: true, force: true });
+      if (!options.dataDir) await rm(dataDir, { recursive: true, force: true });
     },
   };
 }
@@ -71,6 +75,8 @@ export async function makeUser(server: GatewayServer, email = `member${++users}@
     mint,
     disable: (keyId: string) => transitionKey(actor(), keyId, 'disable'),
     remove: (keyId: string) => transitionKey(actor(), keyId, 'delete'),
+    enable: (keyId: string) => transitionKey(actor(), keyId, 'enable'),
+    rotate: (keyId: string) => rotateKey(actor(), keyId),
     flagCompromised: (keyId: string) => flagCompromised(server.store, keyId, server.now()),
   };
 }

@@ -20,11 +20,12 @@ import {
   unmergeClaudeSettings,
   type ClaudeSettingsRecord,
 } from '../../clients/claude.js';
+import { readTextFile, encodeText } from '../../files/text-file.js';
+import { FileTransaction } from '../../files/transaction.js';
 import type { Spawner } from '../../shells/cmd.js';
-import { checkWritable, configureShells, tildify, type ShellChange } from '../../shells/configure.js';
+import { runShellSetup, tildify, type ShellChange, type ShellCheck, type ShellSetupResult } from '../../shells/configure.js';
 import { anthropicBaseUrl } from '../../shells/env-files.js';
 import { SHELLS, parseShellList } from '../../shells/index.js';
-import { readTextFile, encodeText } from '../../shells/text-file.js';
 import type { ShellName } from '../../shells/types.js';
 
 export interface SetupClaudeOptions {
@@ -35,6 +36,8 @@ export interface SetupClaudeOptions {
   yes?: boolean;
   /** Test seams: the Windows user-environment runner, and the CLI's own paths for apiKeyHelper. */
   spawn?: Spawner;
+  /** Test seam: how long each shell may take to start. */
+  timeoutMs?: number;
   nodePath?: string;
   cliPath?: string;
 }
@@ -47,15 +50,32 @@ interface FileReport {
   action: ShellChange['action'];
   holdsSecret: boolean;
   backupPath?: string;
+  /** The shell failed its check and this change was taken back. */
+  rolledBack?: boolean;
+  /** --dry-run: why the file cannot be written as it is. */
+  blocked?: string;
   diff?: string;
+}
+
+/** What each shell showed when started as a new terminal; never a secret. */
+interface CheckReport {
+  shell: ShellName;
+  status: 'ok' | 'failed' | 'unverified';
+  modes: Array<{ command: string; status: string; saw: string; reason?: string; ms: number }>;
 }
 
 interface Report {
   action: 'setup' | 'undo';
   dryRun: boolean;
   mode: 'shells' | 'key-helper';
+  /** The shells configured (those that failed their check are not). */
   shells: ShellName[];
   files: FileReport[];
+  checks: CheckReport[];
+  /** Shells whose check failed; their changes were taken back. */
+  failed: ShellName[];
+  /** How long the shells took to answer, all at once. */
+  verifyMs?: number;
   warnings: string[];
   notes: string[];
 }
@@ -78,9 +98,9 @@ async function setup(ctx: Context, out: Output, options: SetupClaudeOptions, she
   if (options.keyHelper) return keyHelper(ctx, out, options, apiUrl, session.profileName);
 
   const run = (dryRun: boolean) =>
-    configureShells(ctx, { shells, apiUrl, credential, dryRun, spawn: options.spawn });
+    runShellSetup(ctx, { shells, apiUrl, credential, dryRun, spawn: options.spawn, timeoutMs: options.timeoutMs });
   if (!options.dryRun && !options.yes && ctx.io.stdinIsTTY && !ctx.globals.json) {
-    const plan = await run(true);
+    const plan = (await run(true)).changes;
     const pending = plan.filter((c) => c.action !== 'unchanged');
     if (pending.length > 0) {
       out.info(`thirdloop will change:`);
@@ -88,8 +108,13 @@ async function setup(ctx: Context, out: Output, options: SetupClaudeOptions, she
       if (!(await confirm(ctx, 'Continue?', '--yes', true))) throw new Cancelled();
     }
   }
-  const changes = await run(Boolean(options.dryRun));
-  return shellReport('setup', options, changes, ctx);
+  // Writing is quick; starting every shell to check it takes a moment: show that something happens.
+  const spinner = !options.dryRun && ctx.io.stderrIsTTY && !ctx.globals.json ? out.spinner('Writing the files, then starting each shell to check them…') : undefined;
+  try {
+    return shellReport('setup', options, await run(Boolean(options.dryRun)), ctx);
+  } finally {
+    spinner?.stop();
+  }
 }
 
 async function undo(ctx: Context, out: Output, options: SetupClaudeOptions, shells: ShellName[] | undefined): Promise<Report> {
@@ -98,8 +123,9 @@ async function undo(ctx: Context, out: Output, options: SetupClaudeOptions, shel
   const doShells = !options.keyHelper;
   const doSettings = Boolean(options.keyHelper || (record && !options.shell));
 
-  let changes: ShellChange[] = [];
-  if (doShells) changes = await configureShells(ctx, { shells, undo: true, dryRun: true, spawn: options.spawn });
+  let result: ShellSetupResult | undefined;
+  if (doShells) result = await runShellSetup(ctx, { shells, undo: true, dryRun: true, spawn: options.spawn });
+  let changes = result?.changes ?? [];
   const settings = doSettings ? await planSettingsUndo(ctx, record) : undefined;
   const pending = changes.filter((c) => c.action !== 'unchanged').length + (settings ? 1 : 0);
 
@@ -115,8 +141,11 @@ async function undo(ctx: Context, out: Output, options: SetupClaudeOptions, shel
 
   if (!options.dryRun) {
     // Settings first checked, so a read-only settings.json stops us before the shells change.
-    if (settings) await checkWritable(settings.realPath, settings.path, ctx.homedir);
-    if (doShells) changes = await configureShells(ctx, { shells, undo: true, spawn: options.spawn });
+    if (settings) await new FileTransaction({ label: (f) => label(ctx, f) }).write(settings.path, Buffer.alloc(0), { label: label(ctx, settings.path) }).check();
+    if (doShells) {
+      result = await runShellSetup(ctx, { shells, undo: true, spawn: options.spawn });
+      changes = result.changes;
+    }
     if (settings) {
       if (settings.text === undefined) await removeFile(settings.realPath);
       else await writeFileAtomic(settings.path, encodeText(settings.text, settings.encoding));
@@ -127,7 +156,7 @@ async function undo(ctx: Context, out: Output, options: SetupClaudeOptions, shel
     }
     if (doSettings && record) config.set(KEY_HELPER_RECORD, undefined);
   }
-  const report = shellReport('undo', options, changes, ctx);
+  const report = shellReport('undo', options, result ?? emptyResult(), ctx);
   if (settings) {
     report.mode = doShells ? 'shells' : 'key-helper';
     report.files.push({
@@ -179,6 +208,8 @@ async function keyHelper(ctx: Context, out: Output, options: SetupClaudeOptions,
     mode: 'key-helper',
     shells: [],
     files: [{ path: file, kind: 'claude-settings', action, holdsSecret: false }],
+    checks: [],
+    failed: [],
     warnings,
     notes: ['The key stays in the keychain: Claude Code runs `thirdloop token` when it needs it.'],
   };
@@ -196,8 +227,8 @@ async function keyHelper(ctx: Context, out: Output, options: SetupClaudeOptions,
     out.info(`${shown} already has apiKeyHelper: ${foreign}`);
     if (!(await confirm(ctx, 'Replace it with thirdloop’s?', '--yes'))) throw new Cancelled();
   }
-  await checkWritable(before?.realPath ?? file, file, ctx.homedir);
-  const result = await writeFileAtomic(file, encodeText(merged.text, before?.encoding ?? 'utf8'), { mode: 0o600, backup: true });
+  await new FileTransaction({ label: (f) => label(ctx, f) }).write(file, Buffer.alloc(0), { label: shown }).check();
+  const result = await writeFileAtomic(file, encodeText(merged.text, before?.encoding ?? 'utf8'), { mode: 0o600, backup: true, label: shown });
   if (result.backupPath) report.files[0]!.backupPath = result.backupPath;
   // Keep what was there first across re-runs, so --undo restores the user's own values.
   const earlier = store.get<ClaudeSettingsRecord>(KEY_HELPER_RECORD);
@@ -247,9 +278,21 @@ function cliScriptPath(): string {
   });
 }
 
-function shellReport(action: 'setup' | 'undo', options: SetupClaudeOptions, changes: ShellChange[], ctx: Context): Report {
+const emptyResult = (): ShellSetupResult => ({ changes: [], checks: [], failed: [], unverified: [], verifyMs: 0, warnings: [], notes: [] });
+
+function checkReport(check: ShellCheck): CheckReport {
+  return {
+    shell: check.shell,
+    status: !check.installed ? 'unverified' : check.ok ? 'ok' : 'failed',
+    modes: check.modes.map(({ command, status, saw, reason, ms }) => ({ command, status, saw, ...(reason ? { reason } : {}), ms })),
+  };
+}
+
+function shellReport(action: 'setup' | 'undo', options: SetupClaudeOptions, result: ShellSetupResult, ctx: Context): Report {
   const shells = new Set<ShellName>();
-  for (const change of changes) if (change.kind !== 'env-file') change.shells.forEach((s) => shells.add(s));
+  for (const change of result.changes) if (change.kind !== 'env-file') change.shells.forEach((s) => shells.add(s));
+  for (const name of result.failed) shells.delete(name);
+  const changes = result.changes;
   return {
     action,
     dryRun: Boolean(options.dryRun),
@@ -260,11 +303,19 @@ function shellReport(action: 'setup' | 'undo', options: SetupClaudeOptions, chan
       kind: c.kind,
       action: c.action,
       holdsSecret: c.holdsSecret,
-      backupPath: c.backupPath,
+      backupPath: c.rolledBack ? undefined : c.backupPath,
+      ...(c.rolledBack ? { rolledBack: true } : {}),
+      ...(c.blocked ? { blocked: c.blocked } : {}),
       diff: c.diff,
     })),
-    warnings: changes.flatMap((c) => c.warnings),
-    notes: changes.flatMap((c) => [...c.notes, ...(c.removedBackup ? [`Removed the backup ${label(ctx, c.removedBackup)} (the file is back to it).`] : [])]),
+    checks: result.checks.map(checkReport),
+    failed: result.failed,
+    ...(action === 'setup' && !options.dryRun ? { verifyMs: result.verifyMs } : {}),
+    warnings: [...changes.flatMap((c) => c.warnings), ...result.warnings],
+    notes: [
+      ...result.notes,
+      ...changes.flatMap((c) => [...c.notes, ...(c.removedBackup ? [`Removed the backup ${label(ctx, c.removedBackup)} (the file is back to it).`] : [])]),
+    ],
   };
 }
 
@@ -273,6 +324,7 @@ const label = (ctx: Context, file: string) => (file.includes('\\Environment') ? 
 function print(ctx: Context, out: Output, report: Report) {
   if (ctx.globals.json) {
     out.json(report);
+    if (report.failed.length > 0) throw new UserError('', { exitCode: 1 });
     return;
   }
   const m = out.c;
@@ -285,6 +337,10 @@ function print(ctx: Context, out: Output, report: Report) {
     }
     const pending = report.files.filter((f) => f.action !== 'unchanged').length;
     out.info(pending ? `Dry run: ${pending} file${pending === 1 ? '' : 's'} would change; nothing was written.` : 'Dry run: nothing to change.');
+    // Read-only files (a Nix/home-manager link): the lines above are what to add where the file is generated.
+    for (const file of report.files.filter((f) => f.blocked)) {
+      out.warn(`${file.blocked}: add the lines shown for ${label(ctx, file.path)} where that file is generated.`);
+    }
     for (const warning of report.warnings) out.warn(warning);
     return;
   }
@@ -296,24 +352,64 @@ function print(ctx: Context, out: Output, report: Report) {
     else out.success(`Removed the thirdloop set-up${names.length ? ` for ${list(names)}` : ''}.`);
   } else if (report.mode === 'key-helper') {
     out.success('Claude Code will ask thirdloop for the key (apiKeyHelper).');
-  } else {
+  } else if (names.length > 0) {
     out.success(`Configured ${list(names)} to route Claude Code through Third Loop.`);
   }
   printFiles(ctx, out, report);
+  printChecks(out, report);
   for (const warning of report.warnings) out.warn(warning);
   for (const note of report.notes) out.info(`${m.dim('Note:')} ${note}`);
   if (report.action === 'undo') {
     if (report.files.some((f) => f.action !== 'unchanged')) out.info('Terminals that are already open keep the variables until they are closed.');
     return;
   }
+  if (report.failed.length > 0) {
+    const failed = list(report.failed.map((s) => SHELLS[s].label));
+    out.info('');
+    // Taken back are this run's changes; a block an earlier run wrote stays where it was.
+    const tookBack = report.files.some((f) => f.rolledBack);
+    out.info(
+      tookBack
+        ? `${m.red('✗')} New ${failed} terminals would not get the Third Loop settings, so thirdloop took its changes for ${report.failed.length === 1 ? 'that shell' : 'those shells'} back.`
+        : `${m.red('✗')} New ${failed} terminals do not get the Third Loop settings.`,
+    );
+    out.next(`fix what is named above, then run \`thirdloop setup claude\` again (or leave ${failed} out with --shell).`);
+    // The report says what failed; exit 1 without a second message.
+    throw new UserError('', { exitCode: 1 });
+  }
   out.info('');
   out.info('Terminals that are already open keep their old environment: open a new one, then check:');
   if (report.mode === 'shells') {
-    const first = report.shells.find((s) => s !== 'cmd') ?? report.shells[0];
+    // A shell that was checked, else any: the hint is for a terminal the user really has.
+    const first = report.checks.find((c) => c.status === 'ok')?.shell ?? report.shells.find((s) => s !== 'cmd') ?? report.shells[0];
     out.info(`  ${first ? SHELLS[first].verifyCommand : 'echo $ANTHROPIC_BASE_URL'}`);
   }
   out.info('  claude                 # answers through your Third Loop instance');
   out.next('`thirdloop status` — "Last used" moves once Claude Code has made a request.');
+}
+
+/** One line per shell: what new terminals of each kind see, checked by starting them. */
+function printChecks(out: Output, report: Report) {
+  if (report.checks.length === 0) return;
+  const m = out.c;
+  const took = report.verifyMs !== undefined ? ` (${(report.verifyMs / 1000).toFixed(1)} s)` : '';
+  out.info(`Checked by starting each shell as a new terminal does${took}:`);
+  const width = Math.max(...report.checks.map((c) => SHELLS[c.shell].label.length));
+  for (const check of report.checks) {
+    const name = SHELLS[check.shell].label.padEnd(width);
+    if (check.status === 'unverified') {
+      out.info(`  ${m.dim('-')} ${name}  not installed here: its files are written, not checked`);
+      continue;
+    }
+    const good = check.modes.filter((mode) => mode.status === 'ok').map((mode) => mode.command);
+    if (check.status === 'ok') out.info(`  ${m.green('✓')} ${name}  ${good.join(', ')}: both variables, exact`);
+    for (const mode of check.modes.filter((x) => x.status === 'handed-over')) {
+      out.info(`  ${m.yellow('!')} ${name}  ${mode.command} shows ${mode.saw}; ${mode.reason}`);
+    }
+    for (const mode of check.modes.filter((x) => x.status === 'failed')) {
+      out.info(`  ${m.red('✗')} ${name}  ${mode.command} sees ${mode.saw}: ${mode.reason}`);
+    }
+  }
 }
 
 const DONE: Record<ShellChange['action'], string> = { create: 'created', update: 'updated', remove: 'removed', unchanged: 'unchanged' };
@@ -324,7 +420,8 @@ function printFiles(ctx: Context, out: Output, report: Report) {
     const extras: string[] = [];
     if (file.holdsSecret && file.kind !== 'user-environment' && file.action !== 'remove') extras.push('mode 0600, holds the key');
     if (file.backupPath) extras.push(`original saved as ${label(ctx, file.backupPath)}`);
-    return [DONE[file.action], label(ctx, file.path), extras.length ? `(${extras.join('; ')})` : ''] as const;
+    if (file.rolledBack) extras.push('taken back');
+    return [file.rolledBack ? 'restored' : DONE[file.action], label(ctx, file.path), extras.length ? `(${extras.join('; ')})` : ''] as const;
   });
   const actionWidth = Math.max(...rows.map((r) => r[0].length));
   const pathWidth = Math.max(...rows.map((r) => r[1].length));

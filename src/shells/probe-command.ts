@@ -1,0 +1,40 @@
+/**
+ * The command a started shell runs to show what a program it starts would
+ * see: /bin/sh is exec'd (so only exported variables reach it, as they reach
+ * Claude Code) and prints, between marks, whether each variable is set and
+ * its value, and whether ANTHROPIC_AUTH_TOKEN is set (never its value).
+ * The text has no single quote and no backslash, so it reads the same in
+ * bash, zsh and fish single quotes. Pure.
+ *
+ * Output: <mark>B[=value]<mark>K[=value]<mark>T[set]<mark>E
+ */
+
+export const shProbe = (mark: string): string =>
+  `exec /bin/sh -c '${shPrint(mark)}'`;
+
+const shPrint = (mark: string) =>
+  `printf "%s" "${mark}B\${ANTHROPIC_BASE_URL+=}\${ANTHROPIC_BASE_URL-}${mark}K\${ANTHROPIC_API_KEY+=}\${ANTHROPIC_API_KEY-}${mark}T\${ANTHROPIC_AUTH_TOKEN+set}${mark}E"`;
+
+/** The same for PowerShell, which has no /bin/sh to hand over to: its environment is the process's. */
+export const powershellProbe = (mark: string): string => {
+  const value = (name: string) => `$(if (Test-Path Env:${name}) { '=' + $env:${name} } else { '' })`;
+  const set = (name: string) => `$(if (Test-Path Env:${name}) { 'set' } else { '' })`;
+  return `[Console]::Out.Write('${mark}B' + ${value('ANTHROPIC_BASE_URL')} + '${mark}K' + ${value('ANTHROPIC_API_KEY')} + '${mark}T' + ${set('ANTHROPIC_AUTH_TOKEN')} + '${mark}E')`;
+};
+
+export interface ProbeOutput {
+  baseUrl?: string;
+  apiKey?: string;
+  authToken: boolean;
+}
+
+/** Reads the probe's output out of whatever else the start-up files printed; undefined when the probe never ran. */
+export function parseProbe(stdout: string, mark: string): ProbeOutput | undefined {
+  const m = new RegExp(`${mark}B(=?)([^]*?)${mark}K(=?)([^]*?)${mark}T(set)?${mark}E`).exec(stdout);
+  if (!m) return undefined;
+  return {
+    baseUrl: m[1] ? m[2] : undefined,
+    apiKey: m[3] ? m[4] : undefined,
+    authToken: m[5] === 'set',
+  };
+}
