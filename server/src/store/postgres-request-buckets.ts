@@ -46,7 +46,7 @@ export class SharedRequestBuckets {
     if (!copy || this.clock() - copy.syncedAt > SYNC_MS || copy.taken >= Math.max(1, Math.floor(bucket.limit * QUOTA))) {
       // A database that does not answer leaves the copy as it was: the limit is then this replica's alone.
       const synced = this.copyOf(bucket, copy);
-      return this.sync(bucket, synced)
+      return this.sync(bucket, synced, t)
         .catch(() => {})
         .then(() => this.takeLocal(synced, t));
     }
@@ -58,7 +58,8 @@ export class SharedRequestBuckets {
     const now = this.clock();
     await Promise.all(
       [...this.copies.values()].map((copy) => {
-        if (copy.taken > 0) return this.sync(copy.bucket, copy).catch(() => {});
+        // Folded in at the time of the copy's last take (the serving clock's, not this process's).
+        if (copy.taken > 0) return this.sync(copy.bucket, copy, copy.at).catch(() => {});
         // Not used for a while and full: forgetting it changes no answer (the next take syncs first).
         if (!copy.syncing && copy.syncedAt > 0 && now - copy.syncedAt > 10 * SYNC_MS) this.copies.delete(copy.bucket.key);
         return undefined;
@@ -84,15 +85,16 @@ export class SharedRequestBuckets {
   /** One statement: subtract what was taken here from the shared row (refilled to now), read it back. */
   private copyOf(bucket: Bucket, existing: Copy | undefined): Copy {
     if (existing) return existing;
-    const copy: Copy = { bucket, tokens: bucket.limit, at: this.clock(), taken: 0, syncedAt: 0 };
+    const copy: Copy = { bucket, tokens: bucket.limit, at: 0, taken: 0, syncedAt: 0 };
     this.copies.set(bucket.key, copy);
     return copy;
   }
 
-  private sync(bucket: Bucket, copy: Copy): Promise<void> {
+  /** `now`: the serving clock's time (what the bucket arithmetic uses); freshness goes by this process's. */
+  private sync(bucket: Bucket, copy: Copy, now: number): Promise<void> {
     if (copy.syncing) return copy.syncing;
     const taken = copy.taken;
-    const now = this.clock();
+    const syncedAt = this.clock();
     const perMs = bucket.limit / bucket.windowMs;
     const syncing = (async () => {
       const [row] = await this.sql`
@@ -108,7 +110,7 @@ export class SharedRequestBuckets {
       copy.taken -= taken;
       copy.tokens = Number(row!.tokens) - copy.taken;
       copy.at = Number(row!.at);
-      copy.syncedAt = now;
+      copy.syncedAt = syncedAt;
     })().finally(() => {
       copy.syncing = undefined;
     });
