@@ -3,7 +3,7 @@
 // medians, ratios and targets. Plain Node and public tools only; loopback only; bounded in count and
 // time (about 2–3 minutes on 2 cores). Exits 1 when a figure misses its target.
 //
-//   node bench/run.mjs [--no-build] [--quick] [--only everyday,login,footprint,setup,gateway,broker]
+//   node bench/run.mjs [--no-build] [--quick] [--only everyday,login,footprint,setup,gateway,broker,stores]
 //   BENCH_CLI=<dir>/bin/thirdloop.js node bench/run.mjs --no-build --only everyday   # another build, e.g. before a change
 // Where a figure's time and memory go: node bench/explain.mjs [--server].
 import { spawn, spawnSync } from 'node:child_process';
@@ -249,6 +249,27 @@ function gateway() {
   });
 }
 
+/** The gateway on PostgreSQL beside SQLite (bench/gateway-stores.mjs): rows on a "BENCH-ROWS <json>" line. */
+function gatewayStores() {
+  log('gateway on PostgreSQL and SQLite (bench/gateway-stores.mjs)…');
+  return new Promise((resolve) => {
+    const args = [join(ROOT, 'bench', 'gateway-stores.mjs'), '--rows', ...(flags.quick ? ['--quick'] : [])];
+    const child = spawn(node, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    const timer = setTimeout(() => child.kill('SIGTERM'), 180_000);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      const line = out.split('\n').find((l) => l.startsWith('BENCH-ROWS '));
+      if (line) rows.push(...JSON.parse(line.slice('BENCH-ROWS '.length)));
+      else notes.push(`gateway-stores bench exited ${code}${err.trim() ? `: ${err.trim().split('\n').slice(-2).join(' | ')}` : ''}`);
+      resolve(out.split('\n').filter((l) => !l.startsWith('BENCH-ROWS ')).join('\n').trim());
+    });
+  });
+}
+
 /** `thirdloop run`'s broker (bench/broker.mjs): its rows come back on a "BENCH-ROWS <json>" line. */
 function broker() {
   log('run broker (bench/broker.mjs)…');
@@ -283,6 +304,7 @@ async function main() {
   if (want('setup')) setupClaude();
   const gatewayOut = want('gateway') ? await gateway() : undefined;
   const brokerOut = want('broker') ? await broker() : undefined;
+  const storesOut = want('stores') ? await gatewayStores() : undefined;
 
   const seconds = ((performance.now() - started) / 1000).toFixed(0);
   const load = loadavg().map((l) => l.toFixed(1)).join(' ');
@@ -291,6 +313,7 @@ async function main() {
   console.log(renderTable(rows));
   if (gatewayOut) console.log(`\n${gatewayOut}`);
   if (brokerOut) console.log(`\n${brokerOut}`);
+  if (storesOut) console.log(`\n${storesOut}`);
   for (const note of notes) console.log(`note: ${note}`);
   const failed = rows.filter((r) => r.pass === false);
   if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, `${JSON.stringify({ rows, notes }, null, 2)}\n`);

@@ -66,7 +66,9 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     bodyLimit: config.bodyLimitBytes,
     // Closing must not wait for idle keep-alive sockets (the CLI's agent, browsers).
     forceCloseConnections: 'idle',
-    return503OnClosing: true,
+    // A request that reached a stopping replica is served, not refused with a 503 that a load balancer
+    // would not retry for a POST: the store stays open until every answer is out (see the hooks below).
+    return503OnClosing: false,
     requestTimeout: Math.max(REQUEST_TIMEOUT_BACKSTOP_MS, config.gatewayBodyTimeoutMs * 2),
     http: { headersTimeout: config.headersTimeoutMs, connectionsCheckingInterval: 1000 },
     frameworkErrors: (error, request, reply) => {
@@ -106,8 +108,16 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
 
   // Every answer, JSON ones included, is read as what its content type says (on the raw response,
   // so the gateway's own writes carry it too).
+  // While stopping, every answer ends its connection, so keep-alive clients (a load balancer's pool)
+  // send their next request to a replica that stays.
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
   app.addHook('onRequest', (_request, reply, done) => {
     reply.raw.setHeader('x-content-type-options', 'nosniff');
+    if (closing) reply.raw.setHeader('connection', 'close');
     done();
   });
   // /v1 never comes this way (http/front.ts): the gateway watches its bodies with gatewayBodyTimeoutMs.

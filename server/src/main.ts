@@ -13,20 +13,24 @@ import { parseTrustProxy, TrustProxyError } from './http/client-address.js';
 import { expiryDaysFromText, toKeyView } from './domain/keys.js';
 import { hashPassword } from './auth/hashing.js';
 import { createKey, flagCompromised } from './store/key-actions.js';
-import { databasePath, openSqliteStore } from './store/sqlite.js';
+import { DatabaseOpenError, DatabaseUrlError, databaseUrlFrom, openStore as openStoreAt } from './store/open.js';
+import { SchemaError } from './store/schema-error.js';
 import type { Store } from './store/store.js';
 
 const HELP = `thirdloop-server: the reference Third Loop instance
 
 Usage:
   thirdloop-server start [--host 127.0.0.1] [--port 8787] [--data-dir DIR] [--upstream URL|mock] [--upstream-ca FILE]
-                         [--public-url URL] [--trust-proxy CIDR[,CIDR…]] [--demo]
+                         [--public-url URL] [--trust-proxy CIDR[,CIDR…]] [--database URL] [--demo]
   thirdloop-server users add --email E [--password-stdin]
   thirdloop-server keys create --user E [--name N] [--expires DAYS] [--json]
   thirdloop-server keys flag-compromised <key id>
   thirdloop-server audit [--since ISO|DURATION] [--limit N] [--json]
 
-Every command takes --data-dir (default: ${defaultDataDir()}, or $THIRDLOOP_SERVER_DATA_DIR).
+Every command takes --data-dir (default: ${defaultDataDir()}, or $THIRDLOOP_SERVER_DATA_DIR),
+which holds the SQLite database, and --database postgres://USER@HOST:PORT/DB (or
+$THIRDLOOP_DATABASE_URL) to use a PostgreSQL database instead, shared by several replicas; a
+password belongs in $THIRDLOOP_DATABASE_URL or $PGPASSWORD, not on the command line.
 The organization's provider credential comes from $THIRDLOOP_UPSTREAM_API_KEY.
 The provider is reached through $HTTPS_PROXY when set ($NO_PROXY for exceptions); --upstream-ca
 (or $THIRDLOOP_UPSTREAM_CA) adds a certificate authority to trust for it. Errors are logged on
@@ -37,6 +41,7 @@ client addresses, which every limit counts by, then come from X-Forwarded-For th
 Examples:
   thirdloop-server start --port 0 --upstream mock --demo
   thirdloop-server start --public-url https://thirdloop.example.com --trust-proxy 10.0.0.0/8
+  THIRDLOOP_DATABASE_URL=postgres://thirdloop@db.internal:5432/thirdloop thirdloop-server start --host 0.0.0.0
   printf '%s' "$PASSWORD" | thirdloop-server users add --email ada@example.com --password-stdin
   thirdloop-server keys create --user ada@example.com --name laptop --expires 30
   thirdloop-server audit --since 1h
@@ -45,7 +50,7 @@ Examples:
 class UsageError extends Error {}
 class CommandError extends Error {}
 
-const common = { 'data-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const;
+const common = { 'data-dir': { type: 'string' }, database: { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const;
 
 function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T, positionals = 0) {
   try {
@@ -67,9 +72,9 @@ function systemClock(): () => Date {
   return () => new Date();
 }
 
-function openStore(dataDir: string): Store {
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  return openSqliteStore(databasePath(dataDir));
+/** The store named by --database / THIRDLOOP_DATABASE_URL, else the SQLite file in the data dir. */
+function openStore(values: { 'data-dir'?: string | undefined; database?: string | undefined }): Promise<Store> {
+  return openStoreAt({ dataDir: values['data-dir'] ?? defaultDataDir(), databaseUrl: databaseUrlFrom(values.database) });
 }
 
 async function readStdin(): Promise<string> {
@@ -124,7 +129,7 @@ async function cmdStart(args: string[]): Promise<void> {
   }
   const explicitPublicUrl = Boolean(values['public-url'] ?? process.env.THIRDLOOP_PUBLIC_URL);
   const clock = systemClock();
-  const store = openStore(config.dataDir);
+  const store = await openStore(values);
 
   let demo: { email: string; password: string } | undefined;
   if (values.demo) demo = await ensureDemoUser(store, config.dataDir, clock());
@@ -174,6 +179,7 @@ const DEMO_EMAIL = 'demo@example.com';
 
 /** The demo password is generated once per data dir and kept there (0600), so restarts keep it. */
 async function ensureDemoUser(store: Store, dataDir: string, now: Date) {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const file = join(dataDir, 'demo-password');
   let password = existsSync(file) ? readFileSync(file, 'utf8').trim() : '';
   if (!password) {
@@ -191,7 +197,7 @@ async function cmdUsersAdd(args: string[]): Promise<void> {
   if (values.help) return void process.stdout.write(HELP);
   if (!values.email) throw new UsageError('users add needs --email');
   const password = values['password-stdin'] ? await readStdin() : generatePassword();
-  const store = openStore(values['data-dir'] ?? defaultDataDir());
+  const store = await openStore(values);
   try {
     const user = await addUser(store, values.email.trim(), password, systemClock()());
     process.stderr.write(`Added user ${user.email}.\n`);
@@ -210,7 +216,7 @@ async function cmdKeysCreate(args: string[]): Promise<void> {
   });
   if (values.help) return void process.stdout.write(HELP);
   if (!values.user) throw new UsageError('keys create needs --user EMAIL');
-  const store = openStore(values['data-dir'] ?? defaultDataDir());
+  const store = await openStore(values);
   try {
     const user = await store.users.findByEmail(values.user);
     if (!user) throw new CommandError(`No user ${values.user}. Add one with: thirdloop-server users add --email ${values.user}`);
@@ -232,7 +238,7 @@ async function cmdKeysFlagCompromised(args: string[]): Promise<void> {
   if (values.help) return void process.stdout.write(HELP);
   const id = positionals[0];
   if (!id) throw new UsageError('keys flag-compromised needs a key id');
-  const store = openStore(values['data-dir'] ?? defaultDataDir());
+  const store = await openStore(values);
   try {
     const now = systemClock()();
     const key = await flagCompromised(store, id, now);
@@ -262,7 +268,7 @@ async function cmdAudit(args: string[]): Promise<void> {
   const since = values.since ? parseSince(values.since, now) : undefined;
   const limit = values.limit ? Number(values.limit) : 1000;
   if (!Number.isInteger(limit) || limit < 1) throw new UsageError('--limit must be a positive integer');
-  const store = openStore(values['data-dir'] ?? defaultDataDir());
+  const store = await openStore(values);
   try {
     const rows = (await store.audit.list({ ...(since ? { since } : {}), limit })).reverse();
     if (values.json) {
@@ -310,11 +316,11 @@ async function main(argv: string[]): Promise<number> {
     else throw new UsageError(`unknown command: ${argv.slice(0, 2).join(' ')}`);
     return 0;
   } catch (err) {
-    if (err instanceof UsageError || err instanceof TrustProxyError) {
+    if (err instanceof UsageError || err instanceof TrustProxyError || err instanceof DatabaseUrlError) {
       process.stderr.write(`error: ${err.message}\nRun thirdloop-server --help for usage.\n`);
       return 2;
     }
-    if (err instanceof CommandError || err instanceof DomainError) {
+    if (err instanceof CommandError || err instanceof DomainError || err instanceof DatabaseOpenError || err instanceof SchemaError) {
       process.stderr.write(`error: ${err.message}\n`);
       return 1;
     }

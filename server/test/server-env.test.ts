@@ -14,7 +14,9 @@ import { Agent, get as httpGet } from 'node:http';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { needs } from '../../test/helpers/components.js';
+import { needs, needsThat } from '../../test/helpers/components.js';
+import { postgresBinDir } from '../../test/helpers/postgres.js';
+import { testDatabaseUrl } from '../../test/helpers/test-store.js';
 import { SERVER_BIN, ensureServerBuilt, shiftedClock, startReferenceServer, type ReferenceServer } from '../../test/helpers/reference-server.js';
 import { makeTestCa, type TestCa } from '../../test/helpers/tls.js';
 import { startTinyproxy, type Tinyproxy } from '../../test/helpers/tinyproxy.js';
@@ -76,7 +78,7 @@ async function keepAliveAnswers(url: string, count: number): Promise<Array<strin
   }
 }
 
-const missing = needs('openssl', 'tinyproxy');
+const missing = needs('openssl', 'tinyproxy') ?? needsThat(postgresBinDir() !== undefined, 'PostgreSQL (initdb, pg_ctl: the postgresql package)');
 
 describe.skipIf(missing)('the server reads each documented environment variable', () => {
   const dirs: string[] = [];
@@ -148,6 +150,20 @@ describe.skipIf(missing)('the server reads each documented environment variable'
       usersAdd({ THIRDLOOP_SERVER_DATA_DIR: dir, HOME: home });
       expect(existsSync(join(dir, 'thirdloop.db'))).toBe(true);
       expect(existsSync(join(home, '.local'))).toBe(false);
+    },
+    async THIRDLOOP_DATABASE_URL() {
+      // The user lands in the PostgreSQL database named by the variable, not in a SQLite file.
+      const url = await testDatabaseUrl('server_env');
+      const dir = join(tempDir(), 'data');
+      usersAdd({ THIRDLOOP_DATABASE_URL: url, THIRDLOOP_SERVER_DATA_DIR: dir, HOME: tempDir() });
+      expect(existsSync(join(dir, 'thirdloop.db'))).toBe(false);
+      const { default: postgres } = await import('postgres');
+      const sql = postgres(url, { max: 1, onnotice: () => {} });
+      try {
+        expect(await sql`SELECT email FROM users`).toEqual([{ email: 'dir@example.com' }]);
+      } finally {
+        await sql.end();
+      }
     },
     async THIRDLOOP_PUBLIC_URL() {
       const server = await serverWith({ THIRDLOOP_PUBLIC_URL: 'https://llm.example.com' }, { args: ['--demo'] });

@@ -1,17 +1,22 @@
-/** The store's limits, marks, secrets and sessions on a real SQLite file, as two processes would share it. */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { openSqliteStore } from '../src/store/sqlite.js';
+/**
+ * The store's limits, marks, secrets and sessions on a real database (a SQLite file, or PostgreSQL in
+ * the `postgres` run), as two processes would share it.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DomainError } from '../src/domain/errors.js';
+import { createKey } from '../src/store/key-actions.js';
+import type { Store } from '../src/store/store.js';
+import { testDatabase, type TestDatabase } from './helpers/stores.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'thirdloop-store-limits-'));
-const file = join(dir, 'thirdloop.db');
-const [one, two] = [openSqliteStore(file), openSqliteStore(file)];
+let database: TestDatabase;
+let one: Store;
+let two: Store;
+beforeAll(async () => {
+  database = await testDatabase('store_limits');
+  [one, two] = [await database.open(), await database.open()];
+});
 afterAll(async () => {
-  await one.close();
-  await two.close();
-  rmSync(dir, { recursive: true, force: true });
+  await database?.close();
 });
 
 const at = (ms: number) => new Date(1_800_000_000_000 + ms);
@@ -27,18 +32,19 @@ describe('limits', () => {
     expect((await two.limits.take([big], at(1000))).allowed).toBe(false);
   });
 
-  it('takeRequest (the gateway’s per-member bucket): answered at once, the minute’s allowance, then the wait, then the refill', () => {
+  // Answered at once on SQLite; PostgreSQL may first fold the bucket into the shared row (a promise).
+  it('takeRequest (the gateway’s per-member bucket): the minute’s allowance, then the wait, then the refill', async () => {
     const b = { key: 'member', limit: 60, windowMs: 60_000 };
-    for (let i = 0; i < 60; i++) expect(one.limits.takeRequest(b, at(0))).toEqual({ allowed: true });
-    expect(one.limits.takeRequest(b, at(0))).toEqual({ allowed: false, retryAfterMs: 1000, key: 'member' });
-    expect(one.limits.takeRequest({ ...b, key: 'another member' }, at(0))).toEqual({ allowed: true });
-    expect(one.limits.takeRequest(b, at(1000))).toEqual({ allowed: true });
-    expect(one.limits.takeRequest(b, at(1000))).toMatchObject({ allowed: false });
+    for (let i = 0; i < 60; i++) expect(await one.limits.takeRequest(b, at(0))).toEqual({ allowed: true });
+    expect(await one.limits.takeRequest(b, at(0))).toEqual({ allowed: false, retryAfterMs: 1000, key: 'member' });
+    expect(await one.limits.takeRequest({ ...b, key: 'another member' }, at(0))).toEqual({ allowed: true });
+    expect(await one.limits.takeRequest(b, at(1000))).toEqual({ allowed: true });
+    expect(await one.limits.takeRequest(b, at(1000))).toMatchObject({ allowed: false });
     const slow = { key: 'slow', limit: 2, windowMs: 60_000 };
-    one.limits.takeRequest(slow, at(0));
-    one.limits.takeRequest(slow, at(0));
-    expect(one.limits.takeRequest(slow, at(0))).toMatchObject({ retryAfterMs: 30_000 });
-    expect(one.limits.takeRequest(slow, at(29_500))).toMatchObject({ retryAfterMs: 500 });
+    await one.limits.takeRequest(slow, at(0));
+    await one.limits.takeRequest(slow, at(0));
+    expect(await one.limits.takeRequest(slow, at(0))).toMatchObject({ retryAfterMs: 30_000 });
+    expect(await one.limits.takeRequest(slow, at(29_500))).toMatchObject({ retryAfterMs: 500 });
   });
 
   it('two store handles on one file count against the same buckets', async () => {
@@ -71,7 +77,7 @@ describe('limits', () => {
 });
 
 describe('secrets and sessions', () => {
-  it('a named secret is made once and is the same for every process on the file', async () => {
+  it('a named secret is made once and is the same for every process on the database', async () => {
     const [a, b] = await Promise.all([one.secrets.get('signing-key'), two.secrets.get('signing-key')]);
     expect(a).toHaveLength(32);
     expect(b.equals(a)).toBe(true);
@@ -100,5 +106,22 @@ describe('secrets and sessions', () => {
     expect(await one.sessions.find('b')).toBeUndefined();
     expect(await one.sessions.deleteForUser(user!.id)).toBe(1);
     expect(await one.sessions.find('a')).toBeUndefined();
+  });
+});
+
+describe('the active-key limit across handles', () => {
+  it('100 creates racing on two handles (two processes, two pools) leave exactly 2 Active keys', async () => {
+    const user = await one.users.create({ id: 'usr_race', email: 'race@example.com', passwordHash: 'x', createdAt: at(0) });
+    const now = new Date();
+    // Every connection of both pools open first, so the creates really run side by side.
+    await Promise.all([one, two].flatMap((store) => Array.from({ length: 8 }, () => store.health())));
+    const results = await Promise.allSettled(
+      Array.from({ length: 100 }, (_, i) => createKey({ store: i % 2 ? one : two, now, userId: user!.id }, { name: `k${i}`, expiresInDays: 30 })),
+    );
+    const refused = results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason);
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(2);
+    expect(refused.every((e) => e instanceof DomainError && e.kind === 'conflict')).toBe(true);
+    const keys = await two.keys.listForUser(user!.id);
+    expect(keys.filter((k) => k.state === 'active')).toHaveLength(2);
   });
 });

@@ -43,6 +43,8 @@ describe('web console over HTTP', () => {
     expect(created.headers.get('location')).toBe('/settings/api-keys');
     // The redirect carries nothing secret.
     expect(created.headers.getSetCookie().join(';')).not.toMatch(/tls_/);
+    // Waiting for the next page view, the secret is in the database only sealed (for this session's cookie).
+    const waiting = server.database.bytes();
 
     // Another session of the same user sees the key but not the secret.
     const other = await b.get('/settings/api-keys');
@@ -52,6 +54,7 @@ describe('web console over HTTP', () => {
     const first = await a.get('/settings/api-keys');
     const secret = secretIn(first.html);
     expect(secret).toMatch(/^tls_/);
+    expect(waiting.includes(Buffer.from(secret!.slice(4)))).toBe(false);
     expect(first.res.headers.get('cache-control')).toBe('no-store');
     expect(first.res.headers.get('content-security-policy')).toMatch(/script-src 'self'/);
     const again = await a.get('/settings/api-keys');

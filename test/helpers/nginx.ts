@@ -30,7 +30,12 @@ export interface Nginx {
 
 export interface NginxOptions {
   /** The plain-http server behind it, e.g. the reference server's `http://127.0.0.1:PORT`. */
-  upstream: string;
+  upstream?: string;
+  /**
+   * Instead of the server block below: the `http { … }` contents as an operator wrote them (the
+   * README's, with the test's addresses); `LISTEN`, the port, is in it already.
+   */
+  httpBody?: string;
   cert: IssuedCertificate;
   /** A port chosen beforehand (when the server behind must know its public URL first); default: a free one. */
   port?: number;
@@ -50,20 +55,28 @@ pid ${dir}/nginx.pid;
 error_log ${dir}/error.log info;
 events { worker_connections 256; }
 http {
-  access_log ${dir}/access.log;
+  # The replica that answered, for tests that check the requests were spread.
+  log_format withupstream '$remote_addr "$request" $status upstream=$upstream_addr';
+  access_log ${dir}/access.log withupstream;
   client_body_temp_path ${dir}/tmp/body;
   proxy_temp_path ${dir}/tmp/proxy;
   fastcgi_temp_path ${dir}/tmp/fastcgi;
   uwsgi_temp_path ${dir}/tmp/uwsgi;
   scgi_temp_path ${dir}/tmp/scgi;
-  server {
+${options.httpBody ?? serverBlock(port, options)}
+}
+`;
+}
+
+function serverBlock(port: number, options: NginxOptions): string {
+  return `  server {
     listen 127.0.0.1:${port} ssl;
     server_name localhost 127.0.0.1;
     ssl_certificate ${options.cert.certFile};
     ssl_certificate_key ${options.cert.keyFile};
     client_max_body_size 16m;
     location / {
-      proxy_pass ${options.upstream.replace(/\/+$/, '')};
+      proxy_pass ${options.upstream!.replace(/\/+$/, '')};
       proxy_http_version 1.1;
       proxy_set_header Connection "";
       proxy_set_header Host $http_host;
@@ -72,9 +85,7 @@ http {
       proxy_buffering off;
       proxy_read_timeout 600s;
     }
-  }
-}
-`;
+  }`;
 }
 
 const NGINX = () => which('nginx') ?? '/usr/sbin/nginx';

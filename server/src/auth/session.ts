@@ -31,6 +31,11 @@ export function sessionLive(session: Session, now: Date): boolean {
   return session.expiresAt.getTime() > t && session.lastSeenAt.getTime() + session.idleTimeoutMs > t;
 }
 
+/** The session cookie's value as the browser sent it (what only the browser holds), or undefined. */
+export function sessionToken(request: FastifyRequest): string | undefined {
+  return parseCookies(request.headers.cookie)[SESSION_COOKIE];
+}
+
 /** The signed-in user, or undefined. Ended sessions (absolute or idle) count as none. */
 export async function currentSession(store: Store, request: FastifyRequest, now: Date): Promise<SignedIn | undefined> {
   if (cache.has(request)) return cache.get(request) ?? undefined;

@@ -38,7 +38,7 @@ export class Gateway {
   readonly keys: KeyCache;
   /** Request bodies still arriving, each refused past config.gatewayBodyTimeoutMs (the server's one deadline mechanism). */
   readonly bodyDeadlines: BodyDeadlines;
-  /** Set when the server starts closing: new /v1 requests are refused with 503. */
+  /** Set when the server starts closing: /v1 answers then end their connections. */
   closing = false;
   private readonly aliases: Record<string, string>;
   private readonly resolved = new Map<string, FoundModel | null>();
@@ -123,7 +123,7 @@ export class Gateway {
   }
 
   /**
-   * The server is stopping: new requests get 503; answers still running get the grace period, then
+   * The server is stopping: requests that still arrive are served and end their connection; answers get the grace period, then
    * the provider's requests are abandoned and `cutConnections` ends what is left, so the server can
    * close and their rows be written.
    */

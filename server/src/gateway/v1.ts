@@ -88,10 +88,10 @@ export class V1Handler {
     const started = performance.now();
     const { gateway } = this;
     const url = req.url!;
-    if (gateway.closing) {
-      sendGatewayError(res, new GatewayError(503, 'api_error', 'This instance is shutting down. Try again.'), { connection: 'close' });
-      return;
-    }
+    // A request that reached a stopping server is served (within the grace period), not refused with a
+    // 503 a load balancer would not retry for a POST; its connection ends with the answer, so keep-alive
+    // clients send the next one to a replica that stays.
+    if (gateway.closing) res.setHeader('connection', 'close');
     const q = url.indexOf('?');
     const rawPath = q === -1 ? url : url.slice(0, q);
     let path = rawPath;

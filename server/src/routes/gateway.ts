@@ -25,6 +25,21 @@ export interface GatewayPluginOptions {
   requestLog?: boolean;
 }
 
+/** How long /healthz waits for the database before calling it unreachable. */
+const HEALTH_TIMEOUT_MS = 2000;
+
+async function databaseAnswers(store: Store, timeoutMs: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), timeoutMs);
+  });
+  try {
+    return await Promise.race([store.health().then(() => true, () => false), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Claude Code's telemetry batches are small; more than this from a caller without a key is refused. */
 const TELEMETRY_BODY_LIMIT = 1024 * 1024;
 
@@ -49,7 +64,7 @@ const gatewayRoutes: FastifyPluginAsync<GatewayPluginOptions> = async (app, opti
     await gateway.close();
   });
 
-  // Start-up and liveness probes: no key, never a 5xx. Claude Code sends `HEAD /` on its base URL
+  // Start-up and liveness probes: no key, never a 5xx (but /healthz, below). Claude Code sends `HEAD /` on its base URL
   // and `HEAD /api/hello` to warm the connection.
   const hello = { name: 'Third Loop', status: 'ok', api: '/v1' };
   app.get('/', async (request, reply) => {
@@ -58,7 +73,13 @@ const gatewayRoutes: FastifyPluginAsync<GatewayPluginOptions> = async (app, opti
     return hello;
   });
   app.get('/api/hello', async () => hello);
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  // The load balancer's probe: 503 while the database does not answer, so traffic goes to a
+  // replica that can serve it.
+  app.get('/healthz', async (_request, reply) => {
+    const healthy = await databaseAnswers(store, HEALTH_TIMEOUT_MS);
+    if (!healthy) return reply.code(503).send({ status: 'unavailable', database: 'unreachable' });
+    return { status: 'ok', database: 'ok' };
+  });
   // Claude Code posts its telemetry to the base URL; it is accepted and dropped unread (never
   // forwarded, never stored), whatever its encoding. Counted as it passes, not buffered: past the
   // cap reading stops and the answer is 413 (Fastify then closes the connection).

@@ -5,13 +5,14 @@
  * CSRF token and works without JavaScript.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { csrfValid, currentSession, requireSignIn, type SignedIn } from '../auth/session.js';
+import { csrfValid, currentSession, requireSignIn, sessionToken, type SignedIn } from '../auth/session.js';
 import { DomainError } from '../domain/errors.js';
 import { ACTIVE_KEY_LIMIT, activeCount, expiryDaysFromText, keyStatus, type KeyRecord } from '../domain/keys.js';
 import { createKey, transitionKey, type Actor } from '../store/key-actions.js';
 import { aboutPage } from '../web/about.js';
 import { apiKeysPage, confirmDeletePage, newKeyPage, type CreatedKey, type KeyCardView } from '../web/api-keys.js';
 import { auditPage } from '../web/audit.js';
+import { FlashStore } from '../web/flash.js';
 import { errorPage, securityHeaders } from '../web/layout.js';
 import { sessionsPage } from '../web/sessions.js';
 import { FORM_BODY_LIMIT } from './session.js';
@@ -26,41 +27,13 @@ interface Flash {
   notice?: string;
 }
 
-/**
- * One-shot messages held in memory, per session, for the POST → 303 → GET
- * step. The new secret travels this way so it is never in a URL or a cookie
- * and a reload cannot show it again.
- */
-class FlashStore {
-  private readonly items = new Map<string, { value: Flash; expiresAt: number }>();
-
-  constructor(
-    private readonly ttlMs = 2 * 60 * 1000,
-    private readonly max = 1000,
-  ) {}
-
-  put(sessionIdHash: string, value: Flash, now: number): void {
-    this.items.delete(sessionIdHash);
-    this.items.set(sessionIdHash, { value, expiresAt: now + this.ttlMs });
-    if (this.items.size > this.max) {
-      for (const [k, v] of this.items) if (v.expiresAt <= now) this.items.delete(k);
-      // Still full: drop the oldest (Map keeps insertion order).
-      while (this.items.size > this.max) this.items.delete(this.items.keys().next().value!);
-    }
-  }
-
-  take(sessionIdHash: string, now: number): Flash | undefined {
-    const item = this.items.get(sessionIdHash);
-    this.items.delete(sessionIdHash);
-    return item && item.expiresAt > now ? item.value : undefined;
-  }
-}
-
 const PAST = { disable: 'Disabled', enable: 'Enabled', delete: 'Deleted' } as const;
 
 export default async function webRoutes(app: FastifyInstance, ctx: RouteContext): Promise<void> {
   const { store, config, clock } = ctx;
-  const flashes = new FlashStore();
+  const flashes = new FlashStore<Flash>(store);
+  // The session's id hash and the cookie value its messages are sealed with (web/flash.ts).
+  const flashSession = (s: SignedIn, request: FastifyRequest) => ({ idHash: s.session.idHash, token: sessionToken(request) ?? '' });
 
   const send = (reply: FastifyReply, status: number, body: string) =>
     reply.code(status).type('text/html; charset=utf-8').headers(securityHeaders()).send(body);
@@ -116,7 +89,7 @@ export default async function webRoutes(app: FastifyInstance, ctx: RouteContext)
   app.get(KEYS_PATH, async (request, reply) => {
     const s = await requireSignIn(store, request, reply, clock());
     if (!s) return reply;
-    const flash = flashes.take(s.session.idHash, clock().getTime()) ?? {};
+    const flash = (await flashes.take(flashSession(s, request), clock())) ?? {};
     return renderKeys(reply, s, 200, flash);
   });
 
@@ -137,10 +110,10 @@ export default async function webRoutes(app: FastifyInstance, ctx: RouteContext)
     const days = expiryDaysFromText(typeof form.expires_in_days === 'string' ? form.expires_in_days : undefined);
     try {
       const minted = await createKey(actorFor(s, request, now), { name, expiresInDays: days });
-      flashes.put(
-        s.session.idHash,
+      await flashes.put(
+        flashSession(s, request),
         { created: { id: minted.key.id, name: minted.key.name, secret: minted.secret, credential: minted.credential } },
-        now.getTime(),
+        now,
       );
       return reply.redirect(KEYS_PATH, 303);
     } catch (err) {
@@ -184,7 +157,7 @@ export default async function webRoutes(app: FastifyInstance, ctx: RouteContext)
     const now = clock();
     try {
       const key = await transitionKey(actorFor(s, request, now), id, action);
-      flashes.put(s.session.idHash, { notice: `${PAST[action]} “${key.name}”.` }, now.getTime());
+      await flashes.put(flashSession(s, request), { notice: `${PAST[action]} “${key.name}”.` }, now);
       return reply.redirect(KEYS_PATH, 303);
     } catch (err) {
       if (!(err instanceof DomainError)) throw err;

@@ -8,7 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { KeyRecord, KeyState } from '../domain/keys.js';
-import { MIGRATIONS } from './migrations.js';
+import { MIGRATIONS, newerSchemaMessage, SQLITE } from './migrations.js';
+import { SchemaError } from './schema-error.js';
 import type { AuditInput, AuditRow, AuthCode, Bucket, KeyDecision, KeyWatcher, LimitDecision, Session, Store, User } from './store.js';
 import { fullAt, msUntilToken, tokensAt, type BucketState } from './token-bucket.js';
 
@@ -93,9 +94,15 @@ export function openSqliteStore(file: string): Store {
   db.pragma('foreign_keys = ON');
   // Another process (an operator command) may hold the write lock briefly.
   db.pragma('busy_timeout = 5000');
-  migrate(db);
+  try {
+    migrate(db);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
 
   const q = {
+    health: db.prepare('SELECT 1'),
     userInsert: db.prepare('INSERT INTO users (id, email, password_hash, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING'),
     userByEmail: db.prepare<[string], UserRow>('SELECT * FROM users WHERE email = ?'),
     userById: db.prepare<[string], UserRow>('SELECT * FROM users WHERE id = ?'),
@@ -138,6 +145,12 @@ export function openSqliteStore(file: string): Store {
        VALUES (@code_hash, @user_id, @code_challenge, @redirect_uri, @key_name, @expires_in_days, @replaces, @machine, @expires_at)`,
     ),
     codeConsume: db.prepare<[string], Record<string, unknown>>('DELETE FROM auth_codes WHERE code_hash = ? RETURNING *'),
+    flashPut: db.prepare(
+      `INSERT INTO flashes (session_hash, sealed, expires_at) VALUES (?, ?, ?)
+       ON CONFLICT(session_hash) DO UPDATE SET sealed = excluded.sealed, expires_at = excluded.expires_at`,
+    ),
+    flashSweep: db.prepare('DELETE FROM flashes WHERE expires_at <= ?'),
+    flashTake: db.prepare<[string], { sealed: Buffer; expires_at: number }>('DELETE FROM flashes WHERE session_hash = ? RETURNING sealed, expires_at'),
     codeExpire: db.prepare('DELETE FROM auth_codes WHERE expires_at <= ?'),
     codeFail: db.prepare<[string, number], { failed_attempts: number }>(
       'UPDATE auth_codes SET failed_attempts = failed_attempts + 1 WHERE code_challenge = ? AND expires_at > ? RETURNING failed_attempts',
@@ -435,6 +448,16 @@ export function openSqliteStore(file: string): Store {
         q.codeExpire.run(now.getTime());
       },
     },
+    flashes: {
+      async put(sessionHash, sealed, expiresAt, now) {
+        q.flashSweep.run(now.getTime());
+        q.flashPut.run(sessionHash, sealed, expiresAt.getTime());
+      },
+      async take(sessionHash, now) {
+        const r = q.flashTake.get(sessionHash);
+        return r && r.expires_at > now.getTime() ? r.sealed : undefined;
+      },
+    },
     audit: {
       async insert(entry) {
         q.auditInsert.run(auditParams(entry));
@@ -458,6 +481,9 @@ export function openSqliteStore(file: string): Store {
         return (db.prepare(sql).all(...params) as Array<Omit<AuditRow, 'at'> & { at: number }>).map((r) => ({ ...r, at: new Date(r.at) }));
       },
     },
+    async health() {
+      q.health.get();
+    },
     async close() {
       clearInterval(poll);
       poll = undefined;
@@ -470,8 +496,9 @@ function migrate(db: Database.Database): void {
   // The version is read inside the write lock: two processes opening a new file race here.
   const step = db.transaction((): boolean => {
     const v = db.pragma('user_version', { simple: true }) as number;
-    if (v >= MIGRATIONS.length) return false;
-    db.exec(MIGRATIONS[v]!);
+    if (v > MIGRATIONS.length) throw new SchemaError(newerSchemaMessage(v));
+    if (v === MIGRATIONS.length) return false;
+    db.exec(MIGRATIONS[v]!(SQLITE));
     db.pragma(`user_version = ${v + 1}`);
     return true;
   });

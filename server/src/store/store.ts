@@ -1,5 +1,5 @@
 /**
- * The storage seam. Narrow on purpose: SQLite now, PostgreSQL later. Every
+ * The storage seam. Narrow on purpose: SQLite (one process, the default) or PostgreSQL (replicas). Every
  * method is async so a networked store fits; every multi-row rule (the
  * active-key limit) goes through `keys.change`, which runs a pure decision
  * inside one transaction.
@@ -168,6 +168,12 @@ export interface Store {
     recordFailure(codeChallenge: string, now: Date, limit: number): Promise<number | undefined>;
     deleteExpired(now: Date): Promise<void>;
   };
+  flashes: {
+    /** Keeps one sealed message for the session until `expiresAt`, replacing any before it. */
+    put(sessionHash: string, sealed: Buffer, expiresAt: Date, now: Date): Promise<void>;
+    /** Removes and returns the session's message (once), unless it expired at `now`. */
+    take(sessionHash: string, now: Date): Promise<Buffer | undefined>;
+  };
   audit: {
     insert(entry: AuditInput): Promise<void>;
     /** Many rows in one transaction (the gateway's batched writes). */
@@ -175,5 +181,7 @@ export interface Store {
     /** Newest first. */
     list(filter?: { userId?: string; since?: Date; limit?: number }): Promise<AuditRow[]>;
   };
+  /** Throws when the database cannot answer (the load balancer's /healthz asks). */
+  health(): Promise<void>;
   close(): Promise<void>;
 }

@@ -1,10 +1,8 @@
 /**
- * In-process server for server tests: buildApp on a loopback port, a real
- * SQLite file in a temp dir, and a clock the test moves.
+ * In-process server for server tests: buildApp on a loopback port, a real database (a SQLite file
+ * in a temp dir, or a PostgreSQL database in the `postgres` run: helpers/stores.ts), and a clock
+ * the test moves.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { Agent, fetch as undiciFetch } from 'undici';
@@ -12,8 +10,8 @@ import { buildApp } from '../../src/app.js';
 import { makeConfig, type ServerConfig } from '../../src/config.js';
 import { hashPassword } from '../../src/auth/hashing.js';
 import { createKey } from '../../src/store/key-actions.js';
-import { databasePath, openSqliteStore } from '../../src/store/sqlite.js';
 import type { Store } from '../../src/store/store.js';
+import { testDatabase, type TestDatabase } from './stores.js';
 
 export interface TestServer {
   url: string;
@@ -21,7 +19,7 @@ export interface TestServer {
   store: Store;
   config: ServerConfig;
   dataDir: string;
-  dbFile: string;
+  database: TestDatabase;
   now(): Date;
   /** Moves the server's clock forward. */
   advance(ms: number): void;
@@ -34,9 +32,9 @@ export interface TestServer {
 let counter = 0;
 
 export async function startTestServer(overrides: Partial<ServerConfig> = {}): Promise<TestServer> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'thirdloop-server-test-'));
-  const dbFile = databasePath(dataDir);
-  const store = openSqliteStore(dbFile);
+  const database = await testDatabase('server');
+  const dataDir = database.where.dataDir;
+  const store = await database.open();
   let offset = 0;
   const now = () => new Date(Date.now() + offset);
   const config = makeConfig({ dataDir, port: 0, upstream: 'mock', ...overrides }, {});
@@ -54,7 +52,7 @@ export async function startTestServer(overrides: Partial<ServerConfig> = {}): Pr
     store,
     config,
     dataDir,
-    dbFile,
+    database,
     now,
     advance(ms) {
       offset += ms;
@@ -73,8 +71,7 @@ export async function startTestServer(overrides: Partial<ServerConfig> = {}): Pr
     },
     async close() {
       await app.close();
-      await store.close();
-      rmSync(dataDir, { recursive: true, force: true });
+      await database.close();
     },
   };
 }
