@@ -317,8 +317,8 @@ function configFileCases(): Case[] {
     { label: 'garbage', prepare: (f) => write(f, 'profiles = { default }'), says: /config file.*not valid JSON/ },
     { label: 'empty', prepare: (f) => write(f, ''), says: /config file|Not signed in|instance URL/ },
     { label: 'binary (NUL bytes)', prepare: (f) => write(f, NUL_BYTES), says: /config file/ },
-    // The profile is unreadable, so no key is known to belong to any instance: not signed in, with the command to run.
-    { label: 'a JSON array', prepare: (f) => write(f, '[1,2,3]'), says: /Not signed in\.\nRun `thirdloop auth --api-url URL`/, exit: 4 },
+    // Not an object: named, and left as it is (a write would replace the user's array).
+    { label: 'a JSON array', prepare: (f) => write(f, '[1,2,3]'), says: /config file .*does not hold a JSON object/ },
     { label: 'profiles is a string', prepare: (f) => write(f, '{"profiles":"default"}'), says: /Not signed in\.\nRun `thirdloop auth --api-url URL`/, exit: 4 },
     { label: 'apiUrl is a number', prepare: (f) => write(f, '{"profiles":{"default":{"apiUrl":42,"keyId":"tlk_x","storage":"file"}}}'), says: /profile's API URL/, exit: 2 },
     { label: 'apiUrl is not a URL', prepare: (f) => write(f, '{"profiles":{"default":{"apiUrl":"not a url","keyId":"tlk_x","storage":"file"}}}'), says: /profile's API URL/, exit: 2 },
