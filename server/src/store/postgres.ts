@@ -19,6 +19,7 @@ import { KEY_CHANNEL, KeyWatch } from './postgres-key-watch.js';
 import { SharedRequestBuckets } from './postgres-request-buckets.js';
 import { SchemaError } from './schema-error.js';
 import type { AuditInput, AuditRow, AuthCode, Bucket, KeyDecision, LimitDecision, Session, Store, User } from './store.js';
+import { auditRow } from './audit-row.js';
 import { fullAt, msUntilToken, tokensAt } from './token-bucket.js';
 
 /** Any fixed number: the advisory lock that makes concurrent starts migrate one at a time. */
@@ -84,22 +85,6 @@ const AUDIT_COLUMNS = [
   'source',
 ] as const;
 
-const auditRow = (e: AuditInput) => ({
-  at: e.at.getTime(),
-  user_id: e.user_id ?? null,
-  key_id: e.key_id ?? null,
-  session_id: e.session_id ?? null,
-  kind: e.kind,
-  action: e.action,
-  method: e.method ?? null,
-  path: e.path ?? null,
-  model: e.model ?? null,
-  status: e.status ?? null,
-  latency_ms: e.latency_ms ?? null,
-  input_tokens: e.input_tokens ?? null,
-  output_tokens: e.output_tokens ?? null,
-  source: e.source ?? null,
-});
 
 /** The database named in a URL without its password, for messages. */
 export function describeDatabase(url: string): string {

@@ -11,6 +11,7 @@ import type { KeyRecord, KeyState } from '../domain/keys.js';
 import { MIGRATIONS, newerSchemaMessage, SQLITE } from './migrations.js';
 import { SchemaError } from './schema-error.js';
 import type { AuditInput, AuditRow, AuthCode, Bucket, KeyDecision, KeyWatcher, LimitDecision, Session, Store, User } from './store.js';
+import { auditRow } from './audit-row.js';
 import { fullAt, msUntilToken, tokensAt, type BucketState } from './token-bucket.js';
 
 /**
@@ -167,25 +168,9 @@ export function openSqliteStore(file: string): Store {
     ),
   };
 
-  const auditParams = (e: AuditInput) => ({
-    at: e.at.getTime(),
-    user_id: e.user_id ?? null,
-    key_id: e.key_id ?? null,
-    session_id: e.session_id ?? null,
-    kind: e.kind,
-    action: e.action,
-    method: e.method ?? null,
-    path: e.path ?? null,
-    model: e.model ?? null,
-    status: e.status ?? null,
-    latency_ms: e.latency_ms ?? null,
-    input_tokens: e.input_tokens ?? null,
-    output_tokens: e.output_tokens ?? null,
-    source: e.source ?? null,
-  });
 
   const auditInsertMany = db.transaction((entries: readonly AuditInput[]) => {
-    for (const e of entries) q.auditInsert.run(auditParams(e));
+    for (const e of entries) q.auditInsert.run(auditRow(e));
   });
   const batch = db.transaction((lastUsed: ReadonlyMap<string, Date>, entries: readonly AuditInput[]) => {
     for (const [keyId, at] of lastUsed) q.keyTouch.run(at.getTime(), keyId, at.getTime());
@@ -233,7 +218,7 @@ export function openSqliteStore(file: string): Store {
         last_used_at: k.lastUsedAt?.getTime() ?? null,
       });
     }
-    for (const e of decision.audit ?? []) q.auditInsert.run(auditParams(e));
+    for (const e of decision.audit ?? []) q.auditInsert.run(auditRow(e));
     return decision.result;
   });
 
@@ -460,7 +445,7 @@ export function openSqliteStore(file: string): Store {
     },
     audit: {
       async insert(entry) {
-        q.auditInsert.run(auditParams(entry));
+        q.auditInsert.run(auditRow(entry));
       },
       async insertMany(entries) {
         if (entries.length > 0) auditInsertMany(entries);
