@@ -222,8 +222,25 @@ export function buildProgram(commander: Commander, argv: readonly string[], disp
     .option('--dry-run', 'show the changes as a diff and write nothing')
     .option('--undo', 'remove what setup claude added')
     .option('--key-helper', 'configure Claude Code’s apiKeyHelper instead of exporting the key')
+    .option('--via-run', 'no key in the shells: `claude` becomes a function that runs `thirdloop run -- claude`')
     .option('-y, --yes', 'do not ask for confirmation')
-    .addHelpText('after', examples('thirdloop setup claude', 'thirdloop setup claude --shell bash,zsh --dry-run', 'thirdloop setup claude --key-helper', 'thirdloop setup claude --undo'))
+    .addHelpText(
+      'after',
+      `${examples(
+        'thirdloop setup claude',
+        'thirdloop setup claude --via-run',
+        'thirdloop setup claude --shell bash,zsh --dry-run',
+        'thirdloop setup claude --key-helper',
+        'thirdloop setup claude --undo',
+      )}
+Modes: by default new terminals export ANTHROPIC_BASE_URL and ANTHROPIC_API_KEY
+(the key is in a 0600 file the profile sources). --via-run exports nothing:
+\`claude\` typed in a new terminal runs \`thirdloop run -- claude\`, which gives
+Claude Code a token that works only while it runs. Running again with or
+without --via-run switches the shells named. \`thirdloop doctor\` shows each
+shell's mode.
+`,
+    )
     .action(action(lazy('setup/claude')));
   setup
     .command('opencode')

@@ -22,6 +22,8 @@ import { shProbe } from './probe-command.js';
 import {
   posixEnvFile,
   posixFunctionTracker,
+  posixRunFile,
+  posixRunProbe,
   posixSetsVariable,
   posixSourceBlock,
   posixStopsReading,
@@ -84,6 +86,9 @@ export const bash: ProfileShell = {
     ),
   envFileName: 'env.sh',
   envFileContent: posixEnvFile,
+  runFileName: 'run.sh',
+  runFileContent: posixRunFile,
+  runProbeCommand: posixRunProbe,
   sourceBlock: posixSourceBlock,
   // A CR before the LF would end up in `fi\r`, which never closes the `if`.
   blockEol: () => '\n',

@@ -36,3 +36,14 @@ export const ENV_FILE_HEADER = [
   'Written by thirdloop. Holds your Third Loop API key: keep this file private (mode 0600).',
   'Rewritten by `thirdloop setup claude` and when the key is rotated; removed by `thirdloop setup claude --undo`.',
 ];
+
+export const RUN_FILE_HEADER = [
+  'Written by thirdloop. Holds no key: each command below runs through `thirdloop run`, which reads the key',
+  'from the keychain and hands the command a token that works only while it runs, through a broker on 127.0.0.1.',
+  'Rewritten by `thirdloop setup claude --via-run`; removed by `thirdloop setup claude --undo`.',
+];
+
+/** The words after the program in a wrapper: `run [--profile P] -- <command>`; `quote` quotes the profile. */
+export function runWords(profile: string, quote: (value: string) => string): string[] {
+  return ['run', ...(profile === 'default' ? [] : ['--profile', quote(profile)])];
+}

@@ -27,22 +27,27 @@ import { inspect, readRegularFile } from '../files/regular-file.js';
 import { FileTransaction } from '../files/transaction.js';
 import { unifiedDiff } from '../files/unified-diff.js';
 import { nodeSpawner, restoreUserEnvironment, setUserEnvironment, type Spawner } from './cmd.js';
-import { normalizeValues, readShellRecord, redactEnvText, writeShellRecord } from './env-files.js';
+import { normalizeValues, readShellRecord, redactEnvText, writeShellRecord, type ShellRecord } from './env-files.js';
 import { SHELLS, defaultShells, shellsFor } from './index.js';
 import {
-  planEnvFiles,
+  ownFileNameFor,
+  planOwnFiles,
   planShellSetup,
+  planUnusedOwnFiles,
   planUndo,
   planUserEnvironment,
   undoCandidates,
+  type OwnFileName,
   type PlanContext,
   type Planned,
   type ShellChange,
 } from './plan.js';
+import { makeStandIn, thirdloopInvocation } from './run-files.js';
+import { findProgram, terminalEnvironment } from './terminal.js';
 import { machineProbe, type MachineProbe } from './probe.js';
 import { fifosIn, modesWithoutBlock, scanStartup, type Finding } from './startup-scan.js';
 import { checkShell, type ShellCheck } from './verify.js';
-import type { ProfileShell, ShellEnv, ShellLayout, ShellName } from './types.js';
+import type { ProfileShell, ShellEnv, ShellLayout, ShellMode, ShellName, WrappedCommand } from './types.js';
 import { windowsPowerShellChecks } from './powershell.js';
 import { blockedProfiles, describeBlocked, windowsFacts } from './windows/facts.js';
 import { spawnedWindows, type WindowsSystem } from './windows/system.js';
@@ -72,6 +77,13 @@ export interface ConfigureShellsOptions {
   askUserEnvironment?: (reasons: string[]) => Promise<boolean>;
   /** Time limit for each shell start (default terminal.ts DEFAULT_SHELL_TIMEOUT_MS). */
   timeoutMs?: number;
+  /** `run`: the shells get functions that start `thirdloop run -- claude` instead of the key (--via-run). */
+  mode?: ShellMode;
+  /** --via-run: the commands to wrap (default: claude). */
+  commands?: WrappedCommand[];
+  /** Test seams for --via-run: the node and thirdloop script the functions start. */
+  nodePath?: string;
+  cliPath?: string;
 }
 
 export interface ShellSetupResult {
@@ -87,6 +99,8 @@ export interface ShellSetupResult {
   /** Static findings worth a word even when the shells agree (a `return` only some machines take). */
   warnings: string[];
   notes: string[];
+  /** The mode this run set up (undo: undefined). */
+  mode?: ShellMode;
 }
 
 const shellEnv = (ctx: Context): ShellEnv => ({ platform: ctx.platform, homedir: ctx.homedir, env: ctx.env });
@@ -176,11 +190,28 @@ async function setup(
 ): Promise<ShellSetupResult> {
   if (!options.apiUrl || !options.credential) throw new Error('configureShells needs apiUrl and credential');
   const values = normalizeValues({ apiUrl: options.apiUrl, credential: options.credential });
+  const mode: ShellMode = options.mode ?? 'env';
   const record = readShellRecord(config);
+  const notes: string[] = [];
+  if (mode === 'run' && shells.includes('cmd')) {
+    // cmd reads no start-up file of the user's: nothing can define a `claude` there.
+    shells.splice(shells.indexOf('cmd'), 1);
+    notes.push('cmd has no start-up file for a `claude` function: type `thirdloop run -- claude` there.');
+    if (shells.length === 0) throw usageError('--via-run works through shell functions, and cmd has none.', 'Use --shell powershell, or type `thirdloop run -- claude` in cmd.');
+  }
+  const run =
+    mode === 'run'
+      ? {
+          thirdloop: thirdloopInvocation({ platform: ctx.platform, env: terminalEnvironment(pc.e, owner), nodePath: options.nodePath, cliPath: options.cliPath }),
+          profile: ctx.globals.profile,
+          commands: [...new Set<WrappedCommand>(['claude', ...(options.commands ?? []), ...(record.runCommands ?? [])])],
+        }
+      : undefined;
   const layouts = await layoutsOf(shells, pc.e, probe);
 
-  const plan: Planned[] = await planEnvFiles(pc, shells, values);
+  const plan: Planned[] = await planOwnFiles(pc, shells, mode, { env: values, run });
   for (const item of plan) {
+    if (!item.change.holdsSecret) continue;
     if (record.profile && record.profile !== ctx.globals.profile && item.change.action !== 'create') {
       item.change.notes.push(`${pc.label(item.change.path)} held the key of profile "${record.profile}"; it now holds profile "${ctx.globals.profile}"'s.`);
     }
@@ -189,18 +220,34 @@ async function setup(
   }
   const profilePlans = new Map<ShellName, Planned[]>();
   for (const [name, layout] of layouts) {
-    const items = await planShellSetup(pc, profileShell(name), layout);
+    const items = await planShellSetup(pc, profileShell(name), layout, mode);
     for (const item of items) {
       const repo = await gitWorkTree(item.change.realPath ?? item.change.path);
       if (repo) {
-        const envFile = path.join(pc.dir, profileShell(name).envFileName);
-        item.change.notes.push(`${pc.label(item.change.path)} is in the git work tree ${pc.label(repo)}; only the line that sources ${pc.label(envFile)} goes there, never the key.`);
+        const envFile = path.join(pc.dir, ownFileNameFor(profileShell(name), mode));
+        item.change.notes.push(
+          mode === 'run'
+            ? `${pc.label(item.change.path)} is in the git work tree ${pc.label(repo)}; only the line that sources ${pc.label(envFile)} goes there.`
+            : `${pc.label(item.change.path)} is in the git work tree ${pc.label(repo)}; only the line that sources ${pc.label(envFile)} goes there, never the key.`,
+        );
       }
     }
     profilePlans.set(name, items);
     plan.push(...items);
   }
+  // The other mode's files nobody will source any more: an env file left behind would keep the key on disk.
+  const runShells = nextRunShells(record, shells, mode, []);
+  const keep = new Set<OwnFileName>();
+  for (const name of new Set([...record.shells, ...shells])) {
+    if (!isProfileShell(name)) continue;
+    keep.add(ownFileNameFor(profileShell(name), runShells.includes(name) ? 'run' : 'env'));
+  }
+  const unused = await planUnusedOwnFiles(pc, keep);
+  // A file taken away is needed back when a shell that read it fails its check (its old block returns).
+  for (const item of unused) item.change.shells = item.change.shells.filter((s) => shells.includes(s));
+  plan.push(...unused);
   if (shells.includes('cmd')) plan.push(planUserEnvironment(record.userEnvironment ? 'update' : 'create'));
+  if (mode === 'run' && record.userEnvironment) plan.push(planUserEnvironment('remove'));
   mergeSameFile(plan);
 
   // What runs around the block, in each shell's start-up order, once the edits are made.
@@ -211,11 +258,16 @@ async function setup(
     findings.set(name, scanStartup(profileShell(name), layout, texts));
     bare.set(name, modesWithoutBlock(profileShell(name), layout, texts));
   }
-  const notes = [...layouts.values()].flatMap((l) => l.notes);
+  notes.push(...[...layouts.values()].flatMap((l) => l.notes));
 
   const tx = new FileTransaction({ owner, label: pc.label });
   for (const item of plan) {
-    if (item.change.kind === 'user-environment' || !item.bytes) continue;
+    if (item.change.kind === 'user-environment') continue;
+    if (item.change.action === 'remove') {
+      tx.remove(item.change.realPath ?? item.change.path, { label: pc.label(item.change.path), tags: item.change.shells.map((s) => `${NEEDED_BY}${s}`) });
+      continue;
+    }
+    if (!item.bytes) continue;
     tx.write(item.change.path, item.bytes, {
       label: pc.label(item.change.path),
       tags: item.change.shells,
@@ -236,7 +288,7 @@ async function setup(
     }
     diffs(plan, pc);
     const warnings = [...policy, ...staticWarnings(findings, new Set(), pc)];
-    return { changes: plan.map((p) => p.change), checks: [], failed: [], unverified: [], verifyMs: 0, warnings, notes };
+    return { changes: plan.map((p) => p.change), checks: [], failed: [], unverified: [], verifyMs: 0, warnings, notes, mode };
   }
 
   await tx.check();
@@ -249,16 +301,27 @@ async function setup(
   const userEnvironment = plan.find((p) => p.change.kind === 'user-environment');
   if (userEnvironment) {
     try {
-      const { broadcast } = await setUserEnvironment(options.windows!, values, { dir: config.dir, firstTime: !record.userEnvironment });
-      if (!broadcast) userEnvironment.change.notes.push(NO_BROADCAST);
+      if (userEnvironment.change.action === 'remove') {
+        const { broadcast, restored } = await restoreUserEnvironment(options.windows!, config.dir);
+        userEnvironment.change.notes.push('--via-run keeps the key out of the Windows user environment, so thirdloop took it out.');
+        if (restored.length > 0) userEnvironment.change.notes.push(`Put back the value${restored.length === 1 ? '' : 's'} ${restored.join(' and ')} had before thirdloop set ${restored.length === 1 ? 'it' : 'them'}.`);
+        if (!broadcast) userEnvironment.change.notes.push(NO_BROADCAST);
+      } else {
+        const { broadcast } = await setUserEnvironment(options.windows!, values, { dir: config.dir, firstTime: !record.userEnvironment });
+        if (!broadcast) userEnvironment.change.notes.push(NO_BROADCAST);
+      }
     } catch (error) {
       await tx.rollback();
       throw error;
     }
   }
+  if (run && !findProgram('claude', terminalEnvironment(pc.e, owner), ctx.platform)) {
+    notes.push('Claude Code is not on the PATH new terminals start with, so `claude` will say "Command not found" until it is installed (npm install -g @anthropic-ai/claude-code).');
+  }
 
   // The judge: every installed shell, every start mode, at once.
   const started = performance.now();
+  const standIn = run ? await makeStandIn(ctx.platform, process.execPath, owner) : undefined;
   const checks = await Promise.all(
     [...layouts].map(async ([name, layout]) => {
       const fifos = await fifosIn(layout, fileKind);
@@ -272,20 +335,26 @@ async function setup(
           timeoutMs: probe.timeoutMs,
           fifos,
           withoutBlock: bare.get(name),
+          viaRun: standIn && { standInDir: standIn.dir },
         });
       // Windows has two PowerShells reading their own profiles: each installed one is started.
       if (name === 'powershell' && ctx.platform === 'win32') return mergeChecks(name, await Promise.all(windowsPowerShellChecks(pc.e).map(one)));
       return one(profileShell(name));
     }),
-  );
+  ).finally(() => standIn?.remove());
   const verifyMs = Math.round(performance.now() - started);
   const failed = checks.filter((c) => c.installed && !c.ok).map((c) => c.shell);
   const unverified = checks.filter((c) => !c.installed).map((c) => c.shell);
   if (failed.length > 0) {
     const gone = new Set<ShellName>(failed);
-    const rollBack = (tags: string[]) => tags.length > 0 && tags.every((t) => gone.has(t as ShellName));
+    // A write goes back when every shell it serves failed; a removal when any shell that needs the file back did.
+    const rollBack = (tags: string[]) =>
+      tags.length > 0 && (tags.every((t) => gone.has(t as ShellName)) || tags.some((t) => t.startsWith(NEEDED_BY) && gone.has(t.slice(NEEDED_BY.length) as ShellName)));
     const stuck = await tx.rollback(rollBack);
-    for (const item of plan) if (item.bytes && rollBack(item.change.shells) && !stuck.includes(item.change.path)) item.change.rolledBack = true;
+    for (const item of plan) {
+      const tags = item.change.action === 'remove' ? item.change.shells.map((s) => `${NEEDED_BY}${s}`) : item.change.shells;
+      if ((item.bytes || item.change.action === 'remove') && item.change.kind !== 'user-environment' && rollBack(tags) && !stuck.includes(item.change.path)) item.change.rolledBack = true;
+    }
     if (stuck.length > 0) notes.push(`Could not take back the changes to ${stuck.map(pc.label).join(', ')}: check ${stuck.length === 1 ? 'it' : 'them'} by hand.`);
   }
 
@@ -301,11 +370,27 @@ async function setup(
   writeShellRecord(config, {
     shells: shellsFor(ctx.platform).filter((s) => configured.has(s)),
     profile: ctx.globals.profile,
-    userEnvironment: userEnvironment ? true : record.userEnvironment,
+    userEnvironment: userEnvironment ? userEnvironment.change.action !== 'remove' : record.userEnvironment,
+    runShells: nextRunShells(record, shells, mode, failed),
+    runCommands: run ? run.commands : record.runCommands,
   });
 
   const warnings = [...policy, ...staticWarnings(findings, new Set(checks.filter((c) => c.installed).map((c) => c.shell)), pc)];
-  return { changes: plan.map((p) => p.change), checks, failed, unverified, verifyMs, warnings, notes };
+  return { changes: plan.map((p) => p.change), checks, failed, unverified, verifyMs, warnings, notes, mode };
+}
+
+/** The tag of a removal: the shell that needs the file back if its check fails. */
+const NEEDED_BY = 'needed-by:';
+
+/** The shells in --via-run mode once this run stands: the selected ones join or leave it; failed ones stay as they were. */
+function nextRunShells(record: ShellRecord, shells: ShellName[], mode: ShellMode, failed: ShellName[]): ShellName[] {
+  const out = new Set(record.runShells ?? []);
+  for (const name of shells) {
+    if (failed.includes(name)) continue;
+    if (mode === 'run') out.add(name);
+    else out.delete(name);
+  }
+  return [...out];
 }
 
 /** One shell's verdict from several programs (Windows PowerShell 5.1 and 7): ok when every installed one is. */
@@ -444,6 +529,8 @@ async function undo(
     shells: shellsFor(ctx.platform).filter((s) => touched.has(s)),
     profile: record.profile,
     userEnvironment: plan.some((p) => p.change.kind === 'user-environment') ? false : record.userEnvironment,
+    runShells: record.runShells,
+    runCommands: record.runCommands,
   });
   return { changes: plan.map((p) => p.change), checks: [], failed: [], unverified: [], verifyMs: 0, warnings: [], notes };
 }

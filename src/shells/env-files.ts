@@ -13,7 +13,7 @@ import { spawnedWindows, type WindowsSystem } from './windows/system.js';
 import { fish } from './fish.js';
 import { powershell } from './powershell.js';
 import { API_KEY_VAR } from './types.js';
-import type { EnvFileName, EnvValues, ShellName } from './types.js';
+import type { EnvFileName, EnvValues, ShellName, WrappedCommand } from './types.js';
 
 export const SECRET_FILE_MODE = 0o600;
 
@@ -56,6 +56,10 @@ export interface ShellRecord {
   profile?: string;
   /** Windows: the user environment holds the variables (cmd). */
   userEnvironment?: boolean;
+  /** The shells set up with --via-run: their block sources the run file, which defines `claude`. */
+  runShells?: ShellName[];
+  /** The commands the run files wrap. */
+  runCommands?: WrappedCommand[];
 }
 
 const RECORD_KEY = 'setup.shells';
@@ -66,7 +70,11 @@ export function readShellRecord(config: ConfigStore): ShellRecord {
 }
 
 export function writeShellRecord(config: ConfigStore, record: ShellRecord): void {
-  config.set(RECORD_KEY, record.shells.length === 0 && !record.userEnvironment ? undefined : record);
+  const runShells = record.runShells?.filter((s) => record.shells.includes(s)) ?? [];
+  const tidy: ShellRecord = { ...record, runShells: runShells.length ? runShells : undefined, runCommands: runShells.length ? record.runCommands : undefined };
+  if (!tidy.runShells) delete tidy.runShells;
+  if (!tidy.runCommands) delete tidy.runCommands;
+  config.set(RECORD_KEY, record.shells.length === 0 && !record.userEnvironment ? undefined : tidy);
 }
 
 export interface RewriteDeps {

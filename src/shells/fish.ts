@@ -5,10 +5,10 @@
  * shell; a global (`set -gx`) hides a universal variable of the same name.
  * XDG_CONFIG_HOME is respected.
  */
-import { ENV_FILE_HEADER, checkValue, pathFor, underHome, xdgConfigHome } from './common.js';
-import { shProbe } from './probe-command.js';
+import { ENV_FILE_HEADER, RUN_FILE_HEADER, checkValue, pathFor, runWords, underHome, xdgConfigHome } from './common.js';
+import { shPrintCommand, shProbe } from './probe-command.js';
 import { API_KEY_VAR, BASE_URL_VAR, BLOCK_COMMENT, WATCHED_VAR_PATTERN } from './types.js';
-import type { EnvValues, ProfileShell, ShellEnv, ShellLayout, ShellProbe, StartMode } from './types.js';
+import type { RunValues, EnvValues, ProfileShell, ShellEnv, ShellLayout, ShellProbe, StartMode } from './types.js';
 
 /** fish single quotes: only \\ and \' are escapes. */
 export const fishQuote = (value: string) => `'${value.replaceAll('\\', '\\\\').replaceAll("'", "\\'")}'`;
@@ -96,10 +96,22 @@ export const fish: ProfileShell = {
       `set -gx ${API_KEY_VAR} ${fishQuote(checkValue(API_KEY_VAR, values.credential))}`,
       '',
     ].join('\n'),
-  sourceBlock: (envFile, e) => {
+  sourceBlock: (envFile, e, comment = BLOCK_COMMENT) => {
     const quoted = fishPath(envFile, e);
-    return [BLOCK_COMMENT, `if test -f ${quoted}; source ${quoted}; end`];
+    return [comment, `if test -f ${quoted}; source ${quoted}; end`];
   },
+  runFileName: 'run.fish',
+  // A fish alias is a function too, so defining ours replaces it.
+  runFileContent: (values: RunValues) => {
+    const program = values.thirdloop.length === 1 && values.thirdloop[0] === 'thirdloop' ? 'command thirdloop' : values.thirdloop.map(fishQuote).join(' ');
+    const words = [program, ...runWords(values.profile, fishQuote)].join(' ');
+    return [
+      ...RUN_FILE_HEADER.map((line) => `# ${line}`),
+      ...values.commands.flatMap((command) => [`function ${command}`, `    ${words} -- ${command} $argv`, 'end']),
+      '',
+    ].join('\n');
+  },
+  runProbeCommand: (mark, standInDir) => `${shPrintCommand(mark)}; set -gx PATH ${fishQuote(standInDir)} $PATH; claude ${mark}S 'a b'`,
   blockEol: () => '\n',
   setsVariable: (line) => (/^\s*#/.test(line) ? undefined : assignment.exec(line)?.[1]),
   stopsReading: (line) => {

@@ -14,10 +14,18 @@ import { readRegularFile, resolveTarget } from '../files/regular-file.js';
 import { USER_ENVIRONMENT } from './cmd.js';
 import { ENV_FILE_NAMES, SECRET_FILE_MODE, envFileContent } from './env-files.js';
 import { SHELLS } from './index.js';
-import type { EnvFileName, EnvValues, ProfileShell, ShellEnv, ShellLayout, ShellName, StartupFile } from './types.js';
+import { RUN_FILE_MODE, RUN_FILE_NAMES, blockMode, ownFileName, runFileContent } from './run-files.js';
+import { BLOCK_COMMENT, RUN_BLOCK_COMMENT } from './types.js';
+import type { EnvFileName, EnvValues, ProfileShell, RunFileName, RunValues, ShellEnv, ShellLayout, ShellMode, ShellName, StartupFile } from './types.js';
+
+/** A file of thirdloop's own that a block sources: an env file (holds the key) or a run file (holds none). */
+export type OwnFileName = EnvFileName | RunFileName;
+export const OWN_FILE_NAMES: OwnFileName[] = [...ENV_FILE_NAMES, ...RUN_FILE_NAMES];
+export { ownFileName as ownFileNameFor } from './run-files.js';
+const isEnvFile = (name: OwnFileName): name is EnvFileName => (ENV_FILE_NAMES as string[]).includes(name);
 
 export interface ShellChange {
-  kind: 'profile' | 'env-file' | 'user-environment';
+  kind: 'profile' | 'env-file' | 'run-file' | 'user-environment';
   /** The shells this change serves (env.sh serves bash and zsh). */
   shells: ShellName[];
   /** The file as the user knows it (or HKCU\Environment). */
@@ -94,38 +102,40 @@ export async function readProfile(file: string, label: string): Promise<{ view: 
 /** Text for a diff: the bytes read as UTF-8 where they are (a diff is for people). */
 const forPeople = (view: ByteText) => (view.encoding === 'utf16le' ? view.text : Buffer.from(view.text, 'latin1').toString('utf8'));
 
-export async function planEnvFiles(pc: PlanContext, shells: ShellName[], values: EnvValues): Promise<Planned[]> {
-  const envFiles = new Map<EnvFileName, ShellName[]>();
+/** The file each selected shell's block will source (env.sh serves bash and zsh), with its new bytes. */
+export async function planOwnFiles(pc: PlanContext, shells: ShellName[], mode: ShellMode, values: { env?: EnvValues; run?: RunValues }): Promise<Planned[]> {
+  const files = new Map<OwnFileName, ShellName[]>();
   for (const name of shells.filter((s) => SHELLS[s].kind === 'profile')) {
-    const envName = profileShell(name).envFileName;
-    envFiles.set(envName, [...(envFiles.get(envName) ?? []), name]);
+    const own = ownFileName(profileShell(name), mode);
+    files.set(own, [...(files.get(own) ?? []), name]);
   }
   const plan: Planned[] = [];
-  for (const [envName, served] of envFiles) {
-    const file = path.join(pc.dir, envName);
+  for (const [own, served] of files) {
+    const file = path.join(pc.dir, own);
     const before = await readRegularFile(file, pc.label(file));
     let text: string;
     try {
-      text = envFileContent(envName, values);
+      text = isEnvFile(own) ? envFileContent(own, values.env!) : runFileContent(own, values.run!);
     } catch (error) {
       throw new UserError(`Cannot write the shell settings: ${(error as Error).message}.`, { cause: error });
     }
     const bytes = Buffer.from(text, 'utf8');
-    const sameMode = before !== undefined && (before.stat.mode & 0o777) === SECRET_FILE_MODE;
+    const fileMode = isEnvFile(own) ? SECRET_FILE_MODE : RUN_FILE_MODE;
+    const sameMode = before !== undefined && (before.stat.mode & 0o777) === fileMode;
     const change: ShellChange = {
-      kind: 'env-file',
+      kind: isEnvFile(own) ? 'env-file' : 'run-file',
       shells: served,
       path: file,
       realPath: before && before.realPath !== path.resolve(file) ? before.realPath : undefined,
       action: before === undefined ? 'create' : before.bytes.equals(bytes) && sameMode ? 'unchanged' : 'update',
-      holdsSecret: true,
+      holdsSecret: isEnvFile(own),
       warnings: [],
       notes: [],
     };
     plan.push({
       change,
       bytes: change.action === 'unchanged' ? undefined : bytes,
-      mode: SECRET_FILE_MODE,
+      mode: fileMode,
       forceMode: true,
       beforeText: before?.bytes.toString('utf8'),
       afterText: text,
@@ -134,17 +144,50 @@ export async function planEnvFiles(pc: PlanContext, shells: ShellName[], values:
   return plan;
 }
 
-/** The block in each target file of one shell. */
-export async function planShellSetup(pc: PlanContext, shell: ProfileShell, layout: ShellLayout): Promise<Planned[]> {
+/**
+ * Own files that exist and that no shell will source any more once this run stands (`keep`): an
+ * env file after every shell that read it went to --via-run (it holds the key), a run file after
+ * every shell that read it went back to exports.
+ */
+export async function planUnusedOwnFiles(pc: PlanContext, keep: Set<OwnFileName>): Promise<Planned[]> {
   const plan: Planned[] = [];
-  const envFile = path.join(pc.dir, shell.envFileName);
+  for (const own of OWN_FILE_NAMES) {
+    if (keep.has(own)) continue;
+    const file = path.join(pc.dir, own);
+    const before = await readRegularFile(file, pc.label(file)).catch((error: unknown) => {
+      if (error instanceof UserError) return undefined; // not a regular file: not ours to remove
+      throw error;
+    });
+    if (!before) continue;
+    const served = (Object.keys(SHELLS) as ShellName[]).filter((s) => SHELLS[s].kind === 'profile' && [profileShell(s).envFileName, profileShell(s).runFileName].includes(own as never));
+    plan.push({
+      change: { kind: isEnvFile(own) ? 'env-file' : 'run-file', shells: served, path: file, action: 'remove', holdsSecret: isEnvFile(own), warnings: [], notes: [] },
+      beforeText: before.bytes.toString('utf8'),
+    });
+  }
+  return plan;
+}
+
+const hadBlock = (text: string) => {
+  try {
+    return findBlocks(text).length > 0;
+  } catch {
+    return false;
+  }
+};
+
+/** The block in each target file of one shell. */
+export async function planShellSetup(pc: PlanContext, shell: ProfileShell, layout: ShellLayout, mode: ShellMode = 'env'): Promise<Planned[]> {
+  const plan: Planned[] = [];
+  const envFile = path.join(pc.dir, ownFileName(shell, mode));
+  const comment = mode === 'run' ? RUN_BLOCK_COMMENT : BLOCK_COMMENT;
   for (const target of layout.files.filter((f) => f.target)) {
     const label = pc.label(target.path);
     const before = await readProfile(target.path, label);
     if (!before && !target.create) continue;
     // A file this run creates starts with the layout's prelude (Git Bash's ~/.bash_profile).
     const view = before?.view ?? { text: target.prelude ?? '', encoding: 'bytes' as const };
-    const body = shell.sourceBlock(envFile, pc.e).map((line) => ours(line, view.encoding));
+    const body = shell.sourceBlock(envFile, pc.e, comment).map((line) => ours(line, view.encoding));
     const eol = shell.blockEol(detectEol(view.text, pc.e.platform === 'win32' ? '\r\n' : '\n'));
     let placed;
     try {
@@ -171,7 +214,8 @@ export async function planShellSetup(pc: PlanContext, shell: ProfileShell, layou
       change,
       bytes: change.action === 'unchanged' ? undefined : bytes,
       mode: 0o644,
-      backup: true,
+      // The copy of the original, once: a file that already holds a block (a mode switch) was saved, or made by us, the first time.
+      backup: before !== undefined && !hadBlock(before.view.text),
       beforeText: before && forPeople(before.view),
       afterText: forPeople(after),
       after,
@@ -239,8 +283,8 @@ export function undoCandidates(layouts: Map<ShellName, ShellLayout>, edits: Edit
 
 export interface UndoPlan {
   plan: Planned[];
-  /** Env files a shell left configured still sources. */
-  stillUsed: Set<EnvFileName>;
+  /** Own files (env or run) a shell left configured still sources. */
+  stillUsed: Set<OwnFileName>;
   /** Files skipped because they are not regular files (one sentence each). */
   skipped: string[];
 }
@@ -248,7 +292,13 @@ export interface UndoPlan {
 /** Taking the block out of each candidate of the selected shells; the env files nobody sources any more go. */
 export async function planUndo(pc: PlanContext, selected: ShellName[], candidates: UndoCandidate[]): Promise<UndoPlan> {
   const plan: Planned[] = [];
-  const stillUsed = new Set<EnvFileName>();
+  const stillUsed = new Set<OwnFileName>();
+  // Both of a shell's files, when what its block sources cannot be told.
+  const bothOf = (name: ShellName) => [profileShell(name).envFileName, profileShell(name).runFileName];
+  const usedBy = (name: ShellName, text: string | undefined): OwnFileName[] => {
+    const mode = text === undefined ? undefined : blockMode(text);
+    return mode ? [ownFileName(profileShell(name), mode)] : bothOf(name);
+  };
   const skipped: string[] = [];
   const seen = new Set<string>();
   // Two paths to one file (~/.zshrc linked to ~/.bashrc) are one candidate that serves both shells.
@@ -273,7 +323,7 @@ export async function planUndo(pc: PlanContext, selected: ShellName[], candidate
       if (!(error instanceof UserError)) throw error;
       // Not a regular file (or unreadable): skipped, and assumed to keep its use of the env file.
       if (mine.length > 0) skipped.push(error.message.replace(/^Cannot (?:edit|read) /, 'Skipped ').replace(/\s*Nothing was changed\.$/, ''));
-      for (const s of candidate.shells) stillUsed.add(profileShell(s).envFileName);
+      for (const s of candidate.shells) bothOf(s).forEach((f) => stillUsed.add(f));
       continue;
     }
     if (!before || seen.has(before.realPath)) {
@@ -288,7 +338,7 @@ export async function planUndo(pc: PlanContext, selected: ShellName[], candidate
       blocks = findBlocks(before.view.text);
     } catch (error) {
       if (mine.length === 0) {
-        for (const s of candidate.shells) stillUsed.add(profileShell(s).envFileName);
+        for (const s of candidate.shells) bothOf(s).forEach((f) => stillUsed.add(f));
         continue;
       }
       blockError(label, error);
@@ -300,7 +350,8 @@ export async function planUndo(pc: PlanContext, selected: ShellName[], candidate
     }
     if (others.length > 0) {
       // Another shell that stays configured reads this file too (a shared rc file): the block stays for it.
-      for (const s of others) stillUsed.add(profileShell(s).envFileName);
+      const blockTexts = blocks.map((b) => before.view.text.slice(b.start, b.end)).join('\n');
+      for (const s of others) usedBy(s, blockTexts).forEach((f) => stillUsed.add(f));
       continue;
     }
     const text = takeBlock(before.view.text, { separator: record?.separator });
@@ -337,20 +388,7 @@ export async function planUndo(pc: PlanContext, selected: ShellName[], candidate
     });
   }
 
-  for (const envName of ENV_FILE_NAMES) {
-    if (stillUsed.has(envName)) continue; // e.g. --undo --shell zsh while bash keeps its block: env.sh stays
-    const file = path.join(pc.dir, envName);
-    const before = await readRegularFile(file, pc.label(file)).catch((error: unknown) => {
-      if (error instanceof UserError) return undefined; // not a regular file: not ours to remove
-      throw error;
-    });
-    if (!before) continue;
-    const served = (Object.keys(SHELLS) as ShellName[]).filter((s) => SHELLS[s].kind === 'profile' && profileShell(s).envFileName === envName);
-    plan.push({
-      change: { kind: 'env-file', shells: served, path: file, action: 'remove', holdsSecret: true, warnings: [], notes: [] },
-      beforeText: before.bytes.toString('utf8'),
-    });
-  }
+  plan.push(...(await planUnusedOwnFiles(pc, stillUsed)));
   return { plan, stillUsed, skipped };
 }
 

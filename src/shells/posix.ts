@@ -2,9 +2,10 @@
  * What bash and zsh share: the POSIX syntax of env.sh and of the block,
  * and how to read their start-up files for the lines that matter.
  */
-import { ENV_FILE_HEADER, checkValue, underHome } from './common.js';
+import { ENV_FILE_HEADER, RUN_FILE_HEADER, checkValue, runWords, underHome } from './common.js';
+import { shPrintCommand } from './probe-command.js';
 import { API_KEY_VAR, BASE_URL_VAR, BLOCK_COMMENT, WATCHED_VAR_PATTERN } from './types.js';
-import type { EnvValues, ShellEnv } from './types.js';
+import type { EnvValues, RunValues, ShellEnv } from './types.js';
 
 /** POSIX single quotes: everything literal; a quote becomes '\''. */
 export const posixQuote = (value: string) => `'${value.replaceAll("'", `'\\''`)}'`;
@@ -40,10 +41,29 @@ export function posixEnvFile(values: EnvValues): string {
   ].join('\n');
 }
 
-export function posixSourceBlock(envFile: string, e: ShellEnv): string[] {
+export function posixSourceBlock(envFile: string, e: ShellEnv, comment = BLOCK_COMMENT): string[] {
   const quoted = posixPath(envFile, e);
-  return [BLOCK_COMMENT, `if [ -f ${quoted} ]; then . ${quoted}; fi`];
+  return [comment, `if [ -f ${quoted} ]; then . ${quoted}; fi`];
 }
+
+/**
+ * run.sh, shared by bash and zsh (and sh, which reads ~/.profile): a function per command. An alias
+ * of the same name (Claude Code's old local install made one) would win over the function, so it
+ * goes first; `name() { …; }` is the one form sh, bash and zsh all read.
+ */
+export function posixRunFile(values: RunValues): string {
+  const program = values.thirdloop.length === 1 && values.thirdloop[0] === 'thirdloop' ? 'command thirdloop' : values.thirdloop.map(posixQuote).join(' ');
+  const words = [program, ...runWords(values.profile, posixQuote)].join(' ');
+  return [
+    ...RUN_FILE_HEADER.map((line) => `# ${line}`),
+    ...values.commands.flatMap((command) => [`unalias ${command} 2>/dev/null || :`, `${command}() { ${words} -- ${command} "$@"; }`]),
+    '',
+  ].join('\n');
+}
+
+/** bash and zsh: the key as a program started from here would see it, then `claude` as typed, with the stand-in first on PATH. */
+export const posixRunProbe = (mark: string, standInDir: string): string =>
+  `${shPrintCommand(mark)}; PATH=${posixQuote(standInDir)}:"$PATH"; export PATH; claude ${mark}S 'a b'`;
 
 /** Where a command can start on a line: its beginning, or after `&&`, `||`, `;`, `then`, `else`, `do`, `{`. */
 const LEAD = String.raw`(?:^|&&|\|\||;|\bthen\b|\belse\b|\bdo\b|\{)\s*`;

@@ -9,11 +9,11 @@
  * wherever the registry puts it (OneDrive, a redirected folder: windows/facts.ts).
  */
 import path from 'node:path';
-import { ENV_FILE_HEADER, checkValue, pathFor, underHome, xdgConfigHome } from './common.js';
+import { ENV_FILE_HEADER, RUN_FILE_HEADER, checkValue, pathFor, runWords, underHome, xdgConfigHome } from './common.js';
 import { posixFunctionTracker } from './posix.js';
 import { powershellProbe } from './probe-command.js';
 import { API_KEY_VAR, BASE_URL_VAR, BLOCK_COMMENT, WATCHED_VAR_PATTERN } from './types.js';
-import type { EnvValues, ProfileShell, ShellEnv, StartupFile } from './types.js';
+import type { EnvValues, ProfileShell, RunValues, ShellEnv, StartupFile } from './types.js';
 import { EDITION_FOLDER, EDITION_LABEL, blockedProfiles, windowsJoin } from './windows/facts.js';
 import { envValue } from './windows/paths.js';
 
@@ -97,6 +97,24 @@ export function powershellEnvFile(values: EnvValues): string {
   ].join('\n');
 }
 
+/**
+ * run.ps1: a function per command, dot-sourced by the profile. An alias of the same name would win
+ * over the function, so it goes first. `'--'` is quoted so that PowerShell hands it to the program
+ * instead of taking it as its own end of parameters.
+ */
+export function powershellRunFile(values: RunValues): string {
+  const program = values.thirdloop.length === 1 && values.thirdloop[0] === 'thirdloop' ? 'thirdloop' : values.thirdloop.map(powershellQuote).join(' ');
+  const words = [`& ${program}`, ...runWords(values.profile, powershellQuote)].join(' ');
+  return [
+    ...RUN_FILE_HEADER.map((line) => `# ${line}`),
+    ...values.commands.flatMap((command) => [
+      `Remove-Item -LiteralPath Alias:${command} -ErrorAction SilentlyContinue`,
+      `function ${command} { ${words} '--' ${command} @args }`,
+    ]),
+    '',
+  ].join('\n');
+}
+
 export const powershell: ProfileShell = {
   kind: 'profile',
   name: 'powershell',
@@ -111,10 +129,14 @@ export const powershell: ProfileShell = {
   usageHints: (e) => (e.platform === 'win32' ? windowsProfiles(e).map((f) => f.path) : [powershellProfilePath(e)]),
   envFileName: 'env.ps1',
   envFileContent: powershellEnvFile,
-  sourceBlock: (envFile, e) => {
+  sourceBlock: (envFile, e, comment = BLOCK_COMMENT) => {
     const file = powershellPath(envFile, e);
-    return [BLOCK_COMMENT, `if (Test-Path -LiteralPath ${file}) { . ${file} }`];
+    return [comment, `if (Test-Path -LiteralPath ${file}) { . ${file} }`];
   },
+  runFileName: 'run.ps1',
+  runFileContent: powershellRunFile,
+  runProbeCommand: (mark, standInDir) =>
+    `${powershellProbe(mark)}; $env:PATH = ${powershellQuote(standInDir)} + [IO.Path]::PathSeparator + $env:PATH; claude ${mark}S 'a b'`,
   // PowerShell reads either line ending; the block follows the file's.
   blockEol: (fileEol) => fileEol,
   setsVariable: (line) => {

@@ -12,6 +12,9 @@
 export const shProbe = (mark: string): string =>
   `exec /bin/sh -c '${shPrint(mark)}'`;
 
+/** The same print without handing the shell over, for a probe that goes on (the --via-run check). */
+export const shPrintCommand = (mark: string): string => `/bin/sh -c '${shPrint(mark)}'`;
+
 const shPrint = (mark: string) =>
   `printf "%s" "${mark}B\${ANTHROPIC_BASE_URL+=}\${ANTHROPIC_BASE_URL-}${mark}K\${ANTHROPIC_API_KEY+=}\${ANTHROPIC_API_KEY-}${mark}T\${ANTHROPIC_AUTH_TOKEN+set}${mark}E"`;
 
@@ -38,3 +41,40 @@ export function parseProbe(stdout: string, mark: string): ProbeOutput | undefine
     authToken: m[5] === 'set',
   };
 }
+
+/**
+ * What the stand-in `claude` of the --via-run check printed: started by `thirdloop run` (through the
+ * shell's function), it shows the environment run gave it and the arguments it got. Its mark comes
+ * as its first argument. Output: <mark>R<base url><mark>K<api key><mark>T[set]<mark>A<argc>:<first><mark>E
+ */
+export interface StandInOutput {
+  baseUrl: string;
+  apiKey: string;
+  /** THIRDLOOP_API_KEY reached it. */
+  thirdloopKey: boolean;
+  /** The arguments after the mark, as the stand-in counted them, and the first of them. */
+  argc: number;
+  first: string;
+}
+
+export function parseStandIn(stdout: string, mark: string): StandInOutput | undefined {
+  const m = new RegExp(`${mark}R([^]*?)${mark}K([^]*?)${mark}T(set)?${mark}A(\\d+):([^]*?)${mark}E`).exec(stdout);
+  if (!m) return undefined;
+  return { baseUrl: m[1]!, apiKey: m[2]!, thirdloopKey: m[3] === 'set', argc: Number(m[4]), first: m[5]! };
+}
+
+/** The stand-in itself, for /bin/sh. */
+export const STAND_IN_SH = [
+  '#!/bin/sh',
+  'm="$1"; shift',
+  'printf "%s" "${m}R${ANTHROPIC_BASE_URL-}${m}K${ANTHROPIC_API_KEY-}${m}T${THIRDLOOP_API_KEY+set}${m}A$#:${1-}${m}E"',
+  '',
+].join('\n');
+
+/** On Windows, the same in Node, started by a claude.cmd beside it. */
+export const STAND_IN_JS = [
+  'const [m, ...rest] = process.argv.slice(2);',
+  'const env = (name) => process.env[name] ?? "";',
+  'process.stdout.write(`${m}R${env("ANTHROPIC_BASE_URL")}${m}K${env("ANTHROPIC_API_KEY")}${m}T${process.env.THIRDLOOP_API_KEY === undefined ? "" : "set"}${m}A${rest.length}:${rest[0] ?? ""}${m}E`);',
+  '',
+].join('\n');

@@ -19,7 +19,9 @@ export type FindingKind =
   /** Stops reading the file (or replaces the shell) before the block. */
   | 'stops'
   /** Sets ANTHROPIC_AUTH_TOKEN, which Claude Code may send instead of the key. */
-  | 'auth-token';
+  | 'auth-token'
+  /** Defines `claude` (or another wrapped command) as an alias or function after the block: it hides --via-run's function. */
+  | 'command';
 
 export interface Finding {
   kind: FindingKind;
@@ -81,6 +83,18 @@ function scanFile(shell: ProfileShell, view: ByteText): ScannedFile {
   return { block, lines };
 }
 
+/**
+ * A line that makes a wrapped command an alias or function, in any of the shells' syntaxes:
+ * `alias claude=…`, `alias claude '…'` (fish), `claude() {`, `function claude`, `Set-Alias claude`.
+ */
+const DEFINES = /(?:^|[;&|{]\s*)(?:alias\s+(?:-\S+\s+)*(claude|opencode)(?:=|\s)|function\s+(?:global:)?(claude|opencode)\b|(claude|opencode)\s*\(\s*\)|(?:set|new)-alias\s+(?:-name\s+)?(claude|opencode)\b)/i;
+
+export function definesCommand(line: string): string | undefined {
+  if (/^\s*#/.test(line)) return undefined;
+  const m = DEFINES.exec(line);
+  return (m?.[1] ?? m?.[2] ?? m?.[3] ?? m?.[4])?.toLowerCase();
+}
+
 const UNSET = /\bunset\b|\bset\s+(?:-[A-Za-z]*e[A-Za-z]*|--erase)\b/;
 
 const cut = (text: string) => {
@@ -123,6 +137,8 @@ export function scanStartup(shell: ProfileShell, layout: ShellLayout, texts: Map
         if (variable === AUTH_TOKEN_VAR) add({ kind: 'auth-token', file: file.path, line: l.line, variable }, mode);
         else if (variable && afterBlock && afterLast) add({ kind: 'override', file: file.path, line: l.line, variable, unsets: UNSET.test(l.text) }, mode);
         else if (variable && !afterLast) add({ kind: 'earlier', file: file.path, line: l.line, variable }, mode);
+        const defined = afterLast ? definesCommand(l.text) : undefined;
+        if (defined) add({ kind: 'command', file: file.path, line: l.line, variable: defined }, mode);
         if (l.inFunction || (interactive && l.nonInteractiveOnly)) continue;
         const does = shell.stopsReading(l.text);
         // `return` ends this file only: it matters before this file's block. exit and exec end the shell.

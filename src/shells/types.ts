@@ -30,6 +30,24 @@ export interface EnvValues {
 }
 
 export type EnvFileName = 'env.sh' | 'env.fish' | 'env.ps1';
+export type RunFileName = 'run.sh' | 'run.fish' | 'run.ps1';
+
+/**
+ * How a configured shell gives Claude Code its key: `env` exports it (the env file holds it), `run`
+ * defines functions so that `claude` runs as `thirdloop run -- claude` (the run file holds no key).
+ */
+export type ShellMode = 'env' | 'run';
+
+/** The commands a run file turns into `thirdloop run -- <command>`. */
+export type WrappedCommand = 'claude' | 'opencode';
+
+export interface RunValues {
+  /** How the function starts thirdloop: ['thirdloop'] (found on PATH) or [node, script] (absolute). */
+  thirdloop: string[];
+  /** The profile whose key `run` uses; passed as --profile unless it is "default". */
+  profile: string;
+  commands: WrappedCommand[];
+}
 
 /**
  * How a new terminal starts a shell, which decides the files it reads:
@@ -102,8 +120,16 @@ export interface ProfileShell {
   envFileName: EnvFileName;
   /** The env file: the two exports, correctly quoted. Holds the secret. */
   envFileContent(values: EnvValues): string;
-  /** Lines inside the marked block: source the env file only if it exists. */
-  sourceBlock(envFile: string, e: ShellEnv): string[];
+  /** Lines inside the marked block: source the env (or run) file only if it exists; `comment` replaces BLOCK_COMMENT. */
+  sourceBlock(envFile: string, e: ShellEnv, comment?: string): string[];
+  runFileName: RunFileName;
+  /** The run file: a function per wrapped command that starts `thirdloop run -- <command>`. Holds no key. */
+  runFileContent(values: RunValues): string;
+  /**
+   * A command for this shell that prints whether the key is in its environment (the probe format,
+   * B and K only), then puts `standInDir` first on PATH and runs `claude <mark> "a b"` as typed.
+   */
+  runProbeCommand(mark: string, standInDir: string): string;
   /** The block's line ending in a file that uses `fileEol`. */
   blockEol(fileEol: Eol): Eol;
   /** Names of ANTHROPIC_* variables a profile line sets (or unsets), if any. */
@@ -139,3 +165,5 @@ export const WATCHED_VAR_PATTERN = '(ANTHROPIC_(?:API_KEY|BASE_URL|AUTH_TOKEN))'
 
 export const BLOCK_COMMENT =
   '# Managed by `thirdloop setup claude` (remove with --undo). The key itself is in the file sourced here, not in this one.';
+export const RUN_BLOCK_COMMENT =
+  '# Managed by `thirdloop setup claude --via-run` (remove with --undo). `claude` runs through `thirdloop run`; no key in any file.';

@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { isWellFormedKeyId as isKeyId } from 'thirdloop-protocol';
 import { redactSecrets } from '../core/credential.js';
-import { parseProbe, type ProbeOutput } from './probe-command.js';
+import { parseProbe, parseStandIn, type ProbeOutput } from './probe-command.js';
 import { DEFAULT_SHELL_TIMEOUT_MS } from './terminal.js';
 import type { Finding } from './startup-scan.js';
 import type { ProfileShell, RunResult, ShellName, ShellProbe, StartMode } from './types.js';
@@ -120,6 +120,11 @@ export interface CheckInput {
   withoutBlock?: Partial<Record<StartMode, string[]>>;
   /** Start-up files that are FIFOs: a shell reading one waits for a writer forever, so those modes are not started. */
   fifos?: Array<{ file: string; modes: StartMode[] }>;
+  /**
+   * --via-run: judge `claude` instead of the variables. The folder holds a stand-in `claude` that
+   * the probe puts first on PATH; the shell's function must start it through `thirdloop run`.
+   */
+  viaRun?: { standInDir: string };
 }
 
 /** Runs every start mode of one shell at once; `installed: false` when the program is not there. */
@@ -128,7 +133,7 @@ export async function checkShell(input: CheckInput): Promise<ShellCheck> {
   const modes = Object.keys(shell.startArgs) as StartMode[];
   const start = async (mode: StartMode, timeoutMs?: number) => {
     const mark = `TL${randomBytes(6).toString('hex')}:`;
-    const args = shell.startArgs[mode]!(shell.probeCommand(mark));
+    const args = shell.startArgs[mode]!(input.viaRun ? shell.runProbeCommand(mark, input.viaRun.standInDir) : shell.probeCommand(mark));
     return { mode, mark, result: await input.probe.run(shell.program, args, timeoutMs ? { timeoutMs } : {}) };
   };
   const stalled = (mode: StartMode) => input.fifos?.find((f) => f.modes.includes(mode));
@@ -157,7 +162,7 @@ export async function checkShell(input: CheckInput): Promise<ShellCheck> {
       };
     }
     const { mark, result } = runs.find((r) => r.mode === mode)!;
-    return judge(input, mode, mark, result!);
+    return input.viaRun ? judgeRun(input, mode, mark, result!) : judge(input, mode, mark, result!);
   });
   return { shell: shell.name, installed: true, ok: checks.every((c) => c.status !== 'failed'), modes: checks };
 }
@@ -208,4 +213,83 @@ function judge(input: CheckInput, mode: StartMode, mark: string, result: RunResu
   else if (problem) reason = `it said: ${problem}`;
   else reason = 'none of the start-up files thirdloop knows sets it after the block: look for a file they source';
   return { ...base, status: 'failed', authToken: seen.authToken, saw: wrong, reason };
+}
+
+/** A URL `thirdloop run`'s broker hands out: plain HTTP on the loopback address, a port. */
+const BROKER_URL = /^http:\/\/127\.0\.0\.1:\d+$/;
+
+/**
+ * --via-run: the shell must not hand the key to what it starts, and `claude` typed there must reach
+ * the stand-in through `thirdloop run`: a loopback broker URL, a run token that is not the key, no
+ * THIRDLOOP_API_KEY, and both arguments as typed.
+ */
+function judgeRun(input: CheckInput, mode: StartMode, mark: string, result: RunResult): ModeCheck {
+  const { shell, expected, label } = input;
+  const secret = expected.credential.split(';')[1] ?? expected.credential;
+  const secrets = [expected.credential, secret];
+  const findings = input.findings.filter((f) => f.modes.includes(mode));
+  const command = modeCommand(shell, mode);
+  const where = (f: Finding) => `${label(f.file)} line ${f.line}`;
+  const base = { mode, command, ms: result.ms, authToken: false };
+  const env = parseProbe(result.stdout, mark);
+  const seen = parseStandIn(result.stdout, `${mark}S`);
+  const problem = () => stderrProblem(result.stderr, secrets) ?? runSaid(result.stderr, secrets);
+
+  if (!env) {
+    const stop = findings.find((f) => f.kind === 'stops' && f.does !== 'return');
+    const said = problem();
+    const reason = result.timedOut
+      ? `it did not finish within ${Math.round(result.ms / 1000)} s${stop ? ` (${where(stop)}: \`${stop.code}\`)` : ' (does a start-up file wait for input?)'}`
+      : stop
+        ? `${where(stop)} runs \`${stop.code}\`, so the rest never ran`
+        : said
+          ? `it said: ${said}`
+          : `it exited with code ${result.code} before running the check`;
+    return { ...base, status: 'failed', saw: 'nothing: the check never ran', reason };
+  }
+  if (env.apiKey !== undefined && (env.apiKey === expected.credential || env.apiKey.includes(secret))) {
+    const setter = findings.filter((f) => (f.kind === 'override' || f.kind === 'earlier') && f.variable === API_KEY_VAR).at(-1);
+    return {
+      ...base,
+      status: 'failed',
+      authToken: env.authToken,
+      saw: `the key in ${API_KEY_VAR}`,
+      reason: setter ? `${where(setter)} sets it` : 'a start-up file still exports it (an exports-mode thirdloop block, or a line of its own)',
+    };
+  }
+  if (!seen) {
+    const said = problem();
+    const redefined = findings.filter((f) => f.kind === 'command' && f.variable === 'claude').at(-1);
+    const reason = redefined
+      ? `${where(redefined)} defines \`claude\` again after the thirdloop block`
+      : said
+        ? `\`claude\` said: ${said}`
+        : `\`claude\` exited with code ${result.code} before reaching Claude Code`;
+    return { ...base, status: 'failed', authToken: env.authToken, saw: '`claude` not starting through `thirdloop run`', reason };
+  }
+  const direct = !BROKER_URL.test(seen.baseUrl) || seen.apiKey === '' || seen.apiKey === expected.credential || seen.apiKey.includes(secret);
+  if (direct || seen.thirdloopKey) {
+    const redefined = findings.filter((f) => f.kind === 'command' && f.variable === 'claude').at(-1);
+    const reason = seen.thirdloopKey
+      ? 'THIRDLOOP_API_KEY reached Claude Code'
+      : redefined
+        ? `${where(redefined)} defines \`claude\` again after the thirdloop block`
+        : '`claude` there is not the thirdloop function (is an alias or function of that name defined in a file the shell reads?)';
+    return { ...base, status: 'failed', authToken: env.authToken, saw: '`claude` starting without `thirdloop run`', reason };
+  }
+  if (seen.argc !== 1 || seen.first !== 'a b') {
+    return { ...base, status: 'failed', authToken: env.authToken, saw: '`claude` through `thirdloop run`, with its arguments changed', reason: `it got ${seen.argc} argument(s) for 1 ("a b")` };
+  }
+  return { ...base, status: 'ok', authToken: env.authToken, saw: '`claude` through `thirdloop run`' };
+}
+
+/** The first line `thirdloop run` itself printed (its errors start "Error:" or "thirdloop run:"), redacted and cut. */
+function runSaid(stderr: string, secrets: string[]): string | undefined {
+  const line = stderr
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .find((l) => /^(Error:|thirdloop run:)/.test(l));
+  if (!line) return undefined;
+  const safe = redactShellText(line.replace(/^Error:\s*/, ''), secrets);
+  return safe.length > 200 ? `${safe.slice(0, 197)}…` : safe;
 }

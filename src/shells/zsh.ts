@@ -12,6 +12,8 @@ import { shProbe } from './probe-command.js';
 import {
   posixEnvFile,
   posixFunctionTracker,
+  posixRunFile,
+  posixRunProbe,
   posixSetsVariable,
   posixSourceBlock,
   posixStopsReading,
@@ -57,6 +59,9 @@ export const zsh: ProfileShell = {
   },
   envFileName: 'env.sh',
   envFileContent: posixEnvFile,
+  runFileName: 'run.sh',
+  runFileContent: posixRunFile,
+  runProbeCommand: posixRunProbe,
   sourceBlock: posixSourceBlock,
   blockEol: () => '\n',
   setsVariable: posixSetsVariable,

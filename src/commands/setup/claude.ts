@@ -3,13 +3,11 @@
  * the instance (ANTHROPIC_BASE_URL + ANTHROPIC_API_KEY), or with --key-helper
  * let Claude Code ask `thirdloop token` for the key. --undo takes it back.
  */
-import { realpathSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Context } from '../../context.js';
 import { Cancelled, UserError, usageError } from '../../core/errors.js';
 import { createOutput, type Output } from '../../core/output.js';
 import { confirm } from '../../core/prompt.js';
+import { cliScriptPath, isNpxCache } from '../../core/cli-path.js';
 import { requireSession } from '../../core/session.js';
 import { backupPathFor, removeFile, writeFileAtomic } from '../../files/atomic-write.js';
 import { unifiedDiff } from '../../files/unified-diff.js';
@@ -34,6 +32,8 @@ export interface SetupClaudeOptions {
   dryRun?: boolean;
   undo?: boolean;
   keyHelper?: boolean;
+  /** Shell functions so that `claude` runs as `thirdloop run -- claude`: no key in any file or environment. */
+  viaRun?: boolean;
   yes?: boolean;
   /** Test seams: the Windows user-environment runner, and the CLI's own paths for apiKeyHelper. */
   spawn?: Spawner;
@@ -70,7 +70,8 @@ interface CheckReport {
 interface Report {
   action: 'setup' | 'undo';
   dryRun: boolean;
-  mode: 'shells' | 'key-helper';
+  /** shells: the key exported in new terminals; via-run: `claude` is a function that starts `thirdloop run`; key-helper: Claude Code asks `thirdloop token`. */
+  mode: 'shells' | 'via-run' | 'key-helper';
   /** The shells configured (those that failed their check are not). */
   shells: ShellName[];
   files: FileReport[];
@@ -88,6 +89,12 @@ export async function run(ctx: Context, options: SetupClaudeOptions = {}): Promi
   const shells = options.shell ? parseShellList(options.shell, ctx.platform) : undefined;
   if (options.keyHelper && options.shell) {
     throw usageError('--key-helper configures Claude Code itself, not the shells; drop --shell.');
+  }
+  if (options.keyHelper && options.viaRun) {
+    throw usageError('--key-helper and --via-run are two ways to keep the key out of the shells; choose one.', '--via-run keeps it from Claude Code too: thirdloop setup claude --via-run');
+  }
+  if (options.undo && options.viaRun) {
+    throw usageError('--undo takes back every mode; drop --via-run.', 'thirdloop setup claude --undo');
   }
   const report = options.undo ? await undo(ctx, out, options, shells) : await setup(ctx, out, options, shells);
   print(ctx, out, report);
@@ -109,7 +116,20 @@ async function setup(ctx: Context, out: Output, options: SetupClaudeOptions, she
         }
       : undefined;
   const run = (dryRun: boolean) =>
-    runShellSetup(ctx, { shells: shells && [...shells], apiUrl, credential, dryRun, spawn: options.spawn, windows: options.windows, timeoutMs: options.timeoutMs, askUserEnvironment });
+    runShellSetup(ctx, {
+      shells: shells && [...shells],
+      apiUrl,
+      credential,
+      dryRun,
+      spawn: options.spawn,
+      windows: options.windows,
+      timeoutMs: options.timeoutMs,
+      // --via-run: the key stays out of every environment, so the user environment is never offered.
+      askUserEnvironment: options.viaRun ? undefined : askUserEnvironment,
+      mode: options.viaRun ? 'run' : 'env',
+      nodePath: options.nodePath,
+      cliPath: options.cliPath,
+    });
   if (!options.dryRun && !options.yes && ctx.io.stdinIsTTY && !ctx.globals.json) {
     const plan = (await run(true)).changes;
     const pending = plan.filter((c) => c.action !== 'unchanged');
@@ -206,7 +226,7 @@ async function keyHelper(ctx: Context, out: Output, options: SetupClaudeOptions,
   const before = await readTextFile(file);
   const merged = mergeClaudeSettings(before?.text, { apiKeyHelper: command, baseUrl: apiUrl }, shown);
   const warnings = [...merged.warnings];
-  if (/[\\/]_npx[\\/]/.test(scriptPath)) {
+  if (isNpxCache(scriptPath)) {
     warnings.push(
       'thirdloop is running from npx’s temporary cache, which can be cleaned at any time: install it (npm install -g thirdloop) and run this again so apiKeyHelper keeps working.',
     );
@@ -262,33 +282,6 @@ async function keyHelper(ctx: Context, out: Output, options: SetupClaudeOptions,
 /** A helper an earlier `setup claude --key-helper` wrote (perhaps from another install path). */
 const isOurHelper = (command: string) => /thirdloop(\.[cm]?js)?['"]? token\b/.test(command);
 
-/** The bin script of the running CLI, for apiKeyHelper. */
-function cliScriptPath(): string {
-  const argv1 = process.argv[1];
-  if (argv1) {
-    try {
-      const real = realpathSync(argv1);
-      if (/thirdloop(\.[cm]?js)?$/.test(path.basename(real))) return real;
-    } catch {
-      // fall through
-    }
-  }
-  // Bundled: dist/…/x.js → the package's bin/thirdloop.js.
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    const candidate = path.join(dir, 'bin', 'thirdloop.js');
-    try {
-      realpathSync(candidate);
-      return candidate;
-    } catch {
-      dir = path.dirname(dir);
-    }
-  }
-  throw new UserError('Cannot find the thirdloop program to point apiKeyHelper at.', {
-    hint: 'Install thirdloop (npm install -g thirdloop) and run this again.',
-  });
-}
-
 const emptyResult = (): ShellSetupResult => ({ changes: [], checks: [], failed: [], unverified: [], verifyMs: 0, warnings: [], notes: [] });
 
 function checkReport(check: ShellCheck): CheckReport {
@@ -307,7 +300,7 @@ function shellReport(action: 'setup' | 'undo', options: SetupClaudeOptions, resu
   return {
     action,
     dryRun: Boolean(options.dryRun),
-    mode: 'shells',
+    mode: result.mode === 'run' ? 'via-run' : 'shells',
     shells: [...shells],
     files: changes.map((c) => ({
       path: c.path,
@@ -363,6 +356,8 @@ function print(ctx: Context, out: Output, report: Report) {
     else out.success(`Removed the thirdloop set-up${names.length ? ` for ${list(names)}` : ''}.`);
   } else if (report.mode === 'key-helper') {
     out.success('Claude Code will ask thirdloop for the key (apiKeyHelper).');
+  } else if (names.length > 0 && report.mode === 'via-run') {
+    out.success(`Configured ${list(names)} so that \`claude\` runs through \`thirdloop run\`: no key in new terminals.`);
   } else if (names.length > 0) {
     out.success(`Configured ${list(names)} to route Claude Code through Third Loop.`);
   }
@@ -379,16 +374,23 @@ function print(ctx: Context, out: Output, report: Report) {
     out.info('');
     // Taken back are this run's changes; a block an earlier run wrote stays where it was.
     const tookBack = report.files.some((f) => f.rolledBack);
+    const what = report.mode === 'via-run' ? '`claude` through `thirdloop run`' : 'the Third Loop settings';
     out.info(
       tookBack
-        ? `${m.red('✗')} New ${failed} terminals would not get the Third Loop settings, so thirdloop took its changes for ${report.failed.length === 1 ? 'that shell' : 'those shells'} back.`
-        : `${m.red('✗')} New ${failed} terminals do not get the Third Loop settings.`,
+        ? `${m.red('✗')} New ${failed} terminals would not get ${what}, so thirdloop took its changes for ${report.failed.length === 1 ? 'that shell' : 'those shells'} back.`
+        : `${m.red('✗')} New ${failed} terminals do not get ${what}.`,
     );
-    out.next(`fix what is named above, then run \`thirdloop setup claude\` again (or leave ${failed} out with --shell).`);
+    out.next(`fix what is named above, then run \`thirdloop setup claude${report.mode === 'via-run' ? ' --via-run' : ''}\` again (or leave ${failed} out with --shell).`);
     // The report says what failed; exit 1 without a second message.
     throw new UserError('', { exitCode: 1 });
   }
   out.info('');
+  if (report.mode === 'via-run') {
+    out.info('Terminals that are already open keep their old set-up: open a new one, then:');
+    out.info('  claude                 # starts through `thirdloop run`; the key stays in the keychain');
+    out.next('`thirdloop doctor` shows the mode of each shell; `thirdloop status` shows "Last used" move.');
+    return;
+  }
   out.info('Terminals that are already open keep their old environment: open a new one, then check:');
   if (report.mode === 'shells') {
     // A shell that was checked, else any: the hint is for a terminal the user really has.
@@ -413,7 +415,9 @@ function printChecks(out: Output, report: Report) {
       continue;
     }
     const good = check.modes.filter((mode) => mode.status === 'ok').map((mode) => mode.command);
-    if (check.status === 'ok') out.info(`  ${m.green('✓')} ${name}  ${good.join(', ')}: both variables, exact`);
+    if (check.status === 'ok') {
+      out.info(`  ${m.green('✓')} ${name}  ${good.join(', ')}: ${report.mode === 'via-run' ? '`claude` goes through `thirdloop run`, no key in the environment' : 'both variables, exact'}`);
+    }
     for (const mode of check.modes.filter((x) => x.status === 'handed-over')) {
       out.info(`  ${m.yellow('!')} ${name}  ${mode.command} shows ${mode.saw}; ${mode.reason}`);
     }
@@ -430,6 +434,8 @@ function printFiles(ctx: Context, out: Output, report: Report) {
   const rows = report.files.map((file) => {
     const extras: string[] = [];
     if (file.holdsSecret && file.kind !== 'user-environment' && file.action !== 'remove') extras.push('mode 0600, holds the key');
+    if (file.holdsSecret && file.kind === 'env-file' && file.action === 'remove' && !file.rolledBack) extras.push('held the key');
+    if (file.kind === 'run-file' && file.action !== 'remove') extras.push('no key');
     if (file.backupPath) extras.push(`original saved as ${label(ctx, file.backupPath)}`);
     if (file.rolledBack) extras.push('taken back');
     return [file.rolledBack ? 'restored' : DONE[file.action], label(ctx, file.path), extras.length ? `(${extras.join('; ')})` : ''] as const;

@@ -1,0 +1,85 @@
+/**
+ * The files `setup claude --via-run` writes for the shells instead of the env files: one per shell
+ * family in the config folder, sourced by the same marked block, defining `claude` (and any other
+ * wrapped command) as a function that starts `thirdloop run -- claude`. They hold no key, so a
+ * rotation never touches them; the mode is 0644 like any profile.
+ *
+ * Also the stand-in `claude` the check puts first on PATH: started through the shell's function and
+ * `thirdloop run`, it prints the environment run gave it, so the real chain is what is judged.
+ */
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { UserError } from '../core/errors.js';
+import { cliScriptPath, isNpxCache } from '../core/cli-path.js';
+import { bash } from './bash.js';
+import { fish } from './fish.js';
+import { powershell } from './powershell.js';
+import { STAND_IN_JS, STAND_IN_SH } from './probe-command.js';
+import { findProgram } from './terminal.js';
+import type { ProfileShell, RunFileName, RunValues, ShellMode } from './types.js';
+
+export const RUN_FILE_MODE = 0o644;
+
+const writers: Record<RunFileName, (values: RunValues) => string> = {
+  'run.sh': bash.runFileContent,
+  'run.fish': fish.runFileContent,
+  'run.ps1': powershell.runFileContent,
+};
+export const RUN_FILE_NAMES = Object.keys(writers) as RunFileName[];
+
+export const runFileContent = (name: RunFileName, values: RunValues) => writers[name](values);
+
+/** The file a shell's block sources in each mode. */
+export const ownFileName = (shell: ProfileShell, mode: ShellMode) => (mode === 'run' ? shell.runFileName : shell.envFileName);
+
+/** Which mode a block's text is in: it names the run file or the env file it sources. */
+export function blockMode(blockText: string): ShellMode | undefined {
+  if (RUN_FILE_NAMES.some((name) => blockText.includes(name))) return 'run';
+  if (/\benv\.(sh|fish|ps1)\b/.test(blockText)) return 'env';
+  return undefined;
+}
+
+export interface InvocationInput {
+  platform: NodeJS.Platform;
+  /** The PATH new terminals start with. */
+  env: NodeJS.ProcessEnv;
+  /** Test seams: the running node and thirdloop script. */
+  nodePath?: string;
+  cliPath?: string;
+}
+
+/**
+ * How the functions start thirdloop. The running install by its absolute paths (node, then the
+ * script): it works in every kind of shell whatever PATH its files build, and stays put across
+ * `npm update -g`. From npx's cache, which npm may clean at any time, only a `thirdloop` on PATH
+ * will do; without one, setup stops before changing anything.
+ */
+export function thirdloopInvocation(input: InvocationInput): string[] {
+  const script = input.cliPath ?? cliScriptPath();
+  if (!isNpxCache(script)) return [input.nodePath ?? process.execPath, script];
+  if (findProgram('thirdloop', input.env, input.platform)) return ['thirdloop'];
+  throw new UserError(
+    'thirdloop is running from npx’s temporary cache, which npm may clean at any time, and there is no thirdloop on PATH for `claude` to start. Nothing was changed.',
+    { hint: 'Install it (npm install -g thirdloop), then run `thirdloop setup claude --via-run`.' },
+  );
+}
+
+export interface StandIn {
+  dir: string;
+  remove(): Promise<void>;
+}
+
+/** A folder holding the stand-in `claude` (claude.cmd and its script on Windows), readable by `owner` when root acts for someone. */
+export async function makeStandIn(platform: NodeJS.Platform, nodePath = process.execPath, owner?: { uid: number; gid: number }): Promise<StandIn> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'thirdloop-check-'));
+  if (platform === 'win32') {
+    await fs.writeFile(path.join(dir, 'stand-in.cjs'), STAND_IN_JS);
+    await fs.writeFile(path.join(dir, 'claude.cmd'), `@"${nodePath}" "%~dp0stand-in.cjs" %*\r\n`);
+  } else {
+    await fs.writeFile(path.join(dir, 'claude'), STAND_IN_SH, { mode: 0o755 });
+    await fs.chmod(dir, 0o755);
+    if (owner) await fs.chown(dir, owner.uid, owner.gid).catch(() => {});
+  }
+  return { dir, remove: () => fs.rm(dir, { recursive: true, force: true }) };
+}
