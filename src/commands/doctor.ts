@@ -23,6 +23,8 @@ import { checkOpencode } from '../doctor/opencode.js';
 import { exitCodeFor, renderResults, summary } from '../doctor/report.js';
 import { checkRun } from '../doctor/run.js';
 import { checkShells } from '../doctor/shells.js';
+import { readShellRecord } from '../shells/env-files.js';
+import { currentShell } from '../shells/index.js';
 import { checkKeychainReady, checkStorage } from '../doctor/storage.js';
 import { result, type CheckResult } from '../doctor/types.js';
 
@@ -111,7 +113,10 @@ export async function collect(ctx: Context): Promise<CheckResult[]> {
 
   const e = { platform: ctx.platform, homedir: ctx.homedir, env: ctx.env };
   if (config) results.push(...(await checkShells({ e, config, credential, apiUrl })));
-  results.push(checkEnvironment(ctx.env, { credential, apiUrl }, { configDir: config?.dir ?? configDir(e), platform: ctx.platform }));
+  // The shell doctor runs in: set up with --via-run, it should carry no key.
+  const current = currentShell(e);
+  const viaRun = Boolean(config && current && readShellRecord(config).runShells?.includes(current));
+  results.push(checkEnvironment(ctx.env, { credential, apiUrl }, { configDir: config?.dir ?? configDir(e), platform: ctx.platform, viaRun }));
   results.push(...(await checkOpencode({ cwd: ctx.cwd, homedir: ctx.homedir, env: ctx.env, platform: ctx.platform }, apiUrl)));
 
   if (key.me && key.me.key.status === 'active') {

@@ -26,12 +26,19 @@ export function reloadHint(env: NodeJS.ProcessEnv, configDir: string, platform: 
 export function checkEnvironment(
   env: NodeJS.ProcessEnv,
   stored: { credential: string; apiUrl: string },
-  where: { configDir: string; platform: NodeJS.Platform } = { configDir: '~/.config/thirdloop', platform: 'linux' },
+  where: { configDir: string; platform: NodeJS.Platform; viaRun?: boolean } = { configDir: '~/.config/thirdloop', platform: 'linux' },
 ): CheckResult {
   const RELOAD = reloadHint(env, where.configDir, where.platform);
   const key = env[API_KEY_VAR]?.trim();
   const base = env[BASE_URL_VAR]?.trim();
   const wantBase = anthropicBaseUrl(stored.apiUrl);
+  if (where.viaRun && !(key && isRunToken(key))) {
+    // This kind of shell is set up with --via-run: no key here is the point.
+    if (key && key === stored.credential.trim()) {
+      return result('environment', 'warn', `This shell still exports ${API_KEY_VAR} with the stored key: it was opened before \`setup claude --via-run\`.`, 'Open a new terminal: it gets `claude` through `thirdloop run` and no key.');
+    }
+    if (!key) return result('environment', 'ok', `This shell exports no ${API_KEY_VAR}, as --via-run intends: \`claude\` here starts through \`thirdloop run\`.`);
+  }
   if (!key && !base) {
     return result('environment', 'warn', `This shell has neither ${API_KEY_VAR} nor ${BASE_URL_VAR} set, so Claude Code started here will not use Third Loop.`, RELOAD);
   }

@@ -20,7 +20,8 @@ import { SHELLS, shellsFor } from '../shells/index.js';
 import { machineProbe, type MachineProbe } from '../shells/probe.js';
 import { fifosIn, modesWithoutBlock, scanStartup } from '../shells/startup-scan.js';
 import { checkShell, type ShellCheck } from '../shells/verify.js';
-import type { EnvFileName, ProfileShell, ShellEnv, ShellLayout, ShellName } from '../shells/types.js';
+import { RUN_FILE_MODE, blockMode, makeStandIn } from '../shells/run-files.js';
+import type { EnvFileName, ProfileShell, RunFileName, ShellEnv, ShellLayout, ShellMode, ShellName } from '../shells/types.js';
 import { nodeSpawner } from '../shells/cmd.js';
 import { windowsFacts } from '../shells/windows/facts.js';
 import { spawnedWindows, type WindowsSystem } from '../shells/windows/system.js';
@@ -47,14 +48,17 @@ interface ShellState {
   unreadable: string[];
   hasBlock: boolean;
   damaged?: string;
+  /** What the shell's blocks source: the run file (--via-run) or the env file; the record's word when no block says. */
+  mode: ShellMode;
 }
 
-async function shellState(shell: ProfileShell, input: ShellCheckInput, probe: MachineProbe): Promise<ShellState> {
+async function shellState(shell: ProfileShell, input: ShellCheckInput, probe: MachineProbe, recordedRun: boolean): Promise<ShellState> {
   const layout = await shell.layout(input.e, probe);
   const texts = new Map<string, ByteText | undefined>();
   const unreadable: string[] = [];
   let hasBlock = false;
   let damaged: string | undefined;
+  const modes = new Set<ShellMode>();
   for (const file of layout.files) {
     try {
       const found = await readRegularFile(file.path, tildify(file.path, input.e.homedir));
@@ -62,7 +66,11 @@ async function shellState(shell: ProfileShell, input: ShellCheckInput, probe: Ma
       texts.set(file.path, view);
       if (view) {
         try {
-          if (findBlocks(view.text).length > 0) hasBlock = true;
+          for (const block of findBlocks(view.text)) {
+            hasBlock = true;
+            const mode = blockMode(view.text.slice(block.start, block.end));
+            if (mode) modes.add(mode);
+          }
         } catch (error) {
           damaged = `${tildify(file.path, input.e.homedir)}: ${(error as Error).message}`;
         }
@@ -71,21 +79,38 @@ async function shellState(shell: ProfileShell, input: ShellCheckInput, probe: Ma
       unreadable.push(withoutNothingChanged(error));
     }
   }
-  return { shell, layout, texts, unreadable, hasBlock, damaged };
+  // The blocks say which file they source; the last edit decides when they disagree (the record knows it).
+  const mode: ShellMode = modes.size === 1 ? [...modes][0]! : recordedRun ? 'run' : 'env';
+  return { shell, layout, texts, unreadable, hasBlock, damaged, mode };
 }
 
 const list = (items: string[]) => (items.length <= 1 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`);
 
+/** The shell's check, with its mode in words and in --json (`mode`). */
+function describeShell(state: ShellState, check: ShellCheck, input: ShellCheckInput): CheckResult {
+  const found = describeCheck(state, check, input);
+  if (found.status === 'skip') return found;
+  const mode = state.mode === 'run' ? 'via-run' : 'exports';
+  const words = state.mode === 'run' ? 'Mode: --via-run (no key in the environment or in any file).' : 'Mode: exports (the key is in the env file the profile sources).';
+  return { ...found, message: `${found.message} ${words}`, mode };
+}
+
 function describeCheck(state: ShellState, check: ShellCheck, input: ShellCheckInput): CheckResult {
   const { shell } = state;
   const name = `shell:${shell.name}`;
-  const fix = `thirdloop setup claude --shell ${shell.name}`;
+  const viaRun = state.mode === 'run';
+  const fix = `thirdloop setup claude${viaRun ? ' --via-run' : ''} --shell ${shell.name}`;
   if (!check.installed) return result(name, 'skip', `${shell.label} is not installed here, so new ${shell.label} terminals were not checked.`);
   const failed = check.modes.filter((m) => m.status === 'failed');
   if (failed.length > 0) {
     const why = failed.map((m) => `${m.command} sees ${m.saw} (${m.reason})`).join('; ');
-    const owned = failed.some((m) => /line \d+ (sets|unsets|runs|\()/.test(m.reason ?? '')) && !failed.some((m) => /no thirdloop block/.test(m.reason ?? ''));
-    return result(name, 'fail', `New ${shell.label} terminals miss the Third Loop settings: ${why}.`, owned ? `Remove or move that line, then run \`${fix}\`.` : fix);
+    const owned = failed.some((m) => /line \d+ (sets|unsets|runs|defines|\()/.test(m.reason ?? '')) && !failed.some((m) => /no thirdloop block/.test(m.reason ?? ''));
+    const what = viaRun ? `New ${shell.label} terminals do not start \`claude\` through \`thirdloop run\`` : `New ${shell.label} terminals miss the Third Loop settings`;
+    return result(name, 'fail', `${what}: ${why}.`, owned ? `Remove or move that line, then run \`${fix}\`.` : fix);
+  }
+  if (viaRun) {
+    const good = check.modes.map((m) => m.command);
+    return result(name, 'ok', `In new ${shell.label} terminals (${list(good)}) \`claude\` starts through \`thirdloop run\`.`);
   }
   const handed = check.modes.filter((m) => m.status === 'handed-over');
   const good = check.modes.filter((m) => m.status === 'ok').map((m) => m.command);
@@ -99,6 +124,29 @@ function describeCheck(state: ShellState, check: ShellCheck, input: ShellCheckIn
     return result(name, 'warn', `New ${shell.label} terminals (${list(good)}) ${saw}, but also ANTHROPIC_AUTH_TOKEN (${list(auth)}), which Claude Code may send instead.`, 'Remove ANTHROPIC_AUTH_TOKEN from your start-up files.');
   }
   return result(name, 'ok', `New ${shell.label} terminals (${list(good)}) ${saw}.`);
+}
+
+/** --via-run's file: there, holding no key, writable by its owner only (a profile runs it). */
+async function checkRunFile(name: RunFileName, served: ShellName[], input: ShellCheckInput): Promise<CheckResult> {
+  const file = path.join(input.config.dir, name);
+  const shown = tildify(file, input.e.homedir);
+  const check = `run-file:${name}`;
+  const fix = `thirdloop setup claude --via-run --shell ${served.join(',')}`;
+  let found;
+  try {
+    found = await readRegularFile(file, shown, 'read');
+  } catch (error) {
+    return result(check, 'fail', withoutNothingChanged(error), fix);
+  }
+  if (!found) return result(check, 'fail', `${shown} is missing: the profile block sources nothing, so \`claude\` is not wrapped.`, fix);
+  const text = found.bytes.toString('utf8');
+  const secret = input.credential.split(';')[1] ?? input.credential;
+  if (text.includes(secret)) return result(check, 'fail', `${shown} holds the key, which --via-run keeps out of every file.`, fix);
+  const mode = found.stat.mode & 0o777;
+  if (input.e.platform !== 'win32' && (mode & 0o022) !== 0) {
+    return result(check, 'fail', `${shown} runs in every new terminal but others can write it (mode ${mode.toString(8)}).`, `chmod ${RUN_FILE_MODE.toString(8)} ${shown}`);
+  }
+  return result(check, 'ok', `${shown} defines \`claude\` as \`thirdloop run -- claude\` and holds no key.`);
 }
 
 async function checkEnvFile(name: EnvFileName, served: ShellName[], input: ShellCheckInput): Promise<CheckResult> {
@@ -169,13 +217,15 @@ export async function checkShells(input: ShellCheckInput): Promise<CheckResult[]
     return [...shells.filter((r) => !(carried && r.check === 'shells')), ...windowsResults];
   }
   const helper = await checkKeyHelper(input);
-  const recorded = new Set(readShellRecord(input.config as ConfigStore).shells);
+  const shellRecord = readShellRecord(input.config as ConfigStore);
+  const recorded = new Set(shellRecord.shells);
+  const recordedRun = new Set(shellRecord.runShells ?? []);
   for (const edit of readEdits(input.config as ConfigStore, EDITS_SCOPE)) edit.tags.forEach((t) => recorded.add(t as ShellName));
   // Root looking at someone else's home runs their shells as them, as setup does.
   const owner = input.e.platform === 'win32' ? undefined : ownerForNewFiles(await ownerOf(input.e.homedir), currentIdentity());
   const probe = machineProbe(input.e, { owner, timeoutMs: input.timeoutMs });
   const profileShells = shellsFor(input.e.platform).filter((s) => SHELLS[s].kind === 'profile').map((s) => SHELLS[s] as ProfileShell);
-  const states = (await Promise.all(profileShells.map((shell) => shellState(shell, input, probe)))).filter(
+  const states = (await Promise.all(profileShells.map((shell) => shellState(shell, input, probe, recordedRun.has(shell.name))))).filter(
     (s) => recorded.has(s.shell.name) || s.hasBlock,
   );
   if (states.length === 0) {
@@ -183,30 +233,35 @@ export async function checkShells(input: ShellCheckInput): Promise<CheckResult[]
   }
   const values = normalizeValues({ apiUrl: input.apiUrl, credential: input.credential });
   const label = (file: string) => tildify(file, input.e.homedir);
+  const standIn = states.some((s) => s.mode === 'run') ? await makeStandIn(input.e.platform, process.execPath, owner) : undefined;
   const checked = await Promise.all(
     states.map(async (state) => {
       const findings = scanStartup(state.shell, state.layout, state.texts);
       const fifos = await fifosIn(state.layout, fileKind);
       const withoutBlock = modesWithoutBlock(state.shell, state.layout, state.texts);
-      const check = await checkShell({ shell: state.shell, probe, expected: { baseUrl: values.apiUrl, credential: values.credential }, findings, label, timeoutMs: probe.timeoutMs, fifos, withoutBlock });
+      const viaRun = state.mode === 'run' && standIn ? { standInDir: standIn.dir } : undefined;
+      const check = await checkShell({ shell: state.shell, probe, expected: { baseUrl: values.apiUrl, credential: values.credential }, findings, label, timeoutMs: probe.timeoutMs, fifos, withoutBlock, viaRun });
       return { state, check, findings };
     }),
-  );
+  ).finally(() => standIn?.remove());
 
   const results: CheckResult[] = helper ? [helper] : [];
   const envFiles = new Map<EnvFileName, ShellName[]>();
+  const runFiles = new Map<RunFileName, ShellName[]>();
   for (const { state, check, findings } of checked) {
-    results.push(describeCheck(state, check, input));
+    results.push(describeShell(state, check, input));
     const notes = [...state.unreadable.map((u) => `skipped ${u.replace(/^Cannot (?:edit|read) /, '')}`), ...(state.damaged ? [state.damaged] : [])];
     const warnings = staticWarnings(new Map([[state.shell.name, findings]]), new Set(check.installed ? [state.shell.name] : []), { label });
     if (notes.length + warnings.length > 0) {
       results.push(result(`shell:${state.shell.name}:files`, 'warn', [...notes, ...warnings].join(' '), 'Fix the line or file named, then run `thirdloop doctor` again.'));
     }
-    envFiles.set(state.shell.envFileName, [...(envFiles.get(state.shell.envFileName) ?? []), state.shell.name]);
+    if (state.mode === 'run') runFiles.set(state.shell.runFileName, [...(runFiles.get(state.shell.runFileName) ?? []), state.shell.name]);
+    else envFiles.set(state.shell.envFileName, [...(envFiles.get(state.shell.envFileName) ?? []), state.shell.name]);
   }
   for (const name of ENV_FILE_NAMES) {
     const served = envFiles.get(name);
     if (served) results.push(await checkEnvFile(name, served, input));
   }
+  for (const [name, served] of runFiles) results.push(await checkRunFile(name, served, input));
   return results;
 }

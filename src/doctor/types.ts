@@ -11,6 +11,8 @@ export interface CheckResult {
   message: string;
   /** The command or action that fixes it; null when nothing needs doing. */
   fix: string | null;
+  /** Shell checks: how the shell gives Claude Code its key (exports) or keeps it out (via-run). */
+  mode?: 'exports' | 'via-run';
 }
 
 export const result = (check: string, status: CheckStatus, message: string, fix: string | null = null): CheckResult => ({
