@@ -251,10 +251,26 @@ shell's mode.
     .option('--keep-providers', 'add Third Loop without switching the project’s other providers off (no enabled_providers of ours)')
     .option('--force', 'replace a session plugin you edited (your version is kept as a backup)')
     .option('--with-env', 'also configure the shells to export ANTHROPIC_API_KEY (as setup claude)')
+    .option('--via-run', 'no key in the shells: `opencode` (and `claude`) become functions that run `thirdloop run -- <command>`')
     .option('--dry-run', 'show the changes as a diff and write nothing')
-    .option('--undo', 'remove what setup opencode added')
+    .option('--undo', 'remove what setup opencode added (and `opencode` from the --via-run functions)')
     .option('-y, --yes', 'do not ask for confirmation')
-    .addHelpText('after', examples('thirdloop setup opencode', 'thirdloop setup opencode --keep-providers', 'thirdloop setup opencode --global --model claude-sonnet-4-5', 'thirdloop setup opencode --undo'))
+    .addHelpText(
+      'after',
+      `${examples(
+        'thirdloop setup opencode',
+        'thirdloop setup opencode --via-run',
+        'thirdloop setup opencode --keep-providers',
+        'thirdloop setup opencode --global --model claude-sonnet-4-5',
+        'thirdloop setup opencode --undo',
+      )}
+--via-run: \`opencode\` typed in a new terminal runs \`thirdloop run -- opencode\`,
+which points the thirdloop provider at a broker on 127.0.0.1 and gives opencode
+a token that works only while it runs. \`claude\` is wrapped the same way. The
+shells already set up with \`setup claude --via-run\` get it, else the current
+shell and those whose profile exists; a shell that exported the key switches.
+`,
+    )
     .action(action(lazy('setup/opencode')));
 
   program

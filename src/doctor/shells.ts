@@ -19,9 +19,9 @@ import { ENV_FILE_NAMES, SECRET_FILE_MODE, anthropicBaseUrl, envFileContent, nor
 import { SHELLS, shellsFor } from '../shells/index.js';
 import { machineProbe, type MachineProbe } from '../shells/probe.js';
 import { fifosIn, modesWithoutBlock, scanStartup } from '../shells/startup-scan.js';
-import { checkShell, type ShellCheck } from '../shells/verify.js';
+import { checkShell, commandList, type ShellCheck } from '../shells/verify.js';
 import { RUN_FILE_MODE, blockMode, makeStandIn } from '../shells/run-files.js';
-import type { EnvFileName, ProfileShell, RunFileName, ShellEnv, ShellLayout, ShellMode, ShellName } from '../shells/types.js';
+import type { EnvFileName, ProfileShell, RunFileName, ShellEnv, ShellLayout, ShellMode, ShellName, WrappedCommand } from '../shells/types.js';
 import { nodeSpawner } from '../shells/cmd.js';
 import { windowsFacts } from '../shells/windows/facts.js';
 import { spawnedWindows, type WindowsSystem } from '../shells/windows/system.js';
@@ -87,15 +87,15 @@ async function shellState(shell: ProfileShell, input: ShellCheckInput, probe: Ma
 const list = (items: string[]) => (items.length <= 1 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`);
 
 /** The shell's check, with its mode in words and in --json (`mode`). */
-function describeShell(state: ShellState, check: ShellCheck, input: ShellCheckInput): CheckResult {
-  const found = describeCheck(state, check, input);
+function describeShell(state: ShellState, check: ShellCheck, input: ShellCheckInput, commands: readonly WrappedCommand[]): CheckResult {
+  const found = describeCheck(state, check, input, commands);
   if (found.status === 'skip') return found;
   const mode = state.mode === 'run' ? 'via-run' : 'exports';
   const words = state.mode === 'run' ? 'Mode: --via-run (no key in the environment or in any file).' : 'Mode: exports (the key is in the env file the profile sources).';
   return { ...found, message: `${found.message} ${words}`, mode };
 }
 
-function describeCheck(state: ShellState, check: ShellCheck, input: ShellCheckInput): CheckResult {
+function describeCheck(state: ShellState, check: ShellCheck, input: ShellCheckInput, commands: readonly WrappedCommand[]): CheckResult {
   const { shell } = state;
   const name = `shell:${shell.name}`;
   const viaRun = state.mode === 'run';
@@ -105,12 +105,12 @@ function describeCheck(state: ShellState, check: ShellCheck, input: ShellCheckIn
   if (failed.length > 0) {
     const why = failed.map((m) => `${m.command} sees ${m.saw} (${m.reason})`).join('; ');
     const owned = failed.some((m) => /line \d+ (sets|unsets|runs|defines|\()/.test(m.reason ?? '')) && !failed.some((m) => /no thirdloop block/.test(m.reason ?? ''));
-    const what = viaRun ? `New ${shell.label} terminals do not start \`claude\` through \`thirdloop run\`` : `New ${shell.label} terminals miss the Third Loop settings`;
+    const what = viaRun ? `New ${shell.label} terminals do not start ${commandList(commands)} through \`thirdloop run\`` : `New ${shell.label} terminals miss the Third Loop settings`;
     return result(name, 'fail', `${what}: ${why}.`, owned ? `Remove or move that line, then run \`${fix}\`.` : fix);
   }
   if (viaRun) {
     const good = check.modes.map((m) => m.command);
-    return result(name, 'ok', `In new ${shell.label} terminals (${list(good)}) \`claude\` starts through \`thirdloop run\`.`);
+    return result(name, 'ok', `In new ${shell.label} terminals (${list(good)}) ${commandList(commands)} ${commands.length === 1 ? 'starts' : 'start'} through \`thirdloop run\`.`);
   }
   const handed = check.modes.filter((m) => m.status === 'handed-over');
   const good = check.modes.filter((m) => m.status === 'ok').map((m) => m.command);
@@ -127,7 +127,7 @@ function describeCheck(state: ShellState, check: ShellCheck, input: ShellCheckIn
 }
 
 /** --via-run's file: there, holding no key, writable by its owner only (a profile runs it). */
-async function checkRunFile(name: RunFileName, served: ShellName[], input: ShellCheckInput): Promise<CheckResult> {
+async function checkRunFile(name: RunFileName, served: ShellName[], input: ShellCheckInput, commands: readonly WrappedCommand[]): Promise<CheckResult> {
   const file = path.join(input.config.dir, name);
   const shown = tildify(file, input.e.homedir);
   const check = `run-file:${name}`;
@@ -138,7 +138,7 @@ async function checkRunFile(name: RunFileName, served: ShellName[], input: Shell
   } catch (error) {
     return result(check, 'fail', withoutNothingChanged(error), fix);
   }
-  if (!found) return result(check, 'fail', `${shown} is missing: the profile block sources nothing, so \`claude\` is not wrapped.`, fix);
+  if (!found) return result(check, 'fail', `${shown} is missing: the profile block sources nothing, so ${commandList(commands)} ${commands.length === 1 ? 'is' : 'are'} not wrapped.`, fix);
   const text = found.bytes.toString('utf8');
   const secret = input.credential.split(';')[1] ?? input.credential;
   if (text.includes(secret)) return result(check, 'fail', `${shown} holds the key, which --via-run keeps out of every file.`, fix);
@@ -146,7 +146,8 @@ async function checkRunFile(name: RunFileName, served: ShellName[], input: Shell
   if (input.e.platform !== 'win32' && (mode & 0o022) !== 0) {
     return result(check, 'fail', `${shown} runs in every new terminal but others can write it (mode ${mode.toString(8)}).`, `chmod ${RUN_FILE_MODE.toString(8)} ${shown}`);
   }
-  return result(check, 'ok', `${shown} defines \`claude\` as \`thirdloop run -- claude\` and holds no key.`);
+  const as = commands.length === 1 ? `\`thirdloop run -- ${commands[0]}\`` : '`thirdloop run -- <command>`';
+  return result(check, 'ok', `${shown} defines ${commandList(commands)} as ${as} and holds no key.`);
 }
 
 async function checkEnvFile(name: EnvFileName, served: ShellName[], input: ShellCheckInput): Promise<CheckResult> {
@@ -234,12 +235,14 @@ export async function checkShells(input: ShellCheckInput): Promise<CheckResult[]
   const values = normalizeValues({ apiUrl: input.apiUrl, credential: input.credential });
   const label = (file: string) => tildify(file, input.e.homedir);
   const standIn = states.some((s) => s.mode === 'run') ? await makeStandIn(input.e.platform, process.execPath, owner) : undefined;
+  // What the run files wrap, as setup recorded it (claude always).
+  const commands: WrappedCommand[] = [...new Set<WrappedCommand>(['claude', ...(shellRecord.runCommands ?? [])])];
   const checked = await Promise.all(
     states.map(async (state) => {
       const findings = scanStartup(state.shell, state.layout, state.texts);
       const fifos = await fifosIn(state.layout, fileKind);
       const withoutBlock = modesWithoutBlock(state.shell, state.layout, state.texts);
-      const viaRun = state.mode === 'run' && standIn ? { standInDir: standIn.dir } : undefined;
+      const viaRun = state.mode === 'run' && standIn ? { standInDir: standIn.dir, commands } : undefined;
       const check = await checkShell({ shell: state.shell, probe, expected: { baseUrl: values.apiUrl, credential: values.credential }, findings, label, timeoutMs: probe.timeoutMs, fifos, withoutBlock, viaRun });
       return { state, check, findings };
     }),
@@ -249,7 +252,7 @@ export async function checkShells(input: ShellCheckInput): Promise<CheckResult[]
   const envFiles = new Map<EnvFileName, ShellName[]>();
   const runFiles = new Map<RunFileName, ShellName[]>();
   for (const { state, check, findings } of checked) {
-    results.push(describeShell(state, check, input));
+    results.push(describeShell(state, check, input, commands));
     const notes = [...state.unreadable.map((u) => `skipped ${u.replace(/^Cannot (?:edit|read) /, '')}`), ...(state.damaged ? [state.damaged] : [])];
     const warnings = staticWarnings(new Map([[state.shell.name, findings]]), new Set(check.installed ? [state.shell.name] : []), { label });
     if (notes.length + warnings.length > 0) {
@@ -262,6 +265,6 @@ export async function checkShells(input: ShellCheckInput): Promise<CheckResult[]
     const served = envFiles.get(name);
     if (served) results.push(await checkEnvFile(name, served, input));
   }
-  for (const [name, served] of runFiles) results.push(await checkRunFile(name, served, input));
+  for (const [name, served] of runFiles) results.push(await checkRunFile(name, served, input, commands));
   return results;
 }

@@ -47,7 +47,7 @@ import { findProgram, terminalEnvironment } from './terminal.js';
 import { machineProbe, type MachineProbe } from './probe.js';
 import { fifosIn, modesWithoutBlock, scanStartup, type Finding } from './startup-scan.js';
 import { checkShell, type ShellCheck } from './verify.js';
-import type { ProfileShell, ShellEnv, ShellLayout, ShellMode, ShellName, WrappedCommand } from './types.js';
+import type { ProfileShell, RunValues, ShellEnv, ShellLayout, ShellMode, ShellName, WrappedCommand } from './types.js';
 import { windowsPowerShellChecks } from './powershell.js';
 import { blockedProfiles, describeBlocked, windowsFacts } from './windows/facts.js';
 import { spawnedWindows, type WindowsSystem } from './windows/system.js';
@@ -101,6 +101,8 @@ export interface ShellSetupResult {
   notes: string[];
   /** The mode this run set up (undo: undefined). */
   mode?: ShellMode;
+  /** --via-run: the commands the run files wrap once this run stands (claude first). */
+  commands?: WrappedCommand[];
 }
 
 const shellEnv = (ctx: Context): ShellEnv => ({ platform: ctx.platform, homedir: ctx.homedir, env: ctx.env });
@@ -318,6 +320,9 @@ async function setup(
   if (run && !findProgram('claude', terminalEnvironment(pc.e, owner), ctx.platform)) {
     notes.push('Claude Code is not on the PATH new terminals start with, so `claude` will say "Command not found" until it is installed (npm install -g @anthropic-ai/claude-code).');
   }
+  if (run?.commands.includes('opencode') && !findProgram('opencode', terminalEnvironment(pc.e, owner), ctx.platform)) {
+    notes.push('opencode is not on the PATH new terminals start with, so `opencode` will say "Command not found" until it is installed (npm install -g opencode-ai).');
+  }
 
   // The judge: every installed shell, every start mode, at once.
   const started = performance.now();
@@ -335,7 +340,7 @@ async function setup(
           timeoutMs: probe.timeoutMs,
           fifos,
           withoutBlock: bare.get(name),
-          viaRun: standIn && { standInDir: standIn.dir },
+          viaRun: standIn && run && { standInDir: standIn.dir, commands: run.commands },
         });
       // Windows has two PowerShells reading their own profiles: each installed one is started.
       if (name === 'powershell' && ctx.platform === 'win32') return mergeChecks(name, await Promise.all(windowsPowerShellChecks(pc.e).map(one)));
@@ -373,10 +378,11 @@ async function setup(
     userEnvironment: userEnvironment ? userEnvironment.change.action !== 'remove' : record.userEnvironment,
     runShells: nextRunShells(record, shells, mode, failed),
     runCommands: run ? run.commands : record.runCommands,
+    runInvocation: run ? run.thirdloop : record.runInvocation,
   });
 
   const warnings = [...policy, ...staticWarnings(findings, new Set(checks.filter((c) => c.installed).map((c) => c.shell)), pc)];
-  return { changes: plan.map((p) => p.change), checks, failed, unverified, verifyMs, warnings, notes, mode };
+  return { changes: plan.map((p) => p.change), checks, failed, unverified, verifyMs, warnings, notes, mode, commands: run?.commands };
 }
 
 /** The tag of a removal: the shell that needs the file back if its check fails. */
@@ -531,8 +537,59 @@ async function undo(
     userEnvironment: plan.some((p) => p.change.kind === 'user-environment') ? false : record.userEnvironment,
     runShells: record.runShells,
     runCommands: record.runCommands,
+    runInvocation: record.runInvocation,
   });
   return { changes: plan.map((p) => p.change), checks: [], failed: [], unverified: [], verifyMs: 0, warnings: [], notes };
+}
+
+export interface UnwrapResult {
+  /** The run files rewritten without the command (or, with dryRun, that would be). */
+  changes: ShellChange[];
+  /** The commands the run files wrap afterwards. */
+  commands: WrappedCommand[];
+  warnings: string[];
+}
+
+/**
+ * Takes one command (`opencode`) out of the run files, which keep the others (`claude` always), for
+ * `setup opencode --undo`: each run file a --via-run shell sources is rewritten as setup would write
+ * it without that command, with the thirdloop it starts as recorded. The shells stay in run mode.
+ */
+export async function unwrapCommand(ctx: Context, command: Exclude<WrappedCommand, 'claude'>, options: { dryRun?: boolean } = {}): Promise<UnwrapResult> {
+  const config = await ctx.config();
+  const record = readShellRecord(config);
+  const runShells = (record.runShells ?? []).filter(isProfileShell);
+  if (runShells.length === 0 || !record.runCommands?.includes(command)) return { changes: [], commands: record.runCommands ?? [], warnings: [] };
+  const commands = [...new Set<WrappedCommand>(['claude', ...record.runCommands.filter((c) => c !== command)])];
+  const e = shellEnv(ctx);
+  const owner = await actingFor(ctx);
+  const pc: PlanContext = { e, dir: config.dir, label: (file) => tildify(file, ctx.homedir), edits: readEdits(config, EDITS_SCOPE) };
+  let thirdloop = record.runInvocation;
+  if (!thirdloop) {
+    try {
+      thirdloop = thirdloopInvocation({ platform: ctx.platform, env: terminalEnvironment(e, owner) });
+    } catch (error) {
+      if (!(error instanceof UserError)) throw error;
+      const rerun = `run \`thirdloop setup claude --via-run\` from an installed thirdloop, then this again`;
+      return { changes: [], commands: record.runCommands, warnings: [`\`${command}\` is still wrapped in new terminals: ${error.message.replace(/\s*Nothing was changed\.$/, '')} (${rerun}).`] };
+    }
+  }
+  const run: RunValues = { thirdloop, profile: record.profile ?? ctx.globals.profile, commands };
+  // Only run files that are there: a missing one is `setup claude --via-run`'s (or doctor's) business, not undo's.
+  const plan = (await planOwnFiles(pc, runShells, 'run', { run })).filter((p) => p.change.action !== 'create');
+  if (options.dryRun) {
+    diffs(plan, pc);
+    return { changes: plan.map((p) => p.change), commands, warnings: [] };
+  }
+  const tx = new FileTransaction({ owner, label: pc.label });
+  for (const item of plan) {
+    if (!item.bytes) continue;
+    tx.write(item.change.path, item.bytes, { label: pc.label(item.change.path), mode: item.mode, forceMode: item.forceMode });
+  }
+  await tx.check();
+  await tx.commit();
+  writeShellRecord(config, { ...record, runCommands: commands });
+  return { changes: plan.map((p) => p.change), commands, warnings: [] };
 }
 
 /**

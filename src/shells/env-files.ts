@@ -60,6 +60,8 @@ export interface ShellRecord {
   runShells?: ShellName[];
   /** The commands the run files wrap. */
   runCommands?: WrappedCommand[];
+  /** How the run files start thirdloop (RunValues.thirdloop), so that one command can be taken out of them as they are. */
+  runInvocation?: string[];
 }
 
 const RECORD_KEY = 'setup.shells';
@@ -71,9 +73,15 @@ export function readShellRecord(config: ConfigStore): ShellRecord {
 
 export function writeShellRecord(config: ConfigStore, record: ShellRecord): void {
   const runShells = record.runShells?.filter((s) => record.shells.includes(s)) ?? [];
-  const tidy: ShellRecord = { ...record, runShells: runShells.length ? runShells : undefined, runCommands: runShells.length ? record.runCommands : undefined };
+  const tidy: ShellRecord = {
+    ...record,
+    runShells: runShells.length ? runShells : undefined,
+    runCommands: runShells.length ? record.runCommands : undefined,
+    runInvocation: runShells.length ? record.runInvocation : undefined,
+  };
   if (!tidy.runShells) delete tidy.runShells;
   if (!tidy.runCommands) delete tidy.runCommands;
+  if (!tidy.runInvocation) delete tidy.runInvocation;
   config.set(RECORD_KEY, record.shells.length === 0 && !record.userEnvironment ? undefined : tidy);
 }
 

@@ -11,7 +11,7 @@
 import path from 'node:path';
 import { ENV_FILE_HEADER, RUN_FILE_HEADER, checkValue, pathFor, runWords, underHome, xdgConfigHome } from './common.js';
 import { posixFunctionTracker } from './posix.js';
-import { powershellProbe } from './probe-command.js';
+import { powershellProbe, standInMark } from './probe-command.js';
 import { API_KEY_VAR, BASE_URL_VAR, BLOCK_COMMENT, WATCHED_VAR_PATTERN } from './types.js';
 import type { EnvValues, ProfileShell, RunValues, ShellEnv, StartupFile } from './types.js';
 import { EDITION_FOLDER, EDITION_LABEL, blockedProfiles, windowsJoin } from './windows/facts.js';
@@ -135,8 +135,12 @@ export const powershell: ProfileShell = {
   },
   runFileName: 'run.ps1',
   runFileContent: powershellRunFile,
-  runProbeCommand: (mark, standInDir) =>
-    `${powershellProbe(mark)}; $env:PATH = ${powershellQuote(standInDir)} + [IO.Path]::PathSeparator + $env:PATH; claude ${mark}S 'a b'`,
+  runProbeCommand: (mark, standInDir, commands) =>
+    [
+      powershellProbe(mark),
+      `$env:PATH = ${powershellQuote(standInDir)} + [IO.Path]::PathSeparator + $env:PATH`,
+      ...commands.map((c) => `${c} ${standInMark(mark, c)} 'a b'`),
+    ].join('; '),
   // PowerShell reads either line ending; the block follows the file's.
   blockEol: (fileEol) => fileEol,
   setsVariable: (line) => {

@@ -43,38 +43,44 @@ export function parseProbe(stdout: string, mark: string): ProbeOutput | undefine
 }
 
 /**
- * What the stand-in `claude` of the --via-run check printed: started by `thirdloop run` (through the
- * shell's function), it shows the environment run gave it and the arguments it got. Its mark comes
- * as its first argument. Output: <mark>R<base url><mark>K<api key><mark>T[set]<mark>A<argc>:<first><mark>E
+ * What a stand-in of the --via-run check printed: one per wrapped command (`claude`, `opencode`),
+ * first on PATH, started by `thirdloop run` through the shell's function, it shows the environment
+ * run gave it and the arguments it got. Its mark comes as its first argument (standInMark).
+ * Output: <mark>R<base url><mark>K<api key><mark>T[set]<mark>C<opencode inline config><mark>A<argc>:<first><mark>E
  */
 export interface StandInOutput {
   baseUrl: string;
   apiKey: string;
   /** THIRDLOOP_API_KEY reached it. */
   thirdloopKey: boolean;
+  /** OPENCODE_CONFIG_CONTENT as it got it ('' when unset): run points opencode's thirdloop provider at the broker there. */
+  opencodeConfig: string;
   /** The arguments after the mark, as the stand-in counted them, and the first of them. */
   argc: number;
   first: string;
 }
 
+/** The mark each wrapped command's stand-in gets, so that every command's output is found apart. */
+export const standInMark = (mark: string, command: string): string => `${mark}${command}:`;
+
 export function parseStandIn(stdout: string, mark: string): StandInOutput | undefined {
-  const m = new RegExp(`${mark}R([^]*?)${mark}K([^]*?)${mark}T(set)?${mark}A(\\d+):([^]*?)${mark}E`).exec(stdout);
+  const m = new RegExp(`${mark}R([^]*?)${mark}K([^]*?)${mark}T(set)?${mark}C([^]*?)${mark}A(\\d+):([^]*?)${mark}E`).exec(stdout);
   if (!m) return undefined;
-  return { baseUrl: m[1]!, apiKey: m[2]!, thirdloopKey: m[3] === 'set', argc: Number(m[4]), first: m[5]! };
+  return { baseUrl: m[1]!, apiKey: m[2]!, thirdloopKey: m[3] === 'set', opencodeConfig: m[4]!, argc: Number(m[5]), first: m[6]! };
 }
 
-/** The stand-in itself, for /bin/sh. */
+/** The stand-in itself, for /bin/sh (one file, under each wrapped command's name). */
 export const STAND_IN_SH = [
   '#!/bin/sh',
   'm="$1"; shift',
-  'printf "%s" "${m}R${ANTHROPIC_BASE_URL-}${m}K${ANTHROPIC_API_KEY-}${m}T${THIRDLOOP_API_KEY+set}${m}A$#:${1-}${m}E"',
+  'printf "%s" "${m}R${ANTHROPIC_BASE_URL-}${m}K${ANTHROPIC_API_KEY-}${m}T${THIRDLOOP_API_KEY+set}${m}C${OPENCODE_CONFIG_CONTENT-}${m}A$#:${1-}${m}E"',
   '',
 ].join('\n');
 
-/** On Windows, the same in Node, started by a claude.cmd beside it. */
+/** On Windows, the same in Node, started by a <command>.cmd beside it. */
 export const STAND_IN_JS = [
   'const [m, ...rest] = process.argv.slice(2);',
   'const env = (name) => process.env[name] ?? "";',
-  'process.stdout.write(`${m}R${env("ANTHROPIC_BASE_URL")}${m}K${env("ANTHROPIC_API_KEY")}${m}T${process.env.THIRDLOOP_API_KEY === undefined ? "" : "set"}${m}A${rest.length}:${rest[0] ?? ""}${m}E`);',
+  'process.stdout.write(`${m}R${env("ANTHROPIC_BASE_URL")}${m}K${env("ANTHROPIC_API_KEY")}${m}T${process.env.THIRDLOOP_API_KEY === undefined ? "" : "set"}${m}C${env("OPENCODE_CONFIG_CONTENT")}${m}A${rest.length}:${rest[0] ?? ""}${m}E`);',
   '',
 ].join('\n');

@@ -4,8 +4,8 @@
  * wrapped command) as a function that starts `thirdloop run -- claude`. They hold no key, so a
  * rotation never touches them; the mode is 0644 like any profile.
  *
- * Also the stand-in `claude` the check puts first on PATH: started through the shell's function and
- * `thirdloop run`, it prints the environment run gave it, so the real chain is what is judged.
+ * Also the stand-ins (`claude`, `opencode`) the check puts first on PATH: started through the shell's
+ * function and `thirdloop run`, each prints the environment run gave it, so the real chain is what is judged.
  */
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
@@ -17,7 +17,7 @@ import { fish } from './fish.js';
 import { powershell } from './powershell.js';
 import { STAND_IN_JS, STAND_IN_SH } from './probe-command.js';
 import { findProgram } from './terminal.js';
-import type { ProfileShell, RunFileName, RunValues, ShellMode } from './types.js';
+import { WRAPPED_COMMANDS, type ProfileShell, type RunFileName, type RunValues, type ShellMode } from './types.js';
 
 export const RUN_FILE_MODE = 0o644;
 
@@ -70,14 +70,14 @@ export interface StandIn {
   remove(): Promise<void>;
 }
 
-/** A folder holding the stand-in `claude` (claude.cmd and its script on Windows), readable by `owner` when root acts for someone. */
+/** A folder holding a stand-in for each wrapped command (<command>.cmd and one script on Windows), readable by `owner` when root acts for someone. */
 export async function makeStandIn(platform: NodeJS.Platform, nodePath = process.execPath, owner?: { uid: number; gid: number }): Promise<StandIn> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'thirdloop-check-'));
   if (platform === 'win32') {
     await fs.writeFile(path.join(dir, 'stand-in.cjs'), STAND_IN_JS);
-    await fs.writeFile(path.join(dir, 'claude.cmd'), `@"${nodePath}" "%~dp0stand-in.cjs" %*\r\n`);
+    for (const command of WRAPPED_COMMANDS) await fs.writeFile(path.join(dir, `${command}.cmd`), `@"${nodePath}" "%~dp0stand-in.cjs" %*\r\n`);
   } else {
-    await fs.writeFile(path.join(dir, 'claude'), STAND_IN_SH, { mode: 0o755 });
+    for (const command of WRAPPED_COMMANDS) await fs.writeFile(path.join(dir, command), STAND_IN_SH, { mode: 0o755 });
     await fs.chmod(dir, 0o755);
     if (owner) await fs.chown(dir, owner.uid, owner.gid).catch(() => {});
   }

@@ -40,6 +40,10 @@ export type ShellMode = 'env' | 'run';
 
 /** The commands a run file turns into `thirdloop run -- <command>`. */
 export type WrappedCommand = 'claude' | 'opencode';
+/** Every command a run file can wrap (the --via-run check makes a stand-in of each). */
+export const WRAPPED_COMMANDS: readonly WrappedCommand[] = ['claude', 'opencode'];
+/** What people call each wrapped command's program, for messages. */
+export const PROGRAM_LABEL: Record<WrappedCommand, string> = { claude: 'Claude Code', opencode: 'opencode' };
 
 export interface RunValues {
   /** How the function starts thirdloop: ['thirdloop'] (found on PATH) or [node, script] (absolute). */
@@ -126,10 +130,11 @@ export interface ProfileShell {
   /** The run file: a function per wrapped command that starts `thirdloop run -- <command>`. Holds no key. */
   runFileContent(values: RunValues): string;
   /**
-   * A command for this shell that prints whether the key is in its environment (the probe format,
-   * B and K only), then puts `standInDir` first on PATH and runs `claude <mark> "a b"` as typed.
+   * A command for this shell that prints whether the key is in its environment (the probe format),
+   * then puts `standInDir` first on PATH and runs each wrapped command as typed:
+   * `<command> <standInMark(mark, command)> "a b"`.
    */
-  runProbeCommand(mark: string, standInDir: string): string;
+  runProbeCommand(mark: string, standInDir: string, commands: readonly WrappedCommand[]): string;
   /** The block's line ending in a file that uses `fileEol`. */
   blockEol(fileEol: Eol): Eol;
   /** Names of ANTHROPIC_* variables a profile line sets (or unsets), if any. */

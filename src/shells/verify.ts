@@ -8,11 +8,12 @@
 import { randomBytes } from 'node:crypto';
 import { isWellFormedKeyId as isKeyId } from 'thirdloop-protocol';
 import { redactSecrets } from '../core/credential.js';
-import { parseProbe, parseStandIn, type ProbeOutput } from './probe-command.js';
+import { PROVIDER_ID } from '../clients/opencode-provider.js';
+import { parseProbe, parseStandIn, standInMark, type ProbeOutput, type StandInOutput } from './probe-command.js';
 import { DEFAULT_SHELL_TIMEOUT_MS } from './terminal.js';
 import type { Finding } from './startup-scan.js';
-import type { ProfileShell, RunResult, ShellName, ShellProbe, StartMode } from './types.js';
-import { API_KEY_VAR, BASE_URL_VAR } from './types.js';
+import type { ProfileShell, RunResult, ShellName, ShellProbe, StartMode, WrappedCommand } from './types.js';
+import { API_KEY_VAR, BASE_URL_VAR, PROGRAM_LABEL } from './types.js';
 
 export interface Expected {
   /** ANTHROPIC_BASE_URL exactly as the env file sets it. */
@@ -121,10 +122,11 @@ export interface CheckInput {
   /** Start-up files that are FIFOs: a shell reading one waits for a writer forever, so those modes are not started. */
   fifos?: Array<{ file: string; modes: StartMode[] }>;
   /**
-   * --via-run: judge `claude` instead of the variables. The folder holds a stand-in `claude` that
-   * the probe puts first on PATH; the shell's function must start it through `thirdloop run`.
+   * --via-run: judge the wrapped commands (default: `claude`) instead of the variables. The folder
+   * holds a stand-in of each name that the probe puts first on PATH; each command's function must
+   * start its stand-in through `thirdloop run`.
    */
-  viaRun?: { standInDir: string };
+  viaRun?: { standInDir: string; commands?: readonly WrappedCommand[] };
 }
 
 /** Runs every start mode of one shell at once; `installed: false` when the program is not there. */
@@ -133,7 +135,7 @@ export async function checkShell(input: CheckInput): Promise<ShellCheck> {
   const modes = Object.keys(shell.startArgs) as StartMode[];
   const start = async (mode: StartMode, timeoutMs?: number) => {
     const mark = `TL${randomBytes(6).toString('hex')}:`;
-    const args = shell.startArgs[mode]!(input.viaRun ? shell.runProbeCommand(mark, input.viaRun.standInDir) : shell.probeCommand(mark));
+    const args = shell.startArgs[mode]!(input.viaRun ? shell.runProbeCommand(mark, input.viaRun.standInDir, runCommands(input)) : shell.probeCommand(mark));
     return { mode, mark, result: await input.probe.run(shell.program, args, timeoutMs ? { timeoutMs } : {}) };
   };
   const stalled = (mode: StartMode) => input.fifos?.find((f) => f.modes.includes(mode));
@@ -218,10 +220,19 @@ function judge(input: CheckInput, mode: StartMode, mark: string, result: RunResu
 /** A URL `thirdloop run`'s broker hands out: plain HTTP on the loopback address, a port. */
 const BROKER_URL = /^http:\/\/127\.0\.0\.1:\d+$/;
 
+const runCommands = (input: CheckInput): readonly WrappedCommand[] => input.viaRun?.commands ?? ['claude'];
+
+/** `claude`, or `claude` and `opencode`: the wrapped commands for a message. */
+export const commandList = (commands: readonly string[]): string => {
+  const ticked = commands.map((c) => `\`${c}\``);
+  return ticked.length <= 1 ? (ticked[0] ?? '') : `${ticked.slice(0, -1).join(', ')} and ${ticked.at(-1)}`;
+};
+
 /**
- * --via-run: the shell must not hand the key to what it starts, and `claude` typed there must reach
- * the stand-in through `thirdloop run`: a loopback broker URL, a run token that is not the key, no
- * THIRDLOOP_API_KEY, and both arguments as typed.
+ * --via-run: the shell must not hand the key to what it starts, and each wrapped command typed there
+ * must reach its stand-in through `thirdloop run`: a loopback broker URL, a run token that is not
+ * the key, no THIRDLOOP_API_KEY, and both arguments as typed; `opencode` also with its thirdloop
+ * provider pointed at that broker (OPENCODE_CONFIG_CONTENT, which run sets).
  */
 function judgeRun(input: CheckInput, mode: StartMode, mark: string, result: RunResult): ModeCheck {
   const { shell, expected, label } = input;
@@ -232,7 +243,6 @@ function judgeRun(input: CheckInput, mode: StartMode, mark: string, result: RunR
   const where = (f: Finding) => `${label(f.file)} line ${f.line}`;
   const base = { mode, command, ms: result.ms, authToken: false };
   const env = parseProbe(result.stdout, mark);
-  const seen = parseStandIn(result.stdout, `${mark}S`);
   const problem = () => stderrProblem(result.stderr, secrets) ?? runSaid(result.stderr, secrets);
 
   if (!env) {
@@ -257,30 +267,82 @@ function judgeRun(input: CheckInput, mode: StartMode, mark: string, result: RunR
       reason: setter ? `${where(setter)} sets it` : 'a start-up file still exports it (an exports-mode thirdloop block, or a line of its own)',
     };
   }
-  if (!seen) {
-    const said = problem();
-    const redefined = findings.filter((f) => f.kind === 'command' && f.variable === 'claude').at(-1);
-    const reason = redefined
-      ? `${where(redefined)} defines \`claude\` again after the thirdloop block`
-      : said
-        ? `\`claude\` said: ${said}`
-        : `\`claude\` exited with code ${result.code} before reaching Claude Code`;
-    return { ...base, status: 'failed', authToken: env.authToken, saw: '`claude` not starting through `thirdloop run`', reason };
+  const commands = runCommands(input);
+  for (const [i, wrapped] of commands.entries()) {
+    const seen = parseStandIn(result.stdout, standInMark(mark, wrapped));
+    const wrong = judgeCommand(wrapped, seen, { last: i === commands.length - 1, result, expected, findings, where, said: problem });
+    if (wrong) return { ...base, status: 'failed', authToken: env.authToken, ...wrong };
   }
-  const direct = !BROKER_URL.test(seen.baseUrl) || seen.apiKey === '' || seen.apiKey === expected.credential || seen.apiKey.includes(secret);
+  return { ...base, status: 'ok', authToken: env.authToken, saw: `${commandList(commands)} through \`thirdloop run\`` };
+}
+
+interface CommandContext {
+  /** The last command the probe ran: the shell's exit code is its. */
+  last: boolean;
+  result: RunResult;
+  expected: Expected;
+  findings: Finding[];
+  where: (f: Finding) => string;
+  said: () => string | undefined;
+}
+
+/** One wrapped command's stand-in output, judged; undefined when it came through `thirdloop run` as it should. */
+function judgeCommand(wrapped: WrappedCommand, seen: StandInOutput | undefined, c: CommandContext): { saw: string; reason: string } | undefined {
+  const name = `\`${wrapped}\``;
+  const program = PROGRAM_LABEL[wrapped];
+  const secret = c.expected.credential.split(';')[1] ?? c.expected.credential;
+  const redefined = c.findings.filter((f) => f.kind === 'command' && f.variable === wrapped).at(-1);
+  if (!seen) {
+    const said = c.said();
+    const reason = redefined
+      ? `${c.where(redefined)} defines ${name} again after the thirdloop block`
+      : said
+        ? `${name} said: ${said}`
+        : c.last
+          ? `${name} exited with code ${c.result.code} before reaching ${program}`
+          : `${name} never reached ${program}`;
+    return { saw: `${name} not starting through \`thirdloop run\``, reason };
+  }
+  const direct = !BROKER_URL.test(seen.baseUrl) || seen.apiKey === '' || seen.apiKey === c.expected.credential || seen.apiKey.includes(secret);
   if (direct || seen.thirdloopKey) {
-    const redefined = findings.filter((f) => f.kind === 'command' && f.variable === 'claude').at(-1);
     const reason = seen.thirdloopKey
-      ? 'THIRDLOOP_API_KEY reached Claude Code'
+      ? `THIRDLOOP_API_KEY reached ${program}`
       : redefined
-        ? `${where(redefined)} defines \`claude\` again after the thirdloop block`
-        : '`claude` there is not the thirdloop function (is an alias or function of that name defined in a file the shell reads?)';
-    return { ...base, status: 'failed', authToken: env.authToken, saw: '`claude` starting without `thirdloop run`', reason };
+        ? `${c.where(redefined)} defines ${name} again after the thirdloop block`
+        : `${name} there is not the thirdloop function (is an alias or function of that name defined in a file the shell reads?)`;
+    return { saw: `${name} starting without \`thirdloop run\``, reason };
   }
   if (seen.argc !== 1 || seen.first !== 'a b') {
-    return { ...base, status: 'failed', authToken: env.authToken, saw: '`claude` through `thirdloop run`, with its arguments changed', reason: `it got ${seen.argc} argument(s) for 1 ("a b")` };
+    return { saw: `${name} through \`thirdloop run\`, with its arguments changed`, reason: `it got ${seen.argc} argument(s) for 1 ("a b")` };
   }
-  return { ...base, status: 'ok', authToken: env.authToken, saw: '`claude` through `thirdloop run`' };
+  if (wrapped === 'opencode') {
+    const inline = opencodeProvider(seen.opencodeConfig);
+    if (inline !== `${seen.baseUrl}/v1`) {
+      return {
+        saw: `${name} through \`thirdloop run\`, but with the ${PROVIDER_ID} provider not at the broker`,
+        reason:
+          inline === null
+            ? 'OPENCODE_CONFIG_CONTENT in this shell is not a JSON object, so `thirdloop run` cannot point opencode at the broker: remove it or make it an object'
+            : 'the `thirdloop run` it started did not point the provider at the broker in OPENCODE_CONFIG_CONTENT (is an older thirdloop first on PATH?)',
+      };
+    }
+  }
+  return undefined;
+}
+
+/** The thirdloop provider's baseURL in opencode's inline config; null when the value is not a JSON object. */
+function opencodeProvider(content: string): string | undefined | null {
+  if (!content.trim()) return undefined;
+  let config: unknown;
+  try {
+    config = JSON.parse(content);
+  } catch {
+    return null;
+  }
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) return null;
+  const provider = (config as { provider?: Record<string, { options?: { baseURL?: unknown } }> }).provider?.[PROVIDER_ID];
+  const url = provider?.options?.baseURL;
+  return typeof url === 'string' ? url : undefined;
 }
 
 /** The first line `thirdloop run` itself printed (its errors start "Error:" or "thirdloop run:"), redacted and cut. */

@@ -25,7 +25,8 @@ import type { WindowsSystem } from '../../shells/windows/system.js';
 import { runShellSetup, tildify, type ShellChange, type ShellCheck, type ShellSetupResult } from '../../shells/configure.js';
 import { anthropicBaseUrl } from '../../shells/env-files.js';
 import { SHELLS, parseShellList } from '../../shells/index.js';
-import type { ShellName } from '../../shells/types.js';
+import type { ShellName, WrappedCommand } from '../../shells/types.js';
+import { commandList } from '../../shells/verify.js';
 
 export interface SetupClaudeOptions {
   shell?: string;
@@ -82,6 +83,8 @@ interface Report {
   verifyMs?: number;
   warnings: string[];
   notes: string[];
+  /** via-run: the commands new terminals start through `thirdloop run` (claude, and opencode after `setup opencode --via-run`). */
+  commands?: WrappedCommand[];
 }
 
 export async function run(ctx: Context, options: SetupClaudeOptions = {}): Promise<void> {
@@ -292,7 +295,8 @@ function checkReport(check: ShellCheck): CheckReport {
   };
 }
 
-function shellReport(action: 'setup' | 'undo', options: SetupClaudeOptions, result: ShellSetupResult, ctx: Context): Report {
+/** What runShellSetup did, as the report both `setup claude` and `setup opencode --via-run` print. */
+export function shellReport(action: 'setup' | 'undo', options: Pick<SetupClaudeOptions, 'dryRun'>, result: ShellSetupResult, ctx: Context): Report {
   const shells = new Set<ShellName>();
   for (const change of result.changes) if (change.kind !== 'env-file') change.shells.forEach((s) => shells.add(s));
   for (const name of result.failed) shells.delete(name);
@@ -302,6 +306,7 @@ function shellReport(action: 'setup' | 'undo', options: SetupClaudeOptions, resu
     dryRun: Boolean(options.dryRun),
     mode: result.mode === 'run' ? 'via-run' : 'shells',
     shells: [...shells],
+    ...(result.commands ? { commands: result.commands } : {}),
     files: changes.map((c) => ({
       path: c.path,
       kind: c.kind,
@@ -357,7 +362,7 @@ function print(ctx: Context, out: Output, report: Report) {
   } else if (report.mode === 'key-helper') {
     out.success('Claude Code will ask thirdloop for the key (apiKeyHelper).');
   } else if (names.length > 0 && report.mode === 'via-run') {
-    out.success(`Configured ${list(names)} so that \`claude\` runs through \`thirdloop run\`: no key in new terminals.`);
+    out.success(viaRunConfigured(report));
   } else if (names.length > 0) {
     out.success(`Configured ${list(names)} to route Claude Code through Third Loop.`);
   }
@@ -388,6 +393,7 @@ function print(ctx: Context, out: Output, report: Report) {
   if (report.mode === 'via-run') {
     out.info('Terminals that are already open keep their old set-up: open a new one, then:');
     out.info('  claude                 # starts through `thirdloop run`; the key stays in the keychain');
+    if (report.commands?.includes('opencode')) out.info('  opencode               # the same, where `setup opencode` configured it');
     out.next('`thirdloop doctor` shows the mode of each shell; `thirdloop status` shows "Last used" move.');
     return;
   }
@@ -401,8 +407,15 @@ function print(ctx: Context, out: Output, report: Report) {
   out.next('`thirdloop status` — "Last used" moves once Claude Code has made a request.');
 }
 
+/** The one line that says which shells now start which commands through `thirdloop run`. */
+export function viaRunConfigured(report: Report): string {
+  const commands = report.commands ?? ['claude'];
+  const names = report.shells.map((s) => SHELLS[s].label);
+  return `Configured ${list(names)} so that ${commandList(commands)} ${commands.length === 1 ? 'runs' : 'run'} through \`thirdloop run\`: no key in new terminals.`;
+}
+
 /** One line per shell: what new terminals of each kind see, checked by starting them. */
-function printChecks(out: Output, report: Report) {
+export function printChecks(out: Output, report: Report) {
   if (report.checks.length === 0) return;
   const m = out.c;
   const took = report.verifyMs !== undefined ? ` (${(report.verifyMs / 1000).toFixed(1)} s)` : '';
@@ -416,7 +429,9 @@ function printChecks(out: Output, report: Report) {
     }
     const good = check.modes.filter((mode) => mode.status === 'ok').map((mode) => mode.command);
     if (check.status === 'ok') {
-      out.info(`  ${m.green('✓')} ${name}  ${good.join(', ')}: ${report.mode === 'via-run' ? '`claude` goes through `thirdloop run`, no key in the environment' : 'both variables, exact'}`);
+      const commands = report.commands ?? ['claude'];
+      const viaRun = `${commandList(commands)} ${commands.length === 1 ? 'goes' : 'go'} through \`thirdloop run\`, no key in the environment`;
+      out.info(`  ${m.green('✓')} ${name}  ${good.join(', ')}: ${report.mode === 'via-run' ? viaRun : 'both variables, exact'}`);
     }
     for (const mode of check.modes.filter((x) => x.status === 'handed-over')) {
       out.info(`  ${m.yellow('!')} ${name}  ${mode.command} shows ${mode.saw}; ${mode.reason}`);
@@ -429,7 +444,7 @@ function printChecks(out: Output, report: Report) {
 
 const DONE: Record<ShellChange['action'], string> = { create: 'created', update: 'updated', remove: 'removed', unchanged: 'unchanged' };
 
-function printFiles(ctx: Context, out: Output, report: Report) {
+export function printFiles(ctx: Context, out: Output, report: Report) {
   if (report.files.length === 0) return;
   const rows = report.files.map((file) => {
     const extras: string[] = [];

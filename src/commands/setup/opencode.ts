@@ -1,7 +1,8 @@
 /**
  * `thirdloop setup opencode`: point opencode at the instance — a `thirdloop`
  * provider in opencode.json(c), the session plugin, optionally an AGENTS.md
- * section and the shell exports — and `--undo` it.
+ * section and the shell exports, or with --via-run shell functions that start
+ * `opencode` (and `claude`) through `thirdloop run` — and `--undo` it.
  *
  * Everything is planned (read as bytes, parsed, computed, judged the way
  * opencode would load it) before anything is written, and the files are
@@ -12,7 +13,7 @@ import { existsSync } from 'node:fs';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Context } from '../../context.js';
-import { UserError, notAuthenticated } from '../../core/errors.js';
+import { Cancelled, UserError, notAuthenticated, usageError } from '../../core/errors.js';
 import { createOutput, type Output } from '../../core/output.js';
 import { confirm } from '../../core/prompt.js';
 import { ApiError } from '../../core/http.js';
@@ -46,6 +47,7 @@ import {
 } from '../../clients/opencode.js';
 import { configLayers, effectiveConfig, otherEnabledProviders, providerLoaded, type LoadVerdict } from '../../clients/opencode-effective.js';
 import { parseJsoncObject } from '../../files/jsonc-edit.js';
+import type { ShellName } from '../../shells/types.js';
 
 export interface SetupOpencodeOptions {
   global?: boolean;
@@ -59,6 +61,8 @@ export interface SetupOpencodeOptions {
   keepProviders?: boolean;
   /** Replace a session plugin that is not the one we wrote (kept as a backup). */
   force?: boolean;
+  /** The shells get functions so that `opencode` (and `claude`) run through `thirdloop run`: no key in any shell. */
+  viaRun?: boolean;
 }
 
 /** Kept in the CLI's config (no secrets): what each run added, for --undo. */
@@ -116,6 +120,10 @@ export async function run(ctx: Context, options: SetupOpencodeOptions = {}): Pro
   const out = createOutput(ctx);
   const scope: Scope = options.global ? 'global' : 'project';
   const loc = locations(scope, ctx);
+  if (options.viaRun && options.withEnv) {
+    throw usageError('--with-env exports the key in the shells and --via-run keeps it out of them; choose one.', 'thirdloop setup opencode --via-run');
+  }
+  if (options.viaRun && options.undo) throw usageError('--undo takes back every mode; drop --via-run.', 'thirdloop setup opencode --undo');
   if (options.undo) return undo(ctx, out, loc, scope, options);
 
   const session = await requireSession(ctx);
@@ -217,17 +225,32 @@ export async function run(ctx: Context, options: SetupOpencodeOptions = {}): Pro
       const name = display(ctx, change.path);
       change.diff = unifiedDiff(shownText(change.before?.bytes), shownText(change.after), { oldLabel: change.before === undefined ? '/dev/null' : name, newLabel: name });
     }
-    const env = await envStep(ctx, out, session, options, true);
+    const shells = options.viaRun ? await viaRunStep(ctx, session, true) : undefined;
+    const env = shells ? undefined : await envStep(ctx, out, session, options, true);
     if (ctx.globals.json) {
-      out.json({ dryRun: true, ...summary(ctx, scope, baseURL, defaultModel, list, source, changes, warnings, notes, othersOn), env });
+      out.json({ dryRun: true, ...summary(ctx, scope, baseURL, defaultModel, list, source, changes, warnings, notes, othersOn), ...(env ? { env } : {}), ...(shells ? { shells } : {}) });
       return;
     }
     for (const w of warnings) out.warn(w);
     for (const n of [...notes, providersNote]) out.info(n);
     for (const change of changes) if (change.diff) out.out(change.diff.trimEnd());
-    if (env.diffs) for (const d of env.diffs) out.out(d.trimEnd());
+    if (env?.diffs) for (const d of env.diffs) out.out(d.trimEnd());
+    for (const file of shells?.files ?? []) if (file.diff) out.out(file.diff.trimEnd());
+    for (const w of shells?.warnings ?? []) out.warn(w);
     out.info('Dry run: nothing was written.');
     return;
+  }
+
+  // --via-run: the shells' plan before anything is written (it can refuse: thirdloop run from npx's cache);
+  // on a terminal, the shell files are shown and agreed to.
+  const shellPlan = options.viaRun ? await viaRunStep(ctx, session, true) : undefined;
+  if (shellPlan && !options.yes && ctx.io.stdinIsTTY && !ctx.globals.json) {
+    const pending = shellPlan.files.filter((f) => f.action !== 'unchanged');
+    if (pending.length > 0) {
+      out.info('For `opencode` (and `claude`) to start through `thirdloop run` in new terminals, thirdloop will change:');
+      for (const file of pending) out.info(`  ${file.action.padEnd(7)} ${display(ctx, file.path)}`);
+      if (!(await confirm(ctx, 'Continue?', '--yes', true))) throw new Cancelled();
+    }
   }
 
   // One set: every target checked before the first write, everything put back on a failure part-way.
@@ -265,6 +288,12 @@ export async function run(ctx: Context, options: SetupOpencodeOptions = {}): Pro
   await writeState(ctx, state);
 
   if (ctx.globals.json) {
+    if (options.viaRun) {
+      const shells = await viaRunStep(ctx, session, false);
+      out.json({ ...summary(ctx, scope, baseURL, defaultModel, list, source, changes, warnings, notes, othersOn), shells });
+      if (shells.failed.length > 0) throw new UserError('', { exitCode: 1 });
+      return;
+    }
     const env = await envStep(ctx, out, session, options, false);
     out.json(summary(ctx, scope, baseURL, defaultModel, list, source, changes, warnings, notes, othersOn, env));
     return;
@@ -282,6 +311,10 @@ export async function run(ctx: Context, options: SetupOpencodeOptions = {}): Pro
   }
   if (agents) out.success(`${agents.action === 'unchanged' ? 'AGENTS.md already has' : 'Added'} the Third Loop section${agents.action === 'unchanged' ? '' : ` to ${display(ctx, agents.path)}`}.`);
   for (const change of changes) if (change.backupPath) out.info(`  Backup of the original: ${display(ctx, change.backupPath)}`);
+  if (options.viaRun) {
+    out.info(`  The file holds no key: opencode reads ANTHROPIC_API_KEY ({env:ANTHROPIC_API_KEY}), which \`thirdloop run\` sets to a token for that run only${scope === 'project' ? ', so it is safe to commit' : ''}.`);
+    return printViaRun(ctx, out, await viaRunStep(ctx, session, false, out), scope);
+  }
   out.info(`  The file holds no key: opencode reads it from ANTHROPIC_API_KEY ({env:ANTHROPIC_API_KEY}), so ${scope === 'project' ? 'it is safe to commit' : 'it holds no secret'}.`);
   const env = await envStep(ctx, out, session, options, false);
   const opencode = `run \`opencode\`${scope === 'project' ? ' in this directory' : ''} in a new terminal; \`thirdloop status\` shows "Last used" move.`;
@@ -368,6 +401,77 @@ async function instanceModels(
     return { list, source: 'fallback' };
   }
 }
+
+type ShellsReport = import('./claude.js').SetupClaudeReport & {
+  /** Shells that exported the key (`setup claude`) before this run and now start the commands through `thirdloop run`. */
+  switched: ShellName[];
+};
+
+/**
+ * --via-run: the shells get `opencode` (and `claude`, always there in this mode) as functions that
+ * start `thirdloop run`. The shells already in that mode, else the default selection; a shell that
+ * exported the key until now switches, and its env file (the key) goes.
+ */
+async function viaRunStep(ctx: Context, session: Session, dryRun: boolean, out?: Output): Promise<ShellsReport> {
+  const [{ runShellSetup }, { readShellRecord }, { shellReport }] = await Promise.all([
+    import('../../shells/configure.js'),
+    import('../../shells/env-files.js'),
+    import('./claude.js'),
+  ]);
+  const record = readShellRecord(await ctx.config());
+  const inRun = record.runShells?.length ? [...record.runShells] : undefined;
+  const spinner = !dryRun && out && ctx.io.stderrIsTTY ? out.spinner('Writing the shell files, then starting each shell to check them…') : undefined;
+  try {
+    const result = await runShellSetup(ctx, {
+      shells: inRun,
+      apiUrl: session.baseUrl,
+      credential: session.secret.credential,
+      dryRun,
+      mode: 'run',
+      commands: ['opencode'],
+    });
+    const report = shellReport('setup', { dryRun }, result, ctx);
+    const exported = record.shells.filter((s) => !(record.runShells ?? []).includes(s));
+    return { ...report, switched: report.shells.filter((s) => exported.includes(s)) };
+  } finally {
+    spinner?.stop();
+  }
+}
+
+async function printViaRun(ctx: Context, out: Output, report: ShellsReport, scope: Scope): Promise<void> {
+  const { SHELLS } = await import('../../shells/index.js');
+  const { printChecks, printFiles, viaRunConfigured } = await import('./claude.js');
+  const names = (shells: ShellName[]) => listWords(shells.map((s) => SHELLS[s].label));
+  if (report.shells.length > 0) {
+    out.success(viaRunConfigured(report));
+    out.info('  `claude` is wrapped too: in this mode it always is.');
+  }
+  printFiles(ctx, out, report);
+  printChecks(out, report);
+  for (const warning of report.warnings) out.warn(warning);
+  for (const note of report.notes) out.info(`${out.c.dim('Note:')} ${note}`);
+  if (report.switched.length > 0) {
+    const envFiles = report.files.filter((f) => f.kind === 'env-file' && f.action === 'remove' && !f.rolledBack).map((f) => display(ctx, f.path));
+    out.info(
+      `${out.c.dim('Note:')} ${names(report.switched)} exported the key until now (\`thirdloop setup claude\`); --via-run switches ${report.switched.length === 1 ? 'it' : 'them'}: \`claude\` starts through \`thirdloop run\` there too${envFiles.length ? `, and the key left ${listWords(envFiles)}` : ''}.`,
+    );
+  }
+  if (report.failed.length > 0) {
+    const failed = names(report.failed);
+    const tookBack = report.files.some((f) => f.rolledBack);
+    out.info('');
+    out.info(
+      `${out.c.red('✗')} New ${failed} terminals would not get \`opencode\` through \`thirdloop run\`${tookBack ? `, so thirdloop took its shell changes for ${report.failed.length === 1 ? 'that shell' : 'those shells'} back` : ''}. The opencode files above are written.`,
+    );
+    out.next(`fix what is named above, then run \`thirdloop setup opencode --via-run\` again.`);
+    throw new UserError('', { exitCode: 1 });
+  }
+  out.info('');
+  out.info('Terminals that are already open keep their old set-up.');
+  out.next(`open a new terminal and run \`opencode\`${scope === 'project' ? ' in this directory' : ''}: it starts through \`thirdloop run\` and the key stays in the keychain; \`thirdloop status\` shows "Last used" move.`);
+}
+
+const listWords = (items: string[]) => (items.length <= 1 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`);
 
 interface EnvResult {
   configured: boolean;
@@ -527,18 +631,30 @@ async function undo(ctx: Context, out: Output, loc: Locations, scope: Scope, opt
     }
   }
 
+  // --via-run made `opencode` a function in every new terminal: it goes, `claude`'s stays.
+  const { unwrapCommand } = await import('../../shells/configure.js');
   if (options.dryRun) {
+    const unwrap = await unwrapCommand(ctx, 'opencode', { dryRun: true });
     for (const change of changes) {
       const name = display(ctx, change.path);
       change.diff = unifiedDiff(shownText(change.before?.bytes), shownText(change.after), { oldLabel: name, newLabel: change.after === undefined ? '/dev/null' : name });
     }
+    const runFiles = unwrap.changes.filter((c) => c.action !== 'unchanged');
+    warnings.push(...unwrap.warnings);
     if (ctx.globals.json) {
-      out.json({ dryRun: true, undo: true, scope, files: changes.map(({ kind, path: p, action, diff }) => ({ kind, path: p, action, diff })), warnings });
+      out.json({
+        dryRun: true,
+        undo: true,
+        scope,
+        files: [...changes.map(({ kind, path: p, action, diff }) => ({ kind, path: p, action, diff })), ...runFiles.map(({ path: p, action, diff }) => ({ kind: 'run-file', path: p, action, diff }))],
+        warnings,
+      });
       return;
     }
     for (const w of warnings) out.warn(w);
     for (const change of changes) if (change.diff) out.out(change.diff.trimEnd());
-    if (changes.length === 0) out.info('Nothing to undo.');
+    for (const change of runFiles) if (change.diff) out.out(change.diff.trimEnd());
+    if (changes.length === 0 && runFiles.length === 0) out.info('Nothing to undo.');
     out.info('Dry run: nothing was changed.');
     return;
   }
@@ -565,13 +681,16 @@ async function undo(ctx: Context, out: Output, loc: Locations, scope: Scope, opt
   const dirs = scope === 'project' ? [loc.pluginDir, path.dirname(loc.pluginDir)] : [loc.pluginDir];
   if (changes.some((c) => c.kind === 'plugin' && c.after === undefined)) for (const dir of dirs) await fs.rmdir(dir).catch(() => {});
   await writeState(ctx, state);
+  const unwrap = await unwrapCommand(ctx, 'opencode');
+  const runFiles = unwrap.changes.filter((c) => c.action !== 'unchanged');
+  warnings.push(...unwrap.warnings);
 
   if (ctx.globals.json) {
-    out.json({ undo: true, scope, files: changes.map(({ kind, path: p, action }) => ({ kind, path: p, action })), warnings });
+    out.json({ undo: true, scope, files: [...changes.map(({ kind, path: p, action }) => ({ kind, path: p, action })), ...runFiles.map(({ path: p, action }) => ({ kind: 'run-file', path: p, action }))], warnings });
     return;
   }
   for (const w of warnings) out.warn(w);
-  if (changes.length === 0) {
+  if (changes.length === 0 && runFiles.length === 0) {
     out.info(`Nothing to undo: no Third Loop settings found for opencode${scope === 'global' ? ' (global)' : ' in this project'}.`);
     return;
   }
@@ -579,5 +698,10 @@ async function undo(ctx: Context, out: Output, loc: Locations, scope: Scope, opt
     const verb = change.action === 'restore' ? 'Restored the original' : change.action === 'remove' ? 'Removed' : 'Removed the Third Loop settings from';
     out.success(`${verb} ${display(ctx, change.path)}`);
   }
-  out.info('  Shell exports are shared with Claude Code and were left alone (`thirdloop setup claude --undo` removes them).');
+  if (runFiles.length > 0) {
+    out.success(`Took \`opencode\` out of ${listWords(runFiles.map((c) => display(ctx, c.path)))}: in new terminals (in every folder) \`opencode\` is opencode itself again.`);
+    out.info('  `claude` still starts through `thirdloop run` there (`thirdloop setup claude --undo` removes that).');
+  } else {
+    out.info('  Shell exports are shared with Claude Code and were left alone (`thirdloop setup claude --undo` removes them).');
+  }
 }
