@@ -61,6 +61,9 @@ export function terminalEnvironment(e: ShellEnv, owner?: Owner): NodeJS.ProcessE
   const env: NodeJS.ProcessEnv = { HOME: e.homedir };
   for (const name of PASSED) if (e.env[name]) env[name] = e.env[name];
   for (const [name, value] of Object.entries(e.env)) if (name.startsWith('LC_') && value) env[name] = value;
+  // The desktop session's bus, as every terminal of this session has it: the --via-run functions start
+  // `thirdloop run`, which reads the key from the Secret Service over it. Not someone else's (root acting for a user).
+  if (!owner && e.env.DBUS_SESSION_BUS_ADDRESS) env.DBUS_SESSION_BUS_ADDRESS = e.env.DBUS_SESSION_BUS_ADDRESS;
   env.PATH ??= '/usr/local/bin:/usr/bin:/bin';
   const term = e.env.TERM;
   env.TERM = term && term !== 'dumb' ? term : 'xterm-256color';
