@@ -135,6 +135,20 @@ describe.skipIf(missing)('setup opencode --via-run (real CLI, keychain, server, 
     home?.cleanup();
   });
 
+  it('--via-run with --with-env is a usage error; --dry-run shows the functions and writes nothing', async () => {
+    const both = await cli(['setup', 'opencode', '--via-run', '--with-env'], project);
+    expect(both.exitCode).toBe(2);
+    expect(both.stderr).toContain('--with-env exports the key in the shells and --via-run keeps it out of them; choose one.');
+    const dry = await cli(['setup', 'opencode', '--via-run', '--dry-run'], project);
+    expect(dry.exitCode, dry.stderr).toBe(0);
+    expect(dry.stdout).toMatch(/^\+opencode\(\) \{ .* run -- opencode "\$@"; \}$/m);
+    expect(dry.stdout).toMatch(/^\+claude\(\) \{ .* run -- claude "\$@"; \}$/m);
+    expect(dry.stdout).toContain('+# >>> thirdloop >>>');
+    expect(existsSync(path.join(project, 'opencode.json'))).toBe(false);
+    expect(existsSync(path.join(home.dir, '.config/thirdloop/run.sh'))).toBe(false);
+    for (const [rel, bytes] of originals) expect(readFileSync(path.join(home.dir, rel)).equals(bytes), rel).toBe(true);
+  });
+
   it('switches shells that exported the key (setup claude) to functions, and `opencode` typed in bash answers through thirdloop run', { timeout: 360_000 }, async () => {
     // Set up as most users already are: the key exported by every shell.
     const exported = await cli(['setup', 'claude', '--shell', 'bash,zsh,fish']);
