@@ -387,7 +387,7 @@ function print(ctx: Context, out: Output, report: Report) {
   out.info('');
   if (report.mode === 'via-run') {
     out.info('Terminals that are already open keep their old set-up: open a new one, then:');
-    out.info('  claude                 # starts through `thirdloop run`; the key stays in the keychain');
+    out.info('  claude                 # starts through `thirdloop run`; the key stays where `thirdloop auth` stored it');
     out.next('`thirdloop doctor` shows the mode of each shell; `thirdloop status` shows "Last used" move.');
     return;
   }
