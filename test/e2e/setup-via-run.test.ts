@@ -228,6 +228,24 @@ describe.skipIf(missing)('setup claude --via-run (real CLI, keychain, shells, re
     writeFileSync(h('.claude', 'settings.json'), '{}\n');
   });
 
+  it('one shell alone: the report names only that shell, setting up and undoing (run.sh serves zsh too, but zsh was never set up)', async () => {
+    const other = makeHome('thirdloop-via-run-bash-');
+    try {
+      writeFileSync(path.join(other.home, '.bashrc'), BASHRC);
+      const signIn = await runCli(['auth', '--with-key', '--insecure-storage', '--api-url', server.url], { home: other.home, env: env(), input: key.credential });
+      expect(signIn.exitCode, signIn.stderr).toBe(0);
+      const setup = await runCli(['setup', 'claude', '--via-run', '--shell', 'bash', '--yes'], { home: other.home, env: env() });
+      expect(setup.exitCode, setup.stderr).toBe(0);
+      expect(setup.stderr).toContain('✓ Configured bash so that');
+      const undo = await runCli(['setup', 'claude', '--undo', '--yes'], { home: other.home, env: env() });
+      expect(undo.exitCode, undo.stderr).toBe(0);
+      expect(undo.stderr).toContain('✓ Removed the thirdloop set-up for bash.');
+      expect(readFileSync(path.join(other.home, '.bashrc'), 'utf8')).toBe(BASHRC);
+    } finally {
+      other.cleanup();
+    }
+  });
+
   it('--undo gives the home back exactly as it was before the first setup', async () => {
     const undo = await cli(['setup', 'claude', '--undo', '--yes']);
     expect(undo.exitCode, undo.stderr).toBe(0);
