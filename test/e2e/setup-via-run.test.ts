@@ -15,6 +15,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, makeHome, runCli, type CliResult } from '../helpers/cli.js';
 import { needs } from '../helpers/components.js';
+import { claudeCodeBinDir, needsClaudeCode } from '../helpers/claude-code.js';
 import { SHELL_CACHES, diffHome, snapshotHome, type HomeSnapshot } from '../helpers/homes.js';
 import { keyringMissing, startKeyring, type Keyring } from '../helpers/keyring.js';
 import { startReferenceServer, type ReferenceServer } from '../helpers/reference-server.js';
@@ -59,14 +60,15 @@ describe.skipIf(missing)('setup claude --via-run (real CLI, keychain, shells, re
   };
 
   /** A new terminal: only what a desktop session hands it (HOME, PATH, the session bus, TERM). */
-  const terminal = (shell: string, flags: string, command: string) =>
+  const terminal = (shell: string, flags: string, command: string, path_ = PATH) =>
     new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      execFile(
+      const child = execFile(
         shell,
         [flags, command],
-        { cwd: home.home, env: { HOME: home.home, PATH, TERM: 'xterm-256color', USER: process.env.USER ?? 'user', ...keyring.env }, timeout: 60_000 },
+        { cwd: home.home, env: { HOME: home.home, PATH: path_, TERM: 'xterm-256color', USER: process.env.USER ?? 'user', ...keyring.env }, timeout: 90_000 },
         (error, stdout, stderr) => resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
       );
+      child.stdin?.end(); // nothing typed after the command: `claude -p` reads a piped stdin to its end
     });
 
   const filesHolding = (needle: string) => {
@@ -163,6 +165,24 @@ describe.skipIf(missing)('setup claude --via-run (real CLI, keychain, shells, re
     expect(after).not.toBe(before);
   });
 
+  it.skipIf(needsClaudeCode())('the real Claude Code, typed as `claude` in a new terminal, answers through `thirdloop run`; it leaves no key on disk', async () => {
+    const before = await lastUsed();
+    // Claude Code installed where the shell finds it first (as `npm install -g` or its installer puts it).
+    const answer = await terminal('bash', '-ic', 'claude -p --model claude-sonnet-4-5 "Say hello in five words"', `${claudeCodeBinDir()}:${PATH}`);
+    expect(answer.code, answer.stderr).toBe(0);
+    expect(answer.stdout).toMatch(/offline model/);
+    expect(answer.stdout + answer.stderr).not.toContain(key.secret);
+    let after = await lastUsed();
+    for (let i = 0; i < 20 && after === before; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      after = await lastUsed();
+    }
+    expect(after).not.toBe(before);
+    // Claude Code wrote its own files under HOME (~/.claude.json, ~/.claude/): none holds the key.
+    expect(existsSync(h('.claude.json'))).toBe(true);
+    expect(filesHolding(key.secret)).toEqual([]);
+  });
+
   it('doctor reports each shell’s mode, judged through the shells; this terminal without a key is right', async () => {
     const doctor = await cli(['doctor', '--json']);
     noSecret(doctor);
@@ -250,7 +270,8 @@ describe.skipIf(missing)('setup claude --via-run (real CLI, keychain, shells, re
     const undo = await cli(['setup', 'claude', '--undo', '--yes']);
     expect(undo.exitCode, undo.stderr).toBe(0);
     noSecret(undo);
-    const ignore = new RegExp(`${SHELL_CACHES.source}|^\\.config\\/thirdloop(\\/.*)?$|^\\.claude(\\/.*)?$|^\\.histfile$`);
+    // Not ours: thirdloop's own state, and what Claude Code writes for itself (~/.claude, ~/.claude.json).
+    const ignore = new RegExp(`${SHELL_CACHES.source}|^\\.config\\/thirdloop(\\/.*)?$|^\\.claude(\\.json.*|\\/.*)?$|^\\.histfile$`);
     expect(diffHome(original, snapshotHome(home.home), ignore)).toEqual([]);
     expect(readdirSync(h('.config', 'thirdloop')).sort()).toEqual(['config.json']);
     const after = await terminal('bash', '-ic', 'type -t claude; echo "[$ANTHROPIC_API_KEY]"');
