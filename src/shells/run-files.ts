@@ -70,14 +70,20 @@ export interface StandIn {
   remove(): Promise<void>;
 }
 
-/** A folder holding a stand-in for each wrapped command (<command>.cmd and one script on Windows), readable by `owner` when root acts for someone. */
+/**
+ * A folder holding a stand-in for each wrapped command (`claude`, `opencode`): a /bin/sh script, and
+ * on Windows also <command>.cmd and its script (Node on Windows finds programs through PATHEXT, so
+ * the .cmd is what `run` starts there; the extensionless one serves a POSIX `run`). Readable by
+ * `owner` when root acts for someone.
+ */
 export async function makeStandIn(platform: NodeJS.Platform, nodePath = process.execPath, owner?: { uid: number; gid: number }): Promise<StandIn> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'thirdloop-check-'));
+  for (const command of WRAPPED_COMMANDS) await fs.writeFile(path.join(dir, command), STAND_IN_SH, { mode: 0o755 });
   if (platform === 'win32') {
     await fs.writeFile(path.join(dir, 'stand-in.cjs'), STAND_IN_JS);
     for (const command of WRAPPED_COMMANDS) await fs.writeFile(path.join(dir, `${command}.cmd`), `@"${nodePath}" "%~dp0stand-in.cjs" %*\r\n`);
-  } else {
-    for (const command of WRAPPED_COMMANDS) await fs.writeFile(path.join(dir, command), STAND_IN_SH, { mode: 0o755 });
+  }
+  if (process.platform !== 'win32') {
     await fs.chmod(dir, 0o755);
     if (owner) await fs.chown(dir, owner.uid, owner.gid).catch(() => {});
   }

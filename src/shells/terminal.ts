@@ -33,6 +33,8 @@ const PASSED = [
   'XDG_RUNTIME_DIR',
   'XDG_CONFIG_DIRS',
   'XDG_DATA_DIRS',
+  // A terminal inherits the desktop session's bus, where the keychain (Secret Service) is: `thirdloop run` needs it.
+  'DBUS_SESSION_BUS_ADDRESS',
 ];
 
 /** The name of a user id, from /etc/passwd (for USER and LOGNAME when we act for someone else). */
@@ -61,9 +63,6 @@ export function terminalEnvironment(e: ShellEnv, owner?: Owner): NodeJS.ProcessE
   const env: NodeJS.ProcessEnv = { HOME: e.homedir };
   for (const name of PASSED) if (e.env[name]) env[name] = e.env[name];
   for (const [name, value] of Object.entries(e.env)) if (name.startsWith('LC_') && value) env[name] = value;
-  // The desktop session's bus, as every terminal of this session has it: the --via-run functions start
-  // `thirdloop run`, which reads the key from the Secret Service over it. Not someone else's (root acting for a user).
-  if (!owner && e.env.DBUS_SESSION_BUS_ADDRESS) env.DBUS_SESSION_BUS_ADDRESS = e.env.DBUS_SESSION_BUS_ADDRESS;
   env.PATH ??= '/usr/local/bin:/usr/bin:/bin';
   const term = e.env.TERM;
   env.TERM = term && term !== 'dumb' ? term : 'xterm-256color';
