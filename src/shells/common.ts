@@ -40,7 +40,7 @@ export const ENV_FILE_HEADER = [
 export const RUN_FILE_HEADER = [
   'Written by thirdloop. Holds no key: each command below runs through `thirdloop run`, which reads the key where',
   '`thirdloop auth` stored it (the keychain) and hands the command a token for a broker on 127.0.0.1, good only while it runs.',
-  'Rewritten by `thirdloop setup claude --via-run`; removed by `thirdloop setup claude --undo`.',
+  'Rewritten by `thirdloop setup claude --via-run` (`setup opencode --via-run` adds opencode); removed by `thirdloop setup claude --undo`.',
 ];
 
 /** The words after the program in a wrapper: `run [--profile P] -- <command>`; `quote` quotes the profile. */

@@ -468,7 +468,7 @@ async function printViaRun(ctx: Context, out: Output, report: ShellsReport, scop
   }
   out.info('');
   out.info('Terminals that are already open keep their old set-up.');
-  out.next(`open a new terminal and run \`opencode\`${scope === 'project' ? ' in this directory' : ''}: it starts through \`thirdloop run\` and the key stays in the keychain; \`thirdloop status\` shows "Last used" move.`);
+  out.next(`open a new terminal and run \`opencode\`${scope === 'project' ? ' in this directory' : ''}: it starts through \`thirdloop run\` and the key stays where \`thirdloop auth\` stored it; \`thirdloop status\` shows "Last used" move.`);
 }
 
 const listWords = (items: string[]) => (items.length <= 1 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`);
