@@ -11,7 +11,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cliEnv, runCli } from '../helpers/cli.js';
+import { cliEnv, runCli, startCli } from '../helpers/cli.js';
 import { needs } from '../helpers/components.js';
 import { buildHome, type BuiltHome } from '../helpers/homes.js';
 import { keyringMissing, startKeyring, type Keyring } from '../helpers/keyring.js';
@@ -270,6 +270,33 @@ describe.skipIf(missing)('setup opencode --via-run (real CLI, keychain, server, 
       expect(setup.stderr).toContain('New bash terminals would not get `opencode` through `thirdloop run`, so thirdloop took its shell changes for that shell back.');
       // `claude` alone is wrapped, as before.
       expect(readFileSync(path.join(other.dir, '.config/thirdloop/run.sh')).equals(runFile)).toBe(true);
+    } finally {
+      other.cleanup();
+    }
+  });
+
+  it('setup opencode without --via-run, on shells set up with --via-run: no offer to export the key (even with --yes on a terminal), the way to wrap opencode is named', { timeout: 180_000 }, async () => {
+    const other = buildHome({ name: 'opencode after via-run', entries: [{ file: '.bashrc', bytes: BASHRC }] });
+    try {
+      const env = { ...keyring.env, PATH: `${opencodeDir()}:${process.env.PATH}`, SHELL: '/bin/bash' };
+      const auth = await runCli(['auth', '--with-key', '--api-url', server.url], { home: other.dir, env: keyring.env, input: key.credential });
+      expect(auth.exitCode, auth.stderr).toBe(0);
+      const claude = await runCli(['setup', 'claude', '--via-run'], { home: other.dir, env });
+      expect(claude.exitCode, claude.stderr).toBe(0);
+      const runFile = readFileSync(path.join(other.dir, '.config/thirdloop/run.sh'));
+      const bashrc = readFileSync(path.join(other.dir, '.bashrc'));
+
+      // On a terminal, --yes would accept the offer to export the key: it must not be made.
+      const setup = await startCli(['setup', 'opencode', '--global', '--yes'], { home: other.dir, env, tty: true, timeoutMs: 90_000 }).exited;
+      // eslint-disable-next-line no-control-regex
+      const shown = setup.stdout.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '');
+      expect(setup.exitCode, shown).toBe(0);
+      expect(shown).toContain('Your shells are set up with --via-run: they export no key, so `opencode` started there has none.');
+      expect(shown).toContain('Next: `thirdloop setup opencode --via-run`, then run `opencode` in a new terminal');
+      expect(existsSync(path.join(other.dir, '.config/thirdloop/env.sh'))).toBe(false);
+      expect(readFileSync(path.join(other.dir, '.config/thirdloop/run.sh')).equals(runFile)).toBe(true);
+      expect(readFileSync(path.join(other.dir, '.bashrc')).equals(bashrc)).toBe(true);
+      expect(setup.stdout).not.toContain(key.secret);
     } finally {
       other.cleanup();
     }

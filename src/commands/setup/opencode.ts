@@ -318,7 +318,7 @@ export async function run(ctx: Context, options: SetupOpencodeOptions = {}): Pro
   out.info(`  The file holds no key: opencode reads it from ANTHROPIC_API_KEY ({env:ANTHROPIC_API_KEY}), so ${scope === 'project' ? 'it is safe to commit' : 'it holds no secret'}.`);
   const env = await envStep(ctx, out, session, options, false);
   const opencode = `run \`opencode\`${scope === 'project' ? ' in this directory' : ''} in a new terminal; \`thirdloop status\` shows "Last used" move.`;
-  out.next(env.configured ? opencode : `\`${env.command}\` (or re-run with --with-env), then ${opencode}`);
+  out.next(env.configured ? opencode : env.action === 'via-run' ? `\`${env.command}\`, then ${opencode}` : `\`${env.command}\` (or re-run with --with-env), then ${opencode}`);
 }
 
 /** Whether the project's other providers stay on, said plainly. */
@@ -475,7 +475,8 @@ const listWords = (items: string[]) => (items.length <= 1 ? (items[0] ?? '') : `
 
 interface EnvResult {
   configured: boolean;
-  action: 'already' | 'configured' | 'skipped' | 'dry-run';
+  /** via-run: the shells export no key (`setup claude --via-run`); `opencode` is wrapped there, or `command` wraps it. */
+  action: 'already' | 'configured' | 'skipped' | 'dry-run' | 'via-run';
   command?: string;
   files?: string[];
   diffs?: string[];
@@ -489,6 +490,16 @@ interface EnvResult {
 async function envStep(ctx: Context, out: Output, session: Session, options: SetupOpencodeOptions, dryRun: boolean): Promise<EnvResult> {
   const { configureShells, shellsConfigured } = await import('../../shells/configure.js');
   if (await shellsConfigured(ctx)) return { configured: true, action: 'already' };
+  // Shells set up with --via-run export no key on purpose: offering the exports would undo that.
+  const { readShellRecord } = await import('../../shells/env-files.js');
+  const record = readShellRecord(await ctx.config());
+  if (record.runShells?.length && !options.withEnv) {
+    if (record.runCommands?.includes('opencode')) return { configured: true, action: 'via-run' };
+    if (!ctx.globals.json && !dryRun) {
+      out.warn('Your shells are set up with --via-run: they export no key, so `opencode` started there has none. `thirdloop setup opencode --via-run` makes `opencode` start through `thirdloop run`, as `claude` does.');
+    }
+    return { configured: false, action: 'via-run', command: 'thirdloop setup opencode --via-run' };
+  }
   const command = 'thirdloop setup claude';
   let go = Boolean(options.withEnv);
   if (!go && !dryRun && !ctx.globals.json) {
