@@ -173,6 +173,13 @@ describe.skipIf(missing)('setup opencode --via-run (real CLI, keychain, server, 
       expect(text).toMatch(/-- claude/);
     }
 
+    // Again, for scripts: nothing left to change, and --json says which commands go through run.
+    const again = await cli(['setup', 'opencode', '--via-run', '--json'], project);
+    expect(again.exitCode, again.stderr).toBe(0);
+    const report = JSON.parse(again.stdout) as { shells: { mode: string; commands: string[]; shells: string[]; failed: string[]; files: Array<{ action: string }> } };
+    expect(report.shells).toMatchObject({ mode: 'via-run', commands: ['claude', 'opencode'], shells: ['bash', 'zsh', 'fish'], failed: [] });
+    expect(report.shells.files.every((f) => f.action === 'unchanged')).toBe(true);
+
     // New terminals export no key, in any shell.
     for (const program of ['bash', 'zsh', 'fish'] as const) {
       const env = shell(program, 'env');
@@ -228,7 +235,7 @@ describe.skipIf(missing)('setup opencode --via-run (real CLI, keychain, server, 
     expect(existsSync(path.join(project, 'opencode.json'))).toBe(false);
     for (const runFile of ['run.sh', 'run.fish']) {
       const text = readFileSync(path.join(home.dir, '.config/thirdloop', runFile), 'utf8');
-      expect(text).not.toMatch(/\bopencode\b/);
+      expect(text).not.toMatch(/^(unalias opencode|opencode\(\)|function opencode)|-- opencode/m);
       expect(text).toMatch(/-- claude/);
     }
     // In new terminals `opencode` is the program again, and `claude` still the function.
