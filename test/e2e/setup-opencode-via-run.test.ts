@@ -308,4 +308,30 @@ describe.skipIf(missing)('setup opencode --via-run (real CLI, keychain, server, 
       other.cleanup();
     }
   });
+
+  it('a shell left exporting the key while others use --via-run is named, with the command that switches it (opencode included)', { timeout: 180_000 }, async () => {
+    const other = buildHome({ name: 'mixed modes', entries: [{ file: '.bashrc', bytes: BASHRC }, { file: '.zshrc', bytes: ZSHRC }, { dir: 'app' }] });
+    try {
+      const env = cliEnv(other.dir, { ...keyring.env, PATH: `${opencodeDir()}:${process.env.PATH}`, SHELL: '/bin/bash', TERM: 'dumb' });
+      const run = (args: string[]) => runCliSafe(args, { home: other.dir, cwd: path.join(other.dir, 'app'), env, timeoutMs: 90_000 });
+      const auth = await runCli(['auth', '--with-key', '--api-url', server.url], { home: other.dir, env: keyring.env, input: key.credential });
+      expect(auth.exitCode, auth.stderr).toBe(0);
+      expect((await run(['setup', 'claude', '--shell', 'bash,zsh'])).exitCode).toBe(0);
+      expect((await run(['setup', 'claude', '--via-run', '--shell', 'bash'])).exitCode).toBe(0);
+
+      const setup = await run(['setup', 'opencode', '--via-run', '--yes']);
+      expect(setup.exitCode, setup.stderr).toBe(0);
+      expect(setup.stderr).toContain('Configured bash so that `claude` and `opencode` run through `thirdloop run`');
+      expect(setup.stderr).toContain('zsh still exports the key (`thirdloop setup claude`), so `opencode` there is not wrapped: `thirdloop setup claude --via-run --shell zsh` switches it, with `opencode` too.');
+
+      const zsh = await run(['setup', 'claude', '--via-run', '--shell', 'zsh']);
+      expect(zsh.exitCode, zsh.stderr).toBe(0);
+      expect(zsh.stderr).toContain('Configured zsh so that `claude` and `opencode` run through `thirdloop run`');
+      const seen = execFileSync('zsh', ['-ic', 'whence -w opencode claude; printf "key:%s" "${ANTHROPIC_API_KEY-}"'], { cwd: other.dir, env, encoding: 'utf8', timeout: 30_000 });
+      expect(seen.trim().split('\n')).toEqual(['opencode: function', 'claude: function', 'key:']);
+      expect(existsSync(path.join(other.dir, '.config/thirdloop/env.sh'))).toBe(false);
+    } finally {
+      other.cleanup();
+    }
+  });
 });

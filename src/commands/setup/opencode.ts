@@ -405,6 +405,8 @@ async function instanceModels(
 type ShellsReport = import('./claude.js').SetupClaudeReport & {
   /** Shells that exported the key (`setup claude`) before this run and now start the commands through `thirdloop run`. */
   switched: ShellName[];
+  /** Shells left exporting the key: not in run mode while others were, so not selected. */
+  stillExporting: ShellName[];
 };
 
 /**
@@ -413,10 +415,11 @@ type ShellsReport = import('./claude.js').SetupClaudeReport & {
  * exported the key until now switches, and its env file (the key) goes.
  */
 async function viaRunStep(ctx: Context, session: Session, dryRun: boolean, out?: Output): Promise<ShellsReport> {
-  const [{ runShellSetup }, { readShellRecord }, { shellReport }] = await Promise.all([
+  const [{ runShellSetup }, { readShellRecord }, { shellReport }, { SHELLS }] = await Promise.all([
     import('../../shells/configure.js'),
     import('../../shells/env-files.js'),
     import('./claude.js'),
+    import('../../shells/index.js'),
   ]);
   const record = readShellRecord(await ctx.config());
   const inRun = record.runShells?.length ? [...record.runShells] : undefined;
@@ -431,8 +434,8 @@ async function viaRunStep(ctx: Context, session: Session, dryRun: boolean, out?:
       commands: ['opencode'],
     });
     const report = shellReport('setup', { dryRun }, result, ctx);
-    const exported = record.shells.filter((s) => !(record.runShells ?? []).includes(s));
-    return { ...report, switched: report.shells.filter((s) => exported.includes(s)) };
+    const exported = record.shells.filter((s) => SHELLS[s].kind === 'profile' && !(record.runShells ?? []).includes(s));
+    return { ...report, switched: report.shells.filter((s) => exported.includes(s)), stillExporting: exported.filter((s) => !report.shells.includes(s)) };
   } finally {
     spinner?.stop();
   }
@@ -454,6 +457,12 @@ async function printViaRun(ctx: Context, out: Output, report: ShellsReport, scop
     const envFiles = report.files.filter((f) => f.kind === 'env-file' && f.action === 'remove' && !f.rolledBack).map((f) => display(ctx, f.path));
     out.info(
       `${out.c.dim('Note:')} ${names(report.switched)} exported the key until now (\`thirdloop setup claude\`); --via-run switches ${report.switched.length === 1 ? 'it' : 'them'}: \`claude\` starts through \`thirdloop run\` there too${envFiles.length ? `, and the key left ${listWords(envFiles)}` : ''}.`,
+    );
+  }
+  if (report.stillExporting.length > 0 && report.failed.length === 0) {
+    const left = report.stillExporting;
+    out.warn(
+      `${names(left)} still ${left.length === 1 ? 'exports' : 'export'} the key (\`thirdloop setup claude\`), so \`opencode\` there is not wrapped: \`thirdloop setup claude --via-run --shell ${left.join(',')}\` switches ${left.length === 1 ? 'it' : 'them'}, with \`opencode\` too.`,
     );
   }
   if (report.failed.length > 0) {
