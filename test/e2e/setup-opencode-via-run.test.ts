@@ -229,6 +229,12 @@ describe.skipIf(missing)('setup opencode --via-run (real CLI, keychain, server, 
 
   it('setup opencode --undo takes `opencode` out of the functions (claude stays); setup claude --undo gives the profiles back byte for byte', { timeout: 180_000 }, async () => {
     expect(shell('bash', 'type -t opencode').trim()).toBe('function');
+    const runSh = readFileSync(path.join(home.dir, '.config/thirdloop/run.sh'));
+    const dry = await cli(['setup', 'opencode', '--undo', '--dry-run'], project);
+    expect(dry.exitCode, dry.stderr).toBe(0);
+    expect(dry.stdout).toMatch(/^-opencode\(\) \{ .* run -- opencode "\$@"; \}$/m);
+    expect(dry.stdout).not.toMatch(/^-claude\(\)/m);
+    expect(readFileSync(path.join(home.dir, '.config/thirdloop/run.sh')).equals(runSh)).toBe(true);
     const undo = await cli(['setup', 'opencode', '--undo'], project);
     expect(undo.exitCode, undo.stderr).toBe(0);
     expect(undo.stderr).toContain('Took `opencode` out of ~/.config/thirdloop/run.sh');
