@@ -6,7 +6,7 @@
  * XDG_CONFIG_HOME is respected.
  */
 import { ENV_FILE_HEADER, RUN_FILE_HEADER, checkValue, pathFor, runWords, underHome, xdgConfigHome } from './common.js';
-import { shPrintCommand, shProbe, standInMark } from './probe-command.js';
+import { shPrintCommand, shProbe, typedCommands } from './probe-command.js';
 import { API_KEY_VAR, BASE_URL_VAR, BLOCK_COMMENT, WATCHED_VAR_PATTERN } from './types.js';
 import type { RunValues, EnvValues, ProfileShell, ShellEnv, ShellLayout, ShellProbe, StartMode } from './types.js';
 
@@ -111,7 +111,7 @@ export const fish: ProfileShell = {
     ].join('\n');
   },
   runProbeCommand: (mark, standInDir, commands) =>
-    [shPrintCommand(mark), `set -gx PATH ${fishQuote(standInDir)} $PATH`, ...commands.map((c) => `${c} ${standInMark(mark, c)} 'a b'`)].join('; '),
+    [shPrintCommand(mark), `set -gx PATH ${fishQuote(standInDir)} $PATH`, ...typedCommands(mark, commands)].join('; '),
   blockEol: () => '\n',
   setsVariable: (line) => (/^\s*#/.test(line) ? undefined : assignment.exec(line)?.[1]),
   stopsReading: (line) => {

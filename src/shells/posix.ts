@@ -3,7 +3,7 @@
  * and how to read their start-up files for the lines that matter.
  */
 import { ENV_FILE_HEADER, RUN_FILE_HEADER, checkValue, runWords, underHome } from './common.js';
-import { shPrintCommand, standInMark } from './probe-command.js';
+import { shPrintCommand, typedCommands } from './probe-command.js';
 import { API_KEY_VAR, BASE_URL_VAR, BLOCK_COMMENT, WATCHED_VAR_PATTERN } from './types.js';
 import type { EnvValues, RunValues, ShellEnv, WrappedCommand } from './types.js';
 
@@ -62,7 +62,7 @@ export function posixRunFile(values: RunValues): string {
 
 /** bash and zsh: the key as a program started from here would see it, then each wrapped command as typed, with the stand-ins first on PATH. */
 export const posixRunProbe = (mark: string, standInDir: string, commands: readonly WrappedCommand[]): string =>
-  [`${shPrintCommand(mark)}`, `PATH=${posixQuote(standInDir)}:"$PATH"`, 'export PATH', ...commands.map((c) => `${c} ${standInMark(mark, c)} 'a b'`)].join('; ');
+  [`${shPrintCommand(mark)}`, `PATH=${posixQuote(standInDir)}:"$PATH"`, 'export PATH', ...typedCommands(mark, commands)].join('; ');
 
 /** Where a command can start on a line: its beginning, or after `&&`, `||`, `;`, `then`, `else`, `do`, `{`. */
 const LEAD = String.raw`(?:^|&&|\|\||;|\bthen\b|\belse\b|\bdo\b|\{)\s*`;

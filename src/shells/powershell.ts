@@ -11,7 +11,7 @@
 import path from 'node:path';
 import { ENV_FILE_HEADER, RUN_FILE_HEADER, checkValue, pathFor, runWords, underHome, xdgConfigHome } from './common.js';
 import { posixFunctionTracker } from './posix.js';
-import { powershellProbe, standInMark } from './probe-command.js';
+import { powershellProbe, typedCommands } from './probe-command.js';
 import { API_KEY_VAR, BASE_URL_VAR, BLOCK_COMMENT, WATCHED_VAR_PATTERN } from './types.js';
 import type { EnvValues, ProfileShell, RunValues, ShellEnv, StartupFile } from './types.js';
 import { EDITION_FOLDER, EDITION_LABEL, blockedProfiles, windowsJoin } from './windows/facts.js';
@@ -138,7 +138,7 @@ export const powershell: ProfileShell = {
     [
       powershellProbe(mark),
       `$env:PATH = ${powershellQuote(standInDir)} + [IO.Path]::PathSeparator + $env:PATH`,
-      ...commands.map((c) => `${c} ${standInMark(mark, c)} 'a b'`),
+      ...typedCommands(mark, commands),
     ].join('; '),
   // PowerShell reads either line ending; the block follows the file's.
   blockEol: (fileEol) => fileEol,

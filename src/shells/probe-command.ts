@@ -63,6 +63,9 @@ export interface StandInOutput {
 /** The mark each wrapped command's stand-in gets, so that every command's output is found apart. */
 export const standInMark = (mark: string, command: string): string => `${mark}${command}:`;
 
+/** Each wrapped command as the probe types it, one argument with a space: single quotes read the same in sh, bash, zsh, fish and PowerShell. */
+export const typedCommands = (mark: string, commands: readonly string[]): string[] => commands.map((c) => `${c} ${standInMark(mark, c)} 'a b'`);
+
 export function parseStandIn(stdout: string, mark: string): StandInOutput | undefined {
   const m = new RegExp(`${mark}R([^]*?)${mark}K([^]*?)${mark}T(set)?${mark}C([^]*?)${mark}A(\\d+):([^]*?)${mark}E`).exec(stdout);
   if (!m) return undefined;
