@@ -33,11 +33,16 @@ export const runFileContent = (name: RunFileName, values: RunValues) => writers[
 /** The file a shell's block sources in each mode. */
 export const ownFileName = (shell: ProfileShell, mode: ShellMode) => (mode === 'run' ? shell.runFileName : shell.envFileName);
 
-/** Which mode a block's text is in: it names the run file or the env file it sources. */
+/** A path's last part naming one of our files, where the path ends (a quote, a space, `;`, `)`). */
+const SOURCED = /[\\/](run|env)\.(?:sh|fish|ps1)(?=['"\s;)]|$)/gm;
+
+/**
+ * Which mode a block's text is in: it names the run file or the env file it sources. The last
+ * such name is the file itself; one earlier may be a folder on the way (~/run.sh.d/thirdloop/env.sh).
+ */
 export function blockMode(blockText: string): ShellMode | undefined {
-  if (RUN_FILE_NAMES.some((name) => blockText.includes(name))) return 'run';
-  if (/\benv\.(sh|fish|ps1)\b/.test(blockText)) return 'env';
-  return undefined;
+  const sourced = [...blockText.matchAll(SOURCED)].at(-1);
+  return sourced ? (sourced[1] === 'run' ? 'run' : 'env') : undefined;
 }
 
 export interface InvocationInput {
