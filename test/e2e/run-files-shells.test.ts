@@ -6,21 +6,23 @@
  * non-ASCII). The program is a stand-in "node" (or `thirdloop`) that prints its argv NUL-separated.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fromBytes } from '../../src/files/byte-text.js';
 import { placeBlock } from '../../src/files/marked-block.js';
 import { bash } from '../../src/shells/bash.js';
 import { fish } from '../../src/shells/fish.js';
+import { planOwnFiles, planShellSetup, type PlanContext } from '../../src/shells/plan.js';
 import { machineProbe } from '../../src/shells/probe.js';
-import { runFileContent } from '../../src/shells/run-files.js';
+import { makeStandIn, runFileContent } from '../../src/shells/run-files.js';
 import { scanStartup } from '../../src/shells/startup-scan.js';
+import { checkShell } from '../../src/shells/verify.js';
 import { RUN_BLOCK_COMMENT } from '../../src/shells/types.js';
 import { zsh } from '../../src/shells/zsh.js';
 import type { ProfileShell, RunFileName, RunValues, ShellEnv } from '../../src/shells/types.js';
 import { needs, which } from '../helpers/components.js';
-import { tempHome } from '../helpers/setup-env.js';
+import { makeCredential, tempHome } from '../helpers/setup-env.js';
 
 /** What a person types, in a syntax bash, zsh, dash and fish all read the same way. */
 const TYPED = `claude a 'b c' '$HOME' '' "it's"`;
@@ -69,13 +71,34 @@ const SOURCE_THEN: Record<string, (file: string, line: string) => [string, strin
   bash: (file, line) => ['bash', ['--norc', '--noprofile', '-c', `. "$0"\n${line}`, file]],
   zsh: (file, line) => ['zsh', ['-f', '-c', `. "$0"\n${line}`, file]],
   sh: (file, line) => ['sh', ['-c', `. "$0"\n${line}`, file]],
+  // macOS's /bin/sh is bash in POSIX mode, where aliases expand even in scripts.
+  'bash --posix': (file, line) => ['bash', ['--posix', '--norc', '--noprofile', '-c', `. "$0"\n${line}`, file]],
   fish: (file, line) => ['fish', ['--no-config', '-c', `source $argv[1]\n${line}`, file]],
 };
-const FILE_OF: Record<string, RunFileName> = { bash: 'run.sh', zsh: 'run.sh', sh: 'run.sh', fish: 'run.fish' };
+const FILE_OF: Record<string, RunFileName> = { bash: 'run.sh', zsh: 'run.sh', sh: 'run.sh', 'bash --posix': 'run.sh', fish: 'run.fish' };
 
 describe.skipIf(needs('bash', 'zsh', 'fish', 'dash'))('the run files, read by the real shells', () => {
   it('/bin/sh is the shell desktop sessions read ~/.profile with here, so dash is what is judged as sh', () => {
     expect(run('sh', ['-c', 'echo ${BASH_VERSION-}${ZSH_VERSION-}']).argv).toEqual([]);
+  });
+
+  it('a desktop session: sh -l reads ~/.profile, whose block sources run.sh, without a word on stderr', async () => {
+    const h = tempHome('thirdloop-profile-');
+    try {
+      const e: ShellEnv = { platform: 'linux', homedir: h.home, env: { PATH } };
+      writeFileSync(path.join(h.home, '.profile'), '# ~/.profile: executed by the command interpreter for login shells.\nalias claude="$HOME/.claude/local/claude"\n');
+      const pc: PlanContext = { e, dir: path.join(h.home, '.config/thirdloop'), label: (f) => f, edits: [] };
+      mkdirSync(pc.dir, { recursive: true });
+      const layout = await bash.layout(e, machineProbe(e));
+      const planned = [...(await planOwnFiles(pc, ['bash'], 'run', { run: { thirdloop: [fakeNode, script], profile: 'default', commands: ['claude'] } })), ...(await planShellSetup(pc, bash, layout, 'run'))];
+      expect(planned.map((p) => path.basename(p.change.path))).toContain('.profile');
+      for (const p of planned) writeFileSync(p.change.path, p.bytes!, { mode: p.mode });
+      const out = spawnSync(which('sh')!, ['-l', '-c', TYPED], { env: { PATH, HOME: h.home }, cwd: h.home });
+      expect(out.stderr.toString()).toBe('');
+      expect(out.stdout.toString().split('\0').slice(0, -1)).toEqual([script, 'run', '--', 'claude', ...TYPED_ARGS]);
+    } finally {
+      h.cleanup();
+    }
   });
 
   describe.each(Object.keys(SOURCE_THEN))('%s', (shell) => {
@@ -108,6 +131,17 @@ describe.skipIf(needs('bash', 'zsh', 'fish', 'dash'))('the run files, read by th
       const [program, args] = SOURCE_THEN[shell]!(writeRunFile(FILE_OF[shell]!, values), `${shadow}\n${TYPED}`);
       expect(run(program, args).argv).toEqual(['run', '--profile', 'work.eu-1', '--', 'claude', ...TYPED_ARGS]);
     });
+
+    // fish has no errexit or nounset.
+    if (shell !== 'fish')
+      it('under `set -eu` (strict rc files): no error, same arguments', () => {
+        const file = writeRunFile(FILE_OF[shell]!, { thirdloop: [fakeNode, script], profile: 'default', commands: ['claude'] });
+        const [program, args] = SOURCE_THEN[shell]!(file, TYPED);
+        args[args.length - 2] = `set -eu\n${args.at(-2)}`;
+        const out = run(program, args);
+        expect([out.status, out.stderr]).toEqual([0, []]);
+        expect(out.argv).toEqual([script, 'run', '--', 'claude', ...TYPED_ARGS]);
+      });
 
     it('sourcing the file twice changes nothing', () => {
       const file = writeRunFile(FILE_OF[shell]!, { thirdloop: [fakeNode, script], profile: 'default', commands: ['claude'] });
@@ -172,12 +206,16 @@ describe.skipIf(needs('bash', 'zsh', 'fish'))('an alias `claude` in a lived-in h
 
   describe.each(['bash', 'zsh', 'fish'] as const)('%s', (name) => {
     it('defined before the block: `claude` is the function, reaching thirdloop run with every argument', async () => {
-      const h = home(name, `# from Claude Code's local installer\n${RC[name].alias}\n`, '');
-      try {
-        expect(typedIn(name, h)).toEqual([script, 'run', '--', 'claude', ...TYPED_ARGS]);
-        expect(await findings(h)).toEqual([]);
-      } finally {
-        h.cleanup();
+      // The second form has words after the program: left in place, it would make `claude() {` a syntax error.
+      const aliases = name === 'fish' ? [RC[name].alias] : [RC[name].alias, 'alias claude="$HOME/.claude/local/claude --verbose"'];
+      for (const alias of aliases) {
+        const h = home(name, `# from Claude Code's local installer\n${alias}\n`, '');
+        try {
+          expect(typedIn(name, h), alias).toEqual([script, 'run', '--', 'claude', ...TYPED_ARGS]);
+          expect(await findings(h)).toEqual([]);
+        } finally {
+          h.cleanup();
+        }
       }
     });
 
@@ -208,5 +246,99 @@ describe.skipIf(needs('bash', 'zsh', 'fish'))('an alias `claude` in a lived-in h
         h.cleanup();
       }
     });
+  });
+});
+
+/**
+ * verify.ts's judgeRun with the real shells starting the real probe (runProbeCommand) in homes set up
+ * by the real plan, and the stand-in claude (makeStandIn) first on PATH. What stands in for
+ * `node thirdloop.js run` is a small sh script that does what run does to a command's environment
+ * (a loopback URL, a token, no THIRDLOOP_API_KEY) and execs it; the real run is judged end to end elsewhere.
+ */
+describe.skipIf(needs('bash', 'zsh', 'fish'))('judgeRun: the verdicts, through the real shells', () => {
+  const credential = makeCredential('judge-run');
+  const expected = { baseUrl: 'https://tl.example.com', credential };
+  const RUN_LIKE = (exec: string) =>
+    [
+      '#!/bin/sh',
+      '# $1 is the script; then run [--profile P] -- command args…',
+      'shift; [ "$1" = run ] || exit 64; shift',
+      'while [ "$1" != -- ]; do shift; done; shift',
+      'unset THIRDLOOP_API_KEY',
+      `ANTHROPIC_BASE_URL=http://127.0.0.1:45678 ANTHROPIC_API_KEY=tlr_runtoken ${exec}`,
+      '',
+    ].join('\n');
+  const runLike = (name: string, exec: string) => {
+    const file = path.join(dir, `run-like ${name}`);
+    writeFileSync(file, RUN_LIKE(exec), { mode: 0o755 });
+    return file;
+  };
+  const faithful = runLike('faithful', 'exec "$@"');
+
+  /** A home as `setup claude --via-run` leaves it (the real plan's bytes), plus `extra` at the end of one start-up file. */
+  async function viaRunHome(shell: ProfileShell, thirdloop: string[], extra?: { file: string; text: string }) {
+    const h = tempHome(`thirdloop-judge-${shell.name}-`);
+    const e: ShellEnv = { platform: 'linux', homedir: h.home, env: { PATH: '/usr/local/bin:/usr/bin:/bin' } };
+    const pc: PlanContext = { e, dir: path.join(h.home, '.config/thirdloop'), label: (f) => f.replace(h.home, '~'), edits: [] };
+    mkdirSync(pc.dir, { recursive: true });
+    if (shell.name === 'bash') writeFileSync(path.join(h.home, '.bashrc'), '# ~/.bashrc\n');
+    const probe = machineProbe(e);
+    const layout = await shell.layout(e, probe);
+    const planned = [...(await planOwnFiles(pc, [shell.name], 'run', { run: { thirdloop, profile: 'default', commands: ['claude'] } })), ...(await planShellSetup(pc, shell, layout, 'run'))];
+    for (const p of planned) {
+      mkdirSync(path.dirname(p.change.path), { recursive: true });
+      writeFileSync(p.change.path, p.bytes!, { mode: p.mode });
+    }
+    if (extra) writeFileSync(path.join(h.home, extra.file), extra.text, { flag: 'a' });
+    const again = await shell.layout(e, probe);
+    const texts = new Map(again.files.map((f) => [f.path, existsSync(f.path) ? fromBytes(readFileSync(f.path)) : undefined]));
+    const findings = scanStartup(shell, again, texts);
+    const standIn = await makeStandIn('linux');
+    try {
+      return await checkShell({ shell, probe, expected, findings, label: pc.label, viaRun: { standInDir: standIn.dir } });
+    } finally {
+      await standIn.remove();
+      h.cleanup();
+    }
+  }
+  const verdicts = (check: Awaited<ReturnType<typeof viaRunHome>>) => check.modes.map((m) => [m.command, m.status, m.saw, m.reason]);
+
+  it.each([bash, zsh, fish])('$name: every start mode reaches the stand-in through the function and run, with `a b` as one argument', async (shell) => {
+    const check = await viaRunHome(shell, [faithful, script]);
+    expect(check.installed).toBe(true);
+    expect(verdicts(check)).toEqual(check.modes.map((m) => [m.command, 'ok', '`claude` through `thirdloop run`', undefined]));
+    expect(check.modes.length).toBe(3);
+  });
+
+  it('an alias claude after the block: failed, naming the line', async () => {
+    const check = await viaRunHome(bash, [faithful, script], { file: '.bashrc', text: 'alias claude="$HOME/.claude/local/claude"\n' });
+    const interactive = check.modes.find((m) => m.command === 'bash -i')!;
+    expect(interactive.status).toBe('failed');
+    expect(interactive.reason).toMatch(/^~\/\.bashrc line \d+ defines `claude` again after the thirdloop block$/);
+  });
+
+  it('the key still exported by a line of its own: failed, naming the line, never showing the key', async () => {
+    const check = await viaRunHome(bash, [faithful, script], { file: '.bashrc', text: `export ANTHROPIC_API_KEY='${credential}'\n` });
+    const interactive = check.modes.find((m) => m.command === 'bash -i')!;
+    expect([interactive.status, interactive.saw]).toEqual(['failed', 'the key in ANTHROPIC_API_KEY']);
+    expect(interactive.reason).toMatch(/^~\/\.bashrc line \d+ sets it$/);
+    expect(JSON.stringify(check)).not.toContain(credential.split(';')[1]!);
+  });
+
+  it('a run that splits the arguments: failed as arguments changed', async () => {
+    const check = await viaRunHome(bash, [runLike('unquoted', 'exec $@'), script]);
+    expect(check.modes.map((m) => [m.status, m.reason])).toEqual(check.modes.map(() => ['failed', 'it got 2 argument(s) for 1 ("a b")']));
+  });
+
+  it('a run that lets THIRDLOOP_API_KEY through: failed', async () => {
+    const check = await viaRunHome(fish, [runLike('leaky', 'THIRDLOOP_API_KEY=x exec "$@"'), script]);
+    expect(check.modes.map((m) => [m.status, m.reason])).toEqual(check.modes.map(() => ['failed', 'THIRDLOOP_API_KEY reached Claude Code']));
+  });
+
+  it('a run that fails: failed with what it said', async () => {
+    const check = await viaRunHome(zsh, [runLike('failing', 'echo "Error: You are not signed in." >&2; exit 4'), script]);
+    expect(check.modes.map((m) => [m.status, m.saw, m.reason])).toEqual(
+      check.modes.map(() => ['failed', '`claude` not starting through `thirdloop run`', '`claude` said: You are not signed in.']),
+    );
   });
 });
