@@ -55,15 +55,24 @@ export interface InvocationInput {
 }
 
 /**
+ * Folders npm puts first on PATH for what it runs (npx's cache and a project's node_modules/.bin,
+ * npm's node-gyp-bin): a new terminal has none of them, so a `thirdloop` there is not one it finds.
+ */
+const addedByNpm = (dir: string) => isNpxCache(`${dir}/`) || /[\\/]node_modules[\\/]\.bin[\\/]?$/.test(dir) || /[\\/]node-gyp-bin[\\/]?$/.test(dir);
+
+/**
  * How the functions start thirdloop. The running install by its absolute paths (node, then the
  * script): it works in every kind of shell whatever PATH its files build, and stays put across
- * `npm update -g`. From npx's cache, which npm may clean at any time, only a `thirdloop` on PATH
- * will do; without one, setup stops before changing anything.
+ * `npm update -g`. From npx's cache, which npm may clean at any time, only a `thirdloop` on the
+ * PATH new terminals have will do (npx's own, first on the PATH it gives us, is not); without
+ * one, setup stops before changing anything.
  */
 export function thirdloopInvocation(input: InvocationInput): string[] {
   const script = input.cliPath ?? cliScriptPath();
   if (!isNpxCache(script)) return [input.nodePath ?? process.execPath, script];
-  if (findProgram('thirdloop', input.env, input.platform)) return ['thirdloop'];
+  const sep = input.platform === 'win32' ? ';' : ':';
+  const terminalPath = (input.env.PATH ?? input.env.Path ?? '').split(sep).filter((dir) => dir && !addedByNpm(dir)).join(sep);
+  if (findProgram('thirdloop', { PATH: terminalPath }, input.platform)) return ['thirdloop'];
   throw new UserError(
     'thirdloop is running from npx’s temporary cache, which npm may clean at any time, and there is no thirdloop on PATH for `claude` to start. Nothing was changed.',
     { hint: 'Install it (npm install -g thirdloop), then run `thirdloop setup claude --via-run`.' },

@@ -287,6 +287,31 @@ describe('thirdloopInvocation: how the functions start thirdloop', () => {
   });
 });
 
+describe('thirdloopInvocation under npx, with the PATH npx really gives what it runs', () => {
+  // `npx thirdloop` starts thirdloop with PATH=<npx cache>/node_modules/.bin:<cwd>/node_modules/.bin:…
+  // (and npm's node-gyp-bin) before the terminal's own folders; the first holds npx's own `thirdloop`.
+  // A new terminal has none of those folders: a `thirdloop` found only there is not one `claude` can start.
+  const npxRoot = path.join(root.home, '.npm/_npx/3754ae20609b412a');
+  const npx = path.join(npxRoot, 'node_modules/thirdloop/bin/thirdloop.js');
+  const npxBin = path.join(npxRoot, 'node_modules/.bin');
+  const projectBin = path.join(root.home, 'project/node_modules/.bin');
+  const gypBin = path.join(root.home, 'lib/node_modules/npm/node_modules/@npmcli/run-script/lib/node-gyp-bin');
+  const globalBin = path.join(root.home, '.npm-global/bin');
+  for (const folder of [npxBin, projectBin, gypBin, globalBin]) mkdirSync(folder, { recursive: true });
+  for (const folder of [npxBin, projectBin, gypBin]) writeFileSync(path.join(folder, 'thirdloop'), '#!/bin/sh\n', { mode: 0o755 });
+
+  it('only npx’s own thirdloop (or a project’s) on PATH: refused, nothing changed', () => {
+    const PATH = [npxBin, projectBin, path.join(root.home, 'node_modules/.bin'), gypBin, '/usr/local/bin', '/usr/bin', '/bin'].join(':');
+    expect(() => thirdloopInvocation({ platform: 'linux', env: { PATH }, cliPath: npx })).toThrow(/Nothing was changed\./);
+  });
+
+  it('a thirdloop installed where terminals look as well: the name', () => {
+    writeFileSync(path.join(globalBin, 'thirdloop'), '#!/bin/sh\n', { mode: 0o755 });
+    const PATH = [npxBin, projectBin, gypBin, globalBin, '/usr/bin', '/bin'].join(':');
+    expect(thirdloopInvocation({ platform: 'linux', env: { PATH }, cliPath: npx })).toEqual(['thirdloop']);
+  });
+});
+
 describe('the plan for the files of our own, in a real config folder', () => {
   const credential = makeCredential('runplan');
   const run: RunValues = { thirdloop: ['/usr/bin/node', '/opt/thirdloop/bin/thirdloop.js'], profile: 'default', commands: ['claude'] };
