@@ -13,7 +13,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { UserError } from '../../src/core/errors.js';
 import { bash } from '../../src/shells/bash.js';
 import { fish } from '../../src/shells/fish.js';
-import { OWN_FILE_NAMES, planOwnFiles, planUnusedOwnFiles, type PlanContext } from '../../src/shells/plan.js';
+import { placeBlock } from '../../src/files/marked-block.js';
+import { OWN_FILE_NAMES, planOwnFiles, planUndo, planUnusedOwnFiles, type PlanContext } from '../../src/shells/plan.js';
 import { powershell, powershellRunFile } from '../../src/shells/powershell.js';
 import { STAND_IN_JS, STAND_IN_SH, parseProbe, parseStandIn, shPrintCommand } from '../../src/shells/probe-command.js';
 import { RUN_FILE_MODE, blockMode, makeStandIn, runFileContent, thirdloopInvocation } from '../../src/shells/run-files.js';
@@ -409,5 +410,36 @@ describe('blockMode: what a block sources', () => {
     expect(blockMode(powershell.sourceBlock('C:\\Users\\ada\\AppData\\Roaming\\thirdloop\\run.ps1', win, RUN_BLOCK_COMMENT).join('\n'))).toBe('run');
     expect(blockMode(powershell.sourceBlock('C:\\Users\\ada\\AppData\\Roaming\\thirdloop\\env.ps1', win).join('\n'))).toBe('env');
     expect(blockMode('# >>> thirdloop >>>\n# <<< thirdloop <<<\n')).toBeUndefined();
+  });
+});
+
+describe('planUndo: a start-up file another shell still reads keeps the file its block sources', () => {
+  /** ~/.bashrc read by bash and zsh (one file, two shells), bash undone: what zsh's block sources stays. */
+  async function undoBashOnly(configDir: string, mode: 'run' | 'env') {
+    const home = path.join(root.home, `undo-${randomBytes(4).toString('hex')}`);
+    const dir = path.join(home, configDir);
+    mkdirSync(dir, { recursive: true });
+    for (const own of ['env.sh', 'run.sh', 'env.fish']) writeFileSync(path.join(dir, own), '# ours\n');
+    const e = { platform: 'linux' as const, homedir: home, env: {} };
+    const own = path.join(dir, mode === 'run' ? 'run.sh' : 'env.sh');
+    const rc = path.join(home, '.bashrc');
+    writeFileSync(rc, placeBlock('# mine\n', bash.sourceBlock(own, e, mode === 'run' ? RUN_BLOCK_COMMENT : BLOCK_COMMENT)).text);
+    const pc: PlanContext = { e, dir, label: (f) => f, edits: [] };
+    const undone = await planUndo(pc, ['bash'], [{ path: rc, shells: ['bash', 'zsh'], ours: false }]);
+    return { undone, removed: undone.plan.filter((p) => p.change.action === 'remove').map((p) => path.basename(p.change.path)) };
+  }
+
+  it.each([
+    ['.config/thirdloop', 'run', ['run.sh'], ['env.sh', 'env.fish']],
+    ['.config/thirdloop', 'env', ['env.sh'], ['env.fish', 'run.sh']],
+    // A folder on the way that looks like one of our files does not decide the mode.
+    ['run.sh.d/thirdloop', 'env', ['env.sh'], ['env.fish', 'run.sh']],
+    ['env.sh files/thirdloop', 'run', ['run.sh'], ['env.sh', 'env.fish']],
+  ] as const)('config in ~/%s, a %s block: keeps %j, removes %j', async (configDir, mode, kept, removed) => {
+    const { undone, removed: gone } = await undoBashOnly(configDir, mode);
+    expect([...undone.stillUsed]).toEqual(kept);
+    expect(gone).toEqual(removed);
+    // The shared file keeps its block: it is not part of the plan.
+    expect(undone.plan.filter((p) => p.change.kind === 'profile')).toEqual([]);
   });
 });
