@@ -15,6 +15,7 @@ import { bash } from '../../src/shells/bash.js';
 import { fish } from '../../src/shells/fish.js';
 import { planOwnFiles, planShellSetup, type PlanContext } from '../../src/shells/plan.js';
 import { machineProbe } from '../../src/shells/probe.js';
+import { STAND_IN_SH } from '../../src/shells/probe-command.js';
 import { makeStandIn, runFileContent } from '../../src/shells/run-files.js';
 import { scanStartup } from '../../src/shells/startup-scan.js';
 import { checkShell } from '../../src/shells/verify.js';
@@ -276,7 +277,7 @@ describe.skipIf(needs('bash', 'zsh', 'fish'))('judgeRun: the verdicts, through t
   const faithful = runLike('faithful', 'exec "$@"');
 
   /** A home as `setup claude --via-run` leaves it (the real plan's bytes), plus `extra` at the end of one start-up file. */
-  async function viaRunHome(shell: ProfileShell, thirdloop: string[], extra?: { file: string; text: string }) {
+  async function viaRunHome(shell: ProfileShell, thirdloop: string[], extra?: { file: string; text: string }, standInDir?: string) {
     const h = tempHome(`thirdloop-judge-${shell.name}-`);
     const e: ShellEnv = { platform: 'linux', homedir: h.home, env: { PATH: '/usr/local/bin:/usr/bin:/bin' } };
     const pc: PlanContext = { e, dir: path.join(h.home, '.config/thirdloop'), label: (f) => f.replace(h.home, '~'), edits: [] };
@@ -295,7 +296,7 @@ describe.skipIf(needs('bash', 'zsh', 'fish'))('judgeRun: the verdicts, through t
     const findings = scanStartup(shell, again, texts);
     const standIn = await makeStandIn('linux');
     try {
-      return await checkShell({ shell, probe, expected, findings, label: pc.label, viaRun: { standInDir: standIn.dir } });
+      return await checkShell({ shell, probe, expected, findings, label: pc.label, viaRun: { standInDir: standInDir ?? standIn.dir } });
     } finally {
       await standIn.remove();
       h.cleanup();
@@ -308,6 +309,14 @@ describe.skipIf(needs('bash', 'zsh', 'fish'))('judgeRun: the verdicts, through t
     expect(check.installed).toBe(true);
     expect(verdicts(check)).toEqual(check.modes.map((m) => [m.command, 'ok', '`claude` through `thirdloop run`', undefined]));
     expect(check.modes.length).toBe(3);
+  });
+
+  it.each([bash, zsh, fish])('$name: the stand-in in a folder with a hostile name (TMPDIR can be anything) is reached all the same', async (shell) => {
+    const hostile = path.join(dir, `stand-in for ${shell.name}`);
+    mkdirSync(hostile, { recursive: true });
+    writeFileSync(path.join(hostile, 'claude'), STAND_IN_SH, { mode: 0o755 });
+    const check = await viaRunHome(shell, [faithful, script], undefined, hostile);
+    expect(check.modes.map((m) => [m.status, m.reason])).toEqual(check.modes.map(() => ['ok', undefined]));
   });
 
   it('an alias claude after the block: failed, naming the line', async () => {

@@ -83,6 +83,20 @@ describe('run.ps1, read by a real PowerShell grammar', () => {
     expect(text).not.toContain('--profile');
   });
 
+  it.each(HOSTILE)('the check typed in PowerShell, with the stand-in in a folder holding %j, parses, the folder one literal', async (hostile) => {
+    const standInDir = `C:\\Users\\ada\\AppData\\Local\\Temp\\${hostile}\\thirdloop-check-x`;
+    const mark = newMark();
+    const text = powershell.runProbeCommand(mark, standInDir);
+    const { root: tree, errors } = await parsePowerShell(text);
+    expect(errors, text).toEqual([]);
+    const literals = [...walk(tree)].filter((n) => n.type === 'verbatim_string_characters').map((n) => verbatimValue(n.text));
+    expect(literals).toContain(standInDir);
+    expect(literals.at(-1)).toBe('a b');
+    // `claude <mark>S 'a b'` is the last command: the function, then its two arguments.
+    const commands = [...walk(tree)].filter((n) => n.type === 'command');
+    expect(commands.at(-1)!.text).toBe(`claude ${mark}S 'a b'`);
+  });
+
   it('the grammar does flag a broken function (so a clean parse means something)', async () => {
     expect((await parsePowerShell("function claude { & 'C:\\x\\node.exe run '--' claude @args }\n")).errors).not.toEqual([]);
   });
