@@ -38,12 +38,17 @@ export const ENV_FILE_HEADER = [
 ];
 
 export const RUN_FILE_HEADER = [
-  'Written by thirdloop. Holds no key: each command below runs through `thirdloop run`, which reads the key',
-  'from the keychain and hands the command a token that works only while it runs, through a broker on 127.0.0.1.',
+  'Written by thirdloop. Holds no key: each command below runs through `thirdloop run`, which reads the key where',
+  '`thirdloop auth` stored it (the keychain) and hands the command a token for a broker on 127.0.0.1, good only while it runs.',
   'Rewritten by `thirdloop setup claude --via-run`; removed by `thirdloop setup claude --undo`.',
 ];
 
-/** The words after the program in a wrapper: `run [--profile P] -- <command>`; `quote` quotes the profile. */
-export function runWords(profile: string, quote: (value: string) => string): string[] {
-  return ['run', ...(profile === 'default' ? [] : ['--profile', quote(profile)])];
+/**
+ * A wrapper's words up to `--`: the program (`byName` when it is the `thirdloop` found on PATH, else
+ * its absolute paths quoted), then `run [--profile P]`.
+ */
+export function runWords(values: { thirdloop: string[]; profile: string }, quote: (value: string) => string, byName: string): string {
+  const onPath = values.thirdloop.length === 1 && values.thirdloop[0] === 'thirdloop';
+  const program = onPath ? byName : values.thirdloop.map(quote).join(' ');
+  return [program, 'run', ...(values.profile === 'default' ? [] : ['--profile', quote(values.profile)])].join(' ');
 }

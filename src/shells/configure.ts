@@ -367,6 +367,8 @@ async function setup(
   writeEdits(config, EDITS_SCOPE, edits);
   const configured = new Set(record.shells);
   for (const name of shells) if (!failed.includes(name)) configured.add(name);
+  // --via-run took the key out of the user environment: cmd is configured no more.
+  if (mode === 'run') configured.delete('cmd');
   writeShellRecord(config, {
     shells: shellsFor(ctx.platform).filter((s) => configured.has(s)),
     profile: ctx.globals.profile,

@@ -103,8 +103,7 @@ export const fish: ProfileShell = {
   runFileName: 'run.fish',
   // A fish alias is a function too, so defining ours replaces it.
   runFileContent: (values: RunValues) => {
-    const program = values.thirdloop.length === 1 && values.thirdloop[0] === 'thirdloop' ? 'command thirdloop' : values.thirdloop.map(fishQuote).join(' ');
-    const words = [program, ...runWords(values.profile, fishQuote)].join(' ');
+    const words = runWords(values, fishQuote, 'command thirdloop');
     return [
       ...RUN_FILE_HEADER.map((line) => `# ${line}`),
       ...values.commands.flatMap((command) => [`function ${command}`, `    ${words} -- ${command} $argv`, 'end']),

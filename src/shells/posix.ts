@@ -52,8 +52,7 @@ export function posixSourceBlock(envFile: string, e: ShellEnv, comment = BLOCK_C
  * goes first; `name() { …; }` is the one form sh, bash and zsh all read.
  */
 export function posixRunFile(values: RunValues): string {
-  const program = values.thirdloop.length === 1 && values.thirdloop[0] === 'thirdloop' ? 'command thirdloop' : values.thirdloop.map(posixQuote).join(' ');
-  const words = [program, ...runWords(values.profile, posixQuote)].join(' ');
+  const words = runWords(values, posixQuote, 'command thirdloop');
   return [
     ...RUN_FILE_HEADER.map((line) => `# ${line}`),
     ...values.commands.flatMap((command) => [`unalias ${command} 2>/dev/null || :`, `${command}() { ${words} -- ${command} "$@"; }`]),

@@ -103,8 +103,7 @@ export function powershellEnvFile(values: EnvValues): string {
  * instead of taking it as its own end of parameters.
  */
 export function powershellRunFile(values: RunValues): string {
-  const program = values.thirdloop.length === 1 && values.thirdloop[0] === 'thirdloop' ? 'thirdloop' : values.thirdloop.map(powershellQuote).join(' ');
-  const words = [`& ${program}`, ...runWords(values.profile, powershellQuote)].join(' ');
+  const words = `& ${runWords(values, powershellQuote, 'thirdloop')}`;
   return [
     ...RUN_FILE_HEADER.map((line) => `# ${line}`),
     ...values.commands.flatMap((command) => [

@@ -84,14 +84,19 @@ export interface StandIn {
   remove(): Promise<void>;
 }
 
-/** A folder holding the stand-in `claude` (claude.cmd and its script on Windows), readable by `owner` when root acts for someone. */
+/**
+ * A folder holding the stand-in `claude`: a /bin/sh script, and on Windows also claude.cmd and its
+ * script (Node on Windows finds programs through PATHEXT, so claude.cmd is what `run` starts there;
+ * the extensionless one serves a POSIX `run`). Readable by `owner` when root acts for someone.
+ */
 export async function makeStandIn(platform: NodeJS.Platform, nodePath = process.execPath, owner?: { uid: number; gid: number }): Promise<StandIn> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'thirdloop-check-'));
+  await fs.writeFile(path.join(dir, 'claude'), STAND_IN_SH, { mode: 0o755 });
   if (platform === 'win32') {
     await fs.writeFile(path.join(dir, 'stand-in.cjs'), STAND_IN_JS);
     await fs.writeFile(path.join(dir, 'claude.cmd'), `@"${nodePath}" "%~dp0stand-in.cjs" %*\r\n`);
-  } else {
-    await fs.writeFile(path.join(dir, 'claude'), STAND_IN_SH, { mode: 0o755 });
+  }
+  if (process.platform !== 'win32') {
     await fs.chmod(dir, 0o755);
     if (owner) await fs.chown(dir, owner.uid, owner.gid).catch(() => {});
   }

@@ -33,6 +33,8 @@ const PASSED = [
   'XDG_RUNTIME_DIR',
   'XDG_CONFIG_DIRS',
   'XDG_DATA_DIRS',
+  // A terminal inherits the desktop session's bus, where the keychain (Secret Service) is: `thirdloop run` needs it.
+  'DBUS_SESSION_BUS_ADDRESS',
 ];
 
 /** The name of a user id, from /etc/passwd (for USER and LOGNAME when we act for someone else). */

@@ -167,6 +167,14 @@ export async function checkShell(input: CheckInput): Promise<ShellCheck> {
   return { shell: shell.name, installed: true, ok: checks.every((c) => c.status !== 'failed'), modes: checks };
 }
 
+/** Why a shell never got to the check: out of time, a line that ends it, or what it said. */
+function whyNeverRan(result: RunResult, findings: Finding[], where: (f: Finding) => string, said: string | undefined): string {
+  const stop = findings.find((f) => f.kind === 'stops' && f.does !== 'return');
+  if (result.timedOut) return `it did not finish within ${Math.round(result.ms / 1000)} s${stop ? ` (${where(stop)}: \`${stop.code}\`)` : ' (does a start-up file wait for input?)'}`;
+  if (stop) return `${where(stop)} runs \`${stop.code}\`, so the rest never ran`;
+  return said ? `it said: ${said}` : `it exited with code ${result.code} before running the check`;
+}
+
 function judge(input: CheckInput, mode: StartMode, mark: string, result: RunResult): ModeCheck {
   const { shell, expected, label } = input;
   const secrets = [expected.credential, expected.credential.split(';')[1] ?? ''];
@@ -187,16 +195,7 @@ function judge(input: CheckInput, mode: StartMode, mark: string, result: RunResu
         reason: `the thirdloop block runs before that line, so what it starts inherits both variables`,
       };
     }
-    const stop = findings.find((f) => f.kind === 'stops' && f.does !== 'return');
-    const problem = stderrProblem(result.stderr, secrets);
-    const reason = result.timedOut
-      ? `it did not finish within ${Math.round(result.ms / 1000)} s${stop ? ` (${where(stop)}: \`${stop.code}\`)` : ' (does a start-up file wait for input?)'}`
-      : stop
-        ? `${where(stop)} runs \`${stop.code}\`, so the rest never ran`
-        : problem
-          ? `it said: ${problem}`
-          : `it exited with code ${result.code} before running the check`;
-    return { ...base, status: 'failed', authToken: false, saw: 'nothing: the check never ran', reason };
+    return { ...base, status: 'failed', authToken: false, saw: 'nothing: the check never ran', reason: whyNeverRan(result, findings, where, stderrProblem(result.stderr, secrets)) };
   }
 
   const wrong = describeSeen(seen, expected);
@@ -236,16 +235,7 @@ function judgeRun(input: CheckInput, mode: StartMode, mark: string, result: RunR
   const problem = () => stderrProblem(result.stderr, secrets) ?? runSaid(result.stderr, secrets);
 
   if (!env) {
-    const stop = findings.find((f) => f.kind === 'stops' && f.does !== 'return');
-    const said = problem();
-    const reason = result.timedOut
-      ? `it did not finish within ${Math.round(result.ms / 1000)} s${stop ? ` (${where(stop)}: \`${stop.code}\`)` : ' (does a start-up file wait for input?)'}`
-      : stop
-        ? `${where(stop)} runs \`${stop.code}\`, so the rest never ran`
-        : said
-          ? `it said: ${said}`
-          : `it exited with code ${result.code} before running the check`;
-    return { ...base, status: 'failed', saw: 'nothing: the check never ran', reason };
+    return { ...base, status: 'failed', saw: 'nothing: the check never ran', reason: whyNeverRan(result, findings, where, problem()) };
   }
   if (env.apiKey !== undefined && (env.apiKey === expected.credential || env.apiKey.includes(secret))) {
     const setter = findings.filter((f) => (f.kind === 'override' || f.kind === 'earlier') && f.variable === API_KEY_VAR).at(-1);

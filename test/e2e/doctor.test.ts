@@ -79,7 +79,9 @@ describe('thirdloop doctor', { timeout: 120_000 }, () => {
     // --insecure-storage: the file fallback is named, not hidden.
     expect(byName(r.checks, 'secret-storage').status).toBe('warn');
     expect(byName(r.checks, 'secret-storage').message).toContain('credentials.json');
-    for (const c of r.checks) expect(Object.keys(c).sort()).toEqual(['check', 'fix', 'message', 'status']);
+    // A shell's check also says its mode (exports here; via-run with `setup claude --via-run`).
+    for (const c of r.checks) expect(Object.keys(c).sort()).toEqual(/^shell:[a-z]+$/.test(c.check) ? ['check', 'fix', 'message', 'mode', 'status'] : ['check', 'fix', 'message', 'status']);
+    for (const name of ['shell:bash', 'shell:zsh', 'shell:fish']) expect((byName(r.checks, name) as { mode?: string }).mode).toBe('exports');
   });
 
   it('never prints the secret', async () => {

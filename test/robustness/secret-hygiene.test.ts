@@ -9,10 +9,11 @@
  * create` aside), or in the argv or the environment of any child process the
  * CLI started (recorded by a preload that wraps node:child_process), the
  * commands `thirdloop run` started included — though the terminal they run in
- * exports the key, as `setup claude` makes every new terminal do.
+ * exports the key, as `setup claude` makes every new terminal do. At the end
+ * `setup claude --via-run` takes the env files away: then no file holds a key.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -59,6 +60,8 @@ describe.skipIf(missing)('secret hygiene across a full --debug run', () => {
   /** Every secret the run saw, by where it came from. */
   const secrets = new Map<string, string>();
   let keysCreateSecret = '';
+  /** The env files as they were before --via-run: mode, and whether they held the current key. */
+  const envFilesBefore = new Map<string, { mode: string; current: boolean }>();
 
   const env = () => ({
     ...keyring.env,
@@ -143,7 +146,14 @@ describe.skipIf(missing)('secret hygiene across a full --debug run', () => {
     await step('run -- environ', ['run', '--', process.execPath, CHILD, 'environ'], { env: exported });
     const sdk = await step('run -- Anthropic SDK', ['run', '--', process.execPath, CHILD, 'sdk'], { env: exported });
     expect(JSON.parse(sdk.stdout).plain).toMatch(/offline model/);
-  }, 150_000);
+    for (const name of ['env.sh', 'env.fish']) {
+      const file = path.join(home, '.config', 'thirdloop', name);
+      envFilesBefore.set(name, { mode: (statSync(file).mode & 0o777).toString(8), current: readFileSync(file, 'utf8').includes(secretOf(afterBrowser.stdout)) });
+    }
+    // The shells switch to `claude` through `thirdloop run`: the check runs `thirdloop run` in each new terminal.
+    const viaRun = await step('setup claude --via-run', ['setup', 'claude', '--via-run', '--shell', 'bash,zsh,fish', '--yes']);
+    expect(viaRun.stderr).toMatch(/✓ bash .*`claude` goes through `thirdloop run`/);
+  }, 180_000);
 
   afterAll(async () => {
     await browser?.close();
@@ -159,7 +169,7 @@ describe.skipIf(missing)('secret hygiene across a full --debug run', () => {
   });
 
   it('no secret in any stdout or stderr (keys create shows its own once)', () => {
-    expect(steps.length).toBe(14);
+    expect(steps.length).toBe(15);
     for (const { name, run } of steps) {
       for (const [what, secret] of secrets) {
         const allowed = name === 'keys create' && secret === keysCreateSecret;
@@ -168,22 +178,19 @@ describe.skipIf(missing)('secret hygiene across a full --debug run', () => {
       }
       // --debug really printed request lines (setup claude asks the instance nothing; run's broker says what it forwards).
       if (name.startsWith('run ')) expect(run.stderr, `${name} ran with --debug`).toMatch(/\[debug\] run: broker on http:\/\/127\.0\.0\.1:\d+/);
-      else if (name !== 'setup claude') expect(run.stderr, `${name} ran with --debug`).toMatch(/\[debug\] (GET|POST|DELETE|PATCH) /);
+      else if (!name.startsWith('setup claude')) expect(run.stderr, `${name} ran with --debug`).toMatch(/\[debug\] (GET|POST|DELETE|PATCH) /);
     }
     // The search finds a secret where one is: keys create's one-time display.
     expect(steps.find((s) => s.name === 'keys create')!.run.stdout).toContain(keysCreateSecret);
   });
 
-  it('no secret in any file under the HOME or the project, except the 0600 env files', () => {
-    const envFiles = ['env.sh', 'env.fish'].map((name) => path.join(home, '.config', 'thirdloop', name));
-    const current = secrets.get('the key the browser sign-in made')!;
-    for (const file of envFiles) {
-      expect((statSync(file).mode & 0o777).toString(8), file).toBe('600');
-      // The env files hold the current key (rewritten by both rotations): the search works.
-      expect(readFileSync(file, 'utf8')).toContain(current);
-    }
-    const files = filesUnder(home).filter((f) => !envFiles.includes(f));
+  it('no secret in any file under the HOME or the project: the 0600 env files held it until setup --via-run took them away', () => {
+    // The env files held the current key (rewritten by both rotations), mode 0600: the search below would have found it.
+    expect(Object.fromEntries(envFilesBefore)).toEqual({ 'env.sh': { mode: '600', current: true }, 'env.fish': { mode: '600', current: true } });
+    for (const name of ['env.sh', 'env.fish']) expect(existsSync(path.join(home, '.config', 'thirdloop', name)), name).toBe(false);
+    const files = filesUnder(home);
     expect(files.some((f) => f.endsWith('config.json'))).toBe(true);
+    expect(files.some((f) => f.endsWith('run.sh'))).toBe(true);
     expect(files.some((f) => f.startsWith(project))).toBe(true);
     const hits: string[] = [];
     for (const file of files) {

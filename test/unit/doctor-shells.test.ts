@@ -49,7 +49,10 @@ describe.skipIf(missing)('checkShells: what new terminals really see', () => {
     write(join(home, '.bashrc'), 'alias ll="ls -l"\n');
     await setUp(['bash', 'fish']);
     expect(await status()).toEqual({ 'shell:bash': 'ok', 'shell:fish': 'ok', 'env-file:env.sh': 'ok', 'env-file:env.fish': 'ok' });
-    expect((await byName('shell:bash')).message).toBe(`New bash terminals (bash -i, bash -l and bash -il) see ${URL_} and the stored key ${KEY.split(';')[0]}.`);
+    expect((await byName('shell:bash')).message).toBe(
+      `New bash terminals (bash -i, bash -l and bash -il) see ${URL_} and the stored key ${KEY.split(';')[0]}. Mode: exports (the key is in the env file the profile sources).`,
+    );
+    expect((await byName('shell:bash')).mode).toBe('exports');
   });
 
   it('warns when nothing is set up', async () => {

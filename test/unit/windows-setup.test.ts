@@ -20,6 +20,7 @@ import type { ShellProbe } from '../../src/shells/types.js';
 import { needs } from '../helpers/components.js';
 import { REMOTE_SIGNED_USER, RESTRICTED_DEFAULT, fakeWindows } from '../helpers/fake-windows.js';
 import { makeCredential, tempHome, testContext, type TempHome } from '../helpers/setup-env.js';
+import { writeSignedInHome } from '../helpers/signed-in-home.js';
 
 const API_URL = 'https://thirdloop.example.com';
 const CREDENTIAL = makeCredential('windows');
@@ -416,5 +417,53 @@ describe('logout on Windows', () => {
     expect([...win.registry.get('environment')!.entries()]).toEqual([['ANTHROPIC_BASE_URL', { kind: 'String', data: 'https://proxy.example' }]]);
     expect(existsSync(path.join(home.home, 'cfg', PRIOR_VALUES_FILE))).toBe(false);
     expect(await shellsConfigured(ctx)).toBe(false);
+  });
+});
+
+describe('--via-run on Windows', () => {
+  let home: TempHome;
+  const h = (...parts: string[]) => path.join(home.home, ...parts);
+  beforeEach(() => {
+    home = tempHome('thirdloop-win-');
+  });
+  afterEach(() => home.cleanup());
+
+  it.skipIf(needs('bash'))('Git Bash gets the claude function (checked by the real bash through run); the key leaves the user environment, its old values come back', async () => {
+    const personal = 'sk-ant-api03-personal-key-of-the-user';
+    const win = fakeWindows({ environment: { ANTHROPIC_API_KEY: { kind: 'String', data: personal } } });
+    const before = new Map(win.registry.get('environment'));
+    const env = {
+      USERPROFILE: home.home,
+      APPDATA: h('AppData', 'Roaming'),
+      THIRDLOOP_CONFIG_DIR: h('AppData', 'Roaming', 'thirdloop'),
+      HOME: home.home,
+      // Windows separates PATH with ';' (Git for Windows puts its bash there).
+      PATH: (process.env.PATH ?? '/usr/bin:/bin').split(':').join(';'),
+    };
+    const ctx = testContext(home.home, { platform: 'win32', env }).ctx;
+    // The `thirdloop run` the function starts is this machine's: signed in where it looks.
+    writeSignedInHome(home.home, { apiUrl: API_URL, credential: CREDENTIAL, platform: 'linux', env: { HOME: home.home } });
+    writeFileSync(h('.bashrc'), 'alias ll="ls -l"\n');
+
+    await runShellSetup(ctx, { shells: ['bash', 'cmd'], apiUrl: API_URL, credential: CREDENTIAL, spawn: win.spawn });
+    expect(win.registry.get('environment')!.get('ANTHROPIC_API_KEY')!.data).toBe(CREDENTIAL);
+
+    const result = await runShellSetup(ctx, { shells: ['bash', 'cmd'], apiUrl: API_URL, credential: CREDENTIAL, spawn: win.spawn, mode: 'run' });
+    expect(result.failed).toEqual([]);
+    expect(result.checks).toEqual([expect.objectContaining({ shell: 'bash', installed: true, ok: true })]);
+    expect(result.checks[0]!.modes.map((m) => m.saw)).toEqual(['`claude` through `thirdloop run`', '`claude` through `thirdloop run`', '`claude` through `thirdloop run`']);
+    const profile = readFileSync(h('.bash_profile'), 'utf8');
+    expect(profile).toContain('. "$HOME/AppData/Roaming/thirdloop/run.sh"');
+    expect(profile).not.toContain('\r');
+    expect(existsSync(h('AppData', 'Roaming', 'thirdloop', 'env.sh'))).toBe(false);
+    // cmd cannot have the function: said, and the key is out of the user environment, the user's own value back.
+    expect(result.notes.join(' ')).toContain('type `thirdloop run -- claude` there');
+    const userEnvironment = result.changes.find((c) => c.kind === 'user-environment')!;
+    expect(userEnvironment.action).toBe('remove');
+    expect(new Map(win.registry.get('environment'))).toEqual(before);
+    expect(existsSync(h('AppData', 'Roaming', 'thirdloop', PRIOR_VALUES_FILE))).toBe(false);
+    for (const call of win.calls) expect(call.args.join(' ') + call.script).not.toContain(SECRET);
+    const record = JSON.parse(readFileSync(h('AppData', 'Roaming', 'thirdloop', 'config.json'), 'utf8'))['setup.shells'];
+    expect(record).toMatchObject({ shells: ['bash'], runShells: ['bash'], userEnvironment: false });
   });
 });

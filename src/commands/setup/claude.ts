@@ -294,7 +294,7 @@ function checkReport(check: ShellCheck): CheckReport {
 
 function shellReport(action: 'setup' | 'undo', options: SetupClaudeOptions, result: ShellSetupResult, ctx: Context): Report {
   const shells = new Set<ShellName>();
-  for (const change of result.changes) if (change.kind !== 'env-file') change.shells.forEach((s) => shells.add(s));
+  for (const change of result.changes) if (change.kind !== 'env-file' && change.kind !== 'run-file') change.shells.forEach((s) => shells.add(s));
   for (const name of result.failed) shells.delete(name);
   const changes = result.changes;
   return {
@@ -366,7 +366,7 @@ function print(ctx: Context, out: Output, report: Report) {
   for (const warning of report.warnings) out.warn(warning);
   for (const note of report.notes) out.info(`${m.dim('Note:')} ${note}`);
   if (report.action === 'undo') {
-    if (report.files.some((f) => f.action !== 'unchanged')) out.info('Terminals that are already open keep the variables until they are closed.');
+    if (report.files.some((f) => f.action !== 'unchanged')) out.info('Terminals that are already open keep the old set-up until they are closed.');
     return;
   }
   if (report.failed.length > 0) {
@@ -387,7 +387,7 @@ function print(ctx: Context, out: Output, report: Report) {
   out.info('');
   if (report.mode === 'via-run') {
     out.info('Terminals that are already open keep their old set-up: open a new one, then:');
-    out.info('  claude                 # starts through `thirdloop run`; the key stays in the keychain');
+    out.info('  claude                 # starts through `thirdloop run`; the key stays where `thirdloop auth` stored it');
     out.next('`thirdloop doctor` shows the mode of each shell; `thirdloop status` shows "Last used" move.');
     return;
   }
