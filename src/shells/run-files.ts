@@ -49,29 +49,43 @@ export interface InvocationInput {
   platform: NodeJS.Platform;
   /** The PATH new terminals start with. */
   env: NodeJS.ProcessEnv;
-  /** Test seams: the running node and thirdloop script. */
+  /** Test seams: the running node and thirdloop script, the working folder. */
   nodePath?: string;
   cliPath?: string;
+  cwd?: string;
 }
 
 /**
- * Folders npm puts first on PATH for what it runs (npx's cache and a project's node_modules/.bin,
- * npm's node-gyp-bin): a new terminal has none of them, so a `thirdloop` there is not one it finds.
+ * Folders npm puts first on PATH for what it runs: npx's cache, node_modules/.bin in the working
+ * folder and each one above it, npm's node-gyp-bin. A new terminal has none of them, so a
+ * `thirdloop` there (npx's own is always there) is not one `claude` can start. A node_modules/.bin
+ * elsewhere is the user's own choice of folder and stays.
  */
-const addedByNpm = (dir: string) => isNpxCache(`${dir}/`) || /[\\/]node_modules[\\/]\.bin[\\/]?$/.test(dir) || /[\\/]node-gyp-bin[\\/]?$/.test(dir);
+function addedByNpm(dir: string, cwd: string, platform: NodeJS.Platform): boolean {
+  if (isNpxCache(`${dir}/`) || /[\\/]node-gyp-bin[\\/]?$/.test(dir)) return true;
+  const p = platform === 'win32' ? path.win32 : path.posix;
+  const bin = /^(.*)[\\/]node_modules[\\/]\.bin[\\/]?$/.exec(dir);
+  if (!bin) return false;
+  const project = p.resolve(bin[1] || p.sep);
+  const relative = p.relative(project, p.resolve(cwd));
+  return !relative.startsWith('..') && !p.isAbsolute(relative);
+}
 
 /**
  * How the functions start thirdloop. The running install by its absolute paths (node, then the
  * script): it works in every kind of shell whatever PATH its files build, and stays put across
  * `npm update -g`. From npx's cache, which npm may clean at any time, only a `thirdloop` on the
- * PATH new terminals have will do (npx's own, first on the PATH it gives us, is not); without
- * one, setup stops before changing anything.
+ * PATH new terminals have will do; without one, setup stops before changing anything.
  */
 export function thirdloopInvocation(input: InvocationInput): string[] {
   const script = input.cliPath ?? cliScriptPath();
   if (!isNpxCache(script)) return [input.nodePath ?? process.execPath, script];
   const sep = input.platform === 'win32' ? ';' : ':';
-  const terminalPath = (input.env.PATH ?? input.env.Path ?? '').split(sep).filter((dir) => dir && !addedByNpm(dir)).join(sep);
+  const cwd = input.cwd ?? process.cwd();
+  const terminalPath = (input.env.PATH ?? input.env.Path ?? '')
+    .split(sep)
+    .filter((dir) => dir && !addedByNpm(dir, cwd, input.platform))
+    .join(sep);
   if (findProgram('thirdloop', { PATH: terminalPath }, input.platform)) return ['thirdloop'];
   throw new UserError(
     'thirdloop is running from npx’s temporary cache, which npm may clean at any time, and there is no thirdloop on PATH for `claude` to start. Nothing was changed.',

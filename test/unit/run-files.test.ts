@@ -315,15 +315,29 @@ describe('thirdloopInvocation under npx, with the PATH npx really gives what it 
   for (const folder of [npxBin, projectBin, gypBin, globalBin]) mkdirSync(folder, { recursive: true });
   for (const folder of [npxBin, projectBin, gypBin]) writeFileSync(path.join(folder, 'thirdloop'), '#!/bin/sh\n', { mode: 0o755 });
 
-  it('only npx’s own thirdloop (or a project’s) on PATH: refused, nothing changed', () => {
-    const PATH = [npxBin, projectBin, path.join(root.home, 'node_modules/.bin'), gypBin, '/usr/local/bin', '/usr/bin', '/bin'].join(':');
-    expect(() => thirdloopInvocation({ platform: 'linux', env: { PATH }, cliPath: npx })).toThrow(/Nothing was changed\./);
+  // npx run in a project's folder: npm adds node_modules/.bin of it and of each folder above it.
+  const cwd = path.join(root.home, 'project/src');
+  mkdirSync(cwd, { recursive: true });
+
+  it('only npx’s own thirdloop (or the project’s) on PATH: refused, nothing changed', () => {
+    const PATH = [npxBin, path.join(cwd, 'node_modules/.bin'), projectBin, path.join(root.home, 'node_modules/.bin'), gypBin, '/usr/local/bin', '/usr/bin', '/bin'].join(':');
+    expect(() => thirdloopInvocation({ platform: 'linux', env: { PATH }, cliPath: npx, cwd })).toThrow(/Nothing was changed\./);
   });
 
   it('a thirdloop installed where terminals look as well: the name', () => {
     writeFileSync(path.join(globalBin, 'thirdloop'), '#!/bin/sh\n', { mode: 0o755 });
     const PATH = [npxBin, projectBin, gypBin, globalBin, '/usr/bin', '/bin'].join(':');
-    expect(thirdloopInvocation({ platform: 'linux', env: { PATH }, cliPath: npx })).toEqual(['thirdloop']);
+    expect(thirdloopInvocation({ platform: 'linux', env: { PATH }, cliPath: npx, cwd })).toEqual(['thirdloop']);
+  });
+
+  it('a node_modules/.bin the user put on PATH themselves (not the working folder’s or above it): the name', () => {
+    const tools = path.join(root.home, 'tools/node_modules/.bin');
+    mkdirSync(tools, { recursive: true });
+    writeFileSync(path.join(tools, 'thirdloop'), '#!/bin/sh\n', { mode: 0o755 });
+    const PATH = [npxBin, projectBin, gypBin, tools, '/usr/bin', '/bin'].join(':');
+    expect(thirdloopInvocation({ platform: 'linux', env: { PATH }, cliPath: npx, cwd })).toEqual(['thirdloop']);
+    // From inside that folder, npm would have added it: then it does not count.
+    expect(() => thirdloopInvocation({ platform: 'linux', env: { PATH: [npxBin, tools, '/usr/bin'].join(':') }, cliPath: npx, cwd: path.join(root.home, 'tools') })).toThrow(UserError);
   });
 });
 
