@@ -402,7 +402,7 @@ describe('the plan for the files of our own, in a real config folder', () => {
     await expect(planOwnFiles(pc, ['fish'], 'run', { run })).rejects.toThrow(/run\.fish: it is a directory/);
   });
 
-  it('unused own files: regular files are removed (env files named as holding the secret); a FIFO or folder in their place is left alone, without waiting', async () => {
+  it('unused own files: regular files are removed (env files named as holding the secret); a FIFO or folder in their place is left alone, without waiting, and said', async () => {
     const pc = context();
     writeFileSync(path.join(pc.dir, 'env.sh'), 'export ANTHROPIC_API_KEY=x\n', { mode: 0o600 });
     writeFileSync(path.join(pc.dir, 'run.fish'), 'function claude\nend\n');
@@ -412,9 +412,14 @@ describe('the plan for the files of our own, in a real config folder', () => {
     const plan = await planUnusedOwnFiles(pc, new Set(['run.sh']));
     expect(plan.map((p) => [path.basename(p.change.path), p.change.action, p.change.kind, p.change.holdsSecret, p.change.shells])).toEqual([
       ['env.sh', 'remove', 'env-file', true, ['bash', 'zsh']],
+      ['env.fish', 'unchanged', 'env-file', true, ['fish']],
+      ['env.ps1', 'unchanged', 'env-file', true, ['powershell']],
       ['run.fish', 'remove', 'run-file', false, ['fish']],
     ]);
     expect(plan[0]!.beforeText).toBe('export ANTHROPIC_API_KEY=x\n');
+    // An env file that cannot be removed may still hold a key: the user is told to remove it.
+    expect(plan[1]!.change.warnings).toEqual([expect.stringMatching(/env\.fish: it is a FIFO \(named pipe\).*It was left in place and may hold a key: remove .*env\.fish by hand\.$/)]);
+    expect(plan[2]!.change.warnings).toEqual([expect.stringMatching(/env\.ps1: it is a directory.*remove .*env\.ps1 by hand\.$/)]);
     // Keeping everything removes nothing.
     expect(await planUnusedOwnFiles(pc, new Set(OWN_FILE_NAMES))).toEqual([]);
   });
