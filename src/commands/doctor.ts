@@ -115,7 +115,10 @@ export async function collect(ctx: Context): Promise<CheckResult[]> {
   if (config) results.push(...(await checkShells({ e, config, credential, apiUrl })));
   // The shell doctor runs in: set up with --via-run, it should carry no key.
   const current = currentShell(e);
-  const viaRun = Boolean(config && current && readShellRecord(config).runShells?.includes(current));
+  // Without SHELL (an `env -i` terminal), when every configured shell is in --via-run mode.
+  const record = config ? readShellRecord(config) : undefined;
+  const runShells = record?.runShells ?? [];
+  const viaRun = current ? runShells.includes(current) : Boolean(record && record.shells.length > 0 && record.shells.every((s) => runShells.includes(s)));
   results.push(checkEnvironment(ctx.env, { credential, apiUrl }, { configDir: config?.dir ?? configDir(e), platform: ctx.platform, viaRun }));
   results.push(...(await checkOpencode({ cwd: ctx.cwd, homedir: ctx.homedir, env: ctx.env, platform: ctx.platform }, apiUrl)));
 

@@ -154,12 +154,20 @@ export async function planUnusedOwnFiles(pc: PlanContext, keep: Set<OwnFileName>
   for (const own of OWN_FILE_NAMES) {
     if (keep.has(own)) continue;
     const file = path.join(pc.dir, own);
+    let refused: string | undefined;
     const before = await readRegularFile(file, pc.label(file)).catch((error: unknown) => {
-      if (error instanceof UserError) return undefined; // not a regular file: not ours to remove
-      throw error;
+      if (!(error instanceof UserError)) throw error;
+      refused = error.message.replace(/\s*Nothing was changed\.$/, ''); // not a regular file, or unreadable: not ours to remove
+      return undefined;
     });
-    if (!before) continue;
     const served = (Object.keys(SHELLS) as ShellName[]).filter((s) => SHELLS[s].kind === 'profile' && [profileShell(s).envFileName, profileShell(s).runFileName].includes(own as never));
+    if (refused && isEnvFile(own)) {
+      // It may still hold a key: say so rather than leave it without a word.
+      const warning = `${refused} It was left in place and may hold a key: remove ${pc.label(file)} by hand.`;
+      plan.push({ change: { kind: 'env-file', shells: served, path: file, action: 'unchanged', holdsSecret: true, warnings: [warning], notes: [] } });
+      continue;
+    }
+    if (!before) continue;
     plan.push({
       change: { kind: isEnvFile(own) ? 'env-file' : 'run-file', shells: served, path: file, action: 'remove', holdsSecret: isEnvFile(own), warnings: [], notes: [] },
       beforeText: before.bytes.toString('utf8'),

@@ -33,32 +33,60 @@ export const runFileContent = (name: RunFileName, values: RunValues) => writers[
 /** The file a shell's block sources in each mode. */
 export const ownFileName = (shell: ProfileShell, mode: ShellMode) => (mode === 'run' ? shell.runFileName : shell.envFileName);
 
-/** Which mode a block's text is in: it names the run file or the env file it sources. */
+/** A path's last part naming one of our files, where the path ends (a quote, a space, `;`, `)`). */
+const SOURCED = /[\\/](run|env)\.(?:sh|fish|ps1)(?=['"\s;)]|$)/gm;
+
+/**
+ * Which mode a block's text is in: it names the run file or the env file it sources. The last
+ * such name is the file itself; one earlier may be a folder on the way (~/run.sh.d/thirdloop/env.sh).
+ */
 export function blockMode(blockText: string): ShellMode | undefined {
-  if (RUN_FILE_NAMES.some((name) => blockText.includes(name))) return 'run';
-  if (/\benv\.(sh|fish|ps1)\b/.test(blockText)) return 'env';
-  return undefined;
+  const sourced = [...blockText.matchAll(SOURCED)].at(-1);
+  return sourced ? (sourced[1] === 'run' ? 'run' : 'env') : undefined;
 }
 
 export interface InvocationInput {
   platform: NodeJS.Platform;
   /** The PATH new terminals start with. */
   env: NodeJS.ProcessEnv;
-  /** Test seams: the running node and thirdloop script. */
+  /** Test seams: the running node and thirdloop script, the working folder. */
   nodePath?: string;
   cliPath?: string;
+  cwd?: string;
+}
+
+/**
+ * Folders npm puts first on PATH for what it runs: npx's cache, node_modules/.bin in the working
+ * folder and each one above it, npm's node-gyp-bin. A new terminal has none of them, so a
+ * `thirdloop` there (npx's own is always there) is not one `claude` can start. A node_modules/.bin
+ * elsewhere is the user's own choice of folder and stays.
+ */
+function addedByNpm(dir: string, cwd: string, platform: NodeJS.Platform): boolean {
+  if (isNpxCache(`${dir}/`) || /[\\/]node-gyp-bin[\\/]?$/.test(dir)) return true;
+  const p = platform === 'win32' ? path.win32 : path.posix;
+  const bin = /^(.*)[\\/]node_modules[\\/]\.bin[\\/]?$/.exec(dir);
+  if (!bin) return false;
+  const project = p.resolve(bin[1] || p.sep);
+  const relative = p.relative(project, p.resolve(cwd));
+  return !relative.startsWith('..') && !p.isAbsolute(relative);
 }
 
 /**
  * How the functions start thirdloop. The running install by its absolute paths (node, then the
  * script): it works in every kind of shell whatever PATH its files build, and stays put across
- * `npm update -g`. From npx's cache, which npm may clean at any time, only a `thirdloop` on PATH
- * will do; without one, setup stops before changing anything.
+ * `npm update -g`. From npx's cache, which npm may clean at any time, only a `thirdloop` on the
+ * PATH new terminals have will do; without one, setup stops before changing anything.
  */
 export function thirdloopInvocation(input: InvocationInput): string[] {
   const script = input.cliPath ?? cliScriptPath();
   if (!isNpxCache(script)) return [input.nodePath ?? process.execPath, script];
-  if (findProgram('thirdloop', input.env, input.platform)) return ['thirdloop'];
+  const sep = input.platform === 'win32' ? ';' : ':';
+  const cwd = input.cwd ?? process.cwd();
+  const terminalPath = (input.env.PATH ?? input.env.Path ?? '')
+    .split(sep)
+    .filter((dir) => dir && !addedByNpm(dir, cwd, input.platform))
+    .join(sep);
+  if (findProgram('thirdloop', { PATH: terminalPath }, input.platform)) return ['thirdloop'];
   throw new UserError(
     'thirdloop is running from npx’s temporary cache, which npm may clean at any time, and there is no thirdloop on PATH for `claude` to start. Nothing was changed.',
     { hint: 'Install it (npm install -g thirdloop), then run `thirdloop setup claude --via-run`.' },

@@ -86,8 +86,18 @@ function scanFile(shell: ProfileShell, view: ByteText): ScannedFile {
 /**
  * A line that makes a wrapped command an alias or function, in any of the shells' syntaxes:
  * `alias claude=…`, `alias claude '…'` (fish), `claude() {`, `function claude`, `Set-Alias claude`.
+ * Where a command can start: the line's beginning (indented too, as inside an `if`), or after
+ * `;`, `&&`, `||`, `{`, `then`, `else`, `do`. `claude-dev` or `claudette` is another command.
  */
-const DEFINES = /(?:^|[;&|{]\s*)(?:alias\s+(?:-\S+\s+)*(claude|opencode)(?:=|\s)|function\s+(?:global:)?(claude|opencode)\b|(claude|opencode)\s*\(\s*\)|(?:set|new)-alias\s+(?:-name\s+)?(claude|opencode)\b)/i;
+const LEAD = String.raw`(?:^|[;&|{]|\b(?:then|else|do)\b)\s*`;
+const NAME = String.raw`(claude|opencode)(?![\w.-])`;
+// `alias -g claude=…`, `alias ll='ls -l' claude=…`: options and other definitions before ours.
+const ALIAS = String.raw`alias(?:\s+-\S+)*\s+(?:[^\s=]+=(?:'[^']*'|"[^"]*"|\S*)\s+)*(claude|opencode)(?:=|\s)`;
+const FUNCTION = String.raw`function\s+(?:(?:global|script):)?${NAME}`;
+const POSIX_FUNCTION = String.raw`${NAME}\s*\(\s*\)`;
+// PowerShell: -Name, or the first positional argument after any other named parameters.
+const PS_ALIAS = String.raw`(?:set|new)-alias(?:\s+-(?!name\b)\w+(?:\s+[^-\s]\S*)?)*\s+(?:-name\s+)?${NAME}`;
+const DEFINES = new RegExp(`${LEAD}(?:${ALIAS}|${FUNCTION}|${POSIX_FUNCTION}|${PS_ALIAS})`, 'i');
 
 export function definesCommand(line: string): string | undefined {
   if (/^\s*#/.test(line)) return undefined;
