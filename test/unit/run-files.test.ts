@@ -16,7 +16,7 @@ import { fish } from '../../src/shells/fish.js';
 import { placeBlock } from '../../src/files/marked-block.js';
 import { OWN_FILE_NAMES, planOwnFiles, planUndo, planUnusedOwnFiles, type PlanContext } from '../../src/shells/plan.js';
 import { powershell, powershellRunFile } from '../../src/shells/powershell.js';
-import { STAND_IN_JS, STAND_IN_SH, parseProbe, parseStandIn, shPrintCommand } from '../../src/shells/probe-command.js';
+import { STAND_IN_JS, STAND_IN_SH, parseProbe, parseStandIn, shPrintCommand, standInMark } from '../../src/shells/probe-command.js';
 import { RUN_FILE_MODE, blockMode, makeStandIn, runFileContent, thirdloopInvocation } from '../../src/shells/run-files.js';
 import { definesCommand } from '../../src/shells/startup-scan.js';
 import { BLOCK_COMMENT, RUN_BLOCK_COMMENT } from '../../src/shells/types.js';
@@ -86,15 +86,15 @@ describe('run.ps1, read by a real PowerShell grammar', () => {
   it.each(HOSTILE)('the check typed in PowerShell, with the stand-in in a folder holding %j, parses, the folder one literal', async (hostile) => {
     const standInDir = `C:\\Users\\ada\\AppData\\Local\\Temp\\${hostile}\\thirdloop-check-x`;
     const mark = newMark();
-    const text = powershell.runProbeCommand(mark, standInDir);
+    const text = powershell.runProbeCommand(mark, standInDir, ['claude']);
     const { root: tree, errors } = await parsePowerShell(text);
     expect(errors, text).toEqual([]);
     const literals = [...walk(tree)].filter((n) => n.type === 'verbatim_string_characters').map((n) => verbatimValue(n.text));
     expect(literals).toContain(standInDir);
     expect(literals.at(-1)).toBe('a b');
-    // `claude <mark>S 'a b'` is the last command: the function, then its two arguments.
+    // `claude <mark>claude: 'a b'` is the last command: the function, then its two arguments.
     const commands = [...walk(tree)].filter((n) => n.type === 'command');
-    expect(commands.at(-1)!.text).toBe(`claude ${mark}S 'a b'`);
+    expect(commands.at(-1)!.text).toBe(`claude ${standInMark(mark, 'claude')} 'a b'`);
   });
 
   it('the grammar does flag a broken function (so a clean parse means something)', async () => {
@@ -131,31 +131,37 @@ describe.skipIf(needs('sh', 'node'))('the stand-in claude, run by the real /bin/
       what: 'the probe as verify.ts types it',
       env: { ANTHROPIC_BASE_URL: 'http://127.0.0.1:40123', ANTHROPIC_API_KEY: 'tlr_run-token' },
       args: ['a b'],
-      seen: { baseUrl: 'http://127.0.0.1:40123', apiKey: 'tlr_run-token', thirdloopKey: false, argc: 1, first: 'a b' },
+      seen: { baseUrl: 'http://127.0.0.1:40123', apiKey: 'tlr_run-token', thirdloopKey: false, opencodeConfig: '', argc: 1, first: 'a b' },
     },
     {
       what: 'values made of the mark letters, colons, digits and newlines',
       env: { ANTHROPIC_BASE_URL: 'RKTAE:S1:x\nE', ANTHROPIC_API_KEY: 'A2:K\nTset', THIRDLOOP_API_KEY: 'x' },
       args: ['R:K:T:A9:E', 'second'],
-      seen: { baseUrl: 'RKTAE:S1:x\nE', apiKey: 'A2:K\nTset', thirdloopKey: true, argc: 2, first: 'R:K:T:A9:E' },
+      seen: { baseUrl: 'RKTAE:S1:x\nE', apiKey: 'A2:K\nTset', thirdloopKey: true, opencodeConfig: '', argc: 2, first: 'R:K:T:A9:E' },
+    },
+    {
+      what: 'OPENCODE_CONFIG_CONTENT as run sets it for opencode',
+      env: { ANTHROPIC_BASE_URL: 'http://127.0.0.1:40123', ANTHROPIC_API_KEY: 'tlr_run-token', OPENCODE_CONFIG_CONTENT: '{"provider":{"thirdloop":{"options":{"baseURL":"http://127.0.0.1:40123/v1"}}}}' },
+      args: ['a b'],
+      seen: { baseUrl: 'http://127.0.0.1:40123', apiKey: 'tlr_run-token', thirdloopKey: false, opencodeConfig: '{"provider":{"thirdloop":{"options":{"baseURL":"http://127.0.0.1:40123/v1"}}}}', argc: 1, first: 'a b' },
     },
     {
       what: 'nothing set, no argument',
       env: {},
       args: [],
-      seen: { baseUrl: '', apiKey: '', thirdloopKey: false, argc: 0, first: '' },
+      seen: { baseUrl: '', apiKey: '', thirdloopKey: false, opencodeConfig: '', argc: 0, first: '' },
     },
     {
       what: 'empty values, an empty THIRDLOOP_API_KEY (set all the same), an empty first argument',
       env: { ANTHROPIC_BASE_URL: '', ANTHROPIC_API_KEY: '', THIRDLOOP_API_KEY: '' },
       args: ['', 'x'],
-      seen: { baseUrl: '', apiKey: '', thirdloopKey: true, argc: 2, first: '' },
+      seen: { baseUrl: '', apiKey: '', thirdloopKey: true, opencodeConfig: '', argc: 2, first: '' },
     },
     {
       what: 'printf and shell syntax in the values',
       env: { ANTHROPIC_BASE_URL: '%s %d \\n $HOME `id`', ANTHROPIC_API_KEY: "it's \"q\"" },
       args: ['%s\\c', '$(x)'],
-      seen: { baseUrl: '%s %d \\n $HOME `id`', apiKey: "it's \"q\"", thirdloopKey: false, argc: 2, first: '%s\\c' },
+      seen: { baseUrl: '%s %d \\n $HOME `id`', apiKey: "it's \"q\"", thirdloopKey: false, opencodeConfig: '', argc: 2, first: '%s\\c' },
     },
   ];
 
@@ -176,19 +182,24 @@ describe.skipIf(needs('sh', 'node'))('the stand-in claude, run by the real /bin/
   it('beside the variables probe of the same mark, each parser reads its own part', () => {
     const mark = newMark();
     const probe = spawnSync('sh', ['-c', shPrintCommand(mark)], { env: { PATH: '/usr/bin:/bin', ANTHROPIC_BASE_URL: 'https://tl.example.com' } });
-    const standIn = STAND_INS.sh([`${mark}S`, 'a b'], { ANTHROPIC_BASE_URL: 'http://127.0.0.1:1', ANTHROPIC_API_KEY: 'tok' });
-    const stdout = probe.stdout.toString() + standIn.stdout.toString();
+    // As the probe types them: claude, then opencode, each with its own mark.
+    const claude = STAND_INS.sh([standInMark(mark, 'claude'), 'a b'], { ANTHROPIC_BASE_URL: 'http://127.0.0.1:1', ANTHROPIC_API_KEY: 'tok' });
+    const opencode = STAND_INS.sh([standInMark(mark, 'opencode'), 'a b'], { ANTHROPIC_BASE_URL: 'http://127.0.0.1:2', ANTHROPIC_API_KEY: 'tok2', OPENCODE_CONFIG_CONTENT: '{}' });
+    const stdout = probe.stdout.toString() + claude.stdout.toString() + opencode.stdout.toString();
     expect(parseProbe(stdout, mark)).toEqual({ baseUrl: 'https://tl.example.com', apiKey: undefined, authToken: false });
-    expect(parseStandIn(stdout, `${mark}S`)).toEqual({ baseUrl: 'http://127.0.0.1:1', apiKey: 'tok', thirdloopKey: false, argc: 1, first: 'a b' });
+    expect(parseStandIn(stdout, standInMark(mark, 'claude'))).toEqual({ baseUrl: 'http://127.0.0.1:1', apiKey: 'tok', thirdloopKey: false, opencodeConfig: '', argc: 1, first: 'a b' });
+    expect(parseStandIn(stdout, standInMark(mark, 'opencode'))).toEqual({ baseUrl: 'http://127.0.0.1:2', apiKey: 'tok2', thirdloopKey: false, opencodeConfig: '{}', argc: 1, first: 'a b' });
   });
 
-  it('makeStandIn: an executable `claude` in a folder of its own, which remove() takes away', async () => {
+  it('makeStandIn: an executable `claude` and `opencode` in a folder of their own, which remove() takes away', async () => {
     const standIn = await makeStandIn('linux');
-    const claude = path.join(standIn.dir, 'claude');
-    expect(statSync(claude).mode & 0o777).toBe(0o755);
-    const mark = `${newMark()}S`;
-    const out = spawnSync(claude, [mark, 'a b'], { env: { ANTHROPIC_BASE_URL: 'http://127.0.0.1:9' } });
-    expect(parseStandIn(out.stdout.toString(), mark)).toMatchObject({ baseUrl: 'http://127.0.0.1:9', argc: 1, first: 'a b' });
+    for (const name of ['claude', 'opencode']) {
+      const program = path.join(standIn.dir, name);
+      expect(statSync(program).mode & 0o777).toBe(0o755);
+      const mark = standInMark(newMark(), name);
+      const out = spawnSync(program, [mark, 'a b'], { env: { ANTHROPIC_BASE_URL: 'http://127.0.0.1:9' } });
+      expect(parseStandIn(out.stdout.toString(), mark)).toMatchObject({ baseUrl: 'http://127.0.0.1:9', argc: 1, first: 'a b' });
+    }
     await standIn.remove();
     expect(() => statSync(standIn.dir)).toThrow();
   });
