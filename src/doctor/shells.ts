@@ -91,7 +91,7 @@ function describeShell(state: ShellState, check: ShellCheck, input: ShellCheckIn
   const found = describeCheck(state, check, input, commands);
   if (found.status === 'skip') return found;
   const mode = state.mode === 'run' ? 'via-run' : 'exports';
-  const words = state.mode === 'run' ? 'Mode: --via-run (no key in the environment or in any file).' : 'Mode: exports (the key is in the env file the profile sources).';
+  const words = state.mode === 'run' ? 'Mode: --via-run (no key in the environment or in the files the shells read).' : 'Mode: exports (the key is in the env file the profile sources).';
   return { ...found, message: `${found.message} ${words}`, mode };
 }
 
