@@ -48,6 +48,7 @@ import { machineProbe, type MachineProbe } from './probe.js';
 import { fifosIn, modesWithoutBlock, scanStartup, type Finding } from './startup-scan.js';
 import { checkShell, type ShellCheck } from './verify.js';
 import type { ProfileShell, RunValues, ShellEnv, ShellLayout, ShellMode, ShellName, WrappedCommand } from './types.js';
+import { PROGRAM_LABEL } from './types.js';
 import { windowsPowerShellChecks } from './powershell.js';
 import { blockedProfiles, describeBlocked, windowsFacts } from './windows/facts.js';
 import { spawnedWindows, type WindowsSystem } from './windows/system.js';
@@ -317,11 +318,12 @@ async function setup(
       throw error;
     }
   }
-  if (run && !findProgram('claude', terminalEnvironment(pc.e, owner), ctx.platform)) {
-    notes.push('Claude Code is not on the PATH new terminals start with, so `claude` will say "Command not found" until it is installed (npm install -g @anthropic-ai/claude-code).');
-  }
-  if (run?.commands.includes('opencode') && !findProgram('opencode', terminalEnvironment(pc.e, owner), ctx.platform)) {
-    notes.push('opencode is not on the PATH new terminals start with, so `opencode` will say "Command not found" until it is installed (npm install -g opencode-ai).');
+  const terminalEnv = terminalEnvironment(pc.e, owner);
+  for (const command of run?.commands ?? []) {
+    if (findProgram(command, terminalEnv, ctx.platform)) continue;
+    notes.push(
+      `${PROGRAM_LABEL[command]} is not on the PATH new terminals start with, so \`${command}\` will say "Command not found" until it is installed (npm install -g ${NPM_PACKAGE[command]}).`,
+    );
   }
 
   // The judge: every installed shell, every start mode, at once.
@@ -386,6 +388,9 @@ async function setup(
   const warnings = [...policy, ...staticWarnings(findings, new Set(checks.filter((c) => c.installed).map((c) => c.shell)), pc)];
   return { changes: plan.map((p) => p.change), checks, failed, unverified, verifyMs, warnings, notes, mode, commands: run?.commands };
 }
+
+/** Where each wrapped program comes from, for "install it". */
+const NPM_PACKAGE: Record<WrappedCommand, string> = { claude: '@anthropic-ai/claude-code', opencode: 'opencode-ai' };
 
 /** The tag of a removal: the shell that needs the file back if its check fails. */
 const NEEDED_BY = 'needed-by:';
