@@ -55,6 +55,14 @@ describe('imports', () => {
     expect(users(server)).toContain('server/src/domain/keys.ts');
   });
 
+  test('no command imports another command (what two commands share lives outside src/commands)', () => {
+    for (const file of cli.filter((f) => f.startsWith('src/commands/'))) {
+      for (const spec of specifiers(file)) {
+        if (spec.startsWith('.')) expect(target(file, spec), `${file} imports ${spec}`).not.toMatch(/^src\/commands\//);
+      }
+    }
+  });
+
   test('the CLI’s modules import each other without a cycle (the context factory included)', () => {
     const graph = new Map(cli.map((f) => [f, specifiers(f).filter((s) => s.startsWith('.')).map((s) => target(f, s))]));
     const cycles: string[] = [];

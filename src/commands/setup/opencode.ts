@@ -402,7 +402,7 @@ async function instanceModels(
   }
 }
 
-type ShellsReport = import('./claude.js').SetupClaudeReport & {
+type ShellsReport = import('../../shells/report.js').Report & {
   /** Shells that exported the key (`setup claude`) before this run and now start the commands through `thirdloop run`. */
   switched: ShellName[];
   /** Shells left exporting the key: not in run mode while others were, so not selected. */
@@ -418,7 +418,7 @@ async function viaRunStep(ctx: Context, session: Session, dryRun: boolean, out?:
   const [{ runShellSetup }, { readShellRecord }, { shellReport }, { SHELLS }] = await Promise.all([
     import('../../shells/configure.js'),
     import('../../shells/env-files.js'),
-    import('./claude.js'),
+    import('../../shells/report.js'),
     import('../../shells/index.js'),
   ]);
   const record = readShellRecord(await ctx.config());
@@ -443,7 +443,7 @@ async function viaRunStep(ctx: Context, session: Session, dryRun: boolean, out?:
 
 async function printViaRun(ctx: Context, out: Output, report: ShellsReport, scope: Scope): Promise<void> {
   const { SHELLS } = await import('../../shells/index.js');
-  const { printChecks, printFiles, viaRunConfigured } = await import('./claude.js');
+  const { printChecks, printFiles, viaRunConfigured } = await import('../../shells/report.js');
   const names = (shells: ShellName[]) => listWords(shells.map((s) => SHELLS[s].label));
   if (report.shells.length > 0) {
     out.success(viaRunConfigured(report));
